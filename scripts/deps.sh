@@ -1,0 +1,26 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Install every Debian 12 package umbra's build, tests and benchmarks need.
+# Idempotent: does nothing when all packages are present. Run as root (or via sudo).
+set -eu
+
+PKGS="build-essential cmake pkg-config clang clang-format clang-tidy llvm libclang-rt-14-dev
+libsodium-dev libssl-dev libuv1-dev libmicrohttpd-dev libjansson-dev libinih-dev libsqlite3-dev
+libqrencode-dev libcmocka-dev
+curl netcat-openbsd iproute2 procps python3 openssl"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps.sh: installing:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

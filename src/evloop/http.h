@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small HTTP/1.1 server driven by the event loop: libmicrohttpd in external-select mode
+ * (MHD_USE_EPOLL; its epoll fd watched by a uv_poll_t, MHD_run on readiness, MHD_get_timeout
+ * driving a uv_timer_t). We create the listening socket (Unix or TCP) and hand it over with
+ * MHD_OPTION_LISTEN_SOCKET. Request bodies are capped; a handler is called once per complete
+ * request, on the loop thread, and fills a response.
+ */
+#ifndef UM_EVLOOP_HTTP_H
+#define UM_EVLOOP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/compiler.h"
+#include "lib/mem.h"
+#include "evloop/evloop.h"
+
+struct ev_http;
+
+struct ev_http_req {
+	const char *method; /* "GET", "POST", ... */
+	const char *path;   /* URL path without the query string, e.g. "/v1/status" */
+	const uint8_t *body;
+	size_t body_len;
+	void *conn; /* opaque, for ev_http_req_header() / ev_http_req_arg() */
+};
+
+/* A request header (case-insensitive name) or NULL; valid during the handler call. */
+const char *ev_http_req_header(const struct ev_http_req *req, const char *name);
+/* A query argument or NULL; valid during the handler call. */
+const char *ev_http_req_arg(const struct ev_http_req *req, const char *name);
+
+struct ev_http_resp {
+	int status;		  /* HTTP status, default 500 */
+	const char *content_type; /* static string, default "application/json" */
+	uint8_t *body;		  /* malloc'd, owned by the server after return; may be NULL */
+	size_t body_len;
+	char *etag; /* malloc'd or NULL: sent as the ETag header */
+};
+
+typedef void ev_http_handler_fn(void *arg, const struct ev_http_req *req,
+				struct ev_http_resp *resp);
+
+/* Set resp->body to a copy of the NUL-terminated s (helper for handlers). */
+void ev_http_resp_set_text(struct ev_http_resp *resp, int status, const char *content_type,
+			   const char *s);
+
+/*
+ * Serve HTTP on listen_fd (ownership passes to the server, which closes it when freed).
+ * Bodies over max_body get 413 and never reach the handler.
+ */
+int ev_http_new(struct ev_loop *loop, int listen_fd, size_t max_body, ev_http_handler_fn *handler,
+		void *arg, struct ev_http **out) UM_WARN_UNUSED;
+void ev_http_free_(struct ev_http *h);
+#define ev_http_free(h) UM_FREE_AND_NULL(ev_http_free_, h)
+
+#endif /* UM_EVLOOP_HTTP_H */
