@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hashes, MACs and KDFs: BLAKE2b (libsodium), RFC 2104 HMAC over BLAKE2b-512 with a 128-byte
+ * block (what Noise's HMAC-HASH means; not BLAKE2b's keyed mode), Noise's HKDF over it, and
+ * SHA-256 / HMAC-SHA256 for Tor-compatible constructions.
+ */
+#ifndef UM_CRYPTO_HASH_H
+#define UM_CRYPTO_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/compiler.h"
+
+enum hash_limits {
+	BLAKE2B_LEN = 64, /* BLAKE2b-512 output, Noise HASHLEN */
+	BLAKE2B_BLOCK_LEN = 128,
+	BLAKE2B_256_LEN = 32,
+	SHA256_LEN = 32,
+};
+
+/* out_len in [16, 64]; key may be NULL (unkeyed) or 16..64 bytes (BLAKE2b keyed mode). */
+void hash_blake2b(uint8_t *out, size_t out_len, const void *in, size_t in_len, const uint8_t *key,
+                  size_t key_len);
+/* BLAKE2b-512 over the concatenation of two inputs. */
+void hash_blake2b_2(uint8_t out[BLAKE2B_LEN], const void *a, size_t a_len, const void *b,
+                    size_t b_len);
+/* HMAC-BLAKE2b-512 (RFC 2104, B = 128). Any key length (long keys are hashed first). */
+void hmac_blake2b(uint8_t out[BLAKE2B_LEN], const uint8_t *key, size_t key_len, const void *in,
+                  size_t in_len);
+/*
+ * Noise HKDF(ck, ikm) over HMAC-BLAKE2b: o1 = HMAC(temp, 0x01), o2 = HMAC(temp, o1 || 0x02),
+ * o3 = HMAC(temp, o2 || 0x03) with temp = HMAC(ck, ikm). o3 may be NULL (two outputs).
+ */
+void kdf_noise_blake2b(uint8_t o1[BLAKE2B_LEN], uint8_t o2[BLAKE2B_LEN], uint8_t *o3,
+                       const uint8_t ck[BLAKE2B_LEN], const uint8_t *ikm, size_t ikm_len);
+
+void hash_sha256(uint8_t out[SHA256_LEN], const void *in, size_t in_len);
+void hmac_sha256(uint8_t out[SHA256_LEN], const uint8_t *key, size_t key_len, const void *in,
+                 size_t in_len);
+
+#endif /* UM_CRYPTO_HASH_H */
