@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "lib/buf.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,14 +45,15 @@ buf_reserve(struct buf *b, size_t n, uint8_t **tail)
 			size_t alloc = b->alloc ? b->alloc : 256;
 
 			while (alloc < need)
-				alloc *= 2;
+				alloc = alloc > SIZE_MAX / 2 ? need : alloc * 2;
 			if (alloc > b->max_len)
 				alloc = b->max_len;
 			b->p = um_xrealloc(b->p, alloc);
 			b->alloc = alloc;
 		}
 	}
-	*tail = b->p + b->off + b->len;
+	/* Reserving 0 bytes in an unallocated buffer: no storage, and NULL + 0 is undefined. */
+	*tail = b->p != NULL ? b->p + b->off + b->len : NULL;
 	return UM_OK;
 }
 

@@ -15,9 +15,9 @@
 
 struct buf {
 	uint8_t *p;
-	size_t off;	/* start of unread data */
-	size_t len;	/* bytes of unread data */
-	size_t alloc;	/* bytes allocated at p */
+	size_t off;     /* start of unread data */
+	size_t len;     /* bytes of unread data */
+	size_t alloc;   /* bytes allocated at p */
 	size_t max_len; /* cap on len */
 };
 
@@ -33,7 +33,8 @@ buf_len(const struct buf *b)
 static inline const uint8_t *
 buf_data(const struct buf *b)
 {
-	return b->p + b->off;
+	/* Before the first allocation p is NULL, and NULL + 0 is undefined in C. */
+	return b->p != NULL ? b->p + b->off : NULL;
 }
 int buf_append(struct buf *b, const void *p, size_t n) UM_WARN_UNUSED;
 /* Make room for n bytes at the tail and return a pointer to them; commit with buf_commit(). */

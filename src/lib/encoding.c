@@ -113,13 +113,21 @@ enc_base64(char *out, size_t out_len, const void *in, size_t in_len)
 ssize_t
 dec_base64(void *out, size_t out_len, const char *in, size_t in_len)
 {
-	size_t n = 0;
+	size_t n = 0, need;
 	const char *end = NULL;
 
-	if (in_len / 4 * 3 > out_len + 2)
+	/* Padded input is whole groups of four; the padding says how short the last one is. */
+	if (in_len % 4 != 0)
+		return UM_ERR_MALFORMED;
+	need = in_len / 4 * 3;
+	if (in_len >= 1 && in[in_len - 1] == '=')
+		need--;
+	if (in_len >= 2 && in[in_len - 2] == '=')
+		need--;
+	if (need > out_len)
 		return UM_ERR_TOO_LARGE;
 	if (sodium_base642bin(out, out_len, in, in_len, NULL, &n, &end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != in + in_len)
 		return UM_ERR_MALFORMED;
 	return (ssize_t)n;

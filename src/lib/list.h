@@ -71,13 +71,14 @@ list_count(const struct list_node *head)
 	return n;
 }
 
-#define list_entry(ptr, type, member) UM_CONTAINER_OF(ptr, type, member)
+#define list_entry(ptr, type, member)       UM_CONTAINER_OF(ptr, type, member)
+#define list_entry_const(ptr, type, member) UM_CONTAINER_OF_CONST(ptr, type, member)
 
 #define list_for_each(pos, head) for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
 
 /* Iterate while allowing removal of pos. */
-#define list_for_each_safe(pos, tmp, head)                                                         \
-	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);                           \
+#define list_for_each_safe(pos, tmp, head)                               \
+	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); \
 	     (pos) = (tmp), (tmp) = (pos)->next)
 
 #endif /* UM_LIB_LIST_H */

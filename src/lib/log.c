@@ -144,10 +144,10 @@ emit(enum log_level level, unsigned domain, const char *func, const char *msg)
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	if (g_log.level >= UM_LOG_DEBUG)
 		snprintf(line, sizeof(line), "%s.%03ldZ [%s] %s: %s", ts, now.tv_nsec / 1000000,
-			 level_names[level], func, msg);
+		         level_names[level], func, msg);
 	else
 		snprintf(line, sizeof(line), "%s.%03ldZ [%s] %s", ts, now.tv_nsec / 1000000,
-			 level_names[level], msg);
+		         level_names[level], msg);
 	if (g_log.sink != NULL)
 		g_log.sink(g_log.sink_ctx, level, domain, line);
 	if (g_log.use_syslog)
@@ -171,7 +171,7 @@ log_impl(enum log_level level, unsigned domain, const char *func, const char *fm
 
 void
 log_ratelim_impl(struct log_ratelim *rl, enum log_level level, unsigned domain, const char *func,
-		 const char *fmt, ...)
+                 const char *fmt, ...)
 {
 	char msg[1536];
 	size_t n;
@@ -189,7 +189,7 @@ log_ratelim_impl(struct log_ratelim *rl, enum log_level level, unsigned domain, 
 	if (rl->suppressed > 0) {
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, " [%llu similar message(s) suppressed]",
-			 (unsigned long long)rl->suppressed);
+		         (unsigned long long)rl->suppressed);
 	}
 	rl->last_ms = now != 0 ? now : 1;
 	rl->suppressed = 0;

@@ -52,7 +52,10 @@ struct log_ratelim {
 	uint64_t last_ms;
 	uint64_t suppressed;
 };
-#define LOG_RATELIM_INIT(ms) { (ms), 0, 0 }
+#define LOG_RATELIM_INIT(ms) \
+	{                    \
+		(ms), 0, 0   \
+	}
 
 typedef void log_sink_fn(void *ctx, enum log_level level, unsigned domain, const char *line);
 
@@ -73,24 +76,24 @@ const char *log_level_name(enum log_level level);
 bool log_enabled(enum log_level level, unsigned domain);
 
 void log_impl(enum log_level level, unsigned domain, const char *func, const char *fmt, ...)
-	UM_PRINTF(4, 5);
+        UM_PRINTF(4, 5);
 void log_ratelim_impl(struct log_ratelim *rl, enum log_level level, unsigned domain,
-		      const char *func, const char *fmt, ...) UM_PRINTF(5, 6);
+                      const char *func, const char *fmt, ...) UM_PRINTF(5, 6);
 
-#define log_msg(level, domain, ...)                                                                \
-	do {                                                                                       \
-		if (log_enabled((level), (domain)))                                                \
-			log_impl((level), (domain), __func__, __VA_ARGS__);                        \
+#define log_msg(level, domain, ...)                                         \
+	do {                                                                \
+		if (log_enabled((level), (domain)))                         \
+			log_impl((level), (domain), __func__, __VA_ARGS__); \
 	} while (0)
-#define log_err(domain, ...)	log_msg(UM_LOG_ERR, (domain), __VA_ARGS__)
-#define log_warn(domain, ...)	log_msg(UM_LOG_WARN, (domain), __VA_ARGS__)
+#define log_err(domain, ...)    log_msg(UM_LOG_ERR, (domain), __VA_ARGS__)
+#define log_warn(domain, ...)   log_msg(UM_LOG_WARN, (domain), __VA_ARGS__)
 #define log_notice(domain, ...) log_msg(UM_LOG_NOTICE, (domain), __VA_ARGS__)
-#define log_info(domain, ...)	log_msg(UM_LOG_INFO, (domain), __VA_ARGS__)
-#define log_debug(domain, ...)	log_msg(UM_LOG_DEBUG, (domain), __VA_ARGS__)
-#define log_ratelim(rl, level, domain, ...)                                                        \
-	do {                                                                                       \
-		if (log_enabled((level), (domain)))                                                \
-			log_ratelim_impl((rl), (level), (domain), __func__, __VA_ARGS__);          \
+#define log_info(domain, ...)   log_msg(UM_LOG_INFO, (domain), __VA_ARGS__)
+#define log_debug(domain, ...)  log_msg(UM_LOG_DEBUG, (domain), __VA_ARGS__)
+#define log_ratelim(rl, level, domain, ...)                                               \
+	do {                                                                              \
+		if (log_enabled((level), (domain)))                                       \
+			log_ratelim_impl((rl), (level), (domain), __func__, __VA_ARGS__); \
 	} while (0)
 
 /* Return addr, or "[scrubbed]" while safe logging is on. */
@@ -101,15 +104,16 @@ const char *log_safe_addr(const char *addr);
  */
 const char *log_escape(const void *in, size_t in_len, char *out, size_t out_len);
 
-/* UM_BUG(cond): if cond holds, log it once per site with LD_BUG and evaluate true; abort in tests. */
+/* UM_BUG(cond): if cond holds, log it once per site with LD_BUG and evaluate true; abort in tests.
+ */
 void log_bug_impl(const char *file, int line, const char *func, const char *expr);
-#define UM_BUG(cond)                                                                               \
+#define UM_BUG(cond) \
 	(UM_UNLIKELY(cond) ? (log_bug_impl(__FILE__, __LINE__, __func__, #cond), 1) : 0)
 /* UM_ASSERT(cond): a crash is the least bad option. */
-#define UM_ASSERT(cond)                                                                            \
-	do {                                                                                       \
-		if (UM_UNLIKELY(!(cond)))                                                          \
-			log_assert_fail(__FILE__, __LINE__, __func__, #cond);                      \
+#define UM_ASSERT(cond)                                                       \
+	do {                                                                  \
+		if (UM_UNLIKELY(!(cond)))                                     \
+			log_assert_fail(__FILE__, __LINE__, __func__, #cond); \
 	} while (0)
 UM_NORETURN void log_assert_fail(const char *file, int line, const char *func, const char *expr);
 

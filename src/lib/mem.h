@@ -26,10 +26,10 @@ void um_memzero(void *p, size_t n);
 bool um_memeq_ct(const void *a, const void *b, size_t n);
 
 /* Free *pp with free_fn and set it to NULL: `UM_FREE_AND_NULL(link_free_, l)`. */
-#define UM_FREE_AND_NULL(free_fn, p)                                                               \
-	do {                                                                                       \
-		free_fn(p);                                                                        \
-		(p) = NULL;                                                                        \
+#define UM_FREE_AND_NULL(free_fn, p) \
+	do {                         \
+		free_fn(p);          \
+		(p) = NULL;          \
 	} while (0)
 #define um_free(p) UM_FREE_AND_NULL(free, p)
 

@@ -25,7 +25,8 @@ wire_get_view(struct wire_rd *r, size_t n, const uint8_t **v)
 	*v = NULL;
 	if (n > wire_rd_left(r))
 		return UM_ERR_TRUNCATED;
-	*v = r->p + r->off;
+	/* An empty reader may have p == NULL, and NULL + 0 is undefined in C. */
+	*v = r->p != NULL ? r->p + r->off : NULL;
 	r->off += n;
 	return UM_OK;
 }

@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One link on a TCP stream: connect or accept, run the handshake (handshake.c), then carry
+ * fixed 530-byte records (record.c) both ways. Also: keepalive and timeouts (driven by the
+ * manager's tick), clean close (LINK_CLOSE cell, flush, FIN), backpressure (stop reading
+ * while our write queue to this peer is over write_queue_max) and the diagnostic bulk test.
+ *
+ * A link is never freed inside a callback: link_kill_() closes the stream, unlinks the link
+ * from lookups and moves it to the manager's dead list, which a zero-delay timer empties.
+ */
+#include "link/link_st.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/time.h"
+#include "lib/wire.h"
+#include "crypto/crypto.h"
+
+static const struct ev_tcp_ops link_tcp_ops;
+
+static const char *const reason_names[] = {
+	[LINK_CLOSE_LOCAL] = "closed locally",
+	[LINK_CLOSE_PEER] = "closed by peer",
+	[LINK_CLOSE_EOF] = "connection closed without notice",
+	[LINK_CLOSE_NET] = "network error",
+	[LINK_CLOSE_HANDSHAKE] = "handshake failed",
+	[LINK_CLOSE_HS_TIMEOUT] = "handshake timed out",
+	[LINK_CLOSE_AUTH] = "record failed authentication",
+	[LINK_CLOSE_PROTOCOL] = "protocol violation",
+	[LINK_CLOSE_IDLE] = "idle",
+	[LINK_CLOSE_SILENT] = "peer silent",
+	[LINK_CLOSE_LIMIT] = "over a connection limit",
+	[LINK_CLOSE_UNKNOWN_PEER] = "unknown peer",
+	[LINK_CLOSE_SHUTDOWN] = "shutting down",
+	[LINK_CLOSE_NONCE] = "record counter exhausted",
+};
+
+const char *
+link_close_reason_str(int reason)
+{
+	if (reason < 0 || (size_t)reason >= UM_ARRAY_LEN(reason_names) ||
+	    reason_names[reason] == NULL)
+		return "unknown";
+	return reason_names[reason];
+}
+
+static uint64_t
+now_ms(const struct link *l)
+{
+	return ev_now_ms(l->mgr->loop);
+}
+
+uint64_t
+link_id(const struct link *l)
+{
+	return l->id;
+}
+
+struct link *
+link_new_(struct link_mgr *m, struct ev_tcp *tcp, bool inbound, const struct sockaddr_storage *addr)
+{
+	struct link *l = um_xcalloc(1, sizeof(*l));
+
+	l->mgr = m;
+	l->tcp = tcp;
+	l->id = ++m->next_id;
+	l->inbound = inbound;
+	l->state = inbound ? LS_HANDSHAKE : LS_CONNECTING;
+	if (addr != NULL) {
+		l->addr = *addr;
+		if (ev_addr_format((const struct sockaddr *)addr, l->addr_str,
+		                   sizeof(l->addr_str)) != UM_OK)
+			snprintf(l->addr_str, sizeof(l->addr_str), "?");
+	}
+	l->start_ms = ev_now_ms(m->loop);
+	l->start_ns = um_mono_ns();
+	l->last_rx_ms = l->last_tx_ms = l->last_active_ms = l->start_ms;
+	buf_init(&l->hs_in, LINK_HS_INBUF_MAX);
+	list_push_back(&m->links, &l->node);
+	m->st.links++;
+	return l;
+}
+
+void
+link_free_(struct link *l)
+{
+	if (l == NULL)
+		return;
+	link_hs_clear(&l->hs);
+	link_rec_clear(&l->rec);
+	buf_clear(&l->hs_in);
+	hash_sha256_abort(&l->test_tx.sha);
+	hash_sha256_abort(&l->test_rx.sha);
+	um_memzero(l, sizeof(*l));
+	free(l);
+}
+
+void
+link_kill_(struct link *l, int reason)
+{
+	struct link_mgr *m = l->mgr;
+
+	if (l->state == LS_DEAD)
+		return;
+	if (l->state == LS_CLOSING)
+		reason = l->close_reason; /* the reason we started closing for */
+	l->close_reason = reason;
+	if (l->tcp != NULL)
+		ev_tcp_close(l->tcp);
+	l->tcp = NULL;
+	l->state = LS_DEAD;
+	list_remove(&l->node);
+	list_push_back(&m->dead, &l->node);
+	m->st.links--;
+	mgr_link_closed_(m, l);
+}
+
+/* Queue one sealed record carrying the 514 cell bytes. */
+static int
+send_raw(struct link *l, const uint8_t cell[CELL_LEN])
+{
+	uint8_t *p;
+	int ret;
+
+	if (l->tcp == NULL)
+		return UM_ERR_CLOSED;
+	if ((ret = ev_tcp_reserve(l->tcp, LINK_RECORD_LEN, &p)) != UM_OK)
+		return ret;
+	if ((ret = link_rec_seal(&l->rec, cell, p)) != UM_OK)
+		return ret;
+	ev_tcp_commit(l->tcp, LINK_RECORD_LEN);
+	l->cells_tx++;
+	l->last_tx_ms = now_ms(l);
+	return UM_OK;
+}
+
+static int
+send_ctl(struct link *l, uint8_t cmd, const uint8_t *payload, size_t len)
+{
+	uint8_t cell[CELL_LEN] = { 0 };
+
+	cell[4] = cmd;
+	if (len > 0)
+		memcpy(cell + CELL_HEADER_LEN, payload, len);
+	return send_raw(l, cell);
+}
+
+int
+link_send_cell(struct link *l, const struct cell *c)
+{
+	uint8_t cell[CELL_LEN];
+	int ret;
+
+	if (l->state != LS_OPEN)
+		return UM_ERR_STATE;
+	cell_encode(c, cell);
+	if ((ret = send_raw(l, cell)) != UM_OK) {
+		link_kill_(l, ret == UM_ERR_STATE ? LINK_CLOSE_NONCE : LINK_CLOSE_NET);
+		return UM_ERR_CLOSED;
+	}
+	if (c->cmd != CELL_PADDING)
+		l->last_active_ms = l->last_tx_ms;
+	return UM_OK;
+}
+
+bool
+link_is_blocked(const struct link *l)
+{
+	return l->tcp == NULL || ev_tcp_write_queue(l->tcp) > l->mgr->cfg.write_queue_max;
+}
+
+void
+link_close(struct link *l, int reason)
+{
+	uint8_t r = (uint8_t)reason;
+
+	if (l->state == LS_DEAD || l->state == LS_CLOSING)
+		return;
+	if (l->state != LS_OPEN) {
+		link_kill_(l, reason);
+		return;
+	}
+	/* Tell the peer this is deliberate (an authenticated close, unlike a bare FIN), flush
+	 * what is queued, then FIN; the peer's FIN (or the grace timeout) ends it. */
+	l->close_reason = reason;
+	if (send_ctl(l, CELL_LINK_CLOSE, &r, 1) != UM_OK) {
+		link_kill_(l, reason);
+		return;
+	}
+	l->state = LS_CLOSING;
+	l->close_deadline_ms = now_ms(l) + LINK_CLOSE_GRACE_MS;
+	ev_tcp_shutdown(l->tcp);
+}
+
+static void
+update_backpressure(struct link *l)
+{
+	if (l->tcp == NULL || l->state == LS_DEAD)
+		return;
+	if (!l->read_paused && ev_tcp_write_queue(l->tcp) > l->mgr->cfg.write_queue_max) {
+		/* Whatever we read may make us write more to this peer: stop until it drains. */
+		ev_tcp_read_stop(l->tcp);
+		l->read_paused = true;
+	}
+}
+
+/* ---- diagnostic bulk test ------------------------------------------------------------- */
+
+static void
+test_fill(struct link_test *t, uint8_t *p, size_t len)
+{
+	uint64_t x = t->rng;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(p + i, &x, 8);
+	}
+	for (; i < len; i++)
+		p[i] = (uint8_t)(x >> (8 * (i % 8)));
+	t->rng = x;
+}
+
+int
+link_mgr_test_start(struct link_mgr *m, const uint8_t id[LINK_ID_LEN], uint64_t bytes, bool hash)
+{
+	struct link *l = link_mgr_find(m, id);
+	struct link_test *t;
+
+	if (l == NULL)
+		return UM_ERR_NOT_FOUND;
+	t = &l->test_tx;
+	if (t->info.active)
+		return UM_ERR_STATE;
+	hash_sha256_abort(&t->sha);
+	memset(t, 0, sizeof(*t));
+	t->info.active = true;
+	t->info.target = bytes;
+	t->info.start_ms = um_mono_ms();
+	t->hash = hash;
+	t->rng = rand_u64() | 1;
+	if (hash)
+		hash_sha256_init(&t->sha);
+	log_notice(LD_LINK, "link %llu: sending %llu test bytes", (unsigned long long)l->id,
+	           (unsigned long long)bytes);
+	link_test_pump_(l);
+	return UM_OK;
+}
+
+static void
+test_finish_tx(struct link *l)
+{
+	struct link_test *t = &l->test_tx;
+	uint8_t payload[8 + SHA256_LEN] = { 0 };
+
+	if (t->hash)
+		hash_sha256_final(&t->sha, t->info.sha256);
+	wire_store_u64(payload, t->info.bytes);
+	memcpy(payload + 8, t->info.sha256, SHA256_LEN);
+	t->info.active = false;
+	t->info.done = true;
+	t->info.end_ms = um_mono_ms();
+	if (send_ctl(l, CELL_LINK_TEST_END, payload, sizeof(payload)) != UM_OK)
+		link_kill_(l, LINK_CLOSE_NET);
+}
+
+/*
+ * Send test cells until the target is reached, the write queue is full (on_drain resumes) or
+ * the per-call budget is spent (the manager's pump timer resumes, so the loop keeps serving
+ * other links and our own reads).
+ */
+void
+link_test_pump_(struct link *l)
+{
+	struct link_test *t = &l->test_tx;
+	uint8_t cell[CELL_LEN];
+	unsigned budget = 8192;
+
+	if (!t->info.active || l->state != LS_OPEN)
+		return;
+	memset(cell, 0, CELL_HEADER_LEN);
+	wire_store_u32(cell, t->hash ? 1 : 0);
+	cell[4] = CELL_LINK_TEST;
+	while (t->info.bytes < t->info.target) {
+		if (ev_tcp_write_queue(l->tcp) > l->mgr->cfg.write_queue_max)
+			return; /* on_drain will call us again */
+		if (budget-- == 0) {
+			ev_timer_start(l->mgr->pump, 0, 0);
+			return;
+		}
+		test_fill(t, cell + CELL_HEADER_LEN, CELL_PAYLOAD_LEN);
+		if (t->hash)
+			hash_sha256_update(&t->sha, cell + CELL_HEADER_LEN, CELL_PAYLOAD_LEN);
+		if (send_raw(l, cell) != UM_OK) {
+			link_kill_(l, LINK_CLOSE_NET);
+			return;
+		}
+		t->info.bytes += CELL_PAYLOAD_LEN;
+	}
+	test_finish_tx(l);
+}
+
+static void
+test_rx_cell(struct link *l, const uint8_t *cell)
+{
+	struct link_test *t = &l->test_rx;
+
+	if (!t->info.active) {
+		hash_sha256_abort(&t->sha);
+		memset(t, 0, sizeof(*t));
+		t->info.active = true;
+		t->info.start_ms = um_mono_ms();
+		t->hash = wire_load_u32(cell) == 1;
+		if (t->hash)
+			hash_sha256_init(&t->sha);
+	}
+	if (t->hash)
+		hash_sha256_update(&t->sha, cell + CELL_HEADER_LEN, CELL_PAYLOAD_LEN);
+	t->info.bytes += CELL_PAYLOAD_LEN;
+}
+
+static void
+test_rx_end(struct link *l, const uint8_t *cell)
+{
+	struct link_test *t = &l->test_rx;
+	const uint8_t *p = cell + CELL_HEADER_LEN;
+	uint64_t sent = wire_load_u64(p);
+	uint64_t ms;
+
+	if (!t->info.active) {
+		/* An empty test: nothing was sent before END. */
+		memset(t, 0, sizeof(*t));
+		t->info.start_ms = um_mono_ms();
+	}
+	if (t->hash)
+		hash_sha256_final(&t->sha, t->info.sha256);
+	t->info.active = false;
+	t->info.done = true;
+	t->info.end_ms = um_mono_ms();
+	t->info.target = sent;
+	t->info.verified = sent == t->info.bytes &&
+	                   (!t->hash || um_memeq_ct(t->info.sha256, p + 8, SHA256_LEN));
+	ms = t->info.end_ms - t->info.start_ms;
+	log_notice(LD_LINK, "link %llu: test received %llu bytes in %llu ms (%.1f MB/s), %s",
+	           (unsigned long long)l->id, (unsigned long long)t->info.bytes,
+	           (unsigned long long)ms, ms ? (double)t->info.bytes / 1000.0 / (double)ms : 0.0,
+	           t->info.verified ? "verified" : "MISMATCH");
+}
+
+/* ---- records --------------------------------------------------------------------------- */
+
+static void
+protocol_error(struct link *l, const char *what)
+{
+	l->mgr->st.protocol_errors++;
+	log_ratelim(&l->mgr->rl_protocol, UM_LOG_WARN, LD_LINK,
+	            "link %llu: protocol violation (%s); closing it", (unsigned long long)l->id,
+	            what);
+	link_kill_(l, LINK_CLOSE_PROTOCOL);
+}
+
+/* Handle one record; returns false once the link is no longer readable. */
+static bool
+handle_record(struct link *l, const uint8_t *rec)
+{
+	uint8_t raw[CELL_LEN];
+	struct cell c;
+	int ret;
+
+	if ((ret = link_rec_open(&l->rec, rec, raw)) != UM_OK) {
+		if (ret == UM_ERR_AUTH) {
+			l->mgr->st.auth_failures++;
+			log_ratelim(&l->mgr->rl_auth, UM_LOG_WARN, LD_LINK,
+			            "link %llu: record %llu failed authentication (tampered or "
+			            "corrupt); closing it",
+			            (unsigned long long)l->id, (unsigned long long)l->rec.recv.n);
+			link_kill_(l, LINK_CLOSE_AUTH);
+		} else {
+			link_kill_(l, LINK_CLOSE_NONCE);
+		}
+		return false;
+	}
+	l->cells_rx++;
+	l->last_rx_ms = now_ms(l);
+	if (l->state == LS_CLOSING) {
+		/* We are closing: only the peer's own close matters now. */
+		return true;
+	}
+	switch (raw[4]) {
+	case CELL_PADDING:
+		return true;
+	case CELL_LINK_CLOSE:
+		log_info(LD_LINK, "link %llu: peer closed the link (reason %u)",
+		         (unsigned long long)l->id, raw[5]);
+		l->close_reason = LINK_CLOSE_PEER;
+		l->state = LS_CLOSING;
+		l->close_deadline_ms = now_ms(l) + LINK_CLOSE_GRACE_MS;
+		ev_tcp_shutdown(l->tcp);
+		return true;
+	case CELL_LINK_TEST:
+		l->last_active_ms = l->last_rx_ms;
+		test_rx_cell(l, raw);
+		return true;
+	case CELL_LINK_TEST_END:
+		l->last_active_ms = l->last_rx_ms;
+		test_rx_end(l, raw);
+		return true;
+	default:
+		if (raw[4] >= CELL_LINK_CLOSE) {
+			protocol_error(l, "unknown link command");
+			return false;
+		}
+		break;
+	}
+	l->last_active_ms = l->last_rx_ms;
+	if (cell_parse(raw, sizeof(raw), &c) != CELL_LEN) {
+		protocol_error(l, "bad cell");
+		return false;
+	}
+	if (l->mgr->cb.on_cell != NULL)
+		l->mgr->cb.on_cell(l->mgr->cb.arg, l, &c);
+	return l->state == LS_OPEN || l->state == LS_CLOSING;
+}
+
+static void
+process_records(struct link *l, const uint8_t *data, size_t len)
+{
+	if (l->carry_len > 0) {
+		size_t take = UM_MIN(LINK_RECORD_LEN - l->carry_len, len);
+
+		memcpy(l->carry + l->carry_len, data, take);
+		l->carry_len += take;
+		data += take;
+		len -= take;
+		if (l->carry_len < LINK_RECORD_LEN)
+			return;
+		l->carry_len = 0;
+		if (!handle_record(l, l->carry))
+			return;
+	}
+	while (len >= LINK_RECORD_LEN) {
+		if (!handle_record(l, data))
+			return;
+		data += LINK_RECORD_LEN;
+		len -= LINK_RECORD_LEN;
+	}
+	memcpy(l->carry, data, len);
+	l->carry_len = len;
+}
+
+/* ---- handshake ------------------------------------------------------------------------- */
+
+static void
+handshake_failed(struct link *l, int err)
+{
+	l->mgr->st.handshakes_failed++;
+	log_ratelim(&l->mgr->rl_handshake, UM_LOG_WARN, LD_LINK,
+	            "link %llu: %s handshake with %s failed: %s", (unsigned long long)l->id,
+	            l->inbound ? "inbound" : "outbound", log_safe_addr(l->addr_str),
+	            um_err_str(err));
+	link_kill_(l, LINK_CLOSE_HANDSHAKE);
+}
+
+static void
+handshake_done(struct link *l)
+{
+	struct noise_cs send, recv;
+	int ret;
+
+	if ((ret = link_hs_split(&l->hs, &send, &recv)) != UM_OK) {
+		handshake_failed(l, ret);
+		return;
+	}
+	link_rec_init(&l->rec, &send, &recv);
+	if (l->inbound && l->hs.pattern == LINK_PATTERN_XK && l->mgr->cfg.accept_known_only &&
+	    !mgr_is_known_peer_(l->mgr, l->hs.peer_id, l->hs.peer_static)) {
+		l->mgr->st.handshakes_failed++;
+		log_ratelim(&l->mgr->rl_handshake, UM_LOG_WARN, LD_LINK,
+		            "link %llu: refusing inbound link from an unknown peer or key "
+		            "(accept = known)",
+		            (unsigned long long)l->id);
+		link_kill_(l, LINK_CLOSE_UNKNOWN_PEER);
+		return;
+	}
+	l->state = LS_OPEN;
+	l->open_ms = now_ms(l);
+	l->handshake_us = (um_mono_ns() - l->start_ns) / 1000;
+	l->last_rx_ms = l->last_tx_ms = l->last_active_ms = l->open_ms;
+	buf_clear(&l->hs_in);
+	mgr_link_opened_(l->mgr, l);
+}
+
+static void
+handshake_input(struct link *l, const uint8_t *data, size_t len)
+{
+	uint8_t out[LINK_HS_OUT_MAX];
+	size_t consumed = 0, out_len = 0;
+	int ret;
+
+	if (buf_append(&l->hs_in, data, len) != UM_OK) {
+		handshake_failed(l, UM_ERR_TOO_LARGE);
+		return;
+	}
+	while (l->state == LS_HANDSHAKE && !link_hs_is_done(&l->hs)) {
+		ret = link_hs_input(&l->hs, buf_data(&l->hs_in), buf_len(&l->hs_in), &consumed, out,
+		                    sizeof(out), &out_len, um_wall_s());
+		if (ret != UM_OK) {
+			handshake_failed(l, ret);
+			return;
+		}
+		buf_consume(&l->hs_in, consumed);
+		if (out_len > 0 && ev_tcp_write(l->tcp, out, out_len) != UM_OK) {
+			link_kill_(l, LINK_CLOSE_NET);
+			return;
+		}
+		if (consumed == 0)
+			return; /* wait for the rest of the frame */
+	}
+	if (l->state != LS_HANDSHAKE)
+		return;
+	handshake_done(l);
+	if (l->state == LS_OPEN && buf_len(&l->hs_in) > 0) {
+		/* Records that arrived in the same read as the last handshake frame. */
+		uint8_t rest[LINK_HS_INBUF_MAX];
+		size_t n = buf_len(&l->hs_in);
+
+		memcpy(rest, buf_data(&l->hs_in), n);
+		buf_clear(&l->hs_in);
+		process_records(l, rest, n);
+	}
+}
+
+/* ---- stream callbacks ------------------------------------------------------------------ */
+
+static void
+on_read(void *arg, const uint8_t *data, size_t len)
+{
+	struct link *l = arg;
+
+	switch (l->state) {
+	case LS_HANDSHAKE:
+		handshake_input(l, data, len);
+		break;
+	case LS_OPEN:
+	case LS_CLOSING:
+		process_records(l, data, len);
+		break;
+	default:
+		break;
+	}
+	if (l->state != LS_DEAD) {
+		update_backpressure(l);
+		link_test_pump_(l);
+	}
+}
+
+static void
+on_eof(void *arg, int status, int sys_errno)
+{
+	struct link *l = arg;
+
+	if (l->state == LS_CLOSING) {
+		log_info(LD_LINK, "link %llu: closed (%s)", (unsigned long long)l->id,
+		         link_close_reason_str(l->close_reason));
+		link_kill_(l, l->close_reason);
+		return;
+	}
+	if (status != UM_OK)
+		log_info(LD_LINK, "link %llu: connection error: %s", (unsigned long long)l->id,
+		         strerror(sys_errno));
+	link_kill_(l, status == UM_OK ? LINK_CLOSE_EOF : LINK_CLOSE_NET);
+}
+
+static void
+on_drain(void *arg)
+{
+	struct link *l = arg;
+
+	if (l->state == LS_DEAD)
+		return;
+	if (l->read_paused && (l->state == LS_OPEN || l->state == LS_CLOSING)) {
+		if (ev_tcp_read_start(l->tcp) != UM_OK) {
+			link_kill_(l, LINK_CLOSE_NET);
+			return;
+		}
+		l->read_paused = false;
+	}
+	link_test_pump_(l);
+}
+
+static void
+on_connect(void *arg, int status)
+{
+	struct link *l = arg;
+	uint8_t out[LINK_HS_OUT_MAX];
+	size_t out_len = 0;
+	int ret;
+
+	if (status != UM_OK) {
+		log_info(LD_LINK, "link %llu: connect to %s failed", (unsigned long long)l->id,
+		         log_safe_addr(l->addr_str));
+		link_kill_(l, LINK_CLOSE_NET);
+		return;
+	}
+	l->state = LS_HANDSHAKE;
+	if ((ret = link_hs_start(&l->hs, out, sizeof(out), &out_len)) != UM_OK) {
+		handshake_failed(l, ret);
+		return;
+	}
+	if (ev_tcp_write(l->tcp, out, out_len) != UM_OK || ev_tcp_read_start(l->tcp) != UM_OK)
+		link_kill_(l, LINK_CLOSE_NET);
+}
+
+static const struct ev_tcp_ops link_tcp_ops = {
+	.on_connect = on_connect,
+	.on_read = on_read,
+	.on_eof = on_eof,
+	.on_drain = on_drain,
+};
+
+void
+link_start_inbound_(struct link *l)
+{
+	struct link_mgr *m = l->mgr;
+	int ret;
+
+	ev_tcp_set_ops(l->tcp, &link_tcp_ops, l);
+	ev_tcp_set_drain_threshold(l->tcp, m->cfg.write_queue_max / 2);
+	if ((ret = link_hs_init_responder(&l->hs, m->me, m->cfg.accept, &m->cert_cache)) != UM_OK ||
+	    (ret = ev_tcp_read_start(l->tcp)) != UM_OK) {
+		link_kill_(l, LINK_CLOSE_NET);
+		return;
+	}
+}
+
+int
+link_start_outbound_(struct link *l, uint8_t pattern, const uint8_t *expected_id,
+                     const uint8_t rs[X25519_KEY_LEN], const struct sockaddr_storage *sa)
+{
+	struct link_mgr *m = l->mgr;
+	int ret;
+
+	if ((ret = link_hs_init_initiator(&l->hs, pattern,
+	                                  pattern == LINK_PATTERN_XK ? m->me : NULL, rs,
+	                                  expected_id, &m->cert_cache)) != UM_OK)
+		return ret;
+	if ((ret = ev_tcp_connect(m->loop, (const struct sockaddr *)sa, &link_tcp_ops, l,
+	                          &l->tcp)) != UM_OK)
+		return ret;
+	ev_tcp_set_drain_threshold(l->tcp, m->cfg.write_queue_max / 2);
+	return UM_OK;
+}
+
+void
+link_tick_(struct link *l, uint64_t now)
+{
+	const struct link_mgr_config *cfg = &l->mgr->cfg;
+
+	switch (l->state) {
+	case LS_CONNECTING:
+	case LS_HANDSHAKE:
+		if (now - l->start_ms >= cfg->handshake_timeout_ms) {
+			l->mgr->st.handshakes_failed++;
+			log_ratelim(&l->mgr->rl_handshake, UM_LOG_INFO, LD_LINK,
+			            "link %llu: handshake timed out", (unsigned long long)l->id);
+			link_kill_(l, LINK_CLOSE_HS_TIMEOUT);
+		}
+		break;
+	case LS_OPEN:
+		if (now - l->last_rx_ms >= LINK_SILENCE_FACTOR * cfg->keepalive_ms) {
+			log_info(LD_LINK, "link %llu: peer silent; closing",
+			         (unsigned long long)l->id);
+			link_kill_(l, LINK_CLOSE_SILENT);
+			break;
+		}
+		if (!l->test_tx.info.active && !l->test_rx.info.active && l->peer == NULL &&
+		    !(l->hs.peer_identified && mgr_is_known_peer_(l->mgr, l->hs.peer_id, NULL)) &&
+		    now - l->last_active_ms >= cfg->idle_timeout_ms) {
+			log_info(LD_LINK, "link %llu: idle; closing", (unsigned long long)l->id);
+			link_close(l, LINK_CLOSE_IDLE);
+			break;
+		}
+		if (now - l->last_tx_ms >= cfg->keepalive_ms &&
+		    send_ctl(l, CELL_PADDING, NULL, 0) != UM_OK)
+			link_kill_(l, LINK_CLOSE_NET);
+		break;
+	case LS_CLOSING:
+		if (now >= l->close_deadline_ms)
+			link_kill_(l, l->close_reason);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+link_fill_info_(const struct link *l, uint64_t now, struct link_info *info)
+{
+	static const char *const states[] = { "connecting", "handshake", "open", "closing",
+		                              "dead" };
+
+	memset(info, 0, sizeof(*info));
+	info->id = l->id;
+	info->inbound = l->inbound;
+	info->persistent = l->peer != NULL;
+	info->pattern = l->hs.pattern;
+	info->state = states[l->state];
+	info->peer_identified = l->state >= LS_OPEN && l->hs.peer_identified;
+	if (info->peer_identified)
+		memcpy(info->peer_id, l->hs.peer_id, LINK_ID_LEN);
+	memcpy(info->peer_addr, l->addr_str, sizeof(info->peer_addr));
+	info->age_ms = now - l->start_ms;
+	info->cells_tx = l->cells_tx;
+	info->cells_rx = l->cells_rx;
+	info->rekeys_tx = l->rec.rekeys_tx;
+	info->rekeys_rx = l->rec.rekeys_rx;
+	info->handshake_us = l->handshake_us;
+	info->write_queue = l->tcp != NULL ? ev_tcp_write_queue(l->tcp) : 0;
+	info->reading = l->tcp != NULL && ev_tcp_is_reading(l->tcp);
+	info->test_tx = l->test_tx.info;
+	info->test_rx = l->test_rx.info;
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* Layouts of the link layer's objects: only src/link/ and its tests include this. */
+#ifndef UM_LINK_LINK_ST_H
+#define UM_LINK_LINK_ST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "lib/buf.h"
+#include "lib/list.h"
+#include "lib/log.h"
+#include "crypto/hash.h"
+#include "link/link.h"
+#include "link/record.h"
+
+enum link_state {
+	LS_CONNECTING = 0,
+	LS_HANDSHAKE,
+	LS_OPEN,
+	LS_CLOSING, /* LINK_CLOSE sent or received: flushing, then FIN */
+	LS_DEAD,    /* unlinked, waiting to be freed */
+};
+
+enum link_limits {
+	LINK_HS_INBUF_MAX = 4096,
+	LINK_CLOSE_GRACE_MS = 5000, /* how long a closing link waits for the peer's FIN */
+	LINK_TICK_MS = 1000,
+	LINK_SILENCE_FACTOR = 3,
+	LINK_BACKOFF_MAX_MS = 600000,
+};
+
+struct link_test {
+	struct link_test_info info;
+	struct hash_sha256_ctx sha;
+	bool hash;
+	uint64_t rng; /* xorshift state for the payload */
+};
+
+struct link_peer;
+
+struct link {
+	struct list_node node; /* in mgr->links or mgr->dead */
+	struct link_mgr *mgr;
+	struct ev_tcp *tcp;
+	struct link_peer *peer; /* persistent peer this link serves, or NULL */
+	uint64_t id;
+	enum link_state state;
+	bool inbound;
+	bool closed_notified;
+	int close_reason;
+	struct sockaddr_storage addr;
+	char addr_str[EV_ADDR_STRLEN];
+	uint64_t start_ms;
+	uint64_t start_ns;
+	uint64_t open_ms;
+	uint64_t handshake_us;
+	uint64_t last_rx_ms;
+	uint64_t last_tx_ms;
+	uint64_t last_active_ms; /* last cell other than PADDING in either direction */
+	uint64_t close_deadline_ms;
+	struct link_hs hs;
+	struct buf hs_in;
+	struct link_rec rec;
+	uint8_t carry[LINK_RECORD_LEN]; /* a partial record between reads */
+	size_t carry_len;
+	bool read_paused; /* by backpressure */
+	uint64_t cells_tx, cells_rx;
+	struct link_test test_tx, test_rx;
+};
+
+struct link_peer {
+	struct list_node node;
+	uint8_t id[LINK_ID_LEN];
+	uint8_t key[X25519_KEY_LEN];
+	char addr[EV_ADDR_STRLEN];
+	struct link *link;
+	uint64_t next_attempt_ms;
+	uint64_t backoff_ms;
+};
+
+struct link_listener {
+	struct list_node node;
+	struct ev_listener *l;
+};
+
+struct link_mgr {
+	struct ev_loop *loop;
+	const struct link_identity *me;
+	struct link_mgr_config cfg;
+	struct link_callbacks cb;
+	struct list_node links;
+	struct list_node dead;
+	struct list_node peers;
+	struct list_node listeners;
+	struct ev_timer *tick;
+	struct ev_timer *reap;
+	struct ev_timer *pump; /* resumes link tests that used up their budget */
+	uint64_t next_id;
+	bool shutting_down;
+	struct link_cert_cache cert_cache;
+	struct link_mgr_stats st;
+	struct log_ratelim rl_refused;
+	struct log_ratelim rl_handshake;
+	struct log_ratelim rl_auth;
+	struct log_ratelim rl_protocol;
+};
+
+/* Internal API between link_io.c and mgr_io.c. */
+struct link *link_new_(struct link_mgr *m, struct ev_tcp *tcp, bool inbound,
+                       const struct sockaddr_storage *addr);
+void link_start_inbound_(struct link *l);
+int link_start_outbound_(struct link *l, uint8_t pattern, const uint8_t *expected_id,
+                         const uint8_t rs[X25519_KEY_LEN], const struct sockaddr_storage *sa);
+void link_tick_(struct link *l, uint64_t now_ms);
+void link_free_(struct link *l);
+void link_kill_(struct link *l, int reason);
+void link_fill_info_(const struct link *l, uint64_t now_ms, struct link_info *info);
+void link_test_pump_(struct link *l);
+void mgr_link_closed_(struct link_mgr *m, struct link *l);
+void mgr_link_opened_(struct link_mgr *m, struct link *l);
+bool mgr_is_known_peer_(const struct link_mgr *m, const uint8_t id[LINK_ID_LEN],
+                        const uint8_t key[X25519_KEY_LEN]);
+
+#endif /* UM_LINK_LINK_ST_H */
