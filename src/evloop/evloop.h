@@ -24,7 +24,8 @@ struct ev_signal;
 struct ev_tcp;
 struct ev_listener;
 
-/* Return a new loop; the caller owns it and frees it with ev_loop_free() after run returns. */
+/* Return a new loop; the caller owns it and frees it with ev_loop_free() after run returns.
+ * Also sets SIGPIPE to ignored (process-wide): a write to a reset socket fails with EPIPE. */
 struct ev_loop *ev_loop_new(void);
 /* Close every handle still open, run the loop until they are released, free the loop. */
 void ev_loop_free_(struct ev_loop *loop);
@@ -59,13 +60,20 @@ void ev_signal_free_(struct ev_signal *s);
  * the output queue to fill in place (zero copy: encrypt straight into it), ev_tcp_commit()
  * queues the bytes; the stream flushes to the socket once per loop iteration or when a chunk
  * is full. ev_tcp_write_queue() counts committed bytes the kernel has not taken yet.
+ * Callbacks run only from the loop, never from inside a call made on the stream (a drain or
+ * a write failure found during ev_tcp_commit() is reported at the next flush point).
+ * Bytes committed before an outgoing connect completes wait for it. TCP_NODELAY is on for
+ * inbound and outbound streams.
  */
 struct ev_tcp_ops {
-	/* Outgoing only: the connect finished; status UM_OK or an error (then close the stream). */
+	/* Outgoing only: the connect finished; status UM_OK or UM_ERR_SYS with errno set for the
+	 * duration of the call (then close the stream). */
 	void (*on_connect)(void *arg, int status);
 	void (*on_read)(void *arg, const uint8_t *data, size_t len);
 	/* The peer closed (status UM_OK) or the connection failed (UM_ERR_SYS, errno in sys_errno).
-	 * Reading has stopped; the owner must still call ev_tcp_close(). */
+	 * Reading has stopped; the owner must still call ev_tcp_close(). Called at most once
+	 * per stream; a write failure after it only makes later writes fail (UM_ERR_CLOSED).
+	 * After an EOF (UM_OK) the stream may still write: the peer only half-closed. */
 	void (*on_eof)(void *arg, int status, int sys_errno);
 	/* Optional: the write queue fell to or below the drain threshold after being above it. */
 	void (*on_drain)(void *arg);
@@ -73,11 +81,11 @@ struct ev_tcp_ops {
 
 /* Start connecting to sa; *out is owned by the caller (close with ev_tcp_close()). */
 int ev_tcp_connect(struct ev_loop *loop, const struct sockaddr *sa, const struct ev_tcp_ops *ops,
-		   void *arg, struct ev_tcp **out) UM_WARN_UNUSED;
+                   void *arg, struct ev_tcp **out) UM_WARN_UNUSED;
 /* A new inbound stream: the callee owns conn, must call ev_tcp_set_ops() then read_start. */
 typedef void ev_accept_fn(void *arg, struct ev_tcp *conn, const struct sockaddr_storage *peer);
 int ev_tcp_listen(struct ev_loop *loop, const struct sockaddr *sa, int backlog, ev_accept_fn *cb,
-		  void *arg, struct ev_listener **out) UM_WARN_UNUSED;
+                  void *arg, struct ev_listener **out) UM_WARN_UNUSED;
 /* The bound address (to learn the port after listening on port 0). */
 int ev_listener_addr(const struct ev_listener *l, struct sockaddr_storage *ss) UM_WARN_UNUSED;
 void ev_listener_free_(struct ev_listener *l);
@@ -87,7 +95,9 @@ void ev_tcp_set_ops(struct ev_tcp *t, const struct ev_tcp_ops *ops, void *arg);
 int ev_tcp_read_start(struct ev_tcp *t) UM_WARN_UNUSED;
 void ev_tcp_read_stop(struct ev_tcp *t);
 bool ev_tcp_is_reading(const struct ev_tcp *t);
-/* Space for n bytes (n <= EV_TCP_CHUNK) at the tail of the output queue. */
+/* Space for n bytes (n <= EV_TCP_CHUNK, else UM_ERR_TOO_LARGE) at the tail of the output
+ * queue; UM_ERR_CLOSED once shut down or failed. Fill *p and commit at most n bytes before
+ * returning to the loop, with no other call on the stream in between. */
 int ev_tcp_reserve(struct ev_tcp *t, size_t n, uint8_t **p) UM_WARN_UNUSED;
 void ev_tcp_commit(struct ev_tcp *t, size_t n);
 /* Copy and queue len bytes (any length). UM_ERR_CLOSED once shut down or failed. */
@@ -107,8 +117,12 @@ enum ev_limits {
 };
 
 /*
- * Addresses. Parse "host:port", "[v6]:port" or "v6-literal" (numeric only, no DNS) into ss.
+ * Addresses. Parse "v4-literal:port" or "[v6-literal]:port" (numeric only, no DNS) into ss.
  * UM_ERR_INVALID on anything else. Format into out as "1.2.3.4:5" / "[::1]:5".
+ * Every form needs a port 1-65535 in plain decimal, so a v6 literal must be bracketed: a bare
+ * "::1" or "2001:db8::1:80" is refused (the port cannot be told from the address). No zone
+ * ids, no hostnames, nothing after the port. *len is 0 on failure.
+ * ev_addr_format: UM_ERR_TOO_LARGE if out_len is too small, UM_ERR_INVALID if not IPv4/IPv6.
  */
 int ev_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len) UM_WARN_UNUSED;
 int ev_addr_format(const struct sockaddr *sa, char *out, size_t out_len) UM_WARN_UNUSED;
@@ -117,7 +131,15 @@ enum { EV_ADDR_STRLEN = 64 };
 /*
  * Create a listening Unix stream socket at path with mode (e.g. 0600), replacing a stale
  * socket file (never any other kind of file). Returns the fd in *fd, close-on-exec, nonblocking.
+ * UM_ERR_EXISTS if path is not a socket or a server still answers on it; UM_ERR_INVALID for
+ * a path too long for sun_path or mode bits outside 0777; UM_ERR_SYS with errno otherwise.
+ * Sets the process umask around bind(2): call it before starting other threads.
  */
 int ev_unix_listen(const char *path, mode_t mode, int *fd) UM_WARN_UNUSED;
+/*
+ * Create a listening TCP socket bound to sa (SO_REUSEADDR, nonblocking, close-on-exec) for
+ * servers that take a bare fd (ev_http_new). Returns the fd in *fd; UM_ERR_SYS with errno.
+ */
+int ev_tcp_listen_fd(const struct sockaddr *sa, int backlog, int *fd) UM_WARN_UNUSED;
 
 #endif /* UM_EVLOOP_EVLOOP_H */

@@ -32,26 +32,30 @@ const char *ev_http_req_header(const struct ev_http_req *req, const char *name);
 const char *ev_http_req_arg(const struct ev_http_req *req, const char *name);
 
 struct ev_http_resp {
-	int status;		  /* HTTP status, default 500 */
+	int status;               /* HTTP status, default 500; outside 100-599 sends 500 */
 	const char *content_type; /* static string, default "application/json" */
-	uint8_t *body;		  /* malloc'd, owned by the server after return; may be NULL */
+	uint8_t *body;            /* malloc'd, owned by the server after return; may be NULL */
 	size_t body_len;
-	char *etag; /* malloc'd or NULL: sent as the ETag header */
+	char *etag; /* malloc'd or NULL: sent as the ETag header (quoted if bare) */
 };
 
 typedef void ev_http_handler_fn(void *arg, const struct ev_http_req *req,
-				struct ev_http_resp *resp);
+                                struct ev_http_resp *resp);
 
 /* Set resp->body to a copy of the NUL-terminated s (helper for handlers). */
 void ev_http_resp_set_text(struct ev_http_resp *resp, int status, const char *content_type,
-			   const char *s);
+                           const char *s);
 
 /*
  * Serve HTTP on listen_fd (ownership passes to the server, which closes it when freed).
  * Bodies over max_body get 413 and never reach the handler.
+ * listen_fd is closed on failure too. Limits: 64 connections, 30 s idle timeout, 32 KiB of
+ * MHD memory per connection (request line and headers must fit). Requests are parsed
+ * strictly (an HTTP/1.1 request needs a Host header). The handler may call ev_http_free():
+ * the connection it serves is then dropped unanswered.
  */
 int ev_http_new(struct ev_loop *loop, int listen_fd, size_t max_body, ev_http_handler_fn *handler,
-		void *arg, struct ev_http **out) UM_WARN_UNUSED;
+                void *arg, struct ev_http **out) UM_WARN_UNUSED;
 void ev_http_free_(struct ev_http *h);
 #define ev_http_free(h) UM_FREE_AND_NULL(ev_http_free_, h)
 

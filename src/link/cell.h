@@ -32,9 +32,10 @@ enum cell_cmd {
 	CELL_CREATE2 = 10,
 	CELL_CREATED2 = 11,
 	/* Link-local commands, never forwarded. */
-	CELL_LINK_CLOSE = 240,    /* payload: reason [1]; the sender closes after it */
-	CELL_LINK_TEST = 241,     /* diagnostic bulk data (umbra link test) */
-	CELL_LINK_TEST_END = 242, /* payload: bytes [8] | sha256 [32] of the test payloads */
+	CELL_LINK_CLOSE = 240,       /* payload: reason [1]; the sender closes after it */
+	CELL_LINK_TEST = 241,        /* diagnostic bulk data (umbra link test) */
+	CELL_LINK_TEST_END = 242,    /* payload: bytes [8] | sha256 [32] of the test payloads */
+	CELL_LINK_TEST_RESULT = 243, /* payload: verified [1] | bytes [8] | sha256 [32] */
 };
 
 struct cell {

@@ -7,9 +7,10 @@
  * max_pending_per_ip per source address; handshakes time out; open links send PADDING when
  * idle (keepalive), are closed when the peer falls silent, and (unless the peer is a
  * configured one) when no traffic but padding has flowed for idle_timeout. A link whose
- * write queue grows over write_queue_max stops being read until the queue drains
- * (backpressure). Any authentication failure, malformed record or protocol violation closes
- * only that link, with a rate-limited log line; the manager goes on serving the others.
+ * write queue grows over write_queue_max is "blocked": producers hold off, and forwarding
+ * layers pause reading the links that feed it until on_drain (backpressure). Any authentication
+ * failure, malformed record or protocol violation closes only that link, with a rate-limited log
+ * line; the manager goes on serving the others.
  *
  * Every function runs on the loop thread. A struct link pointer handed to a callback stays
  * valid until on_close for it returns; never keep it past that.
@@ -70,6 +71,9 @@ struct link_callbacks {
 	void (*on_cell)(void *arg, struct link *l, const struct cell *c);
 	/* A link closed (opened or not); l is freed after this returns. */
 	void (*on_close)(void *arg, struct link *l, int reason);
+	/* A link that was blocked (link_is_blocked) drained to half its bound: producers and
+	 * links paused on its account may resume. */
+	void (*on_drain)(void *arg, struct link *l);
 	void *arg;
 };
 
@@ -82,6 +86,13 @@ struct link_mgr *link_mgr_new(struct ev_loop *loop, const struct link_identity *
 /* Close every link (sending LINK_CLOSE where possible) and free the manager. */
 void link_mgr_free_(struct link_mgr *m);
 #define link_mgr_free(m) UM_FREE_AND_NULL(link_mgr_free_, m)
+/*
+ * Begin a graceful shutdown: stop listening and reconnecting, close every link cleanly
+ * (LINK_CLOSE, flush, FIN). Keep running the loop until link_mgr_count() is 0 or a deadline.
+ */
+void link_mgr_shutdown(struct link_mgr *m);
+/* Links not yet fully closed (any state). */
+size_t link_mgr_count(const struct link_mgr *m);
 /* Replace the limits (SIGHUP); open links keep running. */
 void link_mgr_set_config(struct link_mgr *m, const struct link_mgr_config *cfg);
 /* Listen on addr ("host:port"); *bound_port (may be NULL) receives the port. */
@@ -108,16 +119,25 @@ struct link *link_mgr_find(struct link_mgr *m, const uint8_t id[LINK_ID_LEN]);
 int link_send_cell(struct link *l, const struct cell *c) UM_WARN_UNUSED;
 /* True while the write queue is over write_queue_max: producers should hold off. */
 bool link_is_blocked(const struct link *l);
+/*
+ * Backpressure for layers that forward cells: stop reading l (e.g. because the link its cells
+ * go to is blocked) and resume later (from on_drain). Reading never stops on its own: a link
+ * whose own queue is full keeps reading, so two peers sending to each other cannot deadlock.
+ */
+void link_pause_reading(struct link *l);
+void link_resume_reading(struct link *l);
 /* Close cleanly: send LINK_CLOSE, flush, FIN; on_close follows. */
 void link_close(struct link *l, int reason);
 uint64_t link_id(const struct link *l);
 
 /* Diagnostic bulk transfer over one link ("umbra link test"). */
 struct link_test_info {
-	bool active;    /* running */
-	bool done;      /* finished (END sent / received) */
-	bool verified;  /* rx only: byte count and SHA-256 matched the sender's */
-	uint64_t bytes; /* payload bytes sent or received */
+	bool active;        /* running */
+	bool done;          /* finished (END sent / received) */
+	bool verified;      /* rx only: byte count and SHA-256 matched the sender's */
+	bool peer_reported; /* tx only: the receiver sent its result back */
+	bool peer_verified; /* tx only: ... and it said the bytes and digest matched */
+	uint64_t bytes;     /* payload bytes sent or received */
 	uint64_t target;
 	uint64_t start_ms, end_ms;
 	uint8_t sha256[32]; /* of the payload bytes, when done */

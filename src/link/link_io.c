@@ -196,16 +196,24 @@ link_close(struct link *l, int reason)
 	ev_tcp_shutdown(l->tcp);
 }
 
-static void
-update_backpressure(struct link *l)
+void
+link_pause_reading(struct link *l)
 {
-	if (l->tcp == NULL || l->state == LS_DEAD)
+	if (l->tcp == NULL || l->read_paused)
 		return;
-	if (!l->read_paused && ev_tcp_write_queue(l->tcp) > l->mgr->cfg.write_queue_max) {
-		/* Whatever we read may make us write more to this peer: stop until it drains. */
+	l->read_paused = true;
+	if (l->state == LS_OPEN || l->state == LS_CLOSING)
 		ev_tcp_read_stop(l->tcp);
-		l->read_paused = true;
-	}
+}
+
+void
+link_resume_reading(struct link *l)
+{
+	if (l->tcp == NULL || !l->read_paused)
+		return;
+	l->read_paused = false;
+	if ((l->state == LS_OPEN || l->state == LS_CLOSING) && ev_tcp_read_start(l->tcp) != UM_OK)
+		link_kill_(l, LINK_CLOSE_NET);
 }
 
 /* ---- diagnostic bulk test ------------------------------------------------------------- */
@@ -347,6 +355,15 @@ test_rx_end(struct link *l, const uint8_t *cell)
 	t->info.verified = sent == t->info.bytes &&
 	                   (!t->hash || um_memeq_ct(t->info.sha256, p + 8, SHA256_LEN));
 	ms = t->info.end_ms - t->info.start_ms;
+	{
+		uint8_t res[1 + 8 + SHA256_LEN];
+
+		res[0] = t->info.verified ? 1 : 0;
+		wire_store_u64(res + 1, t->info.bytes);
+		memcpy(res + 9, t->info.sha256, SHA256_LEN);
+		if (send_ctl(l, CELL_LINK_TEST_RESULT, res, sizeof(res)) != UM_OK)
+			link_kill_(l, LINK_CLOSE_NET);
+	}
 	log_notice(LD_LINK, "link %llu: test received %llu bytes in %llu ms (%.1f MB/s), %s",
 	           (unsigned long long)l->id, (unsigned long long)t->info.bytes,
 	           (unsigned long long)ms, ms ? (double)t->info.bytes / 1000.0 / (double)ms : 0.0,
@@ -410,6 +427,13 @@ handle_record(struct link *l, const uint8_t *rec)
 	case CELL_LINK_TEST_END:
 		l->last_active_ms = l->last_rx_ms;
 		test_rx_end(l, raw);
+		return l->state == LS_OPEN;
+	case CELL_LINK_TEST_RESULT:
+		l->last_active_ms = l->last_rx_ms;
+		l->test_tx.info.peer_reported = true;
+		l->test_tx.info.peer_verified =
+		        raw[5] == 1 && wire_load_u64(raw + 6) == l->test_tx.info.bytes &&
+		        um_memeq_ct(raw + 14, l->test_tx.info.sha256, SHA256_LEN);
 		return true;
 	default:
 		if (raw[4] >= CELL_LINK_CLOSE) {
@@ -554,10 +578,8 @@ on_read(void *arg, const uint8_t *data, size_t len)
 	default:
 		break;
 	}
-	if (l->state != LS_DEAD) {
-		update_backpressure(l);
+	if (l->state != LS_DEAD)
 		link_test_pump_(l);
-	}
 }
 
 static void
@@ -584,14 +606,9 @@ on_drain(void *arg)
 
 	if (l->state == LS_DEAD)
 		return;
-	if (l->read_paused && (l->state == LS_OPEN || l->state == LS_CLOSING)) {
-		if (ev_tcp_read_start(l->tcp) != UM_OK) {
-			link_kill_(l, LINK_CLOSE_NET);
-			return;
-		}
-		l->read_paused = false;
-	}
 	link_test_pump_(l);
+	if (l->state != LS_DEAD && l->mgr->cb.on_drain != NULL)
+		l->mgr->cb.on_drain(l->mgr->cb.arg, l);
 }
 
 static void

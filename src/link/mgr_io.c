@@ -144,6 +144,30 @@ link_mgr_free_(struct link_mgr *m)
 }
 
 void
+link_mgr_shutdown(struct link_mgr *m)
+{
+	struct list_node *n, *tmp;
+
+	m->shutting_down = true;
+	list_for_each_safe (n, tmp, &m->listeners) {
+		struct link_listener *ll = list_entry(n, struct link_listener, node);
+
+		list_remove(&ll->node);
+		ev_listener_free(ll->l);
+		free(ll);
+	}
+	list_for_each_safe (n, tmp, &m->links) {
+		link_close(list_entry(n, struct link, node), LINK_CLOSE_SHUTDOWN);
+	}
+}
+
+size_t
+link_mgr_count(const struct link_mgr *m)
+{
+	return list_count(&m->links);
+}
+
+void
 link_mgr_set_config(struct link_mgr *m, const struct link_mgr_config *cfg)
 {
 	m->cfg = *cfg;
@@ -370,8 +394,7 @@ mgr_link_closed_(struct link_mgr *m, struct link *l)
 		l->closed_notified = true;
 		m->cb.on_close(m->cb.arg, l, l->close_reason);
 	}
-	if (!m->shutting_down)
-		ev_timer_start(m->reap, 0, 0);
+	ev_timer_start(m->reap, 0, 0);
 }
 
 void

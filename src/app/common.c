@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the CLI commands: config lookup, state directory, keys, formatting. */
+#include "app/app.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/encoding.h"
+#include "lib/err.h"
+#include "lib/mem.h"
+
+extern char **environ;
+
+const char *
+app_config_path(const char *opt)
+{
+	const char *env = getenv("UMBRA_CONFIG");
+
+	if (opt != NULL)
+		return opt;
+	if (env != NULL && env[0] != '\0')
+		return env;
+	if (access("/etc/umbra/umbra.conf", F_OK) == 0)
+		return "/etc/umbra/umbra.conf";
+	return NULL;
+}
+
+int
+app_load_config(const char *path, struct config **out)
+{
+	struct config_errors errs = { 0 };
+	char line[1024];
+
+	if (config_load(path, environ, out, &errs) == UM_OK)
+		return APP_OK;
+	for (size_t i = 0; i < errs.n; i++) {
+		config_error_format(&errs.v[i], line, sizeof(line));
+		fprintf(stderr, "%s\n", line);
+	}
+	fprintf(stderr, "umbra: configuration %s has %zu error(s)\n", path ? path : "(defaults)",
+	        errs.n);
+	config_errors_clear(&errs);
+	return APP_USAGE;
+}
+
+int
+app_ensure_state_dir(const char *dir, char *why, size_t why_len)
+{
+	char *p = um_xstrdup(dir);
+	struct stat st;
+	int ret = UM_OK;
+
+	/* mkdir -p, each new component 0700. */
+	for (char *s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			snprintf(why, why_len, "cannot create %s: %s", p, strerror(errno));
+			ret = UM_ERR_SYS;
+			goto out;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+		snprintf(why, why_len, "cannot create state directory %s: %s", p, strerror(errno));
+		ret = UM_ERR_SYS;
+		goto out;
+	}
+	if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, why_len, "state directory %s is not a directory", p);
+		ret = UM_ERR_SYS;
+		goto out;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+		snprintf(why, why_len,
+		         "state directory %s is writable by others or not ours; run: chmod 700 %s",
+		         p, p);
+		ret = UM_ERR_PERM;
+	}
+out:
+	free(p);
+	return ret;
+}
+
+static int
+load_one(const char *path, enum keyfile_type type, bool create, uint8_t secret[32], bool *made,
+         char *why, size_t why_len)
+{
+	int ret = keyfile_read(path, type, secret, why, why_len);
+
+	*made = false;
+	if (ret != UM_ERR_NOT_FOUND || !create)
+		return ret;
+	if (type == KEYFILE_ED25519) {
+		struct keys_ed25519 k;
+
+		keys_ed25519_generate(&k);
+		keys_ed25519_seed(&k, secret);
+		keys_ed25519_clear(&k);
+	} else {
+		struct keys_x25519 k;
+
+		keys_x25519_generate(&k);
+		memcpy(secret, k.sk, 32);
+		keys_x25519_clear(&k);
+	}
+	if ((ret = keyfile_write(path, type, secret, why, why_len)) != UM_OK)
+		return ret;
+	*made = true;
+	return UM_OK;
+}
+
+int
+app_keys_load(const struct config *c, bool create, struct keys_ed25519 *id, struct keys_x25519 *lk,
+              char *why, size_t why_len)
+{
+	uint8_t secret[32];
+	bool made;
+	int ret;
+
+	id->sk = NULL;
+	lk->sk = NULL;
+	if ((ret = load_one(c->node.identity_key, KEYFILE_ED25519, create, secret, &made, why,
+	                    why_len)) != UM_OK)
+		return ret;
+	keys_ed25519_from_seed(id, secret);
+	if (made)
+		fprintf(stderr, "umbra: created identity key %s\n", c->node.identity_key);
+	if ((ret = load_one(c->node.link_key, KEYFILE_X25519, create, secret, &made, why,
+	                    why_len)) != UM_OK) {
+		keys_ed25519_clear(id);
+		um_memzero(secret, sizeof(secret));
+		return ret;
+	}
+	keys_x25519_from_secret(lk, secret);
+	if (made)
+		fprintf(stderr, "umbra: created link key %s\n", c->node.link_key);
+	um_memzero(secret, sizeof(secret));
+	return UM_OK;
+}
+
+void
+app_key_b32(const uint8_t key[32], char out[53])
+{
+	if (enc_base32(out, 53, key, 32) != UM_OK)
+		out[0] = '\0';
+}
+
+int
+app_parse_bytes(const char *s, uint64_t *out)
+{
+	char *end = NULL;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	*out = 0;
+	if (s == NULL || *s < '0' || *s > '9')
+		return UM_ERR_INVALID;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return UM_ERR_INVALID;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'K':
+	case 'k':
+		mul = 1ull << 10;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		mul = 1ull << 20;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		mul = 1ull << 30;
+		end++;
+		break;
+	case 'T':
+	case 't':
+		mul = 1ull << 40;
+		end++;
+		break;
+	default:
+		return UM_ERR_INVALID;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += *end == 'i' && end[1] == 'B' ? 2 : 1;
+	if (*end != '\0' || v > UINT64_MAX / mul)
+		return UM_ERR_INVALID;
+	*out = v * mul;
+	return UM_OK;
+}
+
+int
+app_control_path(const char *sock_opt, const char *config_opt, char **out)
+{
+	struct config *c = NULL;
+	int ret;
+
+	*out = NULL;
+	if (sock_opt != NULL) {
+		*out = um_xstrdup(sock_opt);
+		return APP_OK;
+	}
+	if ((ret = app_load_config(app_config_path(config_opt), &c)) != APP_OK)
+		return ret;
+	*out = um_xstrdup(c->control.socket);
+	config_free(c);
+	return APP_OK;
+}

@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * umbra run: the daemon. Start-up order: configuration, logging, crypto, state directory and
+ * keys, event loop, link manager (listeners, peers), control socket, signals. SIGINT/SIGTERM
+ * close every link cleanly and exit; SIGHUP re-reads the configuration and applies what can
+ * change at run time (log level, link limits, peers), keeping the running configuration if
+ * the new one is invalid.
+ */
+#include "app/app.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/time.h"
+#include "crypto/crypto.h"
+#include "evloop/evloop.h"
+#include "link/link.h"
+#include "control/control.h"
+
+enum {
+	CERT_LIFETIME_S = 30 * 86400,
+	CERT_RENEW_MS = 86400 * 1000,
+	SHUTDOWN_GRACE_MS = 3000,
+};
+
+struct daemon {
+	const char *config_path;
+	struct config *cfg;
+	struct ev_loop *loop;
+	struct keys_ed25519 id;
+	struct keys_x25519 lk;
+	struct link_identity li;
+	struct link_mgr *links;
+	struct control *control;
+	struct ev_signal *sig_int, *sig_term, *sig_hup;
+	struct ev_timer *cert_timer, *stop_timer;
+	char **listen; /* bound addresses, NULL-terminated */
+	uint64_t start_ms;
+	uint64_t stop_deadline_ms;
+	bool stopping;
+};
+
+static int
+apply_logging(const struct config *c)
+{
+	enum log_level level;
+	int ret;
+
+	if (log_level_parse(c->log.level, &level) != UM_OK)
+		return UM_ERR_CONFIG;
+	log_set_level(level);
+	log_set_safe(c->log.safe_logging);
+	log_set_syslog(c->log.syslog);
+	if ((ret = log_set_file(c->log.file[0] != '\0' ? c->log.file : NULL)) != UM_OK) {
+		log_err(LD_APP, "cannot open log file %s", c->log.file);
+		return ret;
+	}
+	return UM_OK;
+}
+
+static void
+link_cfg_from(const struct config *c, struct link_mgr_config *lc)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->max_links = c->link.max_links;
+	lc->max_pending = c->link.max_pending;
+	lc->max_pending_per_ip = c->link.max_pending_per_ip;
+	lc->handshake_timeout_ms = c->link.handshake_timeout_ms;
+	lc->keepalive_ms = c->link.keepalive_ms;
+	lc->idle_timeout_ms = c->link.idle_timeout_ms;
+	lc->reconnect_ms = c->link.reconnect_ms;
+	lc->write_queue_max = c->link.write_queue_max;
+	lc->accept_known_only = c->link.accept == LINK_ACCEPT_KNOWN;
+	lc->accept = LINK_ACCEPT_XK | LINK_ACCEPT_NK;
+}
+
+static int
+add_peers(struct daemon *d, const struct config *c)
+{
+	uint8_t id[CONFIG_KEY_LEN], key[CONFIG_KEY_LEN];
+	char hostport[CONFIG_HOSTPORT_MAX];
+	int ret;
+
+	for (size_t i = 0; i < c->link.peer.n; i++) {
+		if ((ret = config_peer_parse(c->link.peer.v[i], id, key, hostport,
+		                             sizeof(hostport))) != UM_OK ||
+		    (ret = link_mgr_add_peer(d->links, id, key, hostport)) != UM_OK) {
+			log_err(LD_APP, "cannot use [link] peer #%zu: %s", i + 1, um_err_str(ret));
+			return ret;
+		}
+	}
+	return UM_OK;
+}
+
+static void
+reload(void *arg)
+{
+	struct daemon *d = arg;
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+	struct link_mgr_config lc;
+	char line[1024];
+	extern char **environ;
+
+	log_notice(LD_APP, "reloading configuration %s", d->config_path ? d->config_path : "");
+	if (config_load(d->config_path, environ, &c, &errs) != UM_OK) {
+		for (size_t i = 0; i < errs.n; i++) {
+			config_error_format(&errs.v[i], line, sizeof(line));
+			log_warn(LD_CONFIG, "%s", line);
+		}
+		log_warn(LD_CONFIG, "new configuration rejected; still running the old one");
+		config_errors_clear(&errs);
+		return;
+	}
+	if (apply_logging(c) != UM_OK) {
+		(void)apply_logging(d->cfg);
+		config_free(c);
+		return;
+	}
+	link_cfg_from(c, &lc);
+	link_mgr_set_config(d->links, &lc);
+	link_mgr_clear_peers(d->links);
+	if (add_peers(d, c) != UM_OK)
+		log_warn(LD_CONFIG, "some peers could not be applied");
+	if (strcmp(c->control.socket, d->cfg->control.socket) != 0 ||
+	    c->link.listen.n != d->cfg->link.listen.n || c->node.roles != d->cfg->node.roles)
+		log_notice(LD_CONFIG, "listen addresses, roles and the control socket change only "
+		                      "at restart");
+	config_free(d->cfg);
+	d->cfg = c;
+	log_notice(LD_APP, "configuration reloaded");
+}
+
+static void
+stop_tick(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (link_mgr_count(d->links) == 0 || um_mono_ms() >= d->stop_deadline_ms)
+		ev_loop_stop(d->loop);
+}
+
+static void
+on_signal(void *arg, int signum)
+{
+	struct daemon *d = arg;
+
+	if (signum == SIGHUP) {
+		reload(d);
+		return;
+	}
+	if (d->stopping) {
+		log_notice(LD_APP, "second signal: exiting now");
+		ev_loop_stop(d->loop);
+		return;
+	}
+	d->stopping = true;
+	log_notice(LD_APP, "%s received: closing links and shutting down",
+	           signum == SIGINT ? "SIGINT" : "SIGTERM");
+	control_free(d->control);
+	link_mgr_shutdown(d->links);
+	d->stop_deadline_ms = um_mono_ms() + SHUTDOWN_GRACE_MS;
+	ev_timer_start(d->stop_timer, 0, 100);
+}
+
+static void
+cert_renew(void *arg)
+{
+	struct daemon *d = arg;
+
+	/* Handshakes read the certificate through a pointer: update it in place. */
+	link_identity_init(&d->li, &d->id, &d->lk, um_wall_s() + CERT_LIFETIME_S);
+}
+
+static int
+start_listeners(struct daemon *d)
+{
+	size_t n = d->cfg->link.listen.n;
+	uint16_t port;
+	int ret;
+
+	d->listen = um_xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		const char *addr = d->cfg->link.listen.v[i];
+		const char *colon = strrchr(addr, ':');
+
+		if ((ret = link_mgr_listen(d->links, addr, &port)) != UM_OK) {
+			log_err(LD_APP, "cannot listen on %s: %s", addr, um_err_str(ret));
+			return ret;
+		}
+		d->listen[i] = um_xasprintf("%.*s:%u", (int)(colon - addr), addr, port);
+		log_notice(LD_APP, "listening for links on %s", d->listen[i]);
+	}
+	return UM_OK;
+}
+
+static int
+daemon_start(struct daemon *d)
+{
+	struct link_mgr_config lc;
+	struct control_ctx cc;
+	char why[512], b32[53], roles[128];
+	int ret;
+
+	if ((ret = apply_logging(d->cfg)) != UM_OK)
+		return ret;
+	if ((ret = um_crypto_init()) != UM_OK) {
+		log_err(LD_APP, "cannot initialise libsodium");
+		return ret;
+	}
+	if ((ret = app_ensure_state_dir(d->cfg->node.state_dir, why, sizeof(why))) != UM_OK ||
+	    (ret = app_keys_load(d->cfg, true, &d->id, &d->lk, why, sizeof(why))) != UM_OK) {
+		log_err(LD_APP, "%s", why);
+		return ret;
+	}
+	link_identity_init(&d->li, &d->id, &d->lk, um_wall_s() + CERT_LIFETIME_S);
+	d->loop = ev_loop_new();
+	d->start_ms = um_mono_ms();
+	link_cfg_from(d->cfg, &lc);
+	d->links = link_mgr_new(d->loop, &d->li, &lc, NULL);
+	if ((ret = start_listeners(d)) != UM_OK || (ret = add_peers(d, d->cfg)) != UM_OK)
+		return ret;
+	if (d->cfg->control.enabled) {
+		memset(&cc, 0, sizeof(cc));
+		cc.node_id = d->id.pk;
+		cc.nickname = d->cfg->node.nickname;
+		cc.roles = d->cfg->node.roles;
+		cc.version = UM_VERSION;
+		cc.start_ms = d->start_ms;
+		cc.links = d->links;
+		cc.listen = (const char *const *)d->listen;
+		cc.reload = reload;
+		cc.arg = d;
+		if ((ret = control_new(d->loop, d->cfg->control.socket, &cc, &d->control)) !=
+		    UM_OK) {
+			log_err(LD_APP, "cannot open control socket %s: %s", d->cfg->control.socket,
+			        um_err_str(ret));
+			return ret;
+		}
+	}
+	d->sig_int = ev_signal_new(d->loop, SIGINT, on_signal, d);
+	d->sig_term = ev_signal_new(d->loop, SIGTERM, on_signal, d);
+	d->sig_hup = ev_signal_new(d->loop, SIGHUP, on_signal, d);
+	d->stop_timer = ev_timer_new(d->loop, stop_tick, d);
+	d->cert_timer = ev_timer_new(d->loop, cert_renew, d);
+	ev_timer_start(d->cert_timer, CERT_RENEW_MS, CERT_RENEW_MS);
+	app_key_b32(d->id.pk, b32);
+	config_roles_format(d->cfg->node.roles, roles, sizeof(roles));
+	log_notice(LD_APP, "umbra %s running: node %s, roles %s, control socket %s", UM_VERSION,
+	           b32, roles, d->cfg->control.enabled ? d->cfg->control.socket : "(disabled)");
+	return UM_OK;
+}
+
+static void
+daemon_stop(struct daemon *d)
+{
+	control_free(d->control);
+	link_mgr_free(d->links);
+	ev_signal_free(d->sig_int);
+	ev_signal_free(d->sig_term);
+	ev_signal_free(d->sig_hup);
+	ev_timer_free(d->stop_timer);
+	ev_timer_free(d->cert_timer);
+	ev_loop_free(d->loop);
+	for (size_t i = 0; d->listen != NULL && d->listen[i] != NULL; i++)
+		free(d->listen[i]);
+	free(d->listen);
+	keys_ed25519_clear(&d->id);
+	keys_x25519_clear(&d->lk);
+	um_memzero(&d->li, sizeof(d->li));
+	config_free(d->cfg);
+}
+
+static void
+run_usage(FILE *f)
+{
+	fprintf(f, "Usage: umbra run [-c FILE]\n\n"
+	           "Run the daemon in the foreground with the roles [node] roles names. Keys are\n"
+	           "created in the state directory on first start. Logs go to stderr unless\n"
+	           "[log] file or syslog says otherwise. SIGHUP reloads the configuration;\n"
+	           "SIGINT/SIGTERM close every link cleanly and exit.\n");
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+		                              { "help", no_argument, NULL, 'h' },
+		                              { NULL, 0, NULL, 0 } };
+	struct daemon d;
+	const char *cfg = NULL;
+	int o, ret;
+
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			cfg = optarg;
+			break;
+		case 'h':
+			run_usage(stdout);
+			return APP_OK;
+		default:
+			run_usage(stderr);
+			return APP_USAGE;
+		}
+	}
+	if (optind != argc) {
+		run_usage(stderr);
+		return APP_USAGE;
+	}
+	memset(&d, 0, sizeof(d));
+	d.config_path = app_config_path(cfg);
+	if ((ret = app_load_config(d.config_path, &d.cfg)) != APP_OK)
+		return ret;
+	if (daemon_start(&d) != UM_OK) {
+		daemon_stop(&d);
+		return APP_FAIL;
+	}
+	ret = ev_loop_run(d.loop) == UM_OK ? APP_OK : APP_FAIL;
+	log_notice(LD_APP, "stopped");
+	daemon_stop(&d);
+	return ret;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control API: HTTP + JSON on a Unix socket (mode 0600, in the state directory), served
+ * by the event loop (evloop/http.h). Endpoints (docs/CONTROL.md):
+ *
+ *   GET  /v1/status       node id, nickname, roles, version, uptime, listeners, link counters,
+ *                         and every link
+ *   GET  /v1/links        every link
+ *   POST /v1/links/test   {"peer": "<node-id>", "bytes": N, "hash": true}: bulk-test a link
+ *   POST /v1/reload       re-read the configuration (as SIGHUP)
+ *
+ * control_handle() is the whole request logic, pure apart from the link manager it reads, so
+ * it is fuzzed without sockets. Errors are JSON {"error": "..."} with a 4xx status.
+ */
+#ifndef UM_CONTROL_CONTROL_H
+#define UM_CONTROL_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/compiler.h"
+#include "lib/mem.h"
+#include "evloop/evloop.h"
+#include "evloop/http.h"
+#include "link/link.h"
+
+enum control_limits {
+	CONTROL_MAX_BODY = 64 * 1024,
+	CONTROL_MAX_RESPONSE = 16 * 1024 * 1024,
+};
+
+/* What the daemon exposes; every pointer is borrowed and must outlive the control server. */
+struct control_ctx {
+	const uint8_t *node_id; /* 32 bytes */
+	const char *nickname;
+	unsigned roles; /* enum config_role bits */
+	const char *version;
+	uint64_t start_ms; /* monotonic time the daemon started */
+	struct link_mgr *links;
+	const char *const *listen; /* bound listen addresses, NULL-terminated (may be NULL) */
+	void (*reload)(void *arg); /* POST /v1/reload; may be NULL */
+	void *arg;
+};
+
+struct control;
+
+/* Serve the API on a new Unix socket at path (mode 0600). ctx is copied. */
+int control_new(struct ev_loop *loop, const char *path, const struct control_ctx *ctx,
+                struct control **out) UM_WARN_UNUSED;
+void control_free_(struct control *c);
+#define control_free(c) UM_FREE_AND_NULL(control_free_, c)
+
+/* Handle one request (method, path, body) into resp; never fails, never crashes. */
+void control_handle(const struct control_ctx *ctx, const char *method, const char *path,
+                    const uint8_t *body, size_t body_len, struct ev_http_resp *resp);
+
+/*
+ * The client side, for the CLI: send one request over the Unix socket at path and wait up
+ * to timeout_ms. On UM_OK *status is the HTTP status and *body a NUL-terminated malloc'd
+ * response body (caller frees). UM_ERR_SYS if the daemon is not reachable (errno kept),
+ * UM_ERR_MALFORMED for a response that is not HTTP, UM_ERR_TIMEOUT.
+ */
+int control_request(const char *path, const char *method, const char *url, const char *body,
+                    int timeout_ms, int *status, char **resp_body) UM_WARN_UNUSED;
+/* Parse an HTTP/1.x response (pure; fuzzed): status code and body offset. */
+int control_response_parse(const uint8_t *in, size_t len, int *status,
+                           size_t *body_off) UM_WARN_UNUSED;
+
+#endif /* UM_CONTROL_CONTROL_H */
