@@ -43,11 +43,11 @@ struct config_list {
 
 struct config {
 	struct {
-		char *state_dir;     /* directory for keys, sockets, databases */
-		char *nickname;	     /* "" if unset */
-		unsigned roles;	     /* enum config_role bits */
-		char *identity_key;  /* Ed25519 identity key file */
-		char *link_key;	     /* X25519 link static key file */
+		char *state_dir;    /* directory for keys, sockets, databases */
+		char *nickname;     /* "" if unset */
+		unsigned roles;     /* enum config_role bits */
+		char *identity_key; /* Ed25519 identity key file */
+		char *link_key;     /* X25519 link static key file */
 	} node;
 	struct {
 		struct config_list listen; /* "host:port" */
@@ -74,7 +74,7 @@ struct config {
 	} log;
 };
 
-/* One problem found while loading: "file:line: [section] key: message". */
+/* One problem found while loading: "file:line: section.key: message" (config_error_format). */
 struct config_error {
 	char *file; /* file name, or "environment" */
 	unsigned line;
@@ -87,18 +87,33 @@ struct config_errors {
 	size_t n;
 };
 
+/* Limits of the reader (STYLE.md 3.4 rule 7: text input is capped per line and per file). */
+enum config_limits {
+	CONFIG_LINE_MAX = 1024,       /* characters per line, line ending not counted */
+	CONFIG_FILE_MAX = 1 << 20,    /* bytes per file or string */
+	CONFIG_ERRORS_MAX = 100,      /* errors listed; one more line says the rest were cut */
+	CONFIG_LIST_MAX = 4096,       /* items in one list key */
+	CONFIG_KEY_LEN = 32,          /* bytes in a node id or a link key */
+	CONFIG_KEY_B32_LEN = 52,      /* their base32 text (RFC 4648, lower case, no padding) */
+	CONFIG_HOSTPORT_MAX = 64,     /* "[IPv6]:port" and its NUL fit in this many bytes */
+	CONFIG_VALUE_QUOTE_MAX = 160, /* characters of a bad value quoted in a message */
+};
+
 /*
  * Load path (NULL: defaults only) and then the environment envp (NULL-terminated "K=V"
  * strings, may be NULL), validate, and return a new config in *out (caller frees with
  * config_free()). On any error returns UM_ERR_CONFIG, *out is NULL and errs lists every
  * problem (the caller frees it with config_errors_clear()). Paths that depend on state_dir
  * default to files inside it. No file other than path is read or created.
+ * errs is overwritten on entry (pass a zeroed or cleared one) and may be NULL. HOME for the
+ * default state_dir is taken from envp, not from the process. Nothing is logged or applied;
+ * call from one thread at a time per errs/out (distinct calls may run in parallel).
  */
 int config_load(const char *path, char *const *envp, struct config **out,
-		struct config_errors *errs) UM_WARN_UNUSED;
+                struct config_errors *errs) UM_WARN_UNUSED;
 /* Parse from a string (fuzzing, tests); name is used in error messages. */
 int config_load_string(const char *text, const char *name, char *const *envp, struct config **out,
-		       struct config_errors *errs) UM_WARN_UNUSED;
+                       struct config_errors *errs) UM_WARN_UNUSED;
 void config_free_(struct config *c);
 #define config_free(c) UM_FREE_AND_NULL(config_free_, c)
 void config_errors_clear(struct config_errors *errs);
@@ -107,9 +122,29 @@ void config_error_format(const struct config_error *e, char *out, size_t out_len
 
 /* Write the effective configuration as INI text (every key, defaults included); caller frees. */
 char *config_dump(const struct config *c);
-/* Role names: "client", "entry", "middle", "exit", "directory", "issuer", "dht", "mesh-relay". */
+/*
+ * Role names: "client", "entry", "middle", "exit", "directory", "issuer", "dht", "mesh-relay".
+ * Returns NULL if r is not exactly one known role.
+ */
 const char *config_role_name(enum config_role r);
-/* Write "client,exit" style text for a role mask into out. */
+/*
+ * Write "client,exit" style text for a role mask into out (unknown bits are skipped; "" for
+ * none). Text that does not fit is cut after the last whole name; out is always
+ * NUL-terminated when out_len > 0.
+ */
 void config_roles_format(unsigned roles, char *out, size_t out_len);
+
+/*
+ * Parse a [link] peer spec "<node-id>/<link-key>@<host>:<port>": node-id and link-key are
+ * CONFIG_KEY_B32_LEN lower-case base32 characters (RFC 4648, no padding) that decode to
+ * exactly CONFIG_KEY_LEN bytes; host is a numeric IPv4 address or a bracketed IPv6 address;
+ * port is 1..65535. On success fills id, link_key and (if hostport is not NULL) the
+ * NUL-terminated "host:port" text, and returns UM_OK. Returns UM_ERR_MALFORMED for a bad spec
+ * and UM_ERR_TOO_LARGE if hostport_len is too small (CONFIG_HOSTPORT_MAX always suffices).
+ * Out-params are zeroed first, so nothing stale is left on failure. Pure: no I/O, no logging.
+ */
+int config_peer_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN],
+                      uint8_t link_key[CONFIG_KEY_LEN], char *hostport,
+                      size_t hostport_len) UM_WARN_UNUSED;
 
 #endif /* UM_CONFIG_CONFIG_H */

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The option table: one row per [section] key, with its type, storage, default, flags and a
+ * line of help (Tor's option_vars_, OpenSSH's keywords[]). Parsing, environment overrides,
+ * config_dump and the docs/CONFIG.md test are all driven from here, so a key added here is
+ * parsed, overridable, dumped and required in the docs at once. Cross-field rules live in
+ * config_validate.c, not here.
+ */
+#include "config/config_st.h"
+
+#include <string.h>
+
+#include "lib/compiler.h"
+
+/* config_field() stores CFG_ENUM values through an unsigned *. */
+_Static_assert(sizeof(enum config_link_accept) == sizeof(unsigned),
+               "enum config_link_accept must be stored as unsigned");
+
+#define OFF(member) offsetof(struct config, member)
+#define MS_S        1000ull
+#define MS_M        (60 * MS_S)
+#define MS_H        (60 * MS_M)
+#define KIB         1024ull
+#define MIB         (1024 * KIB)
+#define GIB         (1024 * MIB)
+
+const char *const config_sections[] = { "node", "link", "control", "log" };
+const size_t config_n_sections = UM_ARRAY_LEN(config_sections);
+
+const struct config_choice config_role_choices[] = {
+	{ "client", ROLE_CLIENT }, { "entry", ROLE_ENTRY },           { "middle", ROLE_MIDDLE },
+	{ "exit", ROLE_EXIT },     { "directory", ROLE_DIRECTORY },   { "issuer", ROLE_ISSUER },
+	{ "dht", ROLE_DHT },       { "mesh-relay", ROLE_MESH_RELAY }, { NULL, 0 },
+};
+
+static const struct config_choice accept_choices[] = {
+	{ "any", LINK_ACCEPT_ANY },
+	{ "known", LINK_ACCEPT_KNOWN },
+	{ NULL, 0 },
+};
+
+/* Names match log_level_parse() in lib/log.h (a unit test checks it). */
+static const struct config_choice level_choices[] = {
+	{ "err", 0 }, { "warn", 0 }, { "notice", 0 }, { "info", 0 }, { "debug", 0 }, { NULL, 0 },
+};
+
+const struct config_var config_vars[] = {
+	/* [node] */
+	{ .section = "node",
+	  .key = "state_dir",
+	  .type = CFG_PATH,
+	  .offset = OFF(node.state_dir),
+	  .def = NULL,
+	  .flags = CFG_F_COMPUTED,
+	  .help = "Directory for keys, sockets and databases "
+	          "(default /var/lib/umbra as root, else $HOME/.local/state/umbra)." },
+	{ .section = "node",
+	  .key = "nickname",
+	  .type = CFG_STRING,
+	  .offset = OFF(node.nickname),
+	  .def = "",
+	  .flags = CFG_F_RELOAD,
+	  .check = config_check_nickname,
+	  .help = "Operator-chosen name, up to 32 of A-Z a-z 0-9 - _; empty for none." },
+	{ .section = "node",
+	  .key = "roles",
+	  .type = CFG_ROLES,
+	  .offset = OFF(node.roles),
+	  .def = "client",
+	  .choices = config_role_choices,
+	  .help = "Roles to run, comma-separated: client, entry, middle, exit, directory, issuer, "
+	          "dht, mesh-relay." },
+	{ .section = "node",
+	  .key = "identity_key",
+	  .type = CFG_PATH,
+	  .offset = OFF(node.identity_key),
+	  .def = "identity.key",
+	  .flags = CFG_F_IN_STATE_DIR,
+	  .help = "Ed25519 identity key file (default <state_dir>/identity.key)." },
+	{ .section = "node",
+	  .key = "link_key",
+	  .type = CFG_PATH,
+	  .offset = OFF(node.link_key),
+	  .def = "link.key",
+	  .flags = CFG_F_IN_STATE_DIR,
+	  .help = "X25519 link static key file (default <state_dir>/link.key)." },
+
+	/* [link] */
+	{ .section = "link",
+	  .key = "listen",
+	  .type = CFG_LIST,
+	  .offset = OFF(link.listen),
+	  .def = "",
+	  .check = config_check_listen,
+	  .help = "Address to accept links on, host:port (numeric IPv4 or [IPv6]; port 0 = any "
+	          "free port); repeat for more." },
+	{ .section = "link",
+	  .key = "peer",
+	  .type = CFG_LIST,
+	  .offset = OFF(link.peer),
+	  .def = "",
+	  .flags = CFG_F_RELOAD,
+	  .check = config_check_peer,
+	  .help = "Relay to keep a link to, <node-id>/<link-key>@host:port; repeat for more." },
+	{ .section = "link",
+	  .key = "accept",
+	  .type = CFG_ENUM,
+	  .offset = OFF(link.accept),
+	  .def = "any",
+	  .flags = CFG_F_RELOAD,
+	  .choices = accept_choices,
+	  .help = "Inbound links to accept: any (any valid relay) or known (listed peers only)." },
+	{ .section = "link",
+	  .key = "max_links",
+	  .type = CFG_U32,
+	  .offset = OFF(link.max_links),
+	  .def = "1024",
+	  .flags = CFG_F_RELOAD,
+	  .min = 1,
+	  .max = 65536,
+	  .help = "Most open links." },
+	{ .section = "link",
+	  .key = "max_pending",
+	  .type = CFG_U32,
+	  .offset = OFF(link.max_pending),
+	  .def = "256",
+	  .flags = CFG_F_RELOAD,
+	  .min = 1,
+	  .max = 65536,
+	  .help = "Most inbound handshakes in progress." },
+	{ .section = "link",
+	  .key = "max_pending_per_ip",
+	  .type = CFG_U32,
+	  .offset = OFF(link.max_pending_per_ip),
+	  .def = "8",
+	  .flags = CFG_F_RELOAD,
+	  .min = 1,
+	  .max = 1024,
+	  .help = "Most inbound handshakes in progress from one IP address." },
+	{ .section = "link",
+	  .key = "handshake_timeout",
+	  .type = CFG_DURATION,
+	  .offset = OFF(link.handshake_timeout_ms),
+	  .def = "10s",
+	  .flags = CFG_F_RELOAD,
+	  .min = 100,
+	  .max = 5 * MS_M,
+	  .help = "Time a handshake may take before the link is dropped." },
+	{ .section = "link",
+	  .key = "keepalive",
+	  .type = CFG_DURATION,
+	  .offset = OFF(link.keepalive_ms),
+	  .def = "60s",
+	  .flags = CFG_F_RELOAD,
+	  .min = 1 * MS_S,
+	  .max = 1 * MS_H,
+	  .help = "Send a keepalive after this long without sending." },
+	{ .section = "link",
+	  .key = "idle_timeout",
+	  .type = CFG_DURATION,
+	  .offset = OFF(link.idle_timeout_ms),
+	  .def = "180s",
+	  .flags = CFG_F_RELOAD,
+	  .min = 1 * MS_S,
+	  .max = 24 * MS_H,
+	  .help = "Close a link after this long without receiving." },
+	{ .section = "link",
+	  .key = "reconnect",
+	  .type = CFG_DURATION,
+	  .offset = OFF(link.reconnect_ms),
+	  .def = "5s",
+	  .flags = CFG_F_RELOAD,
+	  .min = 100,
+	  .max = 1 * MS_H,
+	  .help = "First delay before redialling a lost peer." },
+	{ .section = "link",
+	  .key = "write_queue_max",
+	  .type = CFG_SIZE,
+	  .offset = OFF(link.write_queue_max),
+	  .def = "1M",
+	  .flags = CFG_F_RELOAD,
+	  .min = 64 * KIB,
+	  .max = 1 * GIB,
+	  .help = "Stop reading from a peer while its write queue holds more than this." },
+
+	/* [control] */
+	{ .section = "control",
+	  .key = "enabled",
+	  .type = CFG_BOOL,
+	  .offset = OFF(control.enabled),
+	  .def = "true",
+	  .help = "Serve the control API on a Unix socket." },
+	{ .section = "control",
+	  .key = "socket",
+	  .type = CFG_PATH,
+	  .offset = OFF(control.socket),
+	  .def = "control.sock",
+	  .flags = CFG_F_IN_STATE_DIR,
+	  .help = "Control socket path (default <state_dir>/control.sock)." },
+
+	/* [log] */
+	{ .section = "log",
+	  .key = "level",
+	  .type = CFG_CHOICE,
+	  .offset = OFF(log.level),
+	  .def = "notice",
+	  .flags = CFG_F_RELOAD,
+	  .choices = level_choices,
+	  .help = "Least severe level logged: err, warn, notice, info or debug." },
+	{ .section = "log",
+	  .key = "file",
+	  .type = CFG_PATH,
+	  .offset = OFF(log.file),
+	  .def = "",
+	  .flags = CFG_F_RELOAD | CFG_F_EMPTY_OK,
+	  .help = "Log file (appended, created 0600); empty for stderr." },
+	{ .section = "log",
+	  .key = "syslog",
+	  .type = CFG_BOOL,
+	  .offset = OFF(log.syslog),
+	  .def = "false",
+	  .flags = CFG_F_RELOAD,
+	  .help = "Also log to syslog." },
+	{ .section = "log",
+	  .key = "safe_logging",
+	  .type = CFG_BOOL,
+	  .offset = OFF(log.safe_logging),
+	  .def = "true",
+	  .flags = CFG_F_RELOAD,
+	  .help = "Replace addresses and destinations in logs with [scrubbed]." },
+};
+
+const size_t config_n_vars = UM_ARRAY_LEN(config_vars);
+
+const struct config_var *
+config_var_find(const char *section, const char *key)
+{
+	for (size_t i = 0; i < config_n_vars; i++) {
+		if (strcmp(config_vars[i].section, section) == 0 &&
+		    strcmp(config_vars[i].key, key) == 0)
+			return &config_vars[i];
+	}
+	return NULL;
+}
+
+static char
+env_char(char ch)
+{
+	if (ch >= 'a' && ch <= 'z')
+		return (char)(ch - 'a' + 'A');
+	if (ch == '-' || ch == '.')
+		return '_';
+	return ch;
+}
+
+void
+config_var_env_name(const struct config_var *v, char *out, size_t out_len)
+{
+	static const char prefix[] = "UMBRA_";
+	size_t o = 0;
+	const char *parts[] = { prefix, v->section, "_", v->key };
+
+	if (out_len == 0)
+		return;
+	for (size_t i = 0; i < UM_ARRAY_LEN(parts); i++) {
+		for (const char *s = parts[i]; *s != '\0' && o + 1 < out_len; s++)
+			out[o++] = env_char(*s);
+	}
+	out[o] = '\0';
+}
