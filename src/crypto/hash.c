@@ -2,7 +2,10 @@
 /* BLAKE2b, HMAC-BLAKE2b, Noise HKDF and SHA-256 on libsodium. */
 #include "crypto/hash.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 void
@@ -99,4 +102,40 @@ hmac_sha256(uint8_t out[SHA256_LEN], const uint8_t *key, size_t key_len, const v
 	crypto_auth_hmacsha256_update(&st, in, in_len);
 	crypto_auth_hmacsha256_final(&st, out);
 	sodium_memzero(&st, sizeof(st));
+}
+
+void
+hash_sha256_init(struct hash_sha256_ctx *c)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		fprintf(stderr, "umbra: EVP SHA-256 unavailable\n");
+		abort();
+	}
+	c->md = md;
+}
+
+void
+hash_sha256_update(struct hash_sha256_ctx *c, const void *in, size_t len)
+{
+	if (EVP_DigestUpdate(c->md, in, len) != 1)
+		abort();
+}
+
+void
+hash_sha256_final(struct hash_sha256_ctx *c, uint8_t out[SHA256_LEN])
+{
+	unsigned int n = 0;
+
+	if (EVP_DigestFinal_ex(c->md, out, &n) != 1 || n != SHA256_LEN)
+		abort();
+	hash_sha256_abort(c);
+}
+
+void
+hash_sha256_abort(struct hash_sha256_ctx *c)
+{
+	EVP_MD_CTX_free(c->md);
+	c->md = NULL;
 }

@@ -39,4 +39,15 @@ void hash_sha256(uint8_t out[SHA256_LEN], const void *in, size_t in_len);
 void hmac_sha256(uint8_t out[SHA256_LEN], const uint8_t *key, size_t key_len, const void *in,
                  size_t in_len);
 
+/* Streaming SHA-256 (OpenSSL EVP, hardware-accelerated where the CPU has SHA extensions). */
+struct hash_sha256_ctx {
+	void *md; /* EVP_MD_CTX */
+};
+void hash_sha256_init(struct hash_sha256_ctx *c);
+void hash_sha256_update(struct hash_sha256_ctx *c, const void *in, size_t len);
+/* Write the digest and release the context (init again to reuse). */
+void hash_sha256_final(struct hash_sha256_ctx *c, uint8_t out[SHA256_LEN]);
+/* Release without a digest (safe on a finalised or zeroed context). */
+void hash_sha256_abort(struct hash_sha256_ctx *c);
+
 #endif /* UM_CRYPTO_HASH_H */
