@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sodium.h>
 
+#include "lib/encoding.h"
 #include "lib/err.h"
 #include "lib/wire.h"
 
@@ -135,8 +136,7 @@ keyfile_parse(const uint8_t *data, size_t len, enum keyfile_type *type,
 	size_t line_len = 0;
 	enum keyfile_type t;
 	uint8_t tmp[X25519_KEY_LEN + 3];
-	size_t n = 0;
-	const char *end = NULL;
+	ssize_t n;
 	int ret;
 
 	*type = 0;
@@ -169,9 +169,8 @@ keyfile_parse(const uint8_t *data, size_t len, enum keyfile_type *type,
 		return ret;
 	if ((ret = wire_expect_end(&r)) != UM_OK)
 		return ret;
-	if (sodium_base642bin(tmp, sizeof(tmp), (const char *)line, line_len, NULL, &n, &end,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    end != (const char *)line + line_len || n != X25519_KEY_LEN) {
+	n = dec_base64(tmp, sizeof(tmp), (const char *)line, line_len);
+	if (n != X25519_KEY_LEN) {
 		sodium_memzero(tmp, sizeof(tmp));
 		return UM_ERR_MALFORMED;
 	}
@@ -185,13 +184,14 @@ int
 keyfile_encode(enum keyfile_type type, const uint8_t secret[X25519_KEY_LEN], char *out,
                size_t out_len, size_t *len)
 {
-	char b64[sodium_base64_ENCODED_LEN(X25519_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)];
+	char b64[BASE64_LEN(X25519_KEY_LEN)];
 	int n;
 
 	*len = 0;
 	if (type != KEYFILE_ED25519 && type != KEYFILE_X25519)
 		return UM_ERR_INVALID;
-	sodium_bin2base64(b64, sizeof(b64), secret, X25519_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+	if (enc_base64(b64, sizeof(b64), secret, X25519_KEY_LEN) != UM_OK)
+		return UM_ERR_INTERNAL;
 	n = snprintf(out, out_len, "%s%s\n%s\n", keyfile_magic, type_name(type), b64);
 	sodium_memzero(b64, sizeof(b64));
 	if (n < 0 || (size_t)n >= out_len)
@@ -258,11 +258,18 @@ keyfile_read(const char *path, enum keyfile_type type, uint8_t secret[X25519_KEY
 	int fd;
 	int ret = UM_ERR_INTERNAL;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			say(why, why_len, "key file %s does not exist (run 'umbra keygen')", path);
 			return UM_ERR_NOT_FOUND;
+		}
+		if (errno == ELOOP) {
+			say(why, why_len,
+			    "key file %s is a symbolic link; configure the path of the file itself",
+			    path);
+			return UM_ERR_PERM;
 		}
 		say(why, why_len, "cannot open key file %s: %s", path, strerror(errno));
 		return UM_ERR_SYS;

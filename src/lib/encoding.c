@@ -1,10 +1,39 @@
 /* SPDX-License-Identifier: MIT */
 #include "lib/encoding.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <sodium.h>
 
 #include "lib/err.h"
+
+/*
+ * libsodium 1.0.18's decoders read input through plain (signed) char, so a byte >= 0x80 can
+ * decode as a digit: "ab\xaa..." would then decode, and decode to something else than the
+ * text says. Check the alphabet first; everything below then sees only ASCII digits.
+ */
+static bool
+all_in(const char *in, size_t len, bool (*ok)(unsigned char c))
+{
+	for (size_t i = 0; i < len; i++) {
+		if (!ok((unsigned char)in[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool
+is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool
+is_b64(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/' || c == '=';
+}
 
 int
 enc_hex(char *out, size_t out_len, const void *in, size_t in_len)
@@ -25,6 +54,8 @@ dec_hex(void *out, size_t out_len, const char *in, size_t in_len)
 		return UM_ERR_MALFORMED;
 	if (in_len / 2 > out_len)
 		return UM_ERR_TOO_LARGE;
+	if (!all_in(in, in_len, is_hex))
+		return UM_ERR_MALFORMED;
 	if (sodium_hex2bin(out, out_len, in, in_len, NULL, &n, &end) != 0 || end != in + in_len)
 		return UM_ERR_MALFORMED;
 	return (ssize_t)n;
@@ -117,7 +148,7 @@ dec_base64(void *out, size_t out_len, const char *in, size_t in_len)
 	const char *end = NULL;
 
 	/* Padded input is whole groups of four; the padding says how short the last one is. */
-	if (in_len % 4 != 0)
+	if (in_len % 4 != 0 || !all_in(in, in_len, is_b64))
 		return UM_ERR_MALFORMED;
 	need = in_len / 4 * 3;
 	if (in_len >= 1 && in[in_len - 1] == '=')

@@ -396,10 +396,41 @@ test_base64_output_too_small(void **state)
 	assert_string_equal(out, "Zm9vYmFy");
 }
 
+/* Found by fuzz_keyfile: libsodium 1.0.18 reads input as signed char and can take a byte
+ * >= 0x80 for a digit, so the decoded bytes would differ from what the text says. */
+static void
+test_dec_rejects_high_bit_bytes(void **state)
+{
+	uint8_t out[64];
+	char b64[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	char hex[] = "00112233";
+
+	(void)state;
+	assert_int_equal(dec_base64(out, sizeof(out), b64, strlen(b64)), 32);
+	for (size_t i = 0; i < strlen(b64) - 1; i++) {
+		char c = b64[i];
+
+		for (unsigned v = 0x80; v <= 0xff; v += 0x11) {
+			b64[i] = (char)v;
+			assert_int_equal(dec_base64(out, sizeof(out), b64, strlen(b64)),
+			                 UM_ERR_MALFORMED);
+		}
+		b64[i] = c;
+	}
+	for (size_t i = 0; i < strlen(hex); i++) {
+		char c = hex[i];
+
+		hex[i] = (char)0xaa;
+		assert_int_equal(dec_hex(out, sizeof(out), hex, strlen(hex)), UM_ERR_MALFORMED);
+		hex[i] = c;
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dec_rejects_high_bit_bytes),
 		cmocka_unit_test(test_hex_rfc4648_vectors),
 		cmocka_unit_test(test_hex_all_bytes_round_trip),
 		cmocka_unit_test(test_hex_decode_accepts_upper_case),
