@@ -29,7 +29,10 @@ enum control_limits {
 	CONTROL_MAX_RESPONSE = 16 * 1024 * 1024,
 };
 
-/* What the daemon exposes; every pointer is borrowed and must outlive the control server. */
+/*
+ * What the daemon exposes. control_new() copies the strings (nickname); every other pointer
+ * is borrowed and must outlive the control server.
+ */
 struct control_ctx {
 	const uint8_t *node_id; /* 32 bytes */
 	const char *nickname;
@@ -62,7 +65,13 @@ void control_handle(const struct control_ctx *ctx, const char *method, const cha
  */
 int control_request(const char *path, const char *method, const char *url, const char *body,
                     int timeout_ms, int *status, char **resp_body) UM_WARN_UNUSED;
-/* Parse an HTTP/1.x response (pure; fuzzed): status code and body offset. */
+/*
+ * Parse a whole HTTP/1.x response (pure; fuzzed): status code (100-599) and body offset. The
+ * body is everything after the headers: exactly Content-Length bytes when that header is
+ * present, else up to the end of in. UM_ERR_TRUNCATED while bytes are missing (every strict
+ * prefix of a response with a Content-Length), UM_ERR_TRAILING for bytes past Content-Length,
+ * UM_ERR_TOO_LARGE for a Content-Length over CONTROL_MAX_RESPONSE, UM_ERR_MALFORMED otherwise.
+ */
 int control_response_parse(const uint8_t *in, size_t len, int *status,
                            size_t *body_off) UM_WARN_UNUSED;
 

@@ -7,9 +7,11 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -18,17 +20,63 @@
 #include "lib/time.h"
 #include "lib/wire.h"
 
+/*
+ * The Content-Length of a header block (the rest of the status line, then "name: value" lines,
+ * each ended by CRLF): UM_ERR_NOT_FOUND if there is none, UM_ERR_MALFORMED if it is repeated or
+ * not plain decimal, UM_ERR_TOO_LARGE over CONTROL_MAX_RESPONSE.
+ */
+static int
+content_length(const uint8_t *p, size_t n, size_t *cl)
+{
+	static const char name[] = "content-length:";
+	const size_t name_len = sizeof(name) - 1;
+	bool seen = false;
+	size_t i = 0;
+
+	*cl = 0;
+	while (i < n) {
+		size_t eol = i, j, digits = 0;
+		uint64_t v = 0;
+
+		while (eol + 1 < n && !(p[eol] == '\r' && p[eol + 1] == '\n'))
+			eol++;
+		if (i > 0 && eol - i >= name_len &&
+		    strncasecmp((const char *)p + i, name, name_len) == 0) {
+			if (seen)
+				return UM_ERR_MALFORMED;
+			seen = true;
+			for (j = i + name_len; j < eol && (p[j] == ' ' || p[j] == '\t'); j++)
+				;
+			for (; j < eol && p[j] >= '0' && p[j] <= '9'; j++, digits++) {
+				v = v * 10 + (uint64_t)(p[j] - '0');
+				if (v > CONTROL_MAX_RESPONSE)
+					return UM_ERR_TOO_LARGE;
+			}
+			while (j < eol && (p[j] == ' ' || p[j] == '\t'))
+				j++;
+			if (digits == 0 || j != eol)
+				return UM_ERR_MALFORMED;
+			*cl = (size_t)v;
+		}
+		i = eol + 2;
+	}
+	return seen ? UM_OK : UM_ERR_NOT_FOUND;
+}
+
 int
 control_response_parse(const uint8_t *in, size_t len, int *status, size_t *body_off)
 {
 	struct wire_rd r;
 	const uint8_t *v;
+	size_t hdr, end, body, cl = 0;
+	uint8_t sep;
 	int code = 0;
+	int ret;
 
 	*status = 0;
 	*body_off = 0;
 	wire_rd_init(&r, in, len);
-	/* "HTTP/1.x DDD " */
+	/* "HTTP/1.x DDD" then a space (reason phrase) or the end of the line. */
 	if (wire_get_view(&r, 9, &v) != UM_OK)
 		return UM_ERR_TRUNCATED;
 	if (memcmp(v, "HTTP/1.", 7) != 0 || (v[7] != '0' && v[7] != '1') || v[8] != ' ')
@@ -40,17 +88,35 @@ control_response_parse(const uint8_t *in, size_t len, int *status, size_t *body_
 			return UM_ERR_MALFORMED;
 		code = code * 10 + (v[i] - '0');
 	}
-	if (code < 100)
+	if (code < 100 || code > 599)
+		return UM_ERR_MALFORMED;
+	hdr = r.off;
+	if (wire_get_u8(&r, &sep) != UM_OK)
+		return UM_ERR_TRUNCATED;
+	if (sep != ' ' && sep != '\r')
 		return UM_ERR_MALFORMED;
 	/* Headers end at the first empty line. */
-	for (size_t i = r.off; i + 3 < len; i++) {
-		if (in[i] == '\r' && in[i + 1] == '\n' && in[i + 2] == '\r' && in[i + 3] == '\n') {
-			*status = code;
-			*body_off = i + 4;
-			return UM_OK;
-		}
+	for (end = hdr; end + 3 < len; end++) {
+		if (memcmp(in + end, "\r\n\r\n", 4) == 0)
+			break;
 	}
-	return UM_ERR_TRUNCATED;
+	if (end + 3 >= len)
+		return UM_ERR_TRUNCATED;
+	body = end + 4;
+	/* With a Content-Length the body is complete only when all of it is there (a daemon that
+	 * died mid-reply must not pass for a short answer); without one it runs to EOF. */
+	ret = content_length(in + hdr, end + 2 - hdr, &cl);
+	if (ret == UM_ERR_NOT_FOUND)
+		cl = len - body;
+	else if (ret != UM_OK)
+		return ret;
+	if (len - body < cl)
+		return UM_ERR_TRUNCATED;
+	if (len - body > cl)
+		return UM_ERR_TRAILING;
+	*status = code;
+	*body_off = body;
+	return UM_OK;
 }
 
 static int

@@ -11,6 +11,7 @@
 
 struct control {
 	struct control_ctx ctx;
+	char *nickname;
 	struct ev_http *http;
 };
 
@@ -35,7 +36,11 @@ control_new(struct ev_loop *loop, const char *path, const struct control_ctx *ct
 		return ret;
 	c = um_xcalloc(1, sizeof(*c));
 	c->ctx = *ctx;
+	/* Own the strings: the daemon's configuration they came from is replaced on reload. */
+	c->nickname = um_xstrdup(ctx->nickname != NULL ? ctx->nickname : "");
+	c->ctx.nickname = c->nickname;
 	if ((ret = ev_http_new(loop, fd, CONTROL_MAX_BODY, on_request, c, &c->http)) != UM_OK) {
+		free(c->nickname);
 		free(c);
 		return ret;
 	}
@@ -49,5 +54,6 @@ control_free_(struct control *c)
 	if (c == NULL)
 		return;
 	ev_http_free(c->http);
+	free(c->nickname);
 	free(c);
 }

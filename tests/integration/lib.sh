@@ -97,7 +97,7 @@ alive() {
 id_of() { "$UMBRA" whoami -c "$T/$1.conf"; }
 peer_of() { "$UMBRA" whoami -c "$T/$1.conf" --peer; }
 link_key_of() { "$UMBRA" whoami -c "$T/$1.conf" --link-key; }
-status_json() { "$UMBRA" status -c "$T/$1.conf" --json; }
+status_json() { "$UMBRA" status -s "$T/$1/control.sock" --json; }
 
 # jq-free JSON access: json NAME 'python expression over s (the status)'
 jget() {
