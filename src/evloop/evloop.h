@@ -48,6 +48,20 @@ bool ev_timer_is_active(const struct ev_timer *t);
 void ev_timer_free_(struct ev_timer *t);
 #define ev_timer_free(t) UM_FREE_AND_NULL(ev_timer_free_, t)
 
+/*
+ * Deferred work that must not starve I/O: after ev_defer_schedule(), cb runs once in the
+ * next loop iteration, after the loop has polled sockets (without blocking). Unlike a 0 ms
+ * timer re-armed from its own callback, which libuv may run again and again within one
+ * timer phase, a defer re-scheduled from its callback waits for the next iteration.
+ * Scheduling an already scheduled defer does nothing.
+ */
+typedef void ev_defer_fn(void *arg);
+struct ev_defer;
+struct ev_defer *ev_defer_new(struct ev_loop *loop, ev_defer_fn *cb, void *arg);
+void ev_defer_schedule(struct ev_defer *d);
+void ev_defer_free_(struct ev_defer *d);
+#define ev_defer_free(d) UM_FREE_AND_NULL(ev_defer_free_, d)
+
 /* Signals (SIGINT, SIGTERM, SIGHUP...), delivered on the loop thread. */
 typedef void ev_signal_fn(void *arg, int signum);
 struct ev_signal *ev_signal_new(struct ev_loop *loop, int signum, ev_signal_fn *cb, void *arg);

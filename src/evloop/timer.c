@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Timers and signal watchers: thin owners around uv_timer_t and uv_signal_t. Freeing stops
+ * Timers, deferred calls and signal watchers: thin owners around uv_timer_t, uv_check_t
+ * (woken by a uv_idle_t so the loop does not block) and uv_signal_t. Freeing stops
  * the handle at once (no callback after the call, even from inside the handle's own
  * callback) and releases the memory from the uv_close callback.
  */
@@ -16,6 +17,15 @@ struct ev_timer {
 	uv_timer_t h;
 	ev_timer_fn *cb;
 	void *arg;
+};
+
+struct ev_defer {
+	struct ev_hobj hobj;
+	uv_check_t check; /* runs the callback after the poll phase */
+	uv_idle_t idle;   /* keeps that poll from blocking while scheduled */
+	ev_defer_fn *cb;
+	void *arg;
+	int closing; /* handles still to be closed */
 };
 
 struct ev_signal {
@@ -135,4 +145,73 @@ ev_signal_free_(struct ev_signal *s)
 	if (s == NULL)
 		return;
 	uv_close((uv_handle_t *)&s->h, signal_close_cb);
+}
+
+static void
+defer_force_close(struct ev_hobj *o)
+{
+	ev_defer_free_(UM_CONTAINER_OF(o, struct ev_defer, hobj));
+}
+
+static void
+defer_idle_cb(uv_idle_t *h)
+{
+	(void)h; /* only there so the poll phase does not wait */
+}
+
+static void
+defer_check_cb(uv_check_t *h)
+{
+	struct ev_defer *d = UM_CONTAINER_OF(h, struct ev_defer, check);
+
+	/* Stop first: the callback may schedule again, for the next iteration. */
+	uv_check_stop(&d->check);
+	uv_idle_stop(&d->idle);
+	d->cb(d->arg);
+}
+
+struct ev_defer *
+ev_defer_new(struct ev_loop *loop, ev_defer_fn *cb, void *arg)
+{
+	struct ev_defer *d = um_xcalloc(1, sizeof(*d));
+
+	d->hobj.force_close = defer_force_close;
+	d->cb = cb;
+	d->arg = arg;
+	uv_check_init(&loop->uv, &d->check);
+	uv_idle_init(&loop->uv, &d->idle);
+	d->check.data = &d->hobj;
+	d->idle.data = NULL; /* the check handle stands for the object in uv_walk */
+	return d;
+}
+
+void
+ev_defer_schedule(struct ev_defer *d)
+{
+	if (UM_BUG(uv_is_closing((const uv_handle_t *)&d->check)))
+		return;
+	if (uv_is_active((const uv_handle_t *)&d->check))
+		return;
+	uv_check_start(&d->check, defer_check_cb);
+	uv_idle_start(&d->idle, defer_idle_cb);
+}
+
+static void
+defer_close_cb(uv_handle_t *h)
+{
+	struct ev_defer *d = h->type == UV_CHECK ? UM_CONTAINER_OF(h, struct ev_defer, check)
+	                                         : UM_CONTAINER_OF(h, struct ev_defer, idle);
+
+	if (--d->closing == 0)
+		free(d);
+}
+
+void
+ev_defer_free_(struct ev_defer *d)
+{
+	if (d == NULL || uv_is_closing((const uv_handle_t *)&d->check))
+		return;
+	d->closing = 2;
+	uv_close((uv_handle_t *)&d->check, defer_close_cb);
+	uv_close((uv_handle_t *)&d->idle, defer_close_cb);
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "lib/err.h"
+#include "lib/time.h"
 #include "evloop/evloop.h"
 
 enum {
@@ -1313,6 +1314,77 @@ test_unix_listen_mode_and_refusals(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- deferred work ---- */
+
+struct defer_state {
+	struct ev_loop *loop;
+	struct ev_defer *d;
+	unsigned runs;
+	unsigned timer_runs;
+};
+
+static void
+defer_again_cb(void *arg)
+{
+	struct defer_state *st = arg;
+
+	st->runs++;
+	/* Re-scheduled from its own callback, twice: still one run per iteration. */
+	ev_defer_schedule(st->d);
+	ev_defer_schedule(st->d);
+}
+
+static void
+defer_stop_timer_cb(void *arg)
+{
+	struct defer_state *st = arg;
+
+	st->timer_runs++;
+	ev_loop_stop(st->loop);
+}
+
+/* A defer that keeps re-scheduling itself must not starve timers or I/O (a 0 ms timer
+ * re-armed from its callback does: libuv runs it again within the same timer phase). */
+static void
+test_defer_never_starves_the_loop(void **state)
+{
+	struct defer_state st = { .loop = *state };
+	struct ev_timer *t = ev_timer_new(st.loop, defer_stop_timer_cb, &st);
+	uint64_t start = um_mono_ms();
+
+	st.d = ev_defer_new(st.loop, defer_again_cb, &st);
+	ev_defer_schedule(st.d);
+	ev_timer_start(t, 20, 0);
+	assert_int_equal(ev_loop_run(st.loop), UM_OK);
+	assert_int_equal(st.timer_runs, 1);
+	assert_true(st.runs >= 2);
+	assert_true(um_mono_ms() - start < 2000);
+	ev_defer_free(st.d);
+	ev_timer_free(t);
+}
+
+static void
+defer_free_self_cb(void *arg)
+{
+	struct defer_state *st = arg;
+
+	st->runs++;
+	ev_defer_free(st->d);
+	ev_loop_stop(st->loop);
+}
+
+static void
+test_defer_free_inside_own_callback(void **state)
+{
+	struct defer_state st = { .loop = *state };
+
+	st.d = ev_defer_new(st.loop, defer_free_self_cb, &st);
+	ev_defer_schedule(st.d);
+	assert_int_equal(ev_loop_run(st.loop), UM_OK);
+	assert_int_equal(st.runs, 1);
+	assert_null(st.d);
+}
+
 int
 main(void)
 {
@@ -1324,6 +1396,8 @@ main(void)
 		T(test_timer_free_inside_own_callback),
 		T(test_timer_stop_before_run_never_fires),
 		T(test_signal_delivered_on_loop_thread),
+		T(test_defer_never_starves_the_loop),
+		T(test_defer_free_inside_own_callback),
 		T(test_tcp_echo_between_listener_and_connector),
 		T(test_tcp_8mib_reserve_commit_with_drain),
 		T(test_tcp_write_queue_counts_until_kernel_takes_bytes),
