@@ -212,6 +212,9 @@ link_resume_reading(struct link *l)
 	if (l->tcp == NULL || !l->read_paused)
 		return;
 	l->read_paused = false;
+	/* Whatever the peer sent while we were not reading is still queued: the silence clock
+	 * starts again now. */
+	l->last_rx_ms = now_ms(l);
 	if ((l->state == LS_OPEN || l->state == LS_CLOSING) && ev_tcp_read_start(l->tcp) != UM_OK)
 		link_kill_(l, LINK_CLOSE_NET);
 }
@@ -280,7 +283,8 @@ test_finish_tx(struct link *l)
 
 /*
  * Send test cells until the target is reached, the write queue is full (on_drain resumes) or
- * the per-call budget is spent (the manager's pump timer resumes, so the loop keeps serving
+ * the per-call budget is spent (the manager's pump defer resumes it after the loop has polled
+ * for I/O, so the loop keeps serving
  * other links and our own reads).
  */
 void
@@ -299,7 +303,7 @@ link_test_pump_(struct link *l)
 		if (ev_tcp_write_queue(l->tcp) > l->mgr->cfg.write_queue_max)
 			return; /* on_drain will call us again */
 		if (budget-- == 0) {
-			ev_timer_start(l->mgr->pump, 0, 0);
+			ev_defer_schedule(l->mgr->pump);
 			return;
 		}
 		test_fill(t, cell + CELL_HEADER_LEN, CELL_PAYLOAD_LEN);
@@ -517,6 +521,9 @@ handshake_done(struct link *l)
 	l->handshake_us = (um_mono_ns() - l->start_ns) / 1000;
 	l->last_rx_ms = l->last_tx_ms = l->last_active_ms = l->open_ms;
 	buf_clear(&l->hs_in);
+	/* A pause asked for during the handshake (which has to read) takes effect now. */
+	if (l->read_paused)
+		ev_tcp_read_stop(l->tcp);
 	mgr_link_opened_(l->mgr, l);
 }
 
@@ -690,7 +697,10 @@ link_tick_(struct link *l, uint64_t now)
 		}
 		break;
 	case LS_OPEN:
-		if (now - l->last_rx_ms >= LINK_SILENCE_FACTOR * cfg->keepalive_ms) {
+		/* A link we stopped reading (backpressure) cannot tell a silent peer from one
+		 * whose padding waits in the socket buffer behind the data we hold off. */
+		if (!l->read_paused &&
+		    now - l->last_rx_ms >= LINK_SILENCE_FACTOR * cfg->keepalive_ms) {
 			log_info(LD_LINK, "link %llu: peer silent; closing",
 			         (unsigned long long)l->id);
 			link_kill_(l, LINK_CLOSE_SILENT);

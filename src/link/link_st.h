@@ -25,7 +25,8 @@ enum link_state {
 enum link_limits {
 	LINK_HS_INBUF_MAX = 4096,
 	LINK_CLOSE_GRACE_MS = 5000, /* how long a closing link waits for the peer's FIN */
-	LINK_TICK_MS = 1000,
+	LINK_TICK_MS = 1000,        /* at most; shorter for short keepalives and timeouts */
+	LINK_TICK_MIN_MS = 10,      /* at least */
 	LINK_SILENCE_FACTOR = 3,
 	LINK_BACKOFF_MAX_MS = 600000,
 };
@@ -95,7 +96,7 @@ struct link_mgr {
 	struct list_node listeners;
 	struct ev_timer *tick;
 	struct ev_timer *reap;
-	struct ev_timer *pump; /* resumes link tests that used up their budget */
+	struct ev_defer *pump; /* resumes link tests that used up their budget */
 	uint64_t next_id;
 	bool shutting_down;
 	struct link_cert_cache cert_cache;

@@ -75,6 +75,24 @@ tick_cb(void *arg)
 	}
 }
 
+/*
+ * The tick drives keepalives and timeouts, so it must run several times per keepalive and
+ * per handshake timeout: padding goes out up to one tick late, and a peer counts as silent
+ * after LINK_SILENCE_FACTOR keepalives. A fixed 1 s tick with keepalive_ms < 500 closed every
+ * quiet link as silent.
+ */
+static uint64_t
+tick_interval_ms(const struct link_mgr_config *cfg)
+{
+	uint64_t t = LINK_TICK_MS;
+
+	if (cfg->keepalive_ms > 0)
+		t = UM_MIN(t, cfg->keepalive_ms / 4);
+	if (cfg->handshake_timeout_ms > 0)
+		t = UM_MIN(t, cfg->handshake_timeout_ms / 4);
+	return UM_MAX(t, (uint64_t)LINK_TICK_MIN_MS);
+}
+
 struct link_mgr *
 link_mgr_new(struct ev_loop *loop, const struct link_identity *me,
              const struct link_mgr_config *cfg, const struct link_callbacks *cb)
@@ -96,8 +114,8 @@ link_mgr_new(struct ev_loop *loop, const struct link_identity *me,
 	m->rl_protocol = (struct log_ratelim)LOG_RATELIM_INIT(10000);
 	m->tick = ev_timer_new(loop, tick_cb, m);
 	m->reap = ev_timer_new(loop, reap_cb, m);
-	m->pump = ev_timer_new(loop, pump_cb, m);
-	ev_timer_start(m->tick, LINK_TICK_MS, LINK_TICK_MS);
+	m->pump = ev_defer_new(loop, pump_cb, m);
+	ev_timer_start(m->tick, tick_interval_ms(cfg), tick_interval_ms(cfg));
 	return m;
 }
 
@@ -138,7 +156,7 @@ link_mgr_free_(struct link_mgr *m)
 	link_mgr_clear_peers(m);
 	ev_timer_free(m->tick);
 	ev_timer_free(m->reap);
-	ev_timer_free(m->pump);
+	ev_defer_free(m->pump);
 	um_memzero(m, sizeof(*m));
 	free(m);
 }
@@ -170,6 +188,10 @@ link_mgr_count(const struct link_mgr *m)
 void
 link_mgr_set_config(struct link_mgr *m, const struct link_mgr_config *cfg)
 {
+	uint64_t t = tick_interval_ms(cfg);
+
+	if (t != tick_interval_ms(&m->cfg))
+		ev_timer_start(m->tick, t, t);
 	m->cfg = *cfg;
 }
 
@@ -232,6 +254,31 @@ on_accept(void *arg, struct ev_tcp *conn, const struct sockaddr_storage *peer)
 	link_start_inbound_(l);
 }
 
+/*
+ * Parse a listen address. ev_addr_parse() wants a port in 1..65535 (right for peers), but a
+ * listener may ask for port 0 (any free port, reported through bound_port), which the config
+ * accepts too: parse such an address with port 1, then clear the port.
+ */
+static int
+listen_addr_parse(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char tmp[EV_ADDR_STRLEN];
+	size_t n = strlen(addr);
+	int ret;
+
+	if (n < 2 || n >= sizeof(tmp) || strcmp(addr + n - 2, ":0") != 0)
+		return ev_addr_parse(addr, ss, len);
+	memcpy(tmp, addr, n + 1);
+	tmp[n - 1] = '1';
+	if ((ret = ev_addr_parse(tmp, ss, len)) != UM_OK)
+		return ret;
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)(void *)ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)(void *)ss)->sin6_port = 0;
+	return UM_OK;
+}
+
 int
 link_mgr_listen(struct link_mgr *m, const char *addr, uint16_t *bound_port)
 {
@@ -240,7 +287,7 @@ link_mgr_listen(struct link_mgr *m, const char *addr, uint16_t *bound_port)
 	struct link_listener *ll;
 	int ret;
 
-	if ((ret = ev_addr_parse(addr, &ss, &len)) != UM_OK)
+	if ((ret = listen_addr_parse(addr, &ss, &len)) != UM_OK)
 		return ret;
 	ll = um_xcalloc(1, sizeof(*ll));
 	if ((ret = ev_tcp_listen(m->loop, (const struct sockaddr *)&ss, 511, on_accept, m,
