@@ -86,14 +86,18 @@ config_check_nickname(const char *s)
 
 /* ---- host:port ---- */
 
-/* Parse a decimal port of 1..5 digits; false if not a number in [min, 65535]. */
+/*
+ * Parse a decimal port of 1..5 digits without a leading zero (as evloop's address parser,
+ * which the daemon uses at start-up: a port this accepts must be one it can bind); false if
+ * not a number in [min, 65535].
+ */
 static bool
 port_parse(const char *s, unsigned min, uint16_t *port)
 {
 	unsigned v = 0;
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 5)
+	if (n == 0 || n > 5 || (n > 1 && s[0] == '0'))
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		if (!is_digit(s[i]))

@@ -419,7 +419,7 @@ test_listen_addresses(void **state)
 {
 	static const char *const good[] = {
 		"127.0.0.1:0", "0.0.0.0:443",         "255.255.255.255:1",   "[::1]:9000",
-		"[::]:1",      "[2001:db8::1]:65535", "[::ffff:1.2.3.4]:80", "1.2.3.4:080",
+		"[::]:1",      "[2001:db8::1]:65535", "[::ffff:1.2.3.4]:80",
 	};
 	static const struct {
 		const char *text, *why;
@@ -438,6 +438,8 @@ test_listen_addresses(void **state)
 		{ "1.2.3.4:", "has a port that is not a number in 0..65535" },
 		{ "1.2.3.4:123456", "has a port that is not a number in 0..65535" },
 		{ "1.2.3.4:8o", "has a port that is not a number in 0..65535" },
+		{ "1.2.3.4:080", "has a port that is not a number in 0..65535" },
+		{ "1.2.3.4:00", "has a port that is not a number in 0..65535" },
 		{ "1.2.3:80", "has a host that is not a numeric IPv4 address" },
 		{ "256.1.1.1:80", "has a host that is not a numeric IPv4 address" },
 		{ "01.2.3.4:80", "has a host that is not a numeric IPv4 address" },
