@@ -36,11 +36,14 @@ static struct control_ctx ctx;
 static const char *const listen_addrs[] = { "127.0.0.1:9001", NULL };
 static unsigned n_reloads;
 
-static void
-on_reload(void *arg)
+static int
+on_reload(void *arg, char *why, size_t why_len)
 {
 	(void)arg;
+	(void)why;
+	(void)why_len;
 	n_reloads++;
+	return UM_OK;
 }
 
 static void

@@ -24,6 +24,7 @@ int cmd_config(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_links(int argc, char **argv);
 int cmd_link(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 
 /* The config file to use: opt (-c), else $UMBRA_CONFIG, else /etc/umbra/umbra.conf if it
  * exists, else NULL (defaults and environment only). */

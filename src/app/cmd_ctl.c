@@ -354,3 +354,54 @@ cmd_link(int argc, char **argv)
 	free(sock);
 	return ret;
 }
+
+static void
+reload_usage(FILE *f)
+{
+	fprintf(f, "Usage: umbra reload [-c FILE | -s SOCKET]\n\n"
+	           "Make the running daemon re-read its configuration file, as SIGHUP does, and\n"
+	           "report the outcome: an invalid file is refused (with the first error) and the\n"
+	           "daemon keeps running its current configuration.\n");
+}
+
+int
+cmd_reload(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+		                              { "socket", required_argument, NULL, 's' },
+		                              { "help", no_argument, NULL, 'h' },
+		                              { NULL, 0, NULL, 0 } };
+	const char *cfg = NULL, *sock_opt = NULL;
+	char *sock = NULL;
+	json_t *j = NULL;
+	int o, ret;
+
+	while ((o = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			cfg = optarg;
+			break;
+		case 's':
+			sock_opt = optarg;
+			break;
+		case 'h':
+			reload_usage(stdout);
+			return APP_OK;
+		default:
+			reload_usage(stderr);
+			return APP_USAGE;
+		}
+	}
+	if (optind != argc) {
+		reload_usage(stderr);
+		return APP_USAGE;
+	}
+	if ((ret = app_control_path(sock_opt, cfg, &sock)) != APP_OK)
+		return ret;
+	ret = ctl_call(sock, "POST", "/v1/reload", NULL, &j);
+	free(sock);
+	if (ret == APP_OK)
+		printf("configuration reloaded\n");
+	json_decref(j);
+	return ret;
+}

@@ -98,8 +98,8 @@ add_peers(struct daemon *d, const struct config *c)
 	return UM_OK;
 }
 
-static void
-reload(void *arg)
+static int
+reload(void *arg, char *why, size_t why_len)
 {
 	struct daemon *d = arg;
 	struct config_errors errs = { 0 };
@@ -113,15 +113,20 @@ reload(void *arg)
 		for (size_t i = 0; i < errs.n; i++) {
 			config_error_format(&errs.v[i], line, sizeof(line));
 			log_warn(LD_CONFIG, "%s", line);
+			if (i == 0 && why != NULL)
+				snprintf(why, why_len, "%s%s", line,
+				         errs.n > 1 ? " (and more: see the log)" : "");
 		}
 		log_warn(LD_CONFIG, "new configuration rejected; still running the old one");
 		config_errors_clear(&errs);
-		return;
+		return UM_ERR_CONFIG;
 	}
 	if (apply_logging(c) != UM_OK) {
+		if (why != NULL)
+			snprintf(why, why_len, "cannot open log file %s", c->log.file);
 		(void)apply_logging(d->cfg);
 		config_free(c);
-		return;
+		return UM_ERR_CONFIG;
 	}
 	link_cfg_from(c, &lc);
 	link_mgr_set_config(d->links, &lc);
@@ -135,6 +140,7 @@ reload(void *arg)
 	config_free(d->cfg);
 	d->cfg = c;
 	log_notice(LD_APP, "configuration reloaded");
+	return UM_OK;
 }
 
 static void
@@ -152,7 +158,7 @@ on_signal(void *arg, int signum)
 	struct daemon *d = arg;
 
 	if (signum == SIGHUP) {
-		reload(d);
+		(void)reload(d, NULL, 0);
 		return;
 	}
 	if (d->stopping) {

@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "Ask the running daemon for its status" },
 	{ "links", cmd_links, "List the daemon's links" },
 	{ "link", cmd_link, "Link tools: umbra link test PEER-ID [--bytes N]" },
+	{ "reload", cmd_reload, "Make the daemon re-read its configuration (as SIGHUP)" },
 	{ "config", cmd_config, "Configuration: umbra config validate FILE | show" },
 	{ "version", cmd_version, "Print the version" },
 	{ "help", cmd_help, "Show this help" },

@@ -214,8 +214,15 @@ control_handle(const struct control_ctx *ctx, const char *method, const char *pa
 		} else if (ctx->reload == NULL) {
 			reply_error(resp, 501, "reload not available");
 		} else {
-			ctx->reload(ctx->arg);
-			reply_json(resp, 202, json_pack("{s:b}", "reloading", 1));
+			char why[512] = "";
+			char msg[600];
+
+			if (ctx->reload(ctx->arg, why, sizeof(why)) == UM_OK) {
+				reply_json(resp, 200, json_pack("{s:b}", "reloaded", 1));
+			} else {
+				snprintf(msg, sizeof(msg), "configuration rejected: %s", why);
+				reply_error(resp, 422, msg);
+			}
 		}
 	} else {
 		reply_error(resp, 404, "no such endpoint");

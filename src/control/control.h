@@ -7,7 +7,7 @@
  *                         and every link
  *   GET  /v1/links        every link
  *   POST /v1/links/test   {"peer": "<node-id>", "bytes": N, "hash": true}: bulk-test a link
- *   POST /v1/reload       re-read the configuration (as SIGHUP)
+ *   POST /v1/reload       re-read the configuration (as SIGHUP); 200, or 422 with the reason
  *
  * control_handle() is the whole request logic, pure apart from the link manager it reads, so
  * it is fuzzed without sockets. Errors are JSON {"error": "..."} with a 4xx status.
@@ -41,7 +41,8 @@ struct control_ctx {
 	uint64_t start_ms; /* monotonic time the daemon started */
 	struct link_mgr *links;
 	const char *const *listen; /* bound listen addresses, NULL-terminated (may be NULL) */
-	void (*reload)(void *arg); /* POST /v1/reload; may be NULL */
+	/* POST /v1/reload; may be NULL. Returns UM_OK, or an error with the reason in why. */
+	int (*reload)(void *arg, char *why, size_t why_len);
 	void *arg;
 };
 

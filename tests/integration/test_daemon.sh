@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 # --help and usage errors.
-for c in run keygen whoami status links link config; do
+for c in run keygen whoami status links link config reload; do
 	"$UMBRA" "$c" --help | grep -q "Usage: umbra $c" || fail "umbra $c --help"
 done
 "$UMBRA" --help | grep -q "Commands:" || fail "umbra --help"
@@ -79,10 +79,18 @@ cp "$T/a.conf" "$T/a.conf.good"
 echo "max_pending = banana" >>"$T/a.conf"
 kill -HUP "$PID_a"
 wait_for 10 "a rejects the bad file" grep -q "new configuration rejected" "$T/a.log"
+set +e
+out=$("$UMBRA" reload -s "$T/a/control.sock" 2>&1)
+rc=$?
+set -e
+[ $rc -eq 1 ] || fail "umbra reload of a bad file exited $rc"
+echo "$out" | grep -q "configuration rejected: .*a.conf:[0-9]*: log.max_pending" ||
+	fail "umbra reload did not say why: $out"
 alive a || fail "a died on a bad reload"
 has_open_link a || fail "a lost its link on a bad reload"
 cp "$T/a.conf.good" "$T/a.conf"
-ok "SIGHUP applies a valid configuration and rejects an invalid one"
+"$UMBRA" reload -c "$T/a.conf" | grep -q "configuration reloaded" || fail "umbra reload"
+ok "SIGHUP and umbra reload apply a valid configuration and reject an invalid one"
 
 # The control API over curl too (any HTTP client works).
 if command -v curl >/dev/null; then

@@ -67,6 +67,7 @@ struct fx {
 	struct control_ctx ctx;
 	const char *listen[3];
 	unsigned n_reloads;
+	bool reload_fails;
 	void *reload_arg;
 	/* run_until() */
 	struct ev_timer *poll;
@@ -106,13 +107,18 @@ node_clear(struct node *n)
 	keys_x25519_clear(&n->lk);
 }
 
-static void
-on_reload(void *arg)
+static int
+on_reload(void *arg, char *why, size_t why_len)
 {
 	struct fx *f = arg;
 
 	f->n_reloads++;
 	f->reload_arg = arg;
+	if (f->reload_fails) {
+		snprintf(why, why_len, "x.conf:3: link.max_links: \"lots\" is not a number");
+		return UM_ERR_CONFIG;
+	}
+	return UM_OK;
 }
 
 static void
@@ -463,21 +469,29 @@ test_control_reload(void **state)
 	json_t *j;
 
 	j = call(&f->ctx, "POST", "/v1/reload", NULL, &status);
-	assert_int_equal(status, 202);
-	assert_true(json_is_true(json_object_get(j, "reloading")));
+	assert_int_equal(status, 200);
+	assert_true(json_is_true(json_object_get(j, "reloaded")));
 	assert_int_equal(f->n_reloads, 1);
 	assert_ptr_equal(f->reload_arg, f);
 	json_decref(j);
 	/* A body is ignored. */
 	j = call(&f->ctx, "POST", "/v1/reload", "{\"x\":1}", &status);
-	assert_int_equal(status, 202);
+	assert_int_equal(status, 200);
 	assert_int_equal(f->n_reloads, 2);
+	json_decref(j);
+	/* A rejected configuration: 422 with the reason. */
+	f->reload_fails = true;
+	j = call(&f->ctx, "POST", "/v1/reload", NULL, &status);
+	assert_int_equal(status, 422);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "link.max_links"));
+	assert_int_equal(f->n_reloads, 3);
+	f->reload_fails = false;
 	json_decref(j);
 
 	ctx.reload = NULL;
 	expect_error(&ctx, "POST", "/v1/reload", NULL, 501, "reload not available");
 	expect_error(&ctx, "GET", "/v1/reload", NULL, 405, "use POST");
-	assert_int_equal(f->n_reloads, 2);
+	assert_int_equal(f->n_reloads, 3);
 }
 
 /* ---- a real link between a and b ---- */
@@ -728,7 +742,7 @@ test_control_over_unix_socket(void **state)
 	free(c.resp);
 	exchange(f, &c, "POST", "/v1/reload", NULL);
 	assert_int_equal(c.ret, UM_OK);
-	assert_int_equal(c.status, 202);
+	assert_int_equal(c.status, 200);
 	assert_int_equal(f->n_reloads, 1);
 	free(c.resp);
 	exchange(f, &c, "GET", "/v1/nope", NULL);
