@@ -126,8 +126,11 @@ app_keys_load(const struct config *c, bool create, struct keys_ed25519 *id, stru
 	id->sk = NULL;
 	lk->sk = NULL;
 	if ((ret = load_one(c->node.identity_key, KEYFILE_ED25519, create, secret, &made, why,
-	                    why_len)) != UM_OK)
+	                    why_len)) != UM_OK) {
+		/* A key may have been generated before writing it failed. */
+		um_memzero(secret, sizeof(secret));
 		return ret;
+	}
 	keys_ed25519_from_seed(id, secret);
 	if (made)
 		fprintf(stderr, "umbra: created identity key %s\n", c->node.identity_key);

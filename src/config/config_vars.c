@@ -181,7 +181,8 @@ const struct config_var config_vars[] = {
 	  .flags = CFG_F_RELOAD,
 	  .min = 64 * KIB,
 	  .max = 1 * GIB,
-	  .help = "Stop reading from a peer while its write queue holds more than this." },
+	  .help = "Producers hold off while a link's write queue holds more than this; twice "
+	          "this plus 64K closes the link." },
 
 	/* [control] */
 	{ .section = "control",

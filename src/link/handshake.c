@@ -300,9 +300,17 @@ fail:
 int
 link_hs_split(struct link_hs *hs, struct noise_cs *send, struct noise_cs *recv)
 {
+	int ret;
+
 	if (!link_hs_is_done(hs))
 		return UM_ERR_STATE;
-	return noise_hs_split(&hs->noise, send, recv);
+	ret = noise_hs_split(&hs->noise, send, recv);
+	/* The handshake state holds our ephemeral private key, the chaining key and a copy of
+	 * our static key. A link lives for days: keeping them until it is freed would let a
+	 * later memory disclosure recover its traffic keys (forward secrecy). Only the results
+	 * (peer id and key, pattern) stay. */
+	noise_hs_clear(&hs->noise);
+	return ret;
 }
 
 void

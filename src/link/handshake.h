@@ -99,7 +99,7 @@ int link_hs_start(struct link_hs *hs, uint8_t *out, size_t cap, size_t *out_len)
 int link_hs_input(struct link_hs *hs, const uint8_t *in, size_t len, size_t *consumed, uint8_t *out,
                   size_t cap, size_t *out_len, uint64_t now_s) UM_WARN_UNUSED;
 bool link_hs_is_done(const struct link_hs *hs);
-/* Derive transport states (send, recv); valid once done. */
+/* Derive transport states (send, recv); valid once done. Wipes the Noise state: call once. */
 int link_hs_split(struct link_hs *hs, struct noise_cs *send, struct noise_cs *recv) UM_WARN_UNUSED;
 void link_hs_clear(struct link_hs *hs);
 

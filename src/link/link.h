@@ -43,7 +43,8 @@ enum link_close_reason {
 	LINK_CLOSE_PROTOCOL,     /* the peer broke the link protocol */
 	LINK_CLOSE_IDLE,         /* idle for idle_timeout */
 	LINK_CLOSE_SILENT,       /* nothing received for 3 keepalive intervals */
-	LINK_CLOSE_LIMIT,        /* over max_links / max_pending / max_pending_per_ip */
+	LINK_CLOSE_LIMIT,        /* over max_links / max_pending / max_pending_per_ip, or
+	                          * the write queue's hard cap */
 	LINK_CLOSE_UNKNOWN_PEER, /* accept = known and the initiator is not a configured peer */
 	LINK_CLOSE_SHUTDOWN,     /* the node is shutting down */
 	LINK_CLOSE_NONCE,        /* record counter exhausted: re-handshake */
@@ -115,7 +116,11 @@ int link_mgr_connect(struct link_mgr *m, uint8_t pattern, const uint8_t *expecte
 /* An open link whose authenticated peer has this identity, or NULL. */
 struct link *link_mgr_find(struct link_mgr *m, const uint8_t id[LINK_ID_LEN]);
 
-/* Queue a cell (UM_ERR_STATE unless open). Never blocks; see link_is_blocked(). */
+/*
+ * Queue a cell (UM_ERR_STATE unless open). Never blocks; see link_is_blocked(). A producer
+ * that ignores it and lets the queue pass the hard cap (2 x write_queue_max + one read) gets
+ * the link closed (LINK_CLOSE_LIMIT) and UM_ERR_CLOSED.
+ */
 int link_send_cell(struct link *l, const struct cell *c) UM_WARN_UNUSED;
 /* True while the write queue is over write_queue_max: producers should hold off. */
 bool link_is_blocked(const struct link *l);

@@ -2,8 +2,9 @@
 /*
  * One link on a TCP stream: connect or accept, run the handshake (handshake.c), then carry
  * fixed 530-byte records (record.c) both ways. Also: keepalive and timeouts (driven by the
- * manager's tick), clean close (LINK_CLOSE cell, flush, FIN), backpressure (stop reading
- * while our write queue to this peer is over write_queue_max) and the diagnostic bulk test.
+ * manager's tick), clean close (LINK_CLOSE cell, flush, FIN), backpressure (link_is_blocked
+ * over write_queue_max; a queue past the hard cap closes the link) and the diagnostic bulk
+ * test.
  *
  * A link is never freed inside a callback: link_kill_() closes the stream, unlinks the link
  * from lookups and moves it to the manager's dead list, which a zero-delay timer empties.
@@ -119,7 +120,35 @@ link_kill_(struct link *l, int reason)
 	mgr_link_closed_(m, l);
 }
 
-/* Queue one sealed record carrying the 514 cell bytes. */
+/*
+ * The write queue's hard cap. write_queue_max is the soft bound that producers honour
+ * (link_is_blocked) and that a forwarder overshoots by at most the records of one read. A
+ * queue past twice that plus a read's worth means someone does not honour it: a layer above
+ * that ignores link_is_blocked(), or a peer that asks for replies (LINK_TEST_END) and never
+ * reads them. Reading never stops on its own, so without this cap such a peer would grow
+ * our memory by one record per record it sends, for as long as it likes.
+ */
+static uint64_t
+write_queue_hard_max(const struct link_mgr *m)
+{
+	return 2 * m->cfg.write_queue_max + EV_TCP_CHUNK;
+}
+
+/* The close reason for a failed send_raw(). */
+static int
+send_fail_reason(int err)
+{
+	if (err == UM_ERR_STATE)
+		return LINK_CLOSE_NONCE;
+	if (err == UM_ERR_TOO_LARGE)
+		return LINK_CLOSE_LIMIT;
+	return LINK_CLOSE_NET;
+}
+
+/*
+ * Queue one sealed record carrying the 514 cell bytes. UM_ERR_TOO_LARGE over the hard cap,
+ * UM_ERR_STATE once the record counter is exhausted: either way the link must close.
+ */
 static int
 send_raw(struct link *l, const uint8_t cell[CELL_LEN])
 {
@@ -128,6 +157,8 @@ send_raw(struct link *l, const uint8_t cell[CELL_LEN])
 
 	if (l->tcp == NULL)
 		return UM_ERR_CLOSED;
+	if (ev_tcp_write_queue(l->tcp) > write_queue_hard_max(l->mgr))
+		return UM_ERR_TOO_LARGE;
 	if ((ret = ev_tcp_reserve(l->tcp, LINK_RECORD_LEN, &p)) != UM_OK)
 		return ret;
 	if ((ret = link_rec_seal(&l->rec, cell, p)) != UM_OK)
@@ -159,7 +190,7 @@ link_send_cell(struct link *l, const struct cell *c)
 		return UM_ERR_STATE;
 	cell_encode(c, cell);
 	if ((ret = send_raw(l, cell)) != UM_OK) {
-		link_kill_(l, ret == UM_ERR_STATE ? LINK_CLOSE_NONCE : LINK_CLOSE_NET);
+		link_kill_(l, send_fail_reason(ret));
 		return UM_ERR_CLOSED;
 	}
 	if (c->cmd != CELL_PADDING)
@@ -269,6 +300,7 @@ test_finish_tx(struct link *l)
 {
 	struct link_test *t = &l->test_tx;
 	uint8_t payload[8 + SHA256_LEN] = { 0 };
+	int ret;
 
 	if (t->hash)
 		hash_sha256_final(&t->sha, t->info.sha256);
@@ -277,8 +309,8 @@ test_finish_tx(struct link *l)
 	t->info.active = false;
 	t->info.done = true;
 	t->info.end_ms = um_mono_ms();
-	if (send_ctl(l, CELL_LINK_TEST_END, payload, sizeof(payload)) != UM_OK)
-		link_kill_(l, LINK_CLOSE_NET);
+	if ((ret = send_ctl(l, CELL_LINK_TEST_END, payload, sizeof(payload))) != UM_OK)
+		link_kill_(l, send_fail_reason(ret));
 }
 
 /*
@@ -293,6 +325,7 @@ link_test_pump_(struct link *l)
 	struct link_test *t = &l->test_tx;
 	uint8_t cell[CELL_LEN];
 	unsigned budget = 8192;
+	int ret;
 
 	if (!t->info.active || l->state != LS_OPEN)
 		return;
@@ -309,8 +342,8 @@ link_test_pump_(struct link *l)
 		test_fill(t, cell + CELL_HEADER_LEN, CELL_PAYLOAD_LEN);
 		if (t->hash)
 			hash_sha256_update(&t->sha, cell + CELL_HEADER_LEN, CELL_PAYLOAD_LEN);
-		if (send_raw(l, cell) != UM_OK) {
-			link_kill_(l, LINK_CLOSE_NET);
+		if ((ret = send_raw(l, cell)) != UM_OK) {
+			link_kill_(l, send_fail_reason(ret));
 			return;
 		}
 		t->info.bytes += CELL_PAYLOAD_LEN;
@@ -344,6 +377,7 @@ test_rx_end(struct link *l, const uint8_t *cell)
 	const uint8_t *p = cell + CELL_HEADER_LEN;
 	uint64_t sent = wire_load_u64(p);
 	uint64_t ms;
+	int ret;
 
 	if (!t->info.active) {
 		/* An empty test: nothing was sent before END. */
@@ -365,13 +399,15 @@ test_rx_end(struct link *l, const uint8_t *cell)
 		res[0] = t->info.verified ? 1 : 0;
 		wire_store_u64(res + 1, t->info.bytes);
 		memcpy(res + 9, t->info.sha256, SHA256_LEN);
-		if (send_ctl(l, CELL_LINK_TEST_RESULT, res, sizeof(res)) != UM_OK)
-			link_kill_(l, LINK_CLOSE_NET);
+		if ((ret = send_ctl(l, CELL_LINK_TEST_RESULT, res, sizeof(res))) != UM_OK)
+			link_kill_(l, send_fail_reason(ret));
 	}
-	log_notice(LD_LINK, "link %llu: test received %llu bytes in %llu ms (%.1f MB/s), %s",
-	           (unsigned long long)l->id, (unsigned long long)t->info.bytes,
-	           (unsigned long long)ms, ms ? (double)t->info.bytes / 1000.0 / (double)ms : 0.0,
-	           t->info.verified ? "verified" : "MISMATCH");
+	/* Rate-limited: each LINK_TEST_END record from the peer ends a test. */
+	log_ratelim(&l->mgr->rl_test, UM_LOG_NOTICE, LD_LINK,
+	            "link %llu: test received %llu bytes in %llu ms (%.1f MB/s), %s",
+	            (unsigned long long)l->id, (unsigned long long)t->info.bytes,
+	            (unsigned long long)ms, ms ? (double)t->info.bytes / 1000.0 / (double)ms : 0.0,
+	            t->info.verified ? "verified" : "MISMATCH");
 }
 
 /* ---- records --------------------------------------------------------------------------- */
@@ -685,6 +721,7 @@ void
 link_tick_(struct link *l, uint64_t now)
 {
 	const struct link_mgr_config *cfg = &l->mgr->cfg;
+	int ret;
 
 	switch (l->state) {
 	case LS_CONNECTING:
@@ -714,8 +751,8 @@ link_tick_(struct link *l, uint64_t now)
 			break;
 		}
 		if (now - l->last_tx_ms >= cfg->keepalive_ms &&
-		    send_ctl(l, CELL_PADDING, NULL, 0) != UM_OK)
-			link_kill_(l, LINK_CLOSE_NET);
+		    (ret = send_ctl(l, CELL_PADDING, NULL, 0)) != UM_OK)
+			link_kill_(l, send_fail_reason(ret));
 		break;
 	case LS_CLOSING:
 		if (now >= l->close_deadline_ms)

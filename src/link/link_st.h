@@ -105,6 +105,7 @@ struct link_mgr {
 	struct log_ratelim rl_handshake;
 	struct log_ratelim rl_auth;
 	struct log_ratelim rl_protocol;
+	struct log_ratelim rl_test; /* a peer can end a test per record it sends */
 };
 
 /* Internal API between link_io.c and mgr_io.c. */

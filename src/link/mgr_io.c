@@ -28,13 +28,31 @@ reap_cb(void *arg)
 	}
 }
 
+/*
+ * Walking m->links while calling out: a callback may close links other than the current one
+ * (on_close runs inside link_kill_(), and whatever it calls may close more), and a killed
+ * link moves to m->dead, so a saved next pointer can lead into the dead list, and from its
+ * head round and round. Return where to go on: the saved next while that link is alive,
+ * else the start of the list again. Links are freed only by reap_cb, so the saved pointer is
+ * still valid to look at; the callers' steps are idempotent for links they have already
+ * seen, and every restart follows a kill, so the walk ends.
+ */
+static struct list_node *
+links_next(struct link_mgr *m, struct list_node *next)
+{
+	if (next != &m->links && list_entry(next, struct link, node)->state == LS_DEAD)
+		return m->links.next;
+	return next;
+}
+
 static void
 pump_cb(void *arg)
 {
 	struct link_mgr *m = arg;
-	struct list_node *n, *tmp;
+	struct list_node *n, *next;
 
-	list_for_each_safe (n, tmp, &m->links) {
+	for (n = m->links.next; n != &m->links; n = links_next(m, next)) {
+		next = n->next;
 		link_test_pump_(list_entry(n, struct link, node));
 	}
 }
@@ -62,9 +80,10 @@ tick_cb(void *arg)
 {
 	struct link_mgr *m = arg;
 	uint64_t now = ev_now_ms(m->loop);
-	struct list_node *n, *tmp;
+	struct list_node *n, *next;
 
-	list_for_each_safe (n, tmp, &m->links) {
+	for (n = m->links.next; n != &m->links; n = links_next(m, next)) {
+		next = n->next;
 		link_tick_(list_entry(n, struct link, node), now);
 	}
 	list_for_each (n, &m->peers) {
@@ -112,6 +131,7 @@ link_mgr_new(struct ev_loop *loop, const struct link_identity *me,
 	m->rl_handshake = (struct log_ratelim)LOG_RATELIM_INIT(10000);
 	m->rl_auth = (struct log_ratelim)LOG_RATELIM_INIT(10000);
 	m->rl_protocol = (struct log_ratelim)LOG_RATELIM_INIT(10000);
+	m->rl_test = (struct log_ratelim)LOG_RATELIM_INIT(10000);
 	m->tick = ev_timer_new(loop, tick_cb, m);
 	m->reap = ev_timer_new(loop, reap_cb, m);
 	m->pump = ev_defer_new(loop, pump_cb, m);
@@ -134,9 +154,10 @@ link_mgr_free_(struct link_mgr *m)
 		ev_listener_free(ll->l);
 		free(ll);
 	}
-	list_for_each_safe (n, tmp, &m->links) {
+	for (n = m->links.next; n != &m->links; n = links_next(m, tmp)) {
 		struct link *l = list_entry(n, struct link, node);
 
+		tmp = n->next;
 		/* Best effort: a LINK_CLOSE record goes out with the final flush. */
 		if (l->state == LS_OPEN) {
 			uint8_t cell[CELL_LEN] = { 0 };
@@ -174,7 +195,8 @@ link_mgr_shutdown(struct link_mgr *m)
 		ev_listener_free(ll->l);
 		free(ll);
 	}
-	list_for_each_safe (n, tmp, &m->links) {
+	for (n = m->links.next; n != &m->links; n = links_next(m, tmp)) {
+		tmp = n->next;
 		link_close(list_entry(n, struct link, node), LINK_CLOSE_SHUTDOWN);
 	}
 }
@@ -309,6 +331,42 @@ link_mgr_listen(struct link_mgr *m, const char *addr, uint16_t *bound_port)
 	return UM_OK;
 }
 
+/*
+ * An outbound XK link we dialled to this very peer (id and key) that serves no configured
+ * peer: the link of an earlier entry for it, orphaned by link_mgr_clear_peers() on reload.
+ * Re-adding the peer takes it over instead of dialling a second link on every reload (the
+ * old one would stay forever: links to configured peers never go idle).
+ */
+static struct link *
+adopt_link(struct link_mgr *m, struct link_peer *p)
+{
+	struct list_node *n;
+
+	list_for_each (n, &m->links) {
+		struct link *l = list_entry(n, struct link, node);
+		const uint8_t *rs;
+
+		if (l->peer != NULL || l->inbound || l->hs.pattern != LINK_PATTERN_XK)
+			continue;
+		if (l->state == LS_OPEN) {
+			if (!l->hs.peer_identified ||
+			    memcmp(l->hs.peer_id, p->id, LINK_ID_LEN) != 0 ||
+			    memcmp(l->hs.peer_static, p->key, X25519_KEY_LEN) != 0)
+				continue;
+		} else if (l->state == LS_CONNECTING || l->state == LS_HANDSHAKE) {
+			rs = noise_hs_remote_static(&l->hs.noise);
+			if (!l->hs.check_id || memcmp(l->hs.expected_id, p->id, LINK_ID_LEN) != 0 ||
+			    rs == NULL || memcmp(rs, p->key, X25519_KEY_LEN) != 0)
+				continue;
+		} else {
+			continue;
+		}
+		l->peer = p;
+		return l;
+	}
+	return NULL;
+}
+
 int
 link_mgr_add_peer(struct link_mgr *m, const uint8_t id[LINK_ID_LEN],
                   const uint8_t link_key[X25519_KEY_LEN], const char *addr)
@@ -336,6 +394,8 @@ link_mgr_add_peer(struct link_mgr *m, const uint8_t id[LINK_ID_LEN],
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	p->backoff_ms = m->cfg.reconnect_ms;
 	p->next_attempt_ms = 0;
+	if (p->link == NULL)
+		p->link = adopt_link(m, p);
 	if (p->link == NULL && !m->shutting_down)
 		connect_peer(m, p, ev_now_ms(m->loop));
 	return UM_OK;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/mem.h"
 
 void
 link_rec_init(struct link_rec *r, struct noise_cs *send, struct noise_cs *recv)
@@ -12,8 +13,9 @@ link_rec_init(struct link_rec *r, struct noise_cs *send, struct noise_cs *recv)
 	memset(r, 0, sizeof(*r));
 	r->send = *send;
 	r->recv = *recv;
-	memset(send, 0, sizeof(*send));
-	memset(recv, 0, sizeof(*recv));
+	/* Wiped, not memset: the callers' copies are dead stores a compiler may drop. */
+	um_memzero(send, sizeof(*send));
+	um_memzero(recv, sizeof(*recv));
 }
 
 /* Rekey before record n when n is a positive multiple of the interval. */

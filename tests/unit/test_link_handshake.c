@@ -132,6 +132,97 @@ test_link_hs_xk_and_records(void **state)
 	node_clear(&b);
 }
 
+static bool
+all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i] != 0)
+			return false;
+	return true;
+}
+
+/* Split wipes the Noise state (ephemeral and static private keys, chaining key) at once: an
+ * open link must not carry what could recover its keys until it is freed. */
+static void
+test_link_hs_split_wipes_noise_state(void **state)
+{
+	struct node a, b;
+	struct link_hs ini, res;
+	struct noise_cs s1, r1, s2, r2;
+
+	(void)state;
+	node_init(&a);
+	node_init(&b);
+	assert_int_equal(
+	        link_hs_init_initiator(&ini, LINK_PATTERN_XK, &a.li, b.lk.pk, b.id.pk, NULL),
+	        UM_OK);
+	assert_int_equal(link_hs_init_responder(&res, &b.li, LINK_ACCEPT_XK, NULL), UM_OK);
+	assert_int_equal(run(&ini, &res, NULL), UM_OK);
+	assert_false(all_zero(ini.noise.e_priv, sizeof(ini.noise.e_priv)));
+	assert_int_equal(link_hs_split(&ini, &s1, &r1), UM_OK);
+	assert_int_equal(link_hs_split(&res, &s2, &r2), UM_OK);
+	assert_true(all_zero(&ini.noise, sizeof(ini.noise)));
+	assert_true(all_zero(&res.noise, sizeof(res.noise)));
+	/* The results stay; a second split has nothing left to split. */
+	assert_true(link_hs_is_done(&ini));
+	assert_memory_equal(ini.peer_id, b.id.pk, 32);
+	assert_memory_equal(res.peer_static, a.lk.pk, 32);
+	noise_cs_clear(&s1);
+	noise_cs_clear(&r1);
+	assert_int_equal(link_hs_split(&ini, &s1, &r1), UM_ERR_STATE);
+	noise_cs_clear(&s2);
+	noise_cs_clear(&r2);
+	link_hs_clear(&ini);
+	link_hs_clear(&res);
+	node_clear(&a);
+	node_clear(&b);
+}
+
+/* A direction refuses record 2^48 (both to seal and to open): the link must re-handshake
+ * before the nonce can run out. Record 2^48 - 1 still goes through, with no rekey (it is not
+ * a multiple of the interval), so both ends stay in step up to the limit. */
+static void
+test_link_rec_refuses_record_2_pow_48(void **state)
+{
+	struct node a, b;
+	struct link_hs ini, res;
+	struct noise_cs s1, r1, s2, r2;
+	struct link_rec ra, rb;
+	uint8_t cell[CELL_LEN], rec[LINK_RECORD_LEN], back[CELL_LEN];
+	const uint64_t last = ((uint64_t)1 << LINK_MAX_RECORDS_LOG2) - 1;
+
+	(void)state;
+	node_init(&a);
+	node_init(&b);
+	assert_int_equal(link_hs_init_initiator(&ini, LINK_PATTERN_NK, NULL, b.lk.pk, NULL, NULL),
+	                 UM_OK);
+	assert_int_equal(link_hs_init_responder(&res, &b.li, LINK_ACCEPT_NK, NULL), UM_OK);
+	assert_int_equal(run(&ini, &res, NULL), UM_OK);
+	assert_int_equal(link_hs_split(&ini, &s1, &r1), UM_OK);
+	assert_int_equal(link_hs_split(&res, &s2, &r2), UM_OK);
+	link_rec_init(&ra, &s1, &r1);
+	link_rec_init(&rb, &s2, &r2);
+	ra.send.n = last;
+	rb.recv.n = last;
+	memset(cell, 0x5a, sizeof(cell));
+	assert_int_equal(link_rec_seal(&ra, cell, rec), UM_OK);
+	assert_int_equal(link_rec_open(&rb, rec, back), UM_OK);
+	assert_memory_equal(back, cell, CELL_LEN);
+	assert_int_equal(ra.rekeys_tx, 0);
+	assert_int_equal(link_rec_seal(&ra, cell, rec), UM_ERR_STATE);
+	assert_int_equal(link_rec_open(&rb, rec, back), UM_ERR_STATE);
+	assert_int_equal(ra.send.n, last + 1);
+	assert_int_equal(rb.recv.n, last + 1);
+	link_rec_clear(&ra);
+	link_rec_clear(&rb);
+	link_hs_clear(&ini);
+	link_hs_clear(&res);
+	node_clear(&a);
+	node_clear(&b);
+}
+
 static void
 test_link_hs_nk_anonymous(void **state)
 {
@@ -391,6 +482,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_link_hs_xk_and_records),
+		cmocka_unit_test(test_link_hs_split_wipes_noise_state),
+		cmocka_unit_test(test_link_rec_refuses_record_2_pow_48),
 		cmocka_unit_test(test_link_hs_nk_anonymous),
 		cmocka_unit_test(test_link_hs_wrong_keys_refused),
 		cmocka_unit_test(test_link_hs_any_flipped_bit_fails),

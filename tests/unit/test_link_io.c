@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "lib/err.h"
+#include "lib/log.h"
 #include "lib/time.h"
 #include "lib/wire.h"
 #include "crypto/crypto.h"
@@ -86,6 +87,8 @@ struct node {
 	/* Forwarder: cells from fwd_in go to fwd_out (backpressure test). */
 	struct link *fwd_in, *fwd_out;
 	unsigned n_paused, n_resumed;
+	/* on_close of any other link closes this one (closing links from inside on_close). */
+	struct link *close_also;
 };
 
 /* A plain socket: silent, or an NK initiator driven by hand through link_hs_*. */
@@ -100,6 +103,11 @@ struct raw {
 	struct link_rec rec;
 	uint8_t in[LINK_HS_INBUF_MAX];
 	size_t in_len;
+	/* Flood: the poll timer sends flood_left records of command flood_cmd, never reading. */
+	uint64_t flood_left;
+	uint8_t flood_cmd;
+	uint8_t flood_rec[LINK_RECORD_LEN];
+	size_t flood_off; /* bytes of flood_rec already sent (LINK_RECORD_LEN: none pending) */
 };
 
 struct world {
@@ -240,6 +248,14 @@ on_close(void *arg, struct link *l, int reason)
 		n->fwd_out = NULL;
 	if (l == n->last_open)
 		n->last_open = NULL;
+	if (n->close_also != NULL && l != n->close_also) {
+		struct link *o = n->close_also;
+
+		n->close_also = NULL;
+		link_close(o, LINK_CLOSE_LOCAL);
+	} else if (l == n->close_also) {
+		n->close_also = NULL;
+	}
 }
 
 static void
@@ -283,6 +299,7 @@ raw_new(struct world *w, uint16_t port)
 	r = &w->raws[w->n_raws++];
 	memset(r, 0, sizeof(*r));
 	r->fd = raw_socket_connect(port);
+	r->flood_off = LINK_RECORD_LEN;
 	return r;
 }
 
@@ -384,6 +401,37 @@ raw_send_cell(struct raw *r, uint8_t cmd, uint64_t seq, size_t flip_byte)
 	raw_send(r, rec, sizeof(rec));
 }
 
+/* Send flood records as fast as the socket takes them (nonblocking); stop at a reset. */
+static void
+raw_flood_pump(struct raw *r)
+{
+	struct cell c;
+	uint8_t raw_cell[CELL_LEN];
+	ssize_t n;
+
+	while (r->flood_left > 0 || r->flood_off < LINK_RECORD_LEN) {
+		if (r->flood_off == LINK_RECORD_LEN) {
+			cell_make(&c, r->flood_left);
+			c.cmd = r->flood_cmd;
+			cell_encode(&c, raw_cell);
+			assert_int_equal(link_rec_seal(&r->rec, raw_cell, r->flood_rec), UM_OK);
+			r->flood_off = 0;
+			r->flood_left--;
+		}
+		n = send(r->fd, r->flood_rec + r->flood_off, LINK_RECORD_LEN - r->flood_off,
+		         MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (n <= 0) {
+			r->eof = true;
+			r->flood_left = 0;
+			r->flood_off = LINK_RECORD_LEN;
+			return;
+		}
+		r->flood_off += (size_t)n;
+	}
+}
+
 /* ---- the loop ---- */
 
 static void
@@ -397,6 +445,8 @@ poll_cb(void *arg)
 
 		if (r->hs_active)
 			raw_hs_pump(r);
+		else if (r->open && r->flood_left > 0 && !r->eof)
+			raw_flood_pump(r);
 		else if (r->watch_eof)
 			raw_check_eof(r);
 	}
@@ -1367,6 +1417,173 @@ test_link_close_and_shutdown_are_clean(void **state)
 	assert_int_equal(m->n_open, 3);
 }
 
+/* ---- 9b. hard limits and closing from callbacks ---- */
+
+static bool
+l_and_raws_open(struct world *w)
+{
+	for (unsigned i = 0; i < w->n_raws; i++)
+		if (!w->raws[i].open)
+			return false;
+	return w->nodes[0].n_open >= w->n_raws;
+}
+
+static bool
+l_closed_1(struct world *w)
+{
+	return w->nodes[0].n_close >= 1;
+}
+
+static bool
+l_closed_twice(struct world *w)
+{
+	return w->nodes[0].n_close >= 2;
+}
+
+static void
+count_test_lines(void *ctx, enum log_level level, unsigned domain, const char *line)
+{
+	unsigned *n = ctx;
+
+	(void)level;
+	(void)domain;
+	if (strstr(line, "test received") != NULL)
+		(*n)++;
+}
+
+/*
+ * A peer that asks for replies (LINK_TEST_END, answered by LINK_TEST_RESULT) and never reads
+ * them. Reading never stops on its own, so before the hard cap our write queue to it grew by
+ * one record per record it sent, without bound, and logged a NOTICE line per record. Now the
+ * queue stops at 2 x write_queue_max plus one read, the link closes for LINK_CLOSE_LIMIT, and
+ * the log line is rate-limited.
+ */
+static void
+test_link_write_queue_capped_for_peer_that_never_reads(void **state)
+{
+	struct world *w = *state;
+	struct link_mgr_config cfg = cfg_default();
+	struct node *l;
+	struct raw *r;
+	int small = 4096;
+	unsigned n_logged = 0;
+
+	l = node_add(w, &cfg, true);
+	r = raw_new_nk(w, l);
+	/* A small receive window, so the kernel buffers take little of what we send. */
+	assert_int_equal(setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	assert_true(run_until(w, l_and_raws_open, 3000));
+	r->flood_cmd = CELL_LINK_TEST_END;
+	r->flood_left = 200000; /* 100 MiB of requests: far past any buffer */
+	w->sample_queues = true;
+	log_set_sink(count_test_lines, &n_logged);
+	assert_true(run_until(w, l_closed_1, 20000));
+	log_set_sink(NULL, NULL);
+	assert_int_equal(l->closes[0].reason, LINK_CLOSE_LIMIT);
+	/* Each of those requests ends a test; the log line for it is rate-limited (one per
+	 * 10 s: it used to be one per record). */
+	assert_true(n_logged >= 1 && n_logged <= 3);
+	assert_true(w->wq_peak <= 2 * WQ_MAX + EV_TCP_CHUNK + LINK_RECORD_LEN);
+	assert_int_equal(stats(l).links, 0);
+}
+
+static uint16_t
+silent_listener(int *fd)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(*fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(*fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(*fd, 8), 0);
+	assert_int_equal(getsockname(*fd, (struct sockaddr *)&sa, &len), 0);
+	return ntohs(sa.sin_port);
+}
+
+/*
+ * on_close may close other links. Here both handshakes time out in the same tick, and on_close
+ * for the first closes the second, which moves it to the dead list while the tick's walk
+ * holds it as its next link: the walk used to follow it into the dead list (and on through
+ * the manager itself). Now it starts over, and each link closes exactly once.
+ */
+static void
+test_link_on_close_may_close_another_link(void **state)
+{
+	struct world *w = *state;
+	struct link_mgr_config cfg = cfg_default();
+	struct node *l;
+	struct link *x = NULL, *y = NULL;
+	char addr[2][EV_ADDR_STRLEN];
+	int fd[2];
+
+	cfg.handshake_timeout_ms = 200;
+	l = node_add(w, &cfg, false);
+	for (unsigned i = 0; i < 2; i++)
+		snprintf(addr[i], sizeof(addr[i]), "127.0.0.1:%u",
+		         (unsigned)silent_listener(&fd[i]));
+	assert_int_equal(link_mgr_connect(l->mgr, LINK_PATTERN_XK, l->id.pk, l->lk.pk, addr[0], &x),
+	                 UM_OK);
+	assert_int_equal(link_mgr_connect(l->mgr, LINK_PATTERN_XK, l->id.pk, l->lk.pk, addr[1], &y),
+	                 UM_OK);
+	l->close_also = y;
+	assert_true(run_until(w, l_closed_twice, 3000));
+	run_for(w, 300);
+	assert_int_equal(l->n_close, 2);
+	assert_int_equal(l->closes[0].reason, LINK_CLOSE_HS_TIMEOUT);
+	assert_int_equal(l->closes[1].reason, LINK_CLOSE_LOCAL);
+	assert_null(l->close_also);
+	assert_int_equal(link_mgr_count(l->mgr), 0);
+	close(fd[0]);
+	close(fd[1]);
+}
+
+static bool
+ab_open_and_a_persistent(struct world *w)
+{
+	struct info_list il;
+
+	return ab_open(w) && infos(&w->nodes[0], &il) == 1 && il.v[0].persistent &&
+	       il.v[0].peer_identified;
+}
+
+/*
+ * A reload forgets every configured peer and adds them again. Re-adding a peer whose link is
+ * open takes that link over: it used to dial a second link on every reload (and the old one,
+ * to a peer still configured, never went idle).
+ */
+static void
+test_link_readding_peer_keeps_its_open_link(void **state)
+{
+	struct world *w = *state;
+	struct link_mgr_config cfg = cfg_default();
+	struct node *a, *b;
+	struct info_list il;
+
+	a = node_add(w, &cfg, false);
+	b = node_add(w, &cfg, true);
+	assert_int_equal(link_mgr_add_peer(a->mgr, b->id.pk, b->lk.pk, b->addr), UM_OK);
+	assert_true(run_until(w, ab_open_and_a_persistent, 3000));
+	for (unsigned i = 0; i < 3; i++) {
+		link_mgr_clear_peers(a->mgr);
+		assert_int_equal(link_mgr_add_peer(a->mgr, b->id.pk, b->lk.pk, b->addr), UM_OK);
+	}
+	run_for(w, 300);
+	assert_int_equal(link_mgr_count(a->mgr), 1);
+	assert_int_equal(infos(a, &il), 1);
+	assert_true(il.v[0].persistent);
+	assert_int_equal(a->n_open, 1);
+	assert_int_equal(b->n_open, 1);
+	assert_int_equal(a->n_close + b->n_close, 0);
+	/* A new key for the same id is another peer: its link is not taken over. */
+	link_mgr_clear_peers(a->mgr);
+	assert_int_equal(link_mgr_add_peer(a->mgr, b->id.pk, a->lk.pk, b->addr), UM_OK);
+	assert_int_equal(link_mgr_count(a->mgr), 2);
+}
+
 /* ---- 10. diagnostic bulk test ---- */
 
 struct test_infos {
@@ -1457,6 +1674,9 @@ main(void)
 		T(test_link_silent_peer_closed_after_three_keepalives),
 		T(test_link_protocol_violation_closes_only_that_link),
 		T(test_link_close_and_shutdown_are_clean),
+		T(test_link_write_queue_capped_for_peer_that_never_reads),
+		T(test_link_on_close_may_close_another_link),
+		T(test_link_readding_peer_keeps_its_open_link),
 		T(test_link_bulk_test_8mib_verified),
 #undef T
 	};
