@@ -5,7 +5,8 @@
 #      vs raw TCP over loopback between two processes (bench_tcp);
 #   2. full link handshakes per second on one core (bench_handshake), both sides in one
 #      process and the responder's share alone;
-#   3. the per-record AEAD cost that bounds (1) (bench_crypto).
+#   3. the per-record AEAD cost that bounds (1) (bench_crypto);
+#   4. consensus build/sign and verify time for 1,000 and 10,000 relays (bench_consensus).
 # usage: scripts/bench.sh BUILD_DIR   (BENCH_BYTES=2G BENCH_SECONDS=3 to change the sizes)
 set -euo pipefail
 B=$(cd "${1:-build/release}" && pwd)
@@ -55,6 +56,7 @@ hs_us=$("$U" status -c "$T/b.conf" --json | python3 -c 'import json,sys; print(j
 # -- 2. handshakes, 3. record crypto ------------------------------------------------------------
 hs=$("$B/bench_handshake" "$SECS")
 cr=$("$B/bench_crypto")
+cs=$("$B/bench_consensus")
 get() { echo "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
@@ -68,3 +70,11 @@ printf '%-58s %12s\n' "NK handshakes/s, responder side" "$(get "$hs" nk_responde
 printf '%-58s %12s\n' "XK handshake over loopback TCP between daemons, us" "$hs_us"
 printf '%-58s %12s\n' "record seal (514-byte cell -> 530), one core, MB/s" "$(get "$cr" seal_514_mb_s)"
 printf '%-58s %12s\n' "record seal + open, one core, MB/s" "$(get "$cr" seal_open_514_mb_s)"
+
+echo
+echo "directory (issue #3 groundwork; target: verify a 10,000-relay consensus in < 50 ms)"
+printf '%-58s %12s\n' "consensus build + sign, 1,000 relays, ms" "$(get "$cs" consensus_1000_build_sign_ms)"
+printf '%-58s %12s\n' "consensus parse + verify, 1,000 relays, ms" "$(get "$cs" consensus_1000_parse_verify_ms)"
+printf '%-58s %12s\n' "consensus build + sign, 10,000 relays, ms" "$(get "$cs" consensus_10000_build_sign_ms)"
+printf '%-58s %12s\n' "consensus parse + verify, 10,000 relays, ms" "$(get "$cs" consensus_10000_parse_verify_ms)"
+printf '%-58s %12s\n' "consensus size, 10,000 relays, bytes" "$(get "$cs" consensus_10000_bytes)"
