@@ -544,6 +544,17 @@ hex_field(json_t *j, void *out, size_t len)
 	return UM_OK;
 }
 
+/* A node or authority id: 52 base32 characters for 32 bytes (the project's text form). */
+static int
+b32_field(json_t *j, void *out, size_t len)
+{
+	const char *s = json_string_value(j);
+
+	if (s == NULL || dec_base32(out, len, s, strlen(s)) != (ssize_t)len)
+		return UM_ERR_MALFORMED;
+	return UM_OK;
+}
+
 int
 dirclient_authorities_parse(const uint8_t *body, size_t len, struct dirclient_authorities *out)
 {
@@ -566,7 +577,7 @@ dirclient_authorities_parse(const uint8_t *body, size_t len, struct dirclient_au
 	}
 	json_array_foreach(arr, i, e)
 	{
-		if (!json_is_object(e) || hex_field(json_object_get(e, "identity"), a->ids[a->n],
+		if (!json_is_object(e) || b32_field(json_object_get(e, "identity"), a->ids[a->n],
 		                                    AUTHCERT_ID_LEN) != UM_OK)
 			goto out;
 		for (size_t j = 0; j < a->n; j++)
@@ -584,7 +595,9 @@ dirclient_authorities_parse(const uint8_t *body, size_t len, struct dirclient_au
 			{
 				struct auth_cert *c = &a->certs[a->n_certs];
 
-				if (hex_field(ce, buf, sizeof(buf)) != UM_OK ||
+				if (!json_is_object(ce) ||
+				    hex_field(json_object_get(ce, "cert"), buf, sizeof(buf)) !=
+				            UM_OK ||
 				    auth_cert_parse(buf, sizeof(buf), c) != (ssize_t)AUTHCERT_LEN ||
 				    memcmp(c->identity, a->ids[a->n], AUTHCERT_ID_LEN) != 0)
 					goto out;

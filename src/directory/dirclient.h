@@ -13,7 +13,9 @@
  * runs on the loop thread.
  *
  * /v1/authorities JSON (what this client reads):
- *   { "authorities": [ { "identity": "<64 hex>", "certs": [ "<290 hex: authcert>", ... ] } ] }
+ *   { "authorities": [ { "identity": "<52 base32>",
+ *                        "certs": [ { "cert": "<290 hex: authcert>", ... }, ... ] } ] }
+ * (what dirserv serves; other members, e.g. "self", "signing_key", are ignored)
  * 1..CONS_MAX_AUTHORITIES entries with distinct identities; "certs" optional (at most
  * AUTH_KEYRING_MAX, each certified by that identity); other members are ignored.
  */

@@ -481,13 +481,13 @@ authorities_json(const size_t *ids, size_t n)
 
 	off += (size_t)snprintf(j + off, cap - off, "{\"authorities\":[");
 	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(enc_hex(hex, sizeof(hex), A[ids[i]].pk, 32), UM_OK);
+		assert_int_equal(enc_base32(hex, sizeof(hex), A[ids[i]].pk, 32), UM_OK);
 		off += (size_t)snprintf(j + off, cap - off, "%s{\"identity\":\"%s\",\"certs\":[",
 		                        i ? "," : "", hex);
 		w = (struct wire_wr){ buf, sizeof(buf), 0 };
 		assert_int_equal(auth_cert_encode(&C[ids[i]], &w), UM_OK);
 		assert_int_equal(enc_hex(hex, sizeof(hex), buf, sizeof(buf)), UM_OK);
-		off += (size_t)snprintf(j + off, cap - off, "\"%s\"]}", hex);
+		off += (size_t)snprintf(j + off, cap - off, "{\"cert\":\"%s\"}]}", hex);
 	}
 	snprintf(j + off, cap - off, "]}");
 	return j;

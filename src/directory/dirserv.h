@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The directory authority's state and request handling (issue 3, docs/PROTOCOL.md 4-5),
+ * sans-I/O: a struct dirserv holds the authority's store (SQLite schema "directory"), its
+ * identity keyring and current signing key, and the set of configured authorities. It takes
+ * bytes and "now" and gives back HTTP responses; directory_io.c (later) wires
+ * dirserv_handle() to an ev_http server and runs the voting schedule.
+ *
+ *   relay uploads   POST /v1/desc          -> dirserv_accept_descriptor()
+ *   every period    dirserv_build_vote()   -> POST /v1/vote to the other authorities
+ *                   dirserv_compute_consensus() -> POST /v1/consensus-sig to the others
+ *   clients         GET /v1/consensus (ETag / If-None-Match), GET /v1/desc/<hex digest>
+ *   people/scripts  GET /v1/relays, /v1/authorities, /v1/peers (JSON)
+ *
+ * Flags this authority assigns in its vote (documented rules, all from its own state):
+ *   VALID    the relay's latest accepted descriptor is unexpired at valid_after;
+ *   RUNNING  a link handshake with it succeeded (dirserv_reachability_set()) within
+ *            running_window_s before valid_after;
+ *   GUARD / MIDDLE / EXIT  the roles the descriptor requests (entry, middle, exit);
+ *   STABLE   RUNNING, and first accepted at least stable_min_age_s before valid_after;
+ *   FAST     measured bandwidth >= fast_min_bw.
+ * Measured bandwidth is min(advertised rate, self-observed rate) until the authority
+ * measures relays itself.
+ *
+ * Everything accepted is durable once the call returns UM_OK (store.h): re-opening the same
+ * database keeps descriptors, reachability, votes, consensuses and peers.
+ */
+#ifndef UM_DIRECTORY_DIRSERV_H
+#define UM_DIRECTORY_DIRSERV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/compiler.h"
+#include "crypto/keys.h"
+#include "evloop/http.h"
+#include "store/store.h"
+#include "directory/authority.h"
+#include "directory/consensus.h"
+#include "directory/descriptor.h"
+#include "directory/vote.h"
+
+enum dirserv_limits {
+	DIRSERV_SOURCE_KEY_MAX = 128, /* longer source keys are refused (treated as one source) */
+	DIRSERV_MAX_SOURCES_MAX = 1 << 20,
+	DIRSERV_URL_MAX = 512,
+	DIRSERV_ETAG_MAX = 128,
+	DIRSERV_REASON_MAX = 64,
+	/* POST /v1/consensus-sig body: digest | identity | signing_key | sig. */
+	DIRSERV_SIG_MSG_LEN = DIR_DIGEST_LEN + CONS_SIG_ENTRY_LEN,
+	DIRSERV_PATH_MAX = 256,
+};
+
+struct dirserv_config {
+	/* Storage: an open store to share (borrowed; the schema is migrated into it), or a path
+	 * (STORE_PATH_MEMORY for tests) that dirserv opens and owns. */
+	struct store *store;
+	const char *db_path;
+	/* This authority: its keyring (certs[0] certifies signing) and the signing key (copied;
+	 * the secret is duplicated into sodium memory and wiped on free). */
+	const struct auth_keyring *keyring;
+	const struct keys_ed25519 *signing;
+	/* All authorities (this one included): identities whose votes and signatures count. */
+	size_t n_authorities;
+	const uint8_t (*authorities)[AUTHCERT_ID_LEN];
+	/* Descriptor uploads. */
+	size_t max_desc_len;    /* refused before parsing above this; <= RELAY_DESC_MAX_LEN */
+	uint32_t rate_burst;    /* per-source token bucket: capacity */
+	uint32_t rate_refill_s; /* one token back every rate_refill_s seconds */
+	size_t max_sources;     /* bucket table size (least recently used evicted) */
+	size_t max_vote_len;    /* POST /v1/vote cap; <= VOTE_MAX_LEN */
+	/* Flag rules (see the top of this file). */
+	uint64_t running_window_s;
+	uint64_t stable_min_age_s;
+	uint32_t fast_min_bw;
+};
+
+/* Fill cfg with defaults (everything but store/db_path, keys and authorities). */
+void dirserv_config_defaults(struct dirserv_config *cfg);
+
+struct dirserv;
+
+/*
+ * Open (or create) the authority's state. UM_ERR_INVALID for a bad config (why says what),
+ * store_open()/store_migrate() errors otherwise. On success *out is owned by the caller.
+ */
+int dirserv_new(const struct dirserv_config *cfg, struct dirserv **out, char *why,
+                size_t why_len) UM_WARN_UNUSED;
+void dirserv_free_(struct dirserv *ds);
+#define dirserv_free(ds) UM_FREE_AND_NULL(dirserv_free_, ds)
+
+/* The outcome of an upload: err (um_err), the HTTP status to send and a short reason. */
+struct dirserv_accept_result {
+	int err;
+	int http_status;                       /* 200, 400, 409, 413, 429 or 500 */
+	const char *reason;                    /* static: "ok", "too large", "rate limited", ... */
+	uint8_t digest[RELAY_DESC_DIGEST_LEN]; /* set when err is UM_OK */
+};
+
+/*
+ * Accept one uploaded descriptor from source_key (an opaque string naming the uploader,
+ * e.g. its IPv4 /32 or IPv6 /64; NULL counts as ""). In order: size cap (UM_ERR_TOO_LARGE),
+ * per-source token bucket (UM_ERR_RATELIMIT), relay_desc_parse_verify() at now_s
+ * (MALFORMED, TRAILING, EXPIRED, AUTH), then storage: the same digest again is UM_OK
+ * (idempotent); a descriptor published no later than the stored latest of its relay is
+ * UM_ERR_STATE ("stale"). res (may be NULL) says why.
+ */
+int dirserv_accept_descriptor(struct dirserv *ds, const uint8_t *bytes, size_t len,
+                              const char *source_key, uint64_t now_s,
+                              struct dirserv_accept_result *res) UM_WARN_UNUSED;
+
+/* Record a successful link handshake with relay identity at when_s (keeps the newest). */
+int dirserv_reachability_set(struct dirserv *ds, const uint8_t identity[RELAY_DESC_ID_LEN],
+                             uint64_t when_s) UM_WARN_UNUSED;
+
+/*
+ * Build, sign and store this authority's vote for the period from the latest valid
+ * descriptors (flags as documented above). *out (vote_clear() it) owns its relays.
+ */
+int dirserv_build_vote(struct dirserv *ds, uint64_t valid_after_s, uint64_t fresh_until_s,
+                       uint64_t valid_until_s, struct vote *out) UM_WARN_UNUSED;
+
+/*
+ * Store another authority's vote (the body of POST /v1/vote): size cap, vote_parse_verify()
+ * at now_s, voter must be a configured authority (UM_ERR_AUTH otherwise). The same bytes
+ * twice is UM_OK; a different vote by the same voter for the same period is UM_ERR_EXISTS.
+ */
+int dirserv_add_vote(struct dirserv *ds, const uint8_t *bytes, size_t len,
+                     uint64_t now_s) UM_WARN_UNUSED;
+
+/*
+ * Compute the consensus for the period from the stored votes (own + received, re-verified
+ * at now_s), with n_authorities_total = the configured authorities; sign it with our key and
+ * store it (signatures already held for the same document are kept). UM_ERR_STATE on a split
+ * (no quorum): nothing changes and the previous consensus stays served.
+ */
+int dirserv_compute_consensus(struct dirserv *ds, uint64_t valid_after_s, uint64_t fresh_until_s,
+                              uint64_t valid_until_s, uint64_t now_s) UM_WARN_UNUSED;
+
+/*
+ * Our detached signature over the stored consensus with digest `digest`, encoded as the body
+ * of POST /v1/consensus-sig (DIRSERV_SIG_MSG_LEN bytes). UM_ERR_NOT_FOUND without it.
+ */
+int dirserv_consensus_sig_encode(struct dirserv *ds, const uint8_t digest[DIR_DIGEST_LEN],
+                                 uint8_t out[DIRSERV_SIG_MSG_LEN]) UM_WARN_UNUSED;
+/*
+ * Attach another authority's signature (the body of POST /v1/consensus-sig) to the stored
+ * consensus it names: UM_ERR_NOT_FOUND if we hold no such consensus, UM_ERR_AUTH if the
+ * signer is not a configured authority, its certificate (from the consensus's authority
+ * list or our keyring) is not valid at now_s, or the signature does not verify.
+ */
+int dirserv_add_consensus_sig(struct dirserv *ds, const uint8_t *bytes, size_t len,
+                              uint64_t now_s) UM_WARN_UNUSED;
+
+/* The latest stored consensus (highest valid_after): a view valid until the next call that
+ * changes ds, or UM_ERR_NOT_FOUND. */
+int dirserv_latest_consensus(struct dirserv *ds, const uint8_t **bytes, size_t *len,
+                             uint8_t digest[DIR_DIGEST_LEN]) UM_WARN_UNUSED;
+
+/* Add or update a peer directory (GET /v1/peers lists them). identity and etag may be NULL. */
+int dirserv_peer_set(struct dirserv *ds, const char *url, const uint8_t identity[AUTHCERT_ID_LEN],
+                     const char *etag, uint64_t last_sync_s) UM_WARN_UNUSED;
+
+/*
+ * Handle one HTTP request: routing, caps and replies (see the top of this file). Never
+ * fails: resp gets a status in 200..599 (304 included) and, except for 304, a body
+ * (JSON for every error: {"error": reason}). resp->body and resp->etag are malloc'd.
+ */
+void dirserv_handle(struct dirserv *ds, const char *method, const char *path,
+                    const char *if_none_match, const uint8_t *body, size_t len,
+                    const char *source_key, uint64_t now_s, struct ev_http_resp *resp);
+
+#endif /* UM_DIRECTORY_DIRSERV_H */
