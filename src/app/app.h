@@ -25,6 +25,8 @@ int cmd_status(int argc, char **argv);
 int cmd_links(int argc, char **argv);
 int cmd_link(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+int cmd_relays(int argc, char **argv);
+int cmd_dir(int argc, char **argv);
 
 /* The config file to use: opt (-c), else $UMBRA_CONFIG, else /etc/umbra/umbra.conf if it
  * exists, else NULL (defaults and environment only). */
@@ -36,6 +38,12 @@ int app_ensure_state_dir(const char *dir, char *why, size_t why_len) UM_WARN_UNU
 /* Load the node's keys; with create, generate missing ones (mode 0600). */
 int app_keys_load(const struct config *c, bool create, struct keys_ed25519 *id,
                   struct keys_x25519 *lk, char *why, size_t why_len) UM_WARN_UNUSED;
+/*
+ * Read the secret of key file path (type checked, mode 0600 required); with create, make a
+ * new key there if it does not exist (*made says so). secret is the caller's to wipe.
+ */
+int app_keyfile_load(const char *path, enum keyfile_type type, bool create, uint8_t secret[32],
+                     bool *made, char *why, size_t why_len) UM_WARN_UNUSED;
 /* Node ids and keys in text: 52 lower-case base32 characters. */
 void app_key_b32(const uint8_t key[32], char out[53]);
 /* Parse a byte count with an optional K/M/G/T suffix (powers of 1024). */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* CLI commands that talk to the running daemon over its control socket: status, links, link. */
 #include "app/app.h"
+#include "app/app_ctl.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -16,9 +17,8 @@
 
 enum { CTL_TIMEOUT_MS = 10000 };
 
-/* GET or POST url; on success *out is the parsed JSON body (caller decrefs). */
-static int
-ctl_call(const char *sock, const char *method, const char *url, const char *body, json_t **out)
+int
+app_ctl_call(const char *sock, const char *method, const char *url, const char *body, json_t **out)
 {
 	json_error_t jerr;
 	char *resp = NULL;
@@ -140,7 +140,7 @@ status_or_links(int argc, char **argv, bool links_only)
 	}
 	if ((ret = app_control_path(sock_opt, cfg, &sock)) != APP_OK)
 		return ret;
-	ret = ctl_call(sock, "GET", "/v1/status", NULL, &j);
+	ret = app_ctl_call(sock, "GET", "/v1/status", NULL, &j);
 	free(sock);
 	if (ret != APP_OK)
 		return ret;
@@ -297,7 +297,7 @@ cmd_link(int argc, char **argv)
 		return ret;
 	body = um_xasprintf("{\"peer\":\"%s\",\"bytes\":%llu,\"hash\":%s}", peer,
 	                    (unsigned long long)bytes, hash ? "true" : "false");
-	ret = ctl_call(sock, "POST", "/v1/links/test", body, &j);
+	ret = app_ctl_call(sock, "POST", "/v1/links/test", body, &j);
 	free(body);
 	json_decref(j);
 	j = NULL;
@@ -310,7 +310,7 @@ cmd_link(int argc, char **argv)
 		const json_t *l, *tx;
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 
-		if ((ret = ctl_call(sock, "GET", "/v1/links", NULL, &j)) != APP_OK)
+		if ((ret = app_ctl_call(sock, "GET", "/v1/links", NULL, &j)) != APP_OK)
 			break;
 		l = find_link(json_object_get(j, "links"), peer);
 		tx = l != NULL ? json_object_get(l, "test_tx") : NULL;
@@ -398,7 +398,7 @@ cmd_reload(int argc, char **argv)
 	}
 	if ((ret = app_control_path(sock_opt, cfg, &sock)) != APP_OK)
 		return ret;
-	ret = ctl_call(sock, "POST", "/v1/reload", NULL, &j);
+	ret = app_ctl_call(sock, "POST", "/v1/reload", NULL, &j);
 	free(sock);
 	if (ret == APP_OK)
 		printf("configuration reloaded\n");

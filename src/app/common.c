@@ -87,9 +87,9 @@ out:
 	return ret;
 }
 
-static int
-load_one(const char *path, enum keyfile_type type, bool create, uint8_t secret[32], bool *made,
-         char *why, size_t why_len)
+int
+app_keyfile_load(const char *path, enum keyfile_type type, bool create, uint8_t secret[32],
+                 bool *made, char *why, size_t why_len)
 {
 	int ret = keyfile_read(path, type, secret, why, why_len);
 
@@ -125,8 +125,8 @@ app_keys_load(const struct config *c, bool create, struct keys_ed25519 *id, stru
 
 	id->sk = NULL;
 	lk->sk = NULL;
-	if ((ret = load_one(c->node.identity_key, KEYFILE_ED25519, create, secret, &made, why,
-	                    why_len)) != UM_OK) {
+	if ((ret = app_keyfile_load(c->node.identity_key, KEYFILE_ED25519, create, secret, &made,
+	                            why, why_len)) != UM_OK) {
 		/* A key may have been generated before writing it failed. */
 		um_memzero(secret, sizeof(secret));
 		return ret;
@@ -134,8 +134,8 @@ app_keys_load(const struct config *c, bool create, struct keys_ed25519 *id, stru
 	keys_ed25519_from_seed(id, secret);
 	if (made)
 		fprintf(stderr, "umbra: created identity key %s\n", c->node.identity_key);
-	if ((ret = load_one(c->node.link_key, KEYFILE_X25519, create, secret, &made, why,
-	                    why_len)) != UM_OK) {
+	if ((ret = app_keyfile_load(c->node.link_key, KEYFILE_X25519, create, secret, &made, why,
+	                            why_len)) != UM_OK) {
 		keys_ed25519_clear(id);
 		um_memzero(secret, sizeof(secret));
 		return ret;

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * umbra run: the daemon. Start-up order: configuration, logging, crypto, state directory and
- * keys, event loop, link manager (listeners, peers), control socket, signals. SIGINT/SIGTERM
- * close every link cleanly and exit; SIGHUP re-reads the configuration and applies what can
- * change at run time (log level, link limits, peers), keeping the running configuration if
- * the new one is invalid.
+ * keys, event loop, link manager (listeners, peers), directory roles (authority, relay
+ * descriptor uploads, client: dir_node.c), control socket, signals. SIGINT/SIGTERM stop the
+ * directory, close every link cleanly and exit; SIGHUP re-reads the configuration and applies
+ * what can change at run time (log level, link limits, peers, the relay descriptor's
+ * reloadable fields), keeping the running configuration if the new one is invalid.
  */
 #include "app/app.h"
+#include "app/dir_node.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -38,6 +40,7 @@ struct daemon {
 	struct link_identity li;
 	struct link_mgr *links;
 	struct control *control;
+	struct app_dir dir;
 	struct ev_signal *sig_int, *sig_term, *sig_hup;
 	struct ev_timer *cert_timer, *stop_timer;
 	char **listen; /* bound addresses, NULL-terminated */
@@ -98,6 +101,17 @@ add_peers(struct daemon *d, const struct config *c)
 	return UM_OK;
 }
 
+static void
+dir_env(struct daemon *d, struct app_dir_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	env->loop = d->loop;
+	env->id = &d->id;
+	env->li = &d->li;
+	env->links = d->links;
+	env->link_listen = (const char *const *)d->listen;
+}
+
 static int
 reload(void *arg, char *why, size_t why_len)
 {
@@ -133,10 +147,20 @@ reload(void *arg, char *why, size_t why_len)
 	link_mgr_clear_peers(d->links);
 	if (add_peers(d, c) != UM_OK)
 		log_warn(LD_CONFIG, "some peers could not be applied");
+	{
+		struct app_dir_env env;
+		char dwhy[512];
+
+		dir_env(d, &env);
+		if (app_dir_reload(&d->dir, c, &env, dwhy, sizeof(dwhy)) != UM_OK)
+			log_warn(LD_CONFIG, "relay descriptor not updated: %s", dwhy);
+	}
 	if (strcmp(c->control.socket, d->cfg->control.socket) != 0 ||
-	    c->link.listen.n != d->cfg->link.listen.n || c->node.roles != d->cfg->node.roles)
-		log_notice(LD_CONFIG, "listen addresses, roles and the control socket change only "
-		                      "at restart");
+	    c->link.listen.n != d->cfg->link.listen.n || c->node.roles != d->cfg->node.roles ||
+	    c->directory.listen.n != d->cfg->directory.listen.n ||
+	    c->directory.authorities.n != d->cfg->directory.authorities.n)
+		log_notice(LD_CONFIG, "listen addresses, roles, directory settings and the control "
+		                      "socket change only at restart");
 	config_free(d->cfg);
 	d->cfg = c;
 	log_notice(LD_APP, "configuration reloaded");
@@ -170,6 +194,7 @@ on_signal(void *arg, int signum)
 	log_notice(LD_APP, "%s received: closing links and shutting down",
 	           signum == SIGINT ? "SIGINT" : "SIGTERM");
 	control_free(d->control);
+	app_dir_stop(&d->dir);
 	link_mgr_shutdown(d->links);
 	d->stop_deadline_ms = um_mono_ms() + SHUTDOWN_GRACE_MS;
 	ev_timer_start(d->stop_timer, 0, 100);
@@ -232,6 +257,15 @@ daemon_start(struct daemon *d)
 	d->links = link_mgr_new(d->loop, &d->li, &lc, NULL);
 	if ((ret = start_listeners(d)) != UM_OK || (ret = add_peers(d, d->cfg)) != UM_OK)
 		return ret;
+	{
+		struct app_dir_env env;
+
+		dir_env(d, &env);
+		if ((ret = app_dir_start(&d->dir, d->cfg, &env, why, sizeof(why))) != UM_OK) {
+			log_err(LD_APP, "%s", why);
+			return ret;
+		}
+	}
 	if (d->cfg->control.enabled) {
 		memset(&cc, 0, sizeof(cc));
 		cc.node_id = d->id.pk;
@@ -240,6 +274,7 @@ daemon_start(struct daemon *d)
 		cc.version = UM_VERSION;
 		cc.start_ms = d->start_ms;
 		cc.links = d->links;
+		cc.dir = &d->dir.dc;
 		cc.listen = (const char *const *)d->listen;
 		cc.reload = reload;
 		cc.arg = d;
@@ -267,6 +302,7 @@ static void
 daemon_stop(struct daemon *d)
 {
 	control_free(d->control);
+	app_dir_clear(&d->dir);
 	link_mgr_free(d->links);
 	ev_signal_free(d->sig_int);
 	ev_signal_free(d->sig_term);

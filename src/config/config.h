@@ -35,6 +35,12 @@ enum config_link_accept {
 	LINK_ACCEPT_KNOWN = 1, /* only initiators listed as [link] peer */
 };
 
+/* [directory] pin_mode: how a node decides which authority keys to trust. */
+enum config_pin_mode {
+	CONFIG_PIN_STRICT = 0, /* the authority ids of [directory] authorities (or `dir pin`) */
+	CONFIG_PIN_TOFU = 1,   /* trust on first use: pin what the first verified consensus used */
+};
+
 /* A list of strings (list keys: repeated lines append; in the environment, comma-separated). */
 struct config_list {
 	char **v;
@@ -62,6 +68,27 @@ struct config {
 		uint64_t reconnect_ms;
 		uint64_t write_queue_max; /* bytes: stop reading a peer whose queue is over this */
 	} link;
+	struct {
+		struct config_list listen;      /* "host:port": HTTP, for the directory role */
+		struct config_list authorities; /* "<authority-id>@http://ip:port" */
+		uint64_t vote_interval_ms;      /* voting period (whole seconds) */
+		enum config_pin_mode pin_mode;
+		uint32_t threshold;   /* signatures a consensus needs; 0 = more than half */
+		uint32_t min_sources; /* directories that must serve the same consensus */
+		char *signing_key;    /* Ed25519 authority signing key file */
+	} directory;
+	struct {
+		char *country;                 /* ISO 3166-1 alpha-2, "ZZ" = unknown */
+		char *region;                  /* "" or [a-z0-9-]{1,32} */
+		uint32_t geo_confidence;       /* percent */
+		uint64_t bandwidth_rate;       /* bytes/s */
+		uint64_t bandwidth_burst;      /* bytes/s; 0 = bandwidth_rate */
+		struct config_list exit_ports; /* "port" or "lo-hi"; exit role only */
+		struct config_list address;    /* advertised "host:port"; empty = link.listen */
+		char *onion_key;               /* X25519 onion key file */
+		char *operator_key;            /* Ed25519 operator key file; "" = none */
+		char *contact;                 /* printable ASCII, up to 64 */
+	} relay;
 	struct {
 		bool enabled;
 		char *socket; /* Unix socket path */
@@ -97,6 +124,7 @@ enum config_limits {
 	CONFIG_KEY_B32_LEN = 52,      /* their base32 text (RFC 4648, lower case, no padding) */
 	CONFIG_HOSTPORT_MAX = 64,     /* "[IPv6]:port" and its NUL fit in this many bytes */
 	CONFIG_VALUE_QUOTE_MAX = 160, /* characters of a bad value quoted in a message */
+	CONFIG_URL_MAX = 80,          /* "http://[IPv6]:port" and its NUL fit in this many bytes */
 };
 
 /*
@@ -146,5 +174,19 @@ void config_roles_format(unsigned roles, char *out, size_t out_len);
 int config_peer_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN],
                       uint8_t link_key[CONFIG_KEY_LEN], char *hostport,
                       size_t hostport_len) UM_WARN_UNUSED;
+
+/*
+ * Parse a [directory] authorities item "<authority-id>@http://<host>:<port>": the id is
+ * CONFIG_KEY_B32_LEN lower-case base32 characters decoding to CONFIG_KEY_LEN bytes (the
+ * authority's Ed25519 identity), host and port as in config_peer_parse() (no path after the
+ * port). Fills id and the NUL-terminated base URL "http://<host>:<port>" (url may be NULL).
+ * UM_ERR_MALFORMED for a bad spec, UM_ERR_TOO_LARGE if url_len is too small
+ * (CONFIG_URL_MAX always suffices). Out-params are zeroed first. Pure.
+ */
+int config_authority_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url,
+                           size_t url_len) UM_WARN_UNUSED;
+/* Parse a [relay] exit_ports item: "port" or "lo-hi", 1 <= lo <= hi <= 65535. UM_OK or
+ * UM_ERR_MALFORMED; *lo and *hi are zeroed first. Pure. */
+int config_port_range_parse(const char *s, uint16_t *lo, uint16_t *hi) UM_WARN_UNUSED;
 
 #endif /* UM_CONFIG_CONFIG_H */

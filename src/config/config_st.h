@@ -87,6 +87,11 @@ void config_list_append(struct config_list *l, const char *s);
 config_check_fn config_check_nickname;
 config_check_fn config_check_listen;
 config_check_fn config_check_peer;
+config_check_fn config_check_authority;
+config_check_fn config_check_port_range;
+config_check_fn config_check_country;
+config_check_fn config_check_region;
+config_check_fn config_check_contact;
 
 /* Write the environment variable name of v ("UMBRA_LINK_MAX_LINKS") into out. */
 void config_var_env_name(const struct config_var *v, char *out, size_t out_len);

@@ -162,6 +162,109 @@ rule_socket_fits(struct config_ctx *x)
 	                     sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
 }
 
+/* The directory role serves HTTP and votes with the other authorities: both need config.
+ * (That the list includes this node's own id is checked at start, once the key is read.) */
+static void
+rule_directory_role(struct config_ctx *x)
+{
+	const struct config_var *roles = usable(x, "node", "roles");
+	char text[128], q[CONFIG_QUOTE_LEN];
+
+	if (roles == NULL || usable(x, "directory", "listen") == NULL ||
+	    usable(x, "directory", "authorities") == NULL ||
+	    (x->c->node.roles & ROLE_DIRECTORY) == 0)
+		return;
+	config_roles_format(x->c->node.roles, text, sizeof(text));
+	config_quote(text, q);
+	if (x->c->directory.listen.n == 0)
+		config_ctx_var_error(x, roles,
+		                     "%s includes the directory role, which serves HTTP: set "
+		                     "directory.listen",
+		                     q);
+	if (x->c->directory.authorities.n == 0)
+		config_ctx_var_error(x, roles,
+		                     "%s includes the directory role, which votes with the "
+		                     "authorities: set directory.authorities (this node included)",
+		                     q);
+}
+
+static void
+rule_authorities(struct config_ctx *x)
+{
+	const struct config_var *v = usable(x, "directory", "authorities");
+	const struct config_var *th = usable(x, "directory", "threshold");
+	const struct config_var *ms = usable(x, "directory", "min_sources");
+	const struct config_list *l = &x->c->directory.authorities;
+	char idtext[CONFIG_KEY_B32_LEN + 1];
+	uint8_t(*id)[CONFIG_KEY_LEN];
+	bool *ok;
+
+	if (v == NULL)
+		return;
+	if (l->n > 16) {
+		config_ctx_var_error(x, v, "lists %zu authorities; at most 16", l->n);
+		return;
+	}
+	if (th != NULL && l->n > 0 && x->c->directory.threshold > l->n)
+		config_ctx_var_error(x, th, "\"%u\" is more than the %zu directory.authorities",
+		                     (unsigned)x->c->directory.threshold, l->n);
+	if (ms != NULL && l->n > 0 && x->c->directory.min_sources > l->n)
+		config_ctx_var_error(x, ms, "\"%u\" is more than the %zu directory.authorities",
+		                     (unsigned)x->c->directory.min_sources, l->n);
+	if (l->n < 2)
+		return;
+	id = um_xcalloc(l->n, sizeof(*id));
+	ok = um_xcalloc(l->n, sizeof(*ok));
+	for (size_t i = 0; i < l->n; i++)
+		ok[i] = config_authority_parse(l->v[i], id[i], NULL, 0) == UM_OK;
+	for (size_t i = 0; i < l->n; i++) {
+		for (size_t j = 0; ok[i] && j < i; j++) {
+			if (ok[j] && memcmp(id[i], id[j], CONFIG_KEY_LEN) == 0) {
+				memcpy(idtext, l->v[i], CONFIG_KEY_B32_LEN);
+				idtext[CONFIG_KEY_B32_LEN] = '\0';
+				config_ctx_var_error(x, v, "authority id %s is listed twice",
+				                     idtext);
+				break;
+			}
+		}
+	}
+	free(ok);
+	free(id);
+}
+
+static void
+rule_relay(struct config_ctx *x)
+{
+	const struct config_var *roles = usable(x, "node", "roles");
+	const struct config_var *ports = usable(x, "relay", "exit_ports");
+	const struct config_var *addr = usable(x, "relay", "address");
+	const struct config_var *burst = usable(x, "relay", "bandwidth_burst");
+	char a[32], b[32], text[128], q[CONFIG_QUOTE_LEN];
+
+	if (burst != NULL && usable(x, "relay", "bandwidth_rate") != NULL &&
+	    x->c->relay.bandwidth_burst != 0 &&
+	    x->c->relay.bandwidth_burst < x->c->relay.bandwidth_rate) {
+		config_size_format(x->c->relay.bandwidth_burst, a, sizeof(a));
+		config_size_format(x->c->relay.bandwidth_rate, b, sizeof(b));
+		config_ctx_var_error(x, burst, "\"%s\" is less than relay.bandwidth_rate (\"%s\")",
+		                     a, b);
+	}
+	if (addr != NULL && x->c->relay.address.n > 4)
+		config_ctx_var_error(x, addr, "lists %zu addresses; a descriptor holds at most 4",
+		                     x->c->relay.address.n);
+	if (ports != NULL && x->c->relay.exit_ports.n > 32)
+		config_ctx_var_error(x, ports, "lists %zu items; at most 32",
+		                     x->c->relay.exit_ports.n);
+	if (roles != NULL && ports != NULL && (x->c->node.roles & ROLE_EXIT) != 0 &&
+	    x->c->relay.exit_ports.n == 0) {
+		config_roles_format(x->c->node.roles, text, sizeof(text));
+		config_ctx_var_error(x, roles,
+		                     "%s includes the exit role, which must accept some ports: set "
+		                     "relay.exit_ports",
+		                     config_quote(text, q));
+	}
+}
+
 void
 config_validate(struct config_ctx *x)
 {
@@ -172,4 +275,7 @@ config_validate(struct config_ctx *x)
 	rule_listen_unique(x);
 	rule_peers_unique(x);
 	rule_socket_fits(x);
+	rule_directory_role(x);
+	rule_authorities(x);
+	rule_relay(x);
 }

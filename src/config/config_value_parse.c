@@ -255,6 +255,147 @@ config_check_peer(const char *s)
 	return NULL;
 }
 
+/* ---- directory authorities, relay fields ---- */
+
+static int authority_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url, size_t url_len,
+                           const char **why) UM_WARN_UNUSED;
+
+static int
+authority_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url, size_t url_len,
+                const char **why)
+{
+	static const char scheme[] = "http://";
+	uint8_t id_tmp[CONFIG_KEY_LEN];
+	const char *at = strchr(spec, '@');
+	struct config_addr a;
+	size_t n;
+
+	memset(id, 0, CONFIG_KEY_LEN);
+	if (url != NULL && url_len > 0)
+		url[0] = '\0';
+	*why = NULL;
+	if (at == NULL) {
+		*why = "is not <authority-id>@http://host:port";
+		return UM_ERR_MALFORMED;
+	}
+	if ((*why = key_parse(spec, (size_t)(at - spec), id_tmp, true)) != NULL)
+		return UM_ERR_MALFORMED;
+	if (strncmp(at + 1, scheme, sizeof(scheme) - 1) != 0) {
+		*why = "has a URL that does not start with http://";
+		return UM_ERR_MALFORMED;
+	}
+	/* The host:port rules of [link] peer: numeric, no path, port 1..65535. */
+	if ((*why = config_hostport_parse(at + sizeof(scheme), false, &a)) != NULL)
+		return UM_ERR_MALFORMED;
+	n = strlen(at + 1);
+	if (n >= CONFIG_URL_MAX) {
+		*why = "has a URL that is too long";
+		return UM_ERR_MALFORMED;
+	}
+	if (url != NULL) {
+		if (n >= url_len) {
+			*why = "has a URL too long for the caller's buffer";
+			return UM_ERR_TOO_LARGE;
+		}
+		memcpy(url, at + 1, n + 1);
+	}
+	memcpy(id, id_tmp, CONFIG_KEY_LEN);
+	return UM_OK;
+}
+
+int
+config_authority_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url, size_t url_len)
+{
+	const char *why;
+
+	return authority_parse(spec, id, url, url_len, &why);
+}
+
+const char *
+config_check_authority(const char *s)
+{
+	uint8_t id[CONFIG_KEY_LEN];
+	const char *why = NULL;
+
+	if (authority_parse(s, id, NULL, 0, &why) != UM_OK)
+		return why;
+	return NULL;
+}
+
+int
+config_port_range_parse(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	char buf[16];
+	const char *dash = strchr(s, '-');
+	uint16_t a, b;
+
+	*lo = 0;
+	*hi = 0;
+	if (strlen(s) >= sizeof(buf))
+		return UM_ERR_MALFORMED;
+	if (dash == NULL) {
+		if (!port_parse(s, 1, &a))
+			return UM_ERR_MALFORMED;
+		b = a;
+	} else {
+		memcpy(buf, s, (size_t)(dash - s));
+		buf[dash - s] = '\0';
+		if (!port_parse(buf, 1, &a) || !port_parse(dash + 1, 1, &b) || a > b)
+			return UM_ERR_MALFORMED;
+	}
+	*lo = a;
+	*hi = b;
+	return UM_OK;
+}
+
+const char *
+config_check_port_range(const char *s)
+{
+	uint16_t lo, hi;
+
+	if (config_port_range_parse(s, &lo, &hi) != UM_OK)
+		return "is not a port or a port range lo-hi (1..65535, lo <= hi)";
+	return NULL;
+}
+
+/* The rules of the relay descriptor (docs/PROTOCOL.md 4.2), restated here because config/
+ * ranks below directory/. */
+const char *
+config_check_country(const char *s)
+{
+	if (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z')
+		return "is not a two-letter upper-case country code (ZZ for unknown)";
+	return NULL;
+}
+
+const char *
+config_check_region(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 32)
+		return "is longer than 32 characters";
+	for (size_t i = 0; i < n; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') || is_digit(s[i]) || s[i] == '-'))
+			return "is not a region (a-z 0-9 - only)";
+	}
+	return NULL;
+}
+
+const char *
+config_check_contact(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 64)
+		return "is longer than 64 characters";
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return "is not printable ASCII";
+	}
+	return text_check(s);
+}
+
 /* ---- numbers ---- */
 
 enum num_result {

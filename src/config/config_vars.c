@@ -15,6 +15,8 @@
 /* config_field() stores CFG_ENUM values through an unsigned *. */
 _Static_assert(sizeof(enum config_link_accept) == sizeof(unsigned),
                "enum config_link_accept must be stored as unsigned");
+_Static_assert(sizeof(enum config_pin_mode) == sizeof(unsigned),
+               "enum config_pin_mode must be stored as unsigned");
 
 #define OFF(member) offsetof(struct config, member)
 #define MS_S        1000ull
@@ -24,7 +26,7 @@ _Static_assert(sizeof(enum config_link_accept) == sizeof(unsigned),
 #define MIB         (1024 * KIB)
 #define GIB         (1024 * MIB)
 
-const char *const config_sections[] = { "node", "link", "control", "log" };
+const char *const config_sections[] = { "node", "link", "directory", "relay", "control", "log" };
 const size_t config_n_sections = UM_ARRAY_LEN(config_sections);
 
 const struct config_choice config_role_choices[] = {
@@ -36,6 +38,12 @@ const struct config_choice config_role_choices[] = {
 static const struct config_choice accept_choices[] = {
 	{ "any", LINK_ACCEPT_ANY },
 	{ "known", LINK_ACCEPT_KNOWN },
+	{ NULL, 0 },
+};
+
+static const struct config_choice pin_choices[] = {
+	{ "strict", CONFIG_PIN_STRICT },
+	{ "tofu", CONFIG_PIN_TOFU },
 	{ NULL, 0 },
 };
 
@@ -183,6 +191,151 @@ const struct config_var config_vars[] = {
 	  .max = 1 * GIB,
 	  .help = "Producers hold off while a link's write queue holds more than this; twice "
 	          "this plus 64K closes the link." },
+
+	/* [directory] */
+	{ .section = "directory",
+	  .key = "listen",
+	  .type = CFG_LIST,
+	  .offset = OFF(directory.listen),
+	  .def = "",
+	  .check = config_check_listen,
+	  .help = "HTTP address of the directory role, host:port (numeric; port 0 = any free "
+	          "port); repeat for more." },
+	{ .section = "directory",
+	  .key = "authorities",
+	  .type = CFG_LIST,
+	  .offset = OFF(directory.authorities),
+	  .def = "",
+	  .check = config_check_authority,
+	  .help = "Directory authority, <authority-id>@http://host:port; repeat for each. "
+	          "Authorities vote with them; every node fetches from and uploads to them." },
+	{ .section = "directory",
+	  .key = "vote_interval",
+	  .type = CFG_DURATION,
+	  .offset = OFF(directory.vote_interval_ms),
+	  .def = "1h",
+	  .min = 10 * MS_S,
+	  .max = 24 * MS_H,
+	  .help = "Voting period of the authorities (whole seconds; short in a testnet)." },
+	{ .section = "directory",
+	  .key = "pin_mode",
+	  .type = CFG_ENUM,
+	  .offset = OFF(directory.pin_mode),
+	  .def = "strict",
+	  .choices = pin_choices,
+	  .help = "Authority keys to trust: strict (the ids in authorities) or tofu (those pinned "
+	          "by `umbra dir pin`, else those of the first verified consensus)." },
+	{ .section = "directory",
+	  .key = "threshold",
+	  .type = CFG_U32,
+	  .offset = OFF(directory.threshold),
+	  .def = "0",
+	  .min = 0,
+	  .max = 16,
+	  .help = "Valid signatures from distinct pinned authorities a consensus needs; 0 = more "
+	          "than half of the pins." },
+	{ .section = "directory",
+	  .key = "min_sources",
+	  .type = CFG_U32,
+	  .offset = OFF(directory.min_sources),
+	  .def = "1",
+	  .min = 1,
+	  .max = 16,
+	  .help = "Distinct directories that must serve a consensus before it is used." },
+	{ .section = "directory",
+	  .key = "signing_key",
+	  .type = CFG_PATH,
+	  .offset = OFF(directory.signing_key),
+	  .def = "authority_signing.key",
+	  .flags = CFG_F_IN_STATE_DIR,
+	  .help = "Ed25519 authority signing key file, certified by the identity key (default "
+	          "<state_dir>/authority_signing.key)." },
+
+	/* [relay] */
+	{ .section = "relay",
+	  .key = "address",
+	  .type = CFG_LIST,
+	  .offset = OFF(relay.address),
+	  .def = "",
+	  .check = config_check_listen,
+	  .help = "Address to publish in the relay descriptor, host:port (at most 4); empty = the "
+	          "bound link.listen addresses." },
+	{ .section = "relay",
+	  .key = "country",
+	  .type = CFG_STRING,
+	  .offset = OFF(relay.country),
+	  .def = "ZZ",
+	  .flags = CFG_F_RELOAD,
+	  .check = config_check_country,
+	  .help = "ISO 3166-1 alpha-2 country code of the relay (ZZ = unknown)." },
+	{ .section = "relay",
+	  .key = "region",
+	  .type = CFG_STRING,
+	  .offset = OFF(relay.region),
+	  .def = "",
+	  .flags = CFG_F_RELOAD,
+	  .check = config_check_region,
+	  .help = "Region of the relay, up to 32 of a-z 0-9 - (e.g. eu-central); empty for none." },
+	{ .section = "relay",
+	  .key = "geo_confidence",
+	  .type = CFG_U32,
+	  .offset = OFF(relay.geo_confidence),
+	  .def = "0",
+	  .flags = CFG_F_RELOAD,
+	  .min = 0,
+	  .max = 100,
+	  .help = "Confidence in country and region, percent." },
+	{ .section = "relay",
+	  .key = "bandwidth_rate",
+	  .type = CFG_SIZE,
+	  .offset = OFF(relay.bandwidth_rate),
+	  .def = "1M",
+	  .flags = CFG_F_RELOAD,
+	  .min = 1,
+	  .max = 2 * GIB,
+	  .help = "Bytes per second the relay is willing to sustain." },
+	{ .section = "relay",
+	  .key = "bandwidth_burst",
+	  .type = CFG_SIZE,
+	  .offset = OFF(relay.bandwidth_burst),
+	  .def = "0",
+	  .flags = CFG_F_RELOAD,
+	  .min = 0,
+	  .max = 2 * GIB,
+	  .help = "Bytes per second in bursts; at least bandwidth_rate; 0 = bandwidth_rate." },
+	{ .section = "relay",
+	  .key = "exit_ports",
+	  .type = CFG_LIST,
+	  .offset = OFF(relay.exit_ports),
+	  .def = "",
+	  .flags = CFG_F_RELOAD,
+	  .check = config_check_port_range,
+	  .help = "Destination port or range lo-hi an exit accepts (private destinations are "
+	          "always refused); repeat for more. Needed by the exit role." },
+	{ .section = "relay",
+	  .key = "onion_key",
+	  .type = CFG_PATH,
+	  .offset = OFF(relay.onion_key),
+	  .def = "onion.key",
+	  .flags = CFG_F_IN_STATE_DIR,
+	  .help = "X25519 onion key file, created on first start (default "
+	          "<state_dir>/onion.key)." },
+	{ .section = "relay",
+	  .key = "operator_key",
+	  .type = CFG_PATH,
+	  .offset = OFF(relay.operator_key),
+	  .def = "",
+	  .flags = CFG_F_EMPTY_OK,
+	  .help = "Ed25519 operator key file that certifies this relay; empty: the relay is its "
+	          "own operator." },
+	{ .section = "relay",
+	  .key = "contact",
+	  .type = CFG_STRING,
+	  .offset = OFF(relay.contact),
+	  .def = "",
+	  .flags = CFG_F_RELOAD,
+	  .check = config_check_contact,
+	  .help = "Operator contact published in the descriptor, up to 64 printable ASCII." },
 
 	/* [control] */
 	{ .section = "control",

@@ -2,6 +2,8 @@
 /* Control API request handling: routing, JSON in and out (jansson, strict parsing). */
 #include "control/control.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 
@@ -10,6 +12,7 @@
 #include "lib/log.h"
 #include "lib/time.h"
 #include "config/config.h"
+#include "directory/dirserv.h"
 
 static void
 reply_json(struct ev_http_resp *resp, int status, json_t *j)
@@ -186,6 +189,120 @@ handle_link_test(const struct control_ctx *ctx, const uint8_t *body, size_t len,
 		reply_json(resp, 202, json_pack("{s:b}", "started", 1));
 }
 
+static json_t *
+b32_json(const uint8_t id[32])
+{
+	return id_json(id);
+}
+
+static json_t *
+dir_status_json(const struct dirclient_status *st)
+{
+	char hex[HEX_LEN(DIR_DIGEST_LEN)];
+	json_t *sigs = json_array(), *srcs = json_array();
+	size_t n_signed = 0;
+
+	/* Per-pin results describe the current consensus; without one there is nothing signed. */
+	for (size_t i = 0; i < st->n_pins && i < CONS_MAX_AUTHORITIES; i++) {
+		bool ok = st->valid && st->sigs[i].status == CONS_AUTH_SIGNED;
+
+		n_signed += ok;
+		json_array_append_new(sigs,
+		                      json_pack("{s:o, s:s, s:b}", "identity",
+		                                b32_json(st->sigs[i].identity), "status",
+		                                st->valid ? cons_auth_status_str(st->sigs[i].status)
+		                                          : "no valid consensus",
+		                                "signed", ok));
+	}
+	for (size_t i = 0; i < st->n_sources && i < DIRCLIENT_MAX_SOURCES; i++) {
+		const struct dirclient_source_status *s = &st->sources[i];
+
+		json_array_append_new(
+		        srcs,
+		        json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:s, s:s}", "url", s->url,
+		                  "last_err", s->last_err == UM_OK ? "" : um_err_str(s->last_err),
+		                  "last_http", s->last_http, "last_attempt",
+		                  (json_int_t)s->last_attempt_s, "last_success",
+		                  (json_int_t)s->last_success_s, "next_fetch",
+		                  (json_int_t)s->next_fetch_s, "etag", s->etag, "error", s->error));
+	}
+	if (enc_hex(hex, sizeof(hex), st->digest, sizeof(st->digest)) != UM_OK)
+		hex[0] = '\0';
+	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:s, s:I, s:s, s:b, s:I, s:I, s:I, s:o, "
+	                 "s:o, s:s}",
+	                 "valid", st->valid, "from_cache", st->from_cache, "age_s",
+	                 (json_int_t)st->age_s, "valid_after", (json_int_t)st->valid_after_s,
+	                 "fresh_until", (json_int_t)st->fresh_until_s, "valid_until",
+	                 (json_int_t)st->valid_until_s, "digest", st->valid ? hex : "", "n_relays",
+	                 (json_int_t)st->n_relays, "pin_mode",
+	                 st->pin_mode == DIRCLIENT_PIN_TOFU ? "tofu" : "strict", "pinned",
+	                 st->pinned, "threshold", (json_int_t)st->threshold, "n_pins",
+	                 (json_int_t)st->n_pins, "n_signed", (json_int_t)n_signed, "signatures",
+	                 sigs, "sources", srcs, "message", st->message);
+}
+
+static struct dirclient *
+ctx_dir(const struct control_ctx *ctx)
+{
+	return ctx->dir != NULL ? *ctx->dir : NULL;
+}
+
+static void
+handle_dir_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
+{
+	struct dirclient *dc = ctx_dir(ctx);
+	struct dirclient_status *st;
+	json_t *j;
+
+	if (dc == NULL) {
+		reply_error(resp, 404, "no directory client: set [directory] authorities");
+		return;
+	}
+	st = um_xcalloc(1, sizeof(*st)); /* about 10 KiB */
+	dirclient_status(dc, um_wall_s(), st);
+	j = dir_status_json(st);
+	free(st);
+	if (j == NULL) {
+		reply_error(resp, 500, "internal");
+		return;
+	}
+	reply_json(resp, 200, j);
+}
+
+static void
+handle_relays(const struct control_ctx *ctx, struct ev_http_resp *resp)
+{
+	struct dirclient *dc = ctx_dir(ctx);
+	const struct consensus *c;
+	struct dirclient_status *st;
+	char *s;
+
+	if (dc == NULL) {
+		reply_error(resp, 404, "no directory client: set [directory] authorities");
+		return;
+	}
+	c = dirclient_consensus(dc, um_wall_s(), NULL, NULL);
+	if (c == NULL) {
+		char msg[DIRCLIENT_MESSAGE_LEN + 64];
+
+		st = um_xcalloc(1, sizeof(*st));
+		dirclient_status(dc, um_wall_s(), st);
+		snprintf(msg, sizeof(msg), "%s",
+		         st->message[0] != '\0' ? st->message : "no valid consensus yet");
+		free(st);
+		reply_error(resp, 503, msg);
+		return;
+	}
+	if ((s = dirserv_relays_json(c)) == NULL) {
+		reply_error(resp, 500, "internal");
+		return;
+	}
+	resp->status = 200;
+	resp->content_type = "application/json";
+	resp->body = (uint8_t *)s;
+	resp->body_len = strlen(s);
+}
+
 void
 control_handle(const struct control_ctx *ctx, const char *method, const char *path,
                const uint8_t *body, size_t body_len, struct ev_http_resp *resp)
@@ -208,6 +325,16 @@ control_handle(const struct control_ctx *ctx, const char *method, const char *pa
 			reply_error(resp, 405, "use POST");
 		else
 			handle_link_test(ctx, body, body_len, resp);
+	} else if (strcmp(path, "/v1/dir/status") == 0) {
+		if (!get)
+			reply_error(resp, 405, "use GET");
+		else
+			handle_dir_status(ctx, resp);
+	} else if (strcmp(path, "/v1/relays") == 0) {
+		if (!get)
+			reply_error(resp, 405, "use GET");
+		else
+			handle_relays(ctx, resp);
 	} else if (strcmp(path, "/v1/reload") == 0) {
 		if (!post) {
 			reply_error(resp, 405, "use POST");

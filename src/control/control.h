@@ -8,6 +8,9 @@
  *   GET  /v1/links        every link
  *   POST /v1/links/test   {"peer": "<node-id>", "bytes": N, "hash": true}: bulk-test a link
  *   POST /v1/reload       re-read the configuration (as SIGHUP); 200, or 422 with the reason
+ *   GET  /v1/dir/status   the directory client: consensus age, signatures per pinned
+ *                         authority, sources and their errors (dirclient_status())
+ *   GET  /v1/relays       the relays of the current consensus (dirserv_relays_json())
  *
  * control_handle() is the whole request logic, pure apart from the link manager it reads, so
  * it is fuzzed without sockets. Errors are JSON {"error": "..."} with a 4xx status.
@@ -23,6 +26,7 @@
 #include "evloop/evloop.h"
 #include "evloop/http.h"
 #include "link/link.h"
+#include "directory/dirclient.h"
 
 enum control_limits {
 	CONTROL_MAX_BODY = 64 * 1024,
@@ -41,6 +45,9 @@ struct control_ctx {
 	uint64_t start_ms; /* monotonic time the daemon started */
 	struct link_mgr *links;
 	const char *const *listen; /* bound listen addresses, NULL-terminated (may be NULL) */
+	/* The directory client, read through the daemon's slot (it may replace the client on
+	 * reload); NULL, or *dir NULL: no [directory] authorities configured (404). */
+	struct dirclient *const *dir;
 	/* POST /v1/reload; may be NULL. Returns UM_OK, or an error with the reason in why. */
 	int (*reload)(void *arg, char *why, size_t why_len);
 	void *arg;

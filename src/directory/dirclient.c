@@ -204,7 +204,11 @@ explain_auth(const struct dirclient *dc, const struct consensus *c,
 	size_t off = 0;
 
 	(void)dc;
+	/* "Untrusted" only when no pinned authority signed at all: a pinned signature that
+	 * fails (a tampered document) is reported per pin below, as "bad signature". */
 	*untrusted = res->n_signed == 0 && res->n_unpinned_sigs > 0;
+	for (size_t p = 0; p < res->n_pins && *untrusted; p++)
+		*untrusted = res->auth[p].status == CONS_AUTH_NO_SIG;
 	if (*untrusted) {
 		off += (size_t)snprintf(msg, len,
 		                        "consensus signed by authorities we do not trust:");
@@ -870,8 +874,15 @@ schedule_ok(struct dirclient *dc, struct source *s, uint64_t now_s)
 		        c->fresh_until_s +
 		        jitter(dc, UM_MIN(span, (uint64_t)DIRCLIENT_FRESH_JITTER_MAX_S) + 1);
 	} else {
-		s->next_fetch_s =
-		        now_s + DIRCLIENT_REFETCH_S / 2 + jitter(dc, DIRCLIENT_REFETCH_S / 2 + 1);
+		/* Past fresh_until and nothing newer yet: ask again within REFETCH_S, or within
+		 * half a period when periods are shorter (a testnet's 10 s periods would
+		 * otherwise let the consensus expire between two asks). */
+		uint64_t r = DIRCLIENT_REFETCH_S;
+
+		if (c != NULL && c->fresh_until_s > c->valid_after_s &&
+		    (c->fresh_until_s - c->valid_after_s) / 2 < r)
+			r = UM_MAX((c->fresh_until_s - c->valid_after_s) / 2, (uint64_t)2);
+		s->next_fetch_s = now_s + r / 2 + jitter(dc, r / 2 + 1);
 	}
 }
 

@@ -171,4 +171,12 @@ void dirserv_handle(struct dirserv *ds, const char *method, const char *path,
                     const char *if_none_match, const uint8_t *body, size_t len,
                     const char *source_key, uint64_t now_s, struct ev_http_resp *resp);
 
+/*
+ * The JSON of GET /v1/relays for consensus c (NULL: none): {"consensus": {digest,
+ * valid_after, fresh_until, valid_until, signatures} or null, "relays": [{id, digest,
+ * nickname, roles, flags, addrs, country, region, operator, bandwidth, geo_confidence,
+ * scores}]}. A new NUL-terminated string the caller frees, or NULL if encoding failed.
+ */
+char *dirserv_relays_json(const struct consensus *c);
+
 #endif /* UM_DIRECTORY_DIRSERV_H */

@@ -310,31 +310,55 @@ relay_json(const struct relay_entry *e)
 	return j;
 }
 
-static void
-handle_relays(struct dirserv *ds, struct ev_http_resp *resp)
+/* {"consensus": {...} or null, "relays": [...]} for c (NULL: no consensus). */
+static json_t *
+relays_doc(const struct consensus *c)
 {
 	json_t *arr = json_array();
 	json_t *cons = json_null();
 
-	if (ds->has_cons) {
-		for (size_t i = 0; i < ds->cons.n_relays; i++) {
-			json_t *r = relay_json(&ds->cons.relays[i]);
+	if (c != NULL) {
+		for (size_t i = 0; i < c->n_relays; i++) {
+			json_t *r = relay_json(&c->relays[i]);
 
 			if (r == NULL) {
 				json_decref(arr);
-				reply_error(resp, 500, "internal");
-				return;
+				return NULL;
 			}
 			json_array_append_new(arr, r);
 		}
 		cons = json_pack("{s:o, s:I, s:I, s:I, s:i}", "digest",
-		                 hex_json(ds->cons.digest, DIR_DIGEST_LEN), "valid_after",
-		                 (json_int_t)ds->cons.valid_after_s, "fresh_until",
-		                 (json_int_t)ds->cons.fresh_until_s, "valid_until",
-		                 (json_int_t)ds->cons.valid_until_s, "signatures",
-		                 (int)ds->cons.n_sigs);
+		                 hex_json(c->digest, DIR_DIGEST_LEN), "valid_after",
+		                 (json_int_t)c->valid_after_s, "fresh_until",
+		                 (json_int_t)c->fresh_until_s, "valid_until",
+		                 (json_int_t)c->valid_until_s, "signatures", (int)c->n_sigs);
 	}
-	reply_json(resp, 200, json_pack("{s:o, s:o}", "consensus", cons, "relays", arr));
+	return json_pack("{s:o, s:o}", "consensus", cons, "relays", arr);
+}
+
+char *
+dirserv_relays_json(const struct consensus *c)
+{
+	json_t *j = relays_doc(c);
+	char *s;
+
+	if (j == NULL)
+		return NULL;
+	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	return s;
+}
+
+static void
+handle_relays(struct dirserv *ds, struct ev_http_resp *resp)
+{
+	json_t *j = relays_doc(ds->has_cons ? &ds->cons : NULL);
+
+	if (j == NULL) {
+		reply_error(resp, 500, "internal");
+		return;
+	}
+	reply_json(resp, 200, j);
 }
 
 static json_t *

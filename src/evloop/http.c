@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -73,6 +75,33 @@ const char *
 ev_http_req_arg(const struct ev_http_req *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int
+ev_http_req_peer(const struct ev_http_req *req, char *out, size_t out_len)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	if (out_len == 0)
+		return UM_ERR_INVALID;
+	out[0] = '\0';
+	ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return UM_ERR_NOT_FOUND;
+	sa = ci->client_addr;
+	if (sa->sa_family == AF_INET) {
+		if (inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		              out, (socklen_t)out_len) == NULL)
+			return UM_ERR_NOT_FOUND;
+	} else if (sa->sa_family == AF_INET6) {
+		if (inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		              out, (socklen_t)out_len) == NULL)
+			return UM_ERR_NOT_FOUND;
+	} else {
+		snprintf(out, out_len, "unix");
+	}
+	return UM_OK;
 }
 
 void

@@ -28,6 +28,11 @@ struct ev_http_req {
 
 /* A request header (case-insensitive name) or NULL; valid during the handler call. */
 const char *ev_http_req_header(const struct ev_http_req *req, const char *name);
+/*
+ * The client's address without the port ("192.0.2.1", "2001:db8::1"; "unix" for a Unix
+ * socket peer) into out. UM_ERR_NOT_FOUND if unknown (out is then "").
+ */
+int ev_http_req_peer(const struct ev_http_req *req, char *out, size_t out_len) UM_WARN_UNUSED;
 /* A query argument or NULL; valid during the handler call. */
 const char *ev_http_req_arg(const struct ev_http_req *req, const char *name);
 

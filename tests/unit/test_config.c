@@ -173,6 +173,27 @@ test_defaults_match_the_documented_values(void **state)
 	assert_int_equal(c->link.idle_timeout_ms, 180000);
 	assert_int_equal(c->link.reconnect_ms, 5000);
 	assert_int_equal(c->link.write_queue_max, 1024 * 1024);
+	assert_int_equal(c->directory.listen.n, 0);
+	assert_int_equal(c->directory.authorities.n, 0);
+	assert_int_equal(c->directory.vote_interval_ms, 3600 * 1000);
+	assert_int_equal(c->directory.pin_mode, CONFIG_PIN_STRICT);
+	assert_int_equal(c->directory.threshold, 0);
+	assert_int_equal(c->directory.min_sources, 1);
+	p = um_xasprintf("%s/authority_signing.key", sd);
+	assert_string_equal(c->directory.signing_key, p);
+	free(p);
+	p = um_xasprintf("%s/onion.key", sd);
+	assert_string_equal(c->relay.onion_key, p);
+	free(p);
+	assert_string_equal(c->relay.operator_key, "");
+	assert_string_equal(c->relay.country, "ZZ");
+	assert_string_equal(c->relay.region, "");
+	assert_int_equal(c->relay.geo_confidence, 0);
+	assert_int_equal(c->relay.bandwidth_rate, 1024 * 1024);
+	assert_int_equal(c->relay.bandwidth_burst, 0);
+	assert_int_equal(c->relay.exit_ports.n, 0);
+	assert_int_equal(c->relay.address.n, 0);
+	assert_string_equal(c->relay.contact, "");
 	assert_true(c->control.enabled);
 	assert_string_equal(c->log.level, "notice");
 	assert_string_equal(c->log.file, "");
@@ -322,7 +343,7 @@ static const struct value_case value_cases[] = {
 	/* role set */
 	{ "node.roles", "client", true, "client" },
 	{ "node.roles", "dht, client", true, "client,dht" },
-	{ "node.roles", "mesh-relay,issuer,directory,issuer", true, "directory,issuer,mesh-relay" },
+	{ "node.roles", "mesh-relay,issuer,dht,issuer", true, "issuer,dht,mesh-relay" },
 	{ "node.roles", "bogus", false,
 	  "node.roles: \"bogus\": \"bogus\" is not a role (client, entry, middle, exit, directory, "
 	  "issuer, dht, mesh-relay)" },
@@ -352,6 +373,31 @@ static const struct value_case value_cases[] = {
 	{ "log.file", "", true, "" },
 	{ "log.file", "/var/log/umbra.log", true, "/var/log/umbra.log" },
 	{ "log.file", "umbra.log", false, "log.file: \"umbra.log\" is not an absolute path" },
+	/* [directory] and [relay] */
+	{ "directory.authorities", ID1 "@https://127.0.0.1:8080", false,
+	  "does not start with http://" },
+	{ "directory.authorities", ID1 "@http://127.0.0.1:8080/x", false, "is not a number" },
+	{ "directory.authorities", ID1 "@http://localhost:80", false, "numeric IPv4" },
+	{ "directory.authorities", "http://127.0.0.1:8080", false,
+	  "is not <authority-id>@http://host:port" },
+	{ "directory.vote_interval", "10s", true, "10s" },
+	{ "directory.vote_interval", "9s", false, "is out of range (10s..24h)" },
+	{ "directory.pin_mode", "tofu", true, "tofu" },
+	{ "directory.pin_mode", "loose", false, "is not one of strict|tofu" },
+	{ "directory.threshold", "17", false, "is out of range (0..16)" },
+	{ "directory.min_sources", "0", false, "is out of range (1..16)" },
+	{ "relay.country", "DE", true, "DE" },
+	{ "relay.country", "de", false, "is not a two-letter upper-case country code" },
+	{ "relay.country", "DEU", false, "is not a two-letter upper-case country code" },
+	{ "relay.region", "eu-central", true, "eu-central" },
+	{ "relay.region", "EU", false, "is not a region" },
+	{ "relay.geo_confidence", "101", false, "is out of range (0..100)" },
+	{ "relay.bandwidth_rate", "10M", true, "10M" },
+	{ "relay.bandwidth_rate", "3G", false, "is out of range" },
+	{ "relay.exit_ports", "0", false, "is not a port or a port range" },
+	{ "relay.exit_ports", "90-80", false, "is not a port or a port range" },
+	{ "relay.contact", "ops@example.org", true, "ops@example.org" },
+	{ "relay.contact", "caf\xc3\xa9", false, "is not printable ASCII" },
 };
 
 static void
@@ -729,10 +775,10 @@ test_unknown_keys_and_sections_are_errors(void **state)
 {
 	(void)state;
 	expect_only_error("[link]\nbogus = 1\n", "t.conf:2: link.bogus: unknown key");
-	expect_only_error("# c\n[relay]\n", "t.conf:2: unknown section \"relay\"");
+	expect_only_error("# c\n[relays]\n", "t.conf:2: unknown section \"relays\"");
 	/* Keys under an unknown section are not reported again. */
-	expect_only_error("[relay]\nfoo = 1\nbar = 2\n[link]\nmax_links = 5\n",
-	                  "t.conf:1: unknown section \"relay\"");
+	expect_only_error("[relays]\nfoo = 1\nbar = 2\n[link]\nmax_links = 5\n",
+	                  "t.conf:1: unknown section \"relays\"");
 	expect_only_error("[ link ]\n", "t.conf:1: unknown section \" link \"");
 	expect_only_error("[LINK]\n", "t.conf:1: unknown section \"LINK\"");
 	expect_only_error("max_links = 1\n[link]\n",
@@ -1036,14 +1082,39 @@ test_cross_field_rules(void **state)
 	struct config *c;
 
 	(void)state;
-	expect_only_error("[node]\nroles = client,exit\n",
-	                  "t.conf:2: node.roles: \"client,exit\" includes a relay role (entry, "
+	expect_only_error("[node]\nroles = client,middle\n",
+	                  "t.conf:2: node.roles: \"client,middle\" includes a relay role (entry, "
 	                  "middle or exit), and relays must listen: set link.listen");
-	c = load_ok("[node]\nroles = client,exit\n[link]\nlisten = 0.0.0.0:0\n");
+	c = load_ok("[node]\nroles = client,exit\n[link]\nlisten = 0.0.0.0:0\n"
+	            "[relay]\nexit_ports = 1-65535\n");
 	assert_int_equal(c->node.roles, ROLE_CLIENT | ROLE_EXIT);
 	config_free(c);
 	/* Non-relay roles need no listener. */
-	c = load_ok("[node]\nroles = directory,issuer,dht,mesh-relay\n");
+	c = load_ok("[node]\nroles = issuer,dht,mesh-relay\n");
+	config_free(c);
+
+	/* The directory role needs its HTTP listener and the authority set. */
+	expect_error("[node]\nroles = directory\n", "set directory.listen");
+	expect_error("[node]\nroles = directory\n", "set directory.authorities");
+	c = load_ok("[node]\nroles = directory\n[directory]\nlisten = 127.0.0.1:0\n"
+	            "authorities = " ID1 "@http://127.0.0.1:1\n");
+	config_free(c);
+	expect_only_error("[directory]\nauthorities = " ID1 "@http://127.0.0.1:1\n"
+	                  "authorities = " ID1 "@http://127.0.0.1:2\n",
+	                  "t.conf:3: directory.authorities: authority id " ID1 " is listed twice");
+	expect_only_error("[directory]\nauthorities = " ID1 "@http://127.0.0.1:1\nthreshold = 2\n",
+	                  "t.conf:3: directory.threshold: \"2\" is more than the 1 "
+	                  "directory.authorities");
+	expect_only_error("[directory]\nauthorities = " ID1
+	                  "@http://127.0.0.1:1\nmin_sources = 2\n",
+	                  "t.conf:3: directory.min_sources: \"2\" is more than the 1 "
+	                  "directory.authorities");
+	/* Relays: burst at least rate, exits name their ports. */
+	expect_only_error("[relay]\nbandwidth_rate = 2M\nbandwidth_burst = 1M\n",
+	                  "t.conf:3: relay.bandwidth_burst: \"1M\" is less than "
+	                  "relay.bandwidth_rate (\"2M\")");
+	expect_error("[node]\nroles = exit\n[link]\nlisten = 0.0.0.0:1\n", "set relay.exit_ports");
+	c = load_ok("[node]\nroles = exit\n[link]\nlisten = 0.0.0.0:1\n[relay]\nexit_ports = 80\n");
 	config_free(c);
 
 	expect_only_error("[link]\nkeepalive = 3m\n",
@@ -1077,7 +1148,7 @@ test_cross_field_rules(void **state)
 	expect_only_error("[link]\nkeepalive = soon\nidle_timeout = 11s\n",
 	                  "t.conf:2: link.keepalive: \"soon\" is not a duration (seconds, or a "
 	                  "number with ms, s, m or h; 1s..1h)");
-	expect_only_error("[node]\nroles = exit\n[link]\nlisten = nowhere\n",
+	expect_only_error("[node]\nroles = middle\n[link]\nlisten = nowhere\n",
 	                  "t.conf:4: link.listen: \"nowhere\" is not host:port (the port is "
 	                  "missing)");
 }
@@ -1155,6 +1226,10 @@ test_dump_reloads_to_the_same_dump(void **state)
 	        "accept = known\nmax_links = 77\nhandshake_timeout = 1500ms\n"
 	        "keepalive = 90s\nidle_timeout = 2h\nreconnect = 100ms\n"
 	        "write_queue_max = 1000000\n"
+	        "[directory]\nlisten = 127.0.0.1:0\nauthorities = " ID1 "@http://127.0.0.1:1\n"
+	        "vote_interval = 10s\npin_mode = tofu\n"
+	        "[relay]\nexit_ports = 80\nexit_ports = 1000-2000\ncountry = DE\n"
+	        "region = eu\nbandwidth_burst = 2M\ncontact = a@b\n"
 	        "[control]\nenabled = off\n"
 	        "[log]\nlevel = debug\nfile = /var/log/u.log\nsyslog = yes\n"
 	        "safe_logging = no\n",

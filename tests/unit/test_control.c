@@ -39,6 +39,8 @@
 #include "evloop/evloop.h"
 #include "link/handshake.h"
 #include "link/link.h"
+#include "store/store.h"
+#include "directory/dirclient.h"
 
 enum {
 	POLL_MS = 2,
@@ -326,6 +328,61 @@ test_control_status_minimal_ctx(void **state)
 	/* Without a link manager a test finds no link. */
 	expect_error(&ctx, "POST", "/v1/links/test", "{\"peer\":\"" ZERO_ID_B32 "\",\"bytes\":1}",
 	             404, "no open link");
+}
+
+static void
+test_control_directory(void **state)
+{
+	struct fx *f = *state;
+	struct control_ctx ctx = { .node_id = f->a.id.pk, .start_ms = um_mono_ms() };
+	struct dirclient *none = NULL, *dc = NULL;
+	struct store *st = NULL;
+	struct dirclient_config cfg;
+	const char *urls[] = { "http://127.0.0.1:1", "http://127.0.0.1:2" };
+	uint8_t pins[2][32];
+	char why[256];
+	int status = 0;
+	json_t *j, *v;
+
+	/* No directory client configured: 404 with the key to set. */
+	expect_error(&ctx, "GET", "/v1/dir/status", NULL, 404, "[directory] authorities");
+	expect_error(&ctx, "GET", "/v1/relays", NULL, 404, "[directory] authorities");
+	ctx.dir = &none;
+	expect_error(&ctx, "GET", "/v1/relays", NULL, 404, "[directory] authorities");
+	expect_error(&ctx, "POST", "/v1/relays", NULL, 405, "use GET");
+	expect_error(&ctx, "POST", "/v1/dir/status", NULL, 405, "use GET");
+
+	/* A client that has fetched nothing yet. */
+	assert_int_equal(store_open(STORE_PATH_MEMORY, &dirclient_schema, &st, why, sizeof(why)),
+	                 UM_OK);
+	memset(pins, 0x11, sizeof(pins[0]));
+	memset(pins[1], 0x22, sizeof(pins[1]));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.urls = urls;
+	cfg.n_urls = 2;
+	cfg.pin_mode = DIRCLIENT_PIN_STRICT;
+	cfg.pins = (const uint8_t(*)[32])pins;
+	cfg.n_pins = 2;
+	cfg.store = st;
+	assert_int_equal(dirclient_new(&cfg, um_wall_s(), &dc, why, sizeof(why)), UM_OK);
+	ctx.dir = &dc;
+	j = call(&ctx, "GET", "/v1/dir/status", NULL, &status);
+	assert_int_equal(status, 200);
+	assert_false(json_is_true(json_object_get(j, "valid")));
+	assert_string_equal(json_string_value(json_object_get(j, "pin_mode")), "strict");
+	assert_int_equal(json_integer_value(json_object_get(j, "n_pins")), 2);
+	assert_int_equal(json_integer_value(json_object_get(j, "threshold")), 2);
+	assert_int_equal(json_integer_value(json_object_get(j, "n_signed")), 0);
+	v = json_object_get(j, "sources");
+	assert_int_equal(json_array_size(v), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(v, 1), "url")),
+	                    urls[1]);
+	assert_true(strlen(json_string_value(json_object_get(j, "message"))) > 0);
+	json_decref(j);
+	/* No valid consensus: 503 and the reason. */
+	expect_error(&ctx, "GET", "/v1/relays", NULL, 503, "no valid consensus");
+	dirclient_free(dc);
+	store_close(st);
 }
 
 static void
@@ -928,6 +985,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_control_status_minimal_ctx, fx_setup,
 		                                fx_teardown),
 		cmocka_unit_test_setup_teardown(test_control_links, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_control_directory, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_control_link_test_bad_requests, fx_setup,
 		                                fx_teardown),
 		cmocka_unit_test_setup_teardown(test_control_methods_and_paths, fx_setup,

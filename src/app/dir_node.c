@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's directory roles from configuration (dir_node.h). Start-up order: the shared
+ * store, then the authority (it must serve before our own client asks it), then the relay
+ * uploader, then the client. Key files: the authority signing key and the relay onion key
+ * are created on first start (mode 0600); the operator key must exist.
+ *
+ * Shortcuts, admitted: the authority's signing-key certificate is re-issued at every start
+ * (same key, 30 days); rotation of the signing key and of the onion key (every 28 days, the
+ * previous one kept 7 days) is not done yet; a relay claims all-zero scores and its
+ * advertised rate as observed bandwidth until measurement exists.
+ */
+#include "app/dir_node.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/time.h"
+#include "app/app.h"
+#include "store/store.h"
+#include "directory/authority.h"
+#include "directory/dirserv.h"
+
+enum {
+	SIGNING_CERT_LIFETIME_S = 30 * 86400,
+	DIR_URL_MAX = CONFIG_URL_MAX,
+};
+
+/* The parsed [directory] authorities. */
+struct auth_list {
+	size_t n;
+	uint8_t ids[CONS_MAX_AUTHORITIES][AUTHCERT_ID_LEN];
+	char urls[CONS_MAX_AUTHORITIES][DIR_URL_MAX];
+	const char *url_ptrs[CONS_MAX_AUTHORITIES];
+};
+
+static int
+auth_list_parse(const struct config *c, struct auth_list *a, char *why, size_t why_len)
+{
+	memset(a, 0, sizeof(*a));
+	if (c->directory.authorities.n > CONS_MAX_AUTHORITIES) {
+		snprintf(why, why_len, "too many [directory] authorities");
+		return UM_ERR_CONFIG;
+	}
+	for (size_t i = 0; i < c->directory.authorities.n; i++) {
+		if (config_authority_parse(c->directory.authorities.v[i], a->ids[i], a->urls[i],
+		                           sizeof(a->urls[i])) != UM_OK) {
+			snprintf(why, why_len, "bad [directory] authorities #%zu", i + 1);
+			return UM_ERR_CONFIG;
+		}
+		a->url_ptrs[i] = a->urls[i];
+	}
+	a->n = c->directory.authorities.n;
+	return UM_OK;
+}
+
+/* ---- relay descriptor template ---- */
+
+/* node.nickname with the characters a descriptor refuses dropped, cut to 19. */
+static void
+desc_nickname(const char *nick, char out[RELAY_DESC_NICKNAME_MAX + 1])
+{
+	size_t o = 0;
+
+	for (const char *s = nick; *s != '\0' && o < RELAY_DESC_NICKNAME_MAX; s++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9'))
+			out[o++] = *s;
+	}
+	out[o] = '\0';
+	if (o == 0)
+		snprintf(out, RELAY_DESC_NICKNAME_MAX + 1, "Unnamed");
+}
+
+static int
+addr_from_text(const char *text, struct relay_addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(a, 0, sizeof(*a));
+	if (ev_addr_parse(text, &ss, &len) != UM_OK)
+		return UM_ERR_INVALID;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)&ss;
+
+		a->type = RELAY_ADDR_IPV4;
+		memcpy(a->addr, &s4->sin_addr, 4);
+		a->port = ntohs(s4->sin_port);
+	} else {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)&ss;
+
+		a->type = RELAY_ADDR_IPV6;
+		memcpy(a->addr, &s6->sin6_addr, 16);
+		a->port = ntohs(s6->sin6_port);
+	}
+	return relay_addr_is_valid(a) ? UM_OK : UM_ERR_INVALID;
+}
+
+static int
+policy_from(const struct config *c, struct relay_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->kind = RELAY_POLICY_ACCEPT;
+	if ((c->node.roles & ROLE_EXIT) == 0)
+		return UM_OK; /* accept nothing: "01 00" */
+	for (size_t i = 0; i < c->relay.exit_ports.n && i < RELAY_DESC_MAX_PORT_RANGES; i++) {
+		if (config_port_range_parse(c->relay.exit_ports.v[i], &p->r[i].lo, &p->r[i].hi) !=
+		    UM_OK)
+			return UM_ERR_CONFIG;
+		p->n_ranges++;
+	}
+	return relay_policy_normalize(p);
+}
+
+static int
+desc_template(const struct app_dir *d, const struct config *c, const struct app_dir_env *env,
+              struct relay_desc *t, char *why, size_t why_len)
+{
+	const struct config_list *al = &c->relay.address;
+	struct relay_addr a;
+	uint64_t burst;
+
+	memset(t, 0, sizeof(*t));
+	t->version = RELAY_DESC_VERSION;
+	desc_nickname(c->node.nickname, t->nickname);
+	t->roles = (uint8_t)(((c->node.roles & ROLE_ENTRY) ? RELAY_ROLE_ENTRY : 0) |
+	                     ((c->node.roles & ROLE_MIDDLE) ? RELAY_ROLE_MIDDLE : 0) |
+	                     ((c->node.roles & ROLE_EXIT) ? RELAY_ROLE_EXIT : 0));
+	memcpy(t->onion_key, d->onion.pk, RELAY_DESC_KEY_LEN);
+	/* Addresses: [relay] address, else the bound link listeners that can be published. */
+	if (al->n > 0) {
+		for (size_t i = 0; i < al->n && t->n_addrs < RELAY_DESC_MAX_ADDRS; i++) {
+			if (addr_from_text(al->v[i], &a) != UM_OK) {
+				snprintf(why, why_len, "relay.address %s cannot be published",
+				         al->v[i]);
+				return UM_ERR_CONFIG;
+			}
+			t->addrs[t->n_addrs++] = a;
+		}
+	} else {
+		for (size_t i = 0; env->link_listen != NULL && env->link_listen[i] != NULL &&
+		                   t->n_addrs < RELAY_DESC_MAX_ADDRS;
+		     i++) {
+			if (addr_from_text(env->link_listen[i], &a) == UM_OK)
+				t->addrs[t->n_addrs++] = a;
+		}
+	}
+	if (t->n_addrs == 0) {
+		snprintf(why, why_len,
+		         "no address to publish in the relay descriptor (link.listen is "
+		         "unspecified, e.g. 0.0.0.0): set relay.address");
+		return UM_ERR_CONFIG;
+	}
+	/* Sorted and distinct, as the descriptor requires. */
+	for (size_t i = 1; i < t->n_addrs; i++) {
+		for (size_t j = i; j > 0 && relay_addr_cmp(&t->addrs[j - 1], &t->addrs[j]) > 0;
+		     j--) {
+			a = t->addrs[j];
+			t->addrs[j] = t->addrs[j - 1];
+			t->addrs[j - 1] = a;
+		}
+	}
+	for (size_t i = 1; i < t->n_addrs; i++) {
+		if (relay_addr_cmp(&t->addrs[i - 1], &t->addrs[i]) == 0) {
+			snprintf(why, why_len, "an address is published twice");
+			return UM_ERR_CONFIG;
+		}
+	}
+	if (policy_from(c, &t->policy4) != UM_OK || policy_from(c, &t->policy6) != UM_OK) {
+		snprintf(why, why_len, "bad relay.exit_ports");
+		return UM_ERR_CONFIG;
+	}
+	t->exit_flags = (c->node.roles & ROLE_EXIT) ? RELAY_EXIT_F_REJECT_PRIVATE : 0;
+	burst = c->relay.bandwidth_burst != 0 ? c->relay.bandwidth_burst : c->relay.bandwidth_rate;
+	t->bw.rate = (uint32_t)c->relay.bandwidth_rate;
+	t->bw.burst = (uint32_t)burst;
+	t->bw.observed = (uint32_t)c->relay.bandwidth_rate;
+	snprintf(t->country, sizeof(t->country), "%s", c->relay.country);
+	snprintf(t->region, sizeof(t->region), "%s", c->relay.region);
+	t->geo_confidence = (uint8_t)c->relay.geo_confidence;
+	snprintf(t->platform, sizeof(t->platform), "umbra %s", UM_VERSION);
+	snprintf(t->contact, sizeof(t->contact), "%s", c->relay.contact);
+	return UM_OK;
+}
+
+/* ---- keys ---- */
+
+static int
+load_ed(const char *path, bool create, const char *what, struct keys_ed25519 *k, char *why,
+        size_t why_len)
+{
+	uint8_t secret[32];
+	bool made = false;
+	int ret;
+
+	ret = app_keyfile_load(path, KEYFILE_ED25519, create, secret, &made, why, why_len);
+	if (ret == UM_OK) {
+		keys_ed25519_from_seed(k, secret);
+		if (made)
+			log_notice(LD_APP, "created %s %s", what, path);
+	}
+	um_memzero(secret, sizeof(secret));
+	return ret;
+}
+
+static int
+load_x(const char *path, const char *what, struct keys_x25519 *k, char *why, size_t why_len)
+{
+	uint8_t secret[32];
+	bool made = false;
+	int ret;
+
+	ret = app_keyfile_load(path, KEYFILE_X25519, true, secret, &made, why, why_len);
+	if (ret == UM_OK) {
+		keys_x25519_from_secret(k, secret);
+		if (made)
+			log_notice(LD_APP, "created %s %s", what, path);
+	}
+	um_memzero(secret, sizeof(secret));
+	return ret;
+}
+
+/* ---- roles ---- */
+
+static int
+start_authority(struct app_dir *d, const struct config *c, const struct app_dir_env *env,
+                const struct auth_list *al, char *why, size_t why_len)
+{
+	struct dirserv_config dcfg;
+	struct dirauth_io_config acfg;
+	struct auth_keyring kr;
+	struct auth_cert cert;
+	const char *peers[CONS_MAX_AUTHORITIES];
+	size_t n_peers = 0;
+	bool self = false;
+	uint64_t now = um_wall_s();
+	int ret;
+
+	for (size_t i = 0; i < al->n; i++) {
+		if (memcmp(al->ids[i], env->id->pk, AUTHCERT_ID_LEN) == 0)
+			self = true;
+		else
+			peers[n_peers++] = al->url_ptrs[i];
+	}
+	if (!self) {
+		char b32[53];
+
+		app_key_b32(env->id->pk, b32);
+		snprintf(why, why_len,
+		         "the directory role needs this node (%s) in [directory] authorities", b32);
+		return UM_ERR_CONFIG;
+	}
+	if ((ret = load_ed(c->directory.signing_key, true, "authority signing key", &d->signing,
+	                   why, why_len)) != UM_OK)
+		return ret;
+	/* Published a minute back, so authorities whose clocks lag a little accept it. */
+	if ((ret = auth_cert_make(&cert, env->id, d->signing.pk, now - 60,
+	                          now + SIGNING_CERT_LIFETIME_S)) != UM_OK ||
+	    (ret = auth_keyring_init(&kr, &cert)) != UM_OK) {
+		snprintf(why, why_len, "cannot certify the authority signing key: %s",
+		         um_err_str(ret));
+		return ret;
+	}
+	dirserv_config_defaults(&dcfg);
+	dcfg.store = d->store;
+	dcfg.keyring = &kr;
+	dcfg.signing = &d->signing;
+	dcfg.n_authorities = al->n;
+	dcfg.authorities = (const uint8_t(*)[AUTHCERT_ID_LEN])al->ids;
+	/* RUNNING means reachable within the last few periods. */
+	dcfg.running_window_s = UM_MIN(3 * c->directory.vote_interval_ms / 1000, 3600);
+	if ((ret = dirserv_new(&dcfg, &d->ds, why, why_len)) != UM_OK)
+		return ret;
+	memset(&acfg, 0, sizeof(acfg));
+	acfg.ds = d->ds;
+	acfg.links = env->links;
+	acfg.listen = (const char *const *)c->directory.listen.v;
+	acfg.n_listen = c->directory.listen.n;
+	acfg.vote_interval_s = c->directory.vote_interval_ms / 1000;
+	acfg.peer_urls = peers;
+	acfg.n_peers = n_peers;
+	if ((ret = dirauth_io_new(env->loop, &acfg, &d->auth, why, why_len)) != UM_OK)
+		return ret;
+	for (size_t i = 0; dirauth_io_bound(d->auth, i) != NULL; i++)
+		log_notice(LD_APP, "serving the directory on http://%s",
+		           dirauth_io_bound(d->auth, i));
+	dirauth_io_start(d->auth);
+	return UM_OK;
+}
+
+static int
+start_relay(struct app_dir *d, const struct config *c, const struct app_dir_env *env,
+            const struct auth_list *al, char *why, size_t why_len)
+{
+	struct dirrelay_io_config rcfg;
+	struct relay_desc t;
+	int ret;
+
+	if ((ret = load_x(c->relay.onion_key, "onion key", &d->onion, why, why_len)) != UM_OK)
+		return ret;
+	if (c->relay.operator_key[0] != '\0' &&
+	    (ret = load_ed(c->relay.operator_key, false, "operator key", &d->op, why, why_len)) !=
+	            UM_OK)
+		return ret;
+	if (al->n == 0) {
+		log_notice(LD_APP,
+		           "no [directory] authorities: this relay publishes no descriptor");
+		return UM_OK;
+	}
+	if ((ret = desc_template(d, c, env, &t, why, why_len)) != UM_OK)
+		return ret;
+	memset(&rcfg, 0, sizeof(rcfg));
+	rcfg.tmpl = &t;
+	rcfg.identity = env->id;
+	rcfg.op = d->op.sk != NULL ? &d->op : NULL;
+	rcfg.li = env->li;
+	rcfg.urls = al->url_ptrs;
+	rcfg.n_urls = al->n;
+	if ((ret = dirrelay_io_new(env->loop, &rcfg, &d->relay, why, why_len)) != UM_OK)
+		return ret;
+	dirrelay_io_start(d->relay);
+	return UM_OK;
+}
+
+static void
+on_consensus(void *arg, const struct consensus *c)
+{
+	(void)arg;
+	log_info(LD_DIR, "new consensus: %zu relays, %u signatures, valid until %llu", c->n_relays,
+	         (unsigned)c->n_sigs, (unsigned long long)c->valid_until_s);
+}
+
+static int
+start_client(struct app_dir *d, const struct config *c, const struct app_dir_env *env,
+             const struct auth_list *al, char *why, size_t why_len)
+{
+	struct dirclient_config ccfg;
+	int ret;
+
+	memset(&ccfg, 0, sizeof(ccfg));
+	ccfg.urls = al->url_ptrs;
+	ccfg.n_urls = al->n;
+	ccfg.pin_mode = c->directory.pin_mode == CONFIG_PIN_TOFU ? DIRCLIENT_PIN_TOFU
+	                                                         : DIRCLIENT_PIN_STRICT;
+	/* Strict: the configured ids are the pins. TOFU: the store's (`umbra dir pin`), else
+	 * learned from the first verified consensus. */
+	if (ccfg.pin_mode == DIRCLIENT_PIN_STRICT) {
+		ccfg.pins = (const uint8_t(*)[AUTHCERT_ID_LEN])al->ids;
+		ccfg.n_pins = al->n;
+	}
+	ccfg.threshold = c->directory.threshold;
+	ccfg.min_sources = c->directory.min_sources;
+	ccfg.store = d->store;
+	if ((ret = dirclient_new(&ccfg, um_wall_s(), &d->dc, why, why_len)) != UM_OK)
+		return ret;
+	d->dc_io = dirclient_io_new(env->loop, d->dc, on_consensus, d);
+	dirclient_io_start(d->dc_io);
+	return UM_OK;
+}
+
+int
+app_dir_start(struct app_dir *d, const struct config *c, const struct app_dir_env *env, char *why,
+              size_t why_len)
+{
+	struct auth_list al;
+	char *path;
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	if ((ret = auth_list_parse(c, &al, why, why_len)) != UM_OK)
+		return ret;
+	if (al.n == 0 && (c->node.roles & (ROLE_DIRECTORY | ROLE_RELAY_ANY)) == 0)
+		return UM_OK; /* no directory at all: links only */
+	path = um_xasprintf("%s/umbra.db", c->node.state_dir);
+	ret = store_open(path, &dirclient_schema, &d->store, why, why_len);
+	free(path);
+	if (ret != UM_OK)
+		return ret;
+	if ((c->node.roles & ROLE_DIRECTORY) != 0 &&
+	    (ret = start_authority(d, c, env, &al, why, why_len)) != UM_OK)
+		return ret;
+	if ((c->node.roles & ROLE_RELAY_ANY) != 0 &&
+	    (ret = start_relay(d, c, env, &al, why, why_len)) != UM_OK)
+		return ret;
+	if (al.n > 0 && (ret = start_client(d, c, env, &al, why, why_len)) != UM_OK)
+		return ret;
+	return UM_OK;
+}
+
+const char *
+app_dir_listen(const struct app_dir *d, size_t i)
+{
+	return d->auth != NULL ? dirauth_io_bound(d->auth, i) : NULL;
+}
+
+int
+app_dir_reload(struct app_dir *d, const struct config *c, const struct app_dir_env *env, char *why,
+               size_t why_len)
+{
+	struct relay_desc t;
+	int ret;
+
+	if (d->relay == NULL)
+		return UM_OK;
+	if ((ret = desc_template(d, c, env, &t, why, why_len)) != UM_OK)
+		return ret;
+	return dirrelay_io_update(d->relay, &t, why, why_len);
+}
+
+void
+app_dir_stop(struct app_dir *d)
+{
+	dirclient_io_free(d->dc_io);
+	dirrelay_io_free(d->relay);
+	dirauth_io_free(d->auth);
+}
+
+void
+app_dir_clear(struct app_dir *d)
+{
+	app_dir_stop(d);
+	dirclient_free(d->dc);
+	dirserv_free(d->ds);
+	store_close(d->store);
+	keys_ed25519_clear(&d->signing);
+	keys_ed25519_clear(&d->op);
+	keys_x25519_clear(&d->onion);
+}

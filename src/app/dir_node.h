@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's directory roles (issue #3), wired from configuration: the authority role
+ * (dirserv + dirauth_io), the relay role's descriptor uploads (dirrelay_io) and the client
+ * (dirclient + dirclient_io), all sharing one SQLite store, <state_dir>/umbra.db.
+ */
+#ifndef UM_APP_DIR_NODE_H
+#define UM_APP_DIR_NODE_H
+
+#include <stddef.h>
+
+#include "lib/compiler.h"
+#include "config/config.h"
+#include "crypto/keys.h"
+#include "evloop/evloop.h"
+#include "link/link.h"
+#include "directory/dirclient.h"
+#include "directory/directory_io.h"
+
+struct app_dir {
+	struct store *store;
+	struct keys_ed25519 signing; /* authority signing key (directory role) */
+	struct keys_ed25519 op;      /* operator key ([relay] operator_key), sk NULL if none */
+	struct keys_x25519 onion;    /* relay onion key */
+	struct dirserv *ds;
+	struct dirauth_io *auth;
+	struct dirrelay_io *relay;
+	struct dirclient *dc;
+	struct dirclient_io *dc_io;
+};
+
+/* What the daemon lends (all borrowed; they outlive the struct app_dir). */
+struct app_dir_env {
+	struct ev_loop *loop;
+	const struct keys_ed25519 *id;
+	const struct link_identity *li;
+	struct link_mgr *links;
+	const char *const *link_listen; /* bound link addresses, NULL-terminated */
+};
+
+/* Start what c asks for (nothing without [directory] authorities or the directory role).
+ * On failure why says what; call app_dir_clear() either way. */
+int app_dir_start(struct app_dir *d, const struct config *c, const struct app_dir_env *env,
+                  char *why, size_t why_len) UM_WARN_UNUSED;
+/* The bound directory HTTP addresses, for the start-up log (NULL past the end). */
+const char *app_dir_listen(const struct app_dir *d, size_t i);
+/* SIGHUP: apply the reloadable relay fields (a changed descriptor is published at once). */
+int app_dir_reload(struct app_dir *d, const struct config *c, const struct app_dir_env *env,
+                   char *why, size_t why_len) UM_WARN_UNUSED;
+/* Stop the network activity (shutdown begins); the state stays until app_dir_clear(). */
+void app_dir_stop(struct app_dir *d);
+/* Free everything and wipe the keys. */
+void app_dir_clear(struct app_dir *d);
+
+#endif /* UM_APP_DIR_NODE_H */
