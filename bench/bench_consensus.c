@@ -17,6 +17,7 @@
 #include "crypto/keys.h"
 #include "directory/authority.h"
 #include "directory/consensus.h"
+#include "directory/consensus_diff.h"
 #include "directory/vote.h"
 
 enum { N_AUTH = 3, ROUNDS = 5, NOW = 1700000000, VA = NOW, FU = VA + 3600, VU = VA + 3 * 3600 };
@@ -74,6 +75,73 @@ static double
 ms_since(uint64_t t0)
 {
 	return (double)(um_mono_ns() - t0) / 1e6;
+}
+
+/*
+ * The next period's consensus from c: 1% of the relays with a new bandwidth, 0.5% gone,
+ * signed again; then the diff from c to it (make on the directory, apply on the client).
+ */
+static int
+run_diff(const struct consensus *c, const uint8_t *bytes, size_t len, const struct auth_cert *cert,
+         const struct keys_ed25519 *sk)
+{
+	struct consensus next, got;
+	uint8_t *nb = NULL, *diff = NULL, *out = NULL;
+	size_t nlen = 0, dlen = 0, olen = 0, k = 0;
+	double make_ms = 1e9, apply_ms = 1e9;
+
+	(void)bytes;
+	(void)len;
+	consensus_init(&next);
+	next = *c;
+	next.relays = um_xcalloc(c->n_relays, sizeof(*c->relays));
+	next.n_sigs = 0;
+	next.valid_after_s += 3600;
+	next.fresh_until_s += 3600;
+	next.valid_until_s += 3600;
+	for (size_t i = 0; i < c->n_relays; i++) {
+		if (i % 200 == 7)
+			continue;
+		next.relays[k] = c->relays[i];
+		if (i % 100 == 3)
+			next.relays[k].measured_bw += 1000;
+		k++;
+	}
+	next.n_relays = k;
+	if (consensus_update_digest(&next) != UM_OK)
+		return 1;
+	for (uint32_t a = 0; a < N_AUTH; a++) {
+		if (consensus_sign(&next, &cert[a], &sk[a]) != UM_OK)
+			return 1;
+	}
+	if (consensus_encode_new(&next, &nb, &nlen) != UM_OK)
+		return 1;
+	for (int round = 0; round < ROUNDS; round++) {
+		uint64_t t0 = um_mono_ns();
+		double t;
+
+		free(diff);
+		if (consensus_diff_make(c, &next, nb, nlen, &diff, &dlen) != UM_OK)
+			return 1;
+		t = ms_since(t0);
+		make_ms = t < make_ms ? t : make_ms;
+		t0 = um_mono_ns();
+		if (consensus_diff_apply(c, diff, dlen, &got, &out, &olen) != UM_OK ||
+		    olen != nlen || memcmp(out, nb, nlen) != 0)
+			return 1;
+		t = ms_since(t0);
+		apply_ms = t < apply_ms ? t : apply_ms;
+		consensus_clear(&got);
+		free(out);
+	}
+	printf("consensus_%zu_next_bytes %zu\n", c->n_relays, nlen);
+	printf("consensus_%zu_diff_bytes %zu\n", c->n_relays, dlen);
+	printf("consensus_%zu_diff_make_ms %.2f\n", c->n_relays, make_ms);
+	printf("consensus_%zu_diff_apply_ms %.2f\n", c->n_relays, apply_ms);
+	free(nb);
+	free(diff);
+	consensus_clear(&next);
+	return 0;
 }
 
 static int
@@ -143,6 +211,8 @@ run(uint32_t n_relays)
 			return 1;
 		t = ms_since(t0);
 		verify_ms = t < verify_ms ? t : verify_ms;
+		if (round == 0 && run_diff(&p, buf, len, cert, sk) != 0)
+			return 1;
 		consensus_clear(&p);
 	}
 	printf("consensus_%u_build_sign_ms %.2f\n", (unsigned)n_relays, build_ms);

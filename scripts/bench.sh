@@ -72,9 +72,13 @@ printf '%-58s %12s\n' "record seal (514-byte cell -> 530), one core, MB/s" "$(ge
 printf '%-58s %12s\n' "record seal + open, one core, MB/s" "$(get "$cr" seal_open_514_mb_s)"
 
 echo
-echo "directory (issue #3 groundwork; target: verify a 10,000-relay consensus in < 50 ms)"
+echo "directory (issue #3; target: verify a 10,000-relay consensus in < 50 ms)"
 printf '%-58s %12s\n' "consensus build + sign, 1,000 relays, ms" "$(get "$cs" consensus_1000_build_sign_ms)"
 printf '%-58s %12s\n' "consensus parse + verify, 1,000 relays, ms" "$(get "$cs" consensus_1000_parse_verify_ms)"
 printf '%-58s %12s\n' "consensus build + sign, 10,000 relays, ms" "$(get "$cs" consensus_10000_build_sign_ms)"
 printf '%-58s %12s\n' "consensus parse + verify, 10,000 relays, ms" "$(get "$cs" consensus_10000_parse_verify_ms)"
 printf '%-58s %12s\n' "consensus size, 10,000 relays, bytes" "$(get "$cs" consensus_10000_bytes)"
+printf '%-58s %12s\n' "  next period (1% changed, 0.5% gone): whole, bytes" "$(get "$cs" consensus_10000_next_bytes)"
+printf '%-58s %12s\n' "  next period: diff, bytes" "$(get "$cs" consensus_10000_diff_bytes)"
+printf '%-58s %12s\n' "  next period: 304 when unchanged, body bytes" 0
+printf '%-58s %12s\n' "  diff make (directory) / apply (client), ms" "$(get "$cs" consensus_10000_diff_make_ms) / $(get "$cs" consensus_10000_diff_apply_ms)"

@@ -21,6 +21,8 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "crypto/crypto.h"
+#include "directory/consensus_diff.h"
+#include "directory/dirserv.h"
 
 static const char schema_v1[] =
         "CREATE TABLE dirclient_cache (id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -42,6 +44,8 @@ struct source {
 	char base[DIRCLIENT_URL_MAX_LEN];
 	char url_cons[URL_FULL_LEN];
 	char url_auth[URL_FULL_LEN];
+	char url_diff[URL_FULL_LEN + 2 * DIR_DIGEST_LEN + 32];
+	bool full_next; /* fetch the whole document next time, not a diff */
 	bool in_flight;
 	enum dirclient_fetch_kind in_flight_kind;
 	char sent_etag[DIRCLIENT_ETAG_MAX_LEN];
@@ -829,10 +833,28 @@ dirclient_due(struct dirclient *dc, uint64_t now_s, struct dirclient_fetch *out,
 		s->sent_etag[0] = '\0';
 		if (f->kind == DIRCLIENT_FETCH_CONSENSUS) {
 			f->url = s->url_cons;
-			if (dc->cur != NULL)
+			if (dc->cur != NULL) {
+				char hex[HEX_LEN(DIR_DIGEST_LEN)];
+
 				etag_of(dc->cur->digest, s->sent_etag);
-			else
+				/* Holding a consensus: ask for a diff from it (docs/PROTOCOL.md
+				 * 5.8); the answer may still be 304 or the whole document. */
+				if (!s->full_next && enc_hex(hex, sizeof(hex), dc->cur->digest,
+				                             DIR_DIGEST_LEN) == UM_OK) {
+					static const char route[] = "/v1/consensus/diff/";
+					size_t bl = strlen(s->base);
+
+					/* base < DIRCLIENT_URL_MAX_LEN: it fits */
+					memcpy(s->url_diff, s->base, bl);
+					memcpy(s->url_diff + bl, route, sizeof(route) - 1);
+					memcpy(s->url_diff + bl + sizeof(route) - 1, hex,
+					       sizeof(hex));
+					f->url = s->url_diff;
+				}
+				s->full_next = false;
+			} else {
 				copy_str(s->sent_etag, sizeof(s->sent_etag), s->etag);
+			}
 			f->if_none_match = s->sent_etag[0] != '\0' ? s->sent_etag : NULL;
 		} else {
 			f->url = s->url_auth;
@@ -1060,6 +1082,47 @@ handle_304(struct dirclient *dc, size_t srcno, uint64_t now_s, const char *etag,
 	return UM_OK;
 }
 
+/*
+ * A diff from the consensus we asked with: rebuild the new document from our copy and
+ * handle it as a whole one (verified the same way). A diff from a base we no longer hold
+ * (another source gave us a newer one meanwhile) is not the source's fault: fetch the
+ * whole document next, now.
+ */
+static int
+handle_diff(struct dirclient *dc, size_t srcno, uint64_t now_s, const uint8_t *diff, size_t len,
+            bool *accepted)
+{
+	struct source *s = &dc->src[srcno];
+	uint8_t from[DIR_DIGEST_LEN], to[DIR_DIGEST_LEN];
+	struct consensus c;
+	uint8_t *bytes;
+	size_t n;
+	int ret;
+
+	if ((ret = consensus_diff_peek(diff, len, from, to)) != UM_OK) {
+		snprintf(s->error, sizeof(s->error), "consensus diff: %s", um_err_str(ret));
+		return UM_ERR_MALFORMED;
+	}
+	if (dc->cur == NULL || memcmp(from, dc->cur->digest, DIR_DIGEST_LEN) != 0) {
+		if (dc->cur != NULL && memcmp(to, dc->cur->digest, DIR_DIGEST_LEN) == 0)
+			return handle_304(dc, srcno, now_s, NULL, accepted);
+		s->full_next = true;
+		return UM_OK;
+	}
+	if ((ret = consensus_diff_apply(dc->cur, diff, len, &c, &bytes, &n)) != UM_OK) {
+		snprintf(s->error, sizeof(s->error), "consensus diff does not apply: %s",
+		         um_err_str(ret));
+		s->full_next = true;
+		return ret;
+	}
+	consensus_clear(&c);
+	log_info(LD_DIR, "directory %s: consensus diff of %zu bytes for a %zu-byte document",
+	         s->base, len, n);
+	ret = handle_body(dc, srcno, now_s, bytes, n, accepted);
+	free(bytes);
+	return ret;
+}
+
 int
 dirclient_handle(struct dirclient *dc, size_t srcno, enum dirclient_fetch_kind kind, uint64_t now_s,
                  const struct dirclient_response *r, bool *accepted)
@@ -1108,6 +1171,9 @@ dirclient_handle(struct dirclient *dc, size_t srcno, enum dirclient_fetch_kind k
 	}
 	if (r->status == 304)
 		ret = handle_304(dc, srcno, now_s, r->etag, accepted);
+	else if (r->status == 200 && r->content_type != NULL &&
+	         strcmp(r->content_type, DIRSERV_CDIFF_CONTENT_TYPE) == 0)
+		ret = handle_diff(dc, srcno, now_s, r->body, r->body_len, accepted);
 	else if (r->status == 200)
 		ret = handle_body(dc, srcno, now_s, r->body, r->body_len, accepted);
 	else {

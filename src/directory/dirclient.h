@@ -89,7 +89,7 @@ void dirclient_free_(struct dirclient *dc);
 /* ---- sans-I/O driving ---- */
 
 enum dirclient_fetch_kind {
-	DIRCLIENT_FETCH_CONSENSUS = 0,   /* GET <url>/v1/consensus */
+	DIRCLIENT_FETCH_CONSENSUS = 0,   /* GET <url>/v1/consensus, or .../diff/<ours> */
 	DIRCLIENT_FETCH_AUTHORITIES = 1, /* GET <url>/v1/authorities (TOFU before pinning) */
 };
 
@@ -116,7 +116,8 @@ struct dirclient_response {
 	int status;    /* HTTP status */
 	const uint8_t *body;
 	size_t body_len;
-	const char *etag; /* the ETag header or NULL */
+	const char *etag;         /* the ETag header or NULL */
+	const char *content_type; /* the Content-Type header or NULL */
 };
 
 /*

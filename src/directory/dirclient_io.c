@@ -58,6 +58,7 @@ io_done(void *arg, const struct ev_http_result *res)
 		r.body = res->body;
 		r.body_len = res->body_len;
 		r.etag = ev_http_result_header(res, "ETag");
+		r.content_type = ev_http_result_header(res, "Content-Type");
 	}
 	ret = dirclient_handle(io->dc, c->src, c->kind, now, &r, &accepted);
 	if (ret != UM_OK)

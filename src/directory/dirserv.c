@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/log.h"
 #include "lib/mem.h"
 #include "crypto/hash.h"
 #include "directory/dirserv_st.h"
+#include "directory/consensus_diff.h"
 
 static const char cons_sig_label[CONS_LABEL_LEN] = "umbra-consensus-v1"; /* with its NUL */
 
@@ -167,6 +169,8 @@ dirserv_free_(struct dirserv *ds)
 	keys_ed25519_clear(&ds->signing);
 	consensus_clear(&ds->cons);
 	free(ds->cons_bytes);
+	for (size_t i = 0; i < DIRSERV_DIFF_CACHE; i++)
+		free(ds->diffs[i].bytes);
 	free(ds->buckets);
 	um_memzero(ds, sizeof(*ds));
 	free(ds);
@@ -472,6 +476,12 @@ store_consensus(struct dirserv *ds, const struct consensus *c, uint64_t now_s)
 		return ret;
 	if ((ret = dirserv_db_cons_put(ds, c, enc, enc_len, now_s)) == UM_OK)
 		ret = cache_reload(ds);
+	/* Keep a day of history: bases for diffs, votes to inspect. */
+	if (ret == UM_OK && now_s > DIRSERV_KEEP_S &&
+	    (ret = dirserv_db_prune(ds, now_s - DIRSERV_KEEP_S)) != UM_OK) {
+		log_warn(LD_DIR, "cannot prune old consensuses and votes: %s", um_err_str(ret));
+		ret = UM_OK; /* housekeeping: the consensus is stored */
+	}
 	free(enc);
 	return ret;
 }
@@ -618,6 +628,57 @@ dirserv_latest_consensus(struct dirserv *ds, const uint8_t **bytes, size_t *len,
 	*len = ds->cons_len;
 	if (digest != NULL)
 		memcpy(digest, ds->cons.digest, DIR_DIGEST_LEN);
+	return UM_OK;
+}
+
+int
+dirserv_consensus_diff(struct dirserv *ds, const uint8_t from[DIR_DIGEST_LEN],
+                       const uint8_t **bytes, size_t *len)
+{
+	struct dirserv_diff *slot;
+	struct consensus old;
+	uint8_t *blob = NULL;
+	size_t blob_len = 0;
+	int ret;
+
+	*bytes = NULL;
+	*len = 0;
+	if (!ds->has_cons)
+		return UM_ERR_NOT_FOUND;
+	if (memcmp(from, ds->cons.digest, DIR_DIGEST_LEN) == 0)
+		return UM_ERR_EXISTS;
+	for (size_t i = 0; i < DIRSERV_DIFF_CACHE; i++) {
+		slot = &ds->diffs[i];
+		if (slot->bytes != NULL && memcmp(slot->from, from, DIR_DIGEST_LEN) == 0 &&
+		    memcmp(slot->to, ds->cons.digest, DIR_DIGEST_LEN) == 0) {
+			*bytes = slot->bytes;
+			*len = slot->len;
+			return UM_OK;
+		}
+	}
+	if ((ret = dirserv_db_cons_get(ds, from, &blob, &blob_len)) != UM_OK)
+		return ret;
+	consensus_init(&old);
+	if (consensus_parse(blob, blob_len, &old) != (ssize_t)blob_len) {
+		free(blob);
+		return UM_ERR_MALFORMED; /* we only store what we encoded: a damaged database */
+	}
+	free(blob);
+	slot = &ds->diffs[ds->diff_next];
+	ds->diff_next = (ds->diff_next + 1) % DIRSERV_DIFF_CACHE;
+	free(slot->bytes);
+	slot->bytes = NULL;
+	ret = consensus_diff_make(&old, &ds->cons, ds->cons_bytes, ds->cons_len, &slot->bytes,
+	                          &slot->len);
+	consensus_clear(&old);
+	if (ret != UM_OK) {
+		slot->bytes = NULL;
+		return ret;
+	}
+	memcpy(slot->from, from, DIR_DIGEST_LEN);
+	memcpy(slot->to, ds->cons.digest, DIR_DIGEST_LEN);
+	*bytes = slot->bytes;
+	*len = slot->len;
 	return UM_OK;
 }
 

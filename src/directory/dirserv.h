@@ -41,6 +41,9 @@
 #include "directory/descriptor.h"
 #include "directory/vote.h"
 
+/* The Content-Type of a consensus diff (GET /v1/consensus/diff/<from>). */
+#define DIRSERV_CDIFF_CONTENT_TYPE "application/x-umbra-consensus-diff"
+
 enum dirserv_limits {
 	DIRSERV_SOURCE_KEY_MAX = 128, /* longer source keys are refused (treated as one source) */
 	DIRSERV_MAX_SOURCES_MAX = 1 << 20,
@@ -50,6 +53,8 @@ enum dirserv_limits {
 	/* POST /v1/consensus-sig body: digest | identity | signing_key | sig. */
 	DIRSERV_SIG_MSG_LEN = DIR_DIGEST_LEN + CONS_SIG_ENTRY_LEN,
 	DIRSERV_PATH_MAX = 256,
+	DIRSERV_DIFF_CACHE = 4, /* diffs kept, from distinct bases */
+	DIRSERV_KEEP_S = 86400, /* consensuses and votes kept this long after their period */
 };
 
 struct dirserv_config {
@@ -157,6 +162,15 @@ int dirserv_add_consensus_sig(struct dirserv *ds, const uint8_t *bytes, size_t l
  * changes ds, or UM_ERR_NOT_FOUND. */
 int dirserv_latest_consensus(struct dirserv *ds, const uint8_t **bytes, size_t *len,
                              uint8_t digest[DIR_DIGEST_LEN]) UM_WARN_UNUSED;
+
+/*
+ * A diff (consensus_diff.h) from the stored consensus `from` to the latest one: a view valid
+ * until the next call that changes ds. UM_ERR_EXISTS when `from` is the latest (nothing to
+ * send), UM_ERR_NOT_FOUND when there is no latest or `from` is not stored (send the whole
+ * document). Recent diffs are cached, so serving many clients costs one computation.
+ */
+int dirserv_consensus_diff(struct dirserv *ds, const uint8_t from[DIR_DIGEST_LEN],
+                           const uint8_t **bytes, size_t *len) UM_WARN_UNUSED;
 
 /* Add or update a peer directory (GET /v1/peers lists them). identity and etag may be NULL. */
 int dirserv_peer_set(struct dirserv *ds, const char *url, const uint8_t identity[AUTHCERT_ID_LEN],

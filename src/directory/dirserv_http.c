@@ -12,6 +12,7 @@
 
 #include "lib/encoding.h"
 #include "lib/err.h"
+#include "lib/log.h"
 #include "lib/mem.h"
 #include "directory/dirserv_st.h"
 
@@ -154,23 +155,37 @@ etag_matches(const char *hdr, const char *tag)
 	return false;
 }
 
+/*
+ * The latest consensus and its quoted ETag in resp->etag; false (resp set to 404 or 500)
+ * when there is none.
+ */
+static bool
+latest_with_etag(struct dirserv *ds, struct ev_http_resp *resp, const uint8_t **bytes, size_t *len,
+                 char hex[HEX_LEN(DIR_DIGEST_LEN)])
+{
+	uint8_t digest[DIR_DIGEST_LEN];
+
+	if (dirserv_latest_consensus(ds, bytes, len, digest) != UM_OK) {
+		reply_error(resp, 404, "no consensus yet");
+		return false;
+	}
+	if (enc_hex(hex, HEX_LEN(DIR_DIGEST_LEN), digest, sizeof(digest)) != UM_OK) {
+		reply_error(resp, 500, "internal");
+		return false;
+	}
+	resp->etag = um_xasprintf("\"%s\"", hex);
+	return true;
+}
+
 static void
 handle_get_consensus(struct dirserv *ds, const char *if_none_match, struct ev_http_resp *resp)
 {
 	const uint8_t *bytes;
 	size_t len;
-	uint8_t digest[DIR_DIGEST_LEN];
 	char hex[HEX_LEN(DIR_DIGEST_LEN)];
 
-	if (dirserv_latest_consensus(ds, &bytes, &len, digest) != UM_OK) {
-		reply_error(resp, 404, "no consensus yet");
+	if (!latest_with_etag(ds, resp, &bytes, &len, hex))
 		return;
-	}
-	if (enc_hex(hex, sizeof(hex), digest, sizeof(digest)) != UM_OK) {
-		reply_error(resp, 500, "internal");
-		return;
-	}
-	resp->etag = um_xasprintf("\"%s\"", hex);
 	if (if_none_match != NULL && strlen(if_none_match) <= 4096 &&
 	    etag_matches(if_none_match, hex)) {
 		resp->status = 304;
@@ -184,6 +199,47 @@ static bool
 parse_digest(const char *s, uint8_t out[32])
 {
 	return strlen(s) == 64 && dec_hex(out, 32, s, 64) == 32;
+}
+
+/*
+ * GET /v1/consensus/diff/<from>: 304 when <from> is the latest, a diff from it when we
+ * still hold it (content type CDIFF_CONTENT_TYPE), else the whole latest document.
+ */
+static void
+handle_get_consensus_diff(struct dirserv *ds, const char *arg, const char *if_none_match,
+                          struct ev_http_resp *resp)
+{
+	uint8_t from[DIR_DIGEST_LEN];
+	const uint8_t *bytes;
+	size_t len;
+	int ret;
+
+	if (!parse_digest(arg, from)) {
+		reply_error(resp, 400, "bad digest");
+		return;
+	}
+	char hex[HEX_LEN(DIR_DIGEST_LEN)];
+	const uint8_t *latest;
+	size_t latest_len;
+
+	ret = dirserv_consensus_diff(ds, from, &bytes, &len);
+	if ((ret == UM_OK || ret == UM_ERR_EXISTS) &&
+	    !latest_with_etag(ds, resp, &latest, &latest_len, hex))
+		return;
+	if (ret == UM_OK) {
+		reply_bytes(resp, bytes, len);
+		resp->content_type = DIRSERV_CDIFF_CONTENT_TYPE;
+		return;
+	}
+	if (ret == UM_ERR_EXISTS) {
+		/* The client holds the latest: 304 whatever If-None-Match said. */
+		resp->status = 304;
+		resp->content_type = "application/octet-stream";
+		return;
+	}
+	if (ret != UM_ERR_NOT_FOUND)
+		log_info(LD_DIR, "cannot make a consensus diff: %s", um_err_str(ret));
+	handle_get_consensus(ds, if_none_match, resp);
 }
 
 static bool
@@ -470,6 +526,11 @@ dirserv_handle(struct dirserv *ds, const char *method, const char *path, const c
 			reply_error(resp, 405, "method not allowed");
 		else
 			handle_get_consensus(ds, if_none_match, resp);
+	} else if ((arg = strip_prefix(path, "/v1/consensus/diff/")) != NULL) {
+		if (!get)
+			reply_error(resp, 405, "method not allowed");
+		else
+			handle_get_consensus_diff(ds, arg, if_none_match, resp);
 	} else if (strcmp(path, "/v1/desc") == 0) {
 		if (!post)
 			reply_error(resp, 405, "method not allowed");

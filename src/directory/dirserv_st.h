@@ -30,6 +30,13 @@ struct dirserv {
 	size_t cons_len;
 	struct consensus cons; /* parsed cons_bytes (n_relays 0 when none) */
 	bool has_cons;
+	/* Diffs to the latest consensus from recent bases, made on demand (dirserv_diff). */
+	struct dirserv_diff {
+		uint8_t from[DIR_DIGEST_LEN], to[DIR_DIGEST_LEN];
+		uint8_t *bytes; /* NULL: slot free */
+		size_t len;
+	} diffs[DIRSERV_DIFF_CACHE];
+	size_t diff_next; /* the slot to reuse next */
 };
 
 /* A stored descriptor row handed to the vote builder. */
@@ -69,6 +76,7 @@ int dirserv_db_cons_put(struct dirserv *ds, const struct consensus *c, const uin
                         size_t len, uint64_t now_s) UM_WARN_UNUSED;
 int dirserv_db_cons_get(struct dirserv *ds, const uint8_t digest[32], uint8_t **blob,
                         size_t *len) UM_WARN_UNUSED;
+int dirserv_db_prune(struct dirserv *ds, uint64_t before_s) UM_WARN_UNUSED;
 int dirserv_db_cons_latest(struct dirserv *ds, uint8_t **blob, size_t *len) UM_WARN_UNUSED;
 int dirserv_db_peer_set(struct dirserv *ds, const char *url, const uint8_t *identity,
                         const char *etag, uint64_t last_sync_s) UM_WARN_UNUSED;

@@ -421,6 +421,27 @@ dirserv_db_cons_put(struct dirserv *ds, const struct consensus *c, const uint8_t
 	return ret;
 }
 
+/* Drop consensuses and votes for periods that ended before before_s. */
+int
+dirserv_db_prune(struct dirserv *ds, uint64_t before_s)
+{
+	static const char *const sql[] = {
+		"DELETE FROM consensus WHERE valid_until < ?",
+		"DELETE FROM votes WHERE valid_after < ?",
+	};
+	struct store_stmt *s = NULL;
+	int ret = UM_OK;
+
+	for (size_t i = 0; i < UM_ARRAY_LEN(sql) && ret == UM_OK; i++) {
+		if ((ret = store_stmt_prepare(ds->st, sql[i], &s)) != UM_OK)
+			return ret;
+		if ((ret = bind_u64(s, 1, before_s)) == UM_OK)
+			ret = step_done(s);
+		store_stmt_free(s);
+	}
+	return ret;
+}
+
 int
 dirserv_db_cons_get(struct dirserv *ds, const uint8_t digest[32], uint8_t **blob, size_t *len)
 {

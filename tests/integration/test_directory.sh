@@ -159,6 +159,27 @@ etag=$(curl -s -D - -o "$T/cons.bin" "$A1URL/v1/consensus" | tr -d '\r' | sed -n
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$A1URL/v1/consensus")
 [ "$code" = 304 ] || fail "If-None-Match with the current ETag gave $code"
 ok "304 Not Modified for an unchanged consensus"
+# 2b. Diffs: from the current document 304; from an older one a diff far smaller than the
+#     whole document, which the clients apply (they ask for diffs once they hold one).
+hex=$(echo "$etag" | tr -d '"')
+code=$(curl -s -o /dev/null -w '%{http_code}' "$A1URL/v1/consensus/diff/$hex")
+[ "$code" = 304 ] || fail "diff from the current consensus gave $code"
+etag_changed() {
+	[ "$(curl -s -D - -o /dev/null "$A1URL/v1/consensus" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')" != "$etag" ]
+}
+wait_for $((2 * IVL + 10)) "a newer consensus" etag_changed
+curl -s -D "$T/diff.hdr" -o "$T/diff.bin" "$A1URL/v1/consensus/diff/$hex" || fail "GET diff"
+grep -qi "^content-type: application/x-umbra-consensus-diff" "$T/diff.hdr" || fail "not a diff: $(cat "$T/diff.hdr")"
+curl -sf -o "$T/full.bin" "$A1URL/v1/consensus" || fail "GET /v1/consensus"
+dsize=$(stat -c %s "$T/diff.bin")
+fsize=$(stat -c %s "$T/full.bin")
+[ "$dsize" -lt $((fsize / 2)) ] || fail "diff $dsize bytes vs full $fsize"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$A1URL/v1/consensus/diff/$(printf '0%.0s' $(seq 64))")
+[ "$code" = 200 ] || fail "diff from an unknown base gave $code (want the whole document)"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$A1URL/v1/consensus/diff/xyz")
+[ "$code" = 400 ] || fail "diff from a bad digest gave $code"
+wait_for 30 "c1 applies a diff" grep -q "consensus diff of" "$T/c1.log"
+ok "consensus diffs: $dsize bytes instead of $fsize; 304 from the current one; clients apply them"
 
 # 3. A forged descriptor: a real one with one byte of its nickname changed.
 dg=$(python3 -c 'import json,sys; print([r["digest"] for r in json.load(open(sys.argv[1])) if r["nickname"]=="m1"][0])' "$T/relays.json")

@@ -33,6 +33,8 @@
 #include "directory/authority.h"
 #include "directory/consensus.h"
 #include "directory/dirclient.h"
+#include "directory/consensus_diff.h"
+#include "directory/dirserv.h"
 #include "directory/relay_entry.h"
 #include "directory/vote.h"
 
@@ -173,7 +175,7 @@ static int
 answer(struct dirclient *dc, size_t src, uint64_t now, int status, const uint8_t *body, size_t len,
        const char *etag, bool *accepted)
 {
-	struct dirclient_response r = { UM_OK, 0, status, body, len, etag };
+	struct dirclient_response r = { UM_OK, 0, status, body, len, etag, NULL };
 
 	return dirclient_handle(dc, src, DIRCLIENT_FETCH_CONSENSUS, now, &r, accepted);
 }
@@ -181,7 +183,7 @@ answer(struct dirclient *dc, size_t src, uint64_t now, int status, const uint8_t
 static int
 answer_down(struct dirclient *dc, size_t src, uint64_t now)
 {
-	struct dirclient_response r = { UM_ERR_SYS, ECONNREFUSED, 0, NULL, 0, NULL };
+	struct dirclient_response r = { UM_ERR_SYS, ECONNREFUSED, 0, NULL, 0, NULL, NULL };
 	bool acc;
 
 	return dirclient_handle(dc, src, DIRCLIENT_FETCH_CONSENSUS, now, &r, &acc);
@@ -493,6 +495,91 @@ authorities_json(const size_t *ids, size_t n)
 	return j;
 }
 
+/* Holding a consensus, the client asks for a diff from it and rebuilds the next one. */
+static void
+test_dirclient_diff(void **state)
+{
+	static const size_t s012[] = { 0, 1, 2 };
+	struct store *st = mem_store();
+	struct dirclient *dc = new_dc(st, DIRCLIENT_PIN_STRICT, 3, 1, NOW);
+	struct dirclient_fetch f[DIRCLIENT_MAX_SOURCES];
+	struct dirclient_response r = { 0 };
+	struct consensus a, b;
+	size_t alen, blen, clen, dlen;
+	uint8_t *adoc = doc3(VA, s012, 3, &alen);
+	uint8_t *bdoc = doc3(VA + PERIOD, s012, 3, &blen);
+	uint8_t *cdoc = doc3(VA + 2 * PERIOD, s012, 3, &clen);
+	uint8_t *diff;
+	char want[128], hex[65];
+	uint64_t t;
+	bool acc;
+
+	(void)state;
+	consensus_init(&a);
+	consensus_init(&b);
+	assert_int_equal(consensus_parse(adoc, alen, &a), (ssize_t)alen);
+	assert_int_equal(consensus_parse(bdoc, blen, &b), (ssize_t)blen);
+	assert_int_equal(consensus_diff_make(&a, &b, bdoc, blen, &diff, &dlen), UM_OK);
+	assert_int_equal(due(dc, NOW, f), 3);
+	assert_string_equal(f[0].url, "http://127.0.0.1:1/v1/consensus"); /* nothing held yet */
+	assert_int_equal(answer(dc, 0, NOW, 200, adoc, alen, NULL, &acc), UM_OK);
+	assert_true(acc);
+	assert_int_equal(answer_down(dc, 1, NOW), UM_ERR_SYS);
+	assert_int_equal(answer_down(dc, 2, NOW), UM_ERR_SYS);
+
+	t = VA + PERIOD + DIRCLIENT_FRESH_JITTER_MAX_S + 1;
+	assert_int_equal(due(dc, t, f), 3);
+	assert_int_equal(enc_hex(hex, sizeof(hex), a.digest, 32), UM_OK);
+	snprintf(want, sizeof(want), "http://127.0.0.1:1/v1/consensus/diff/%s", hex);
+	assert_string_equal(f[0].url, want);
+	r.status = 200;
+	r.body = diff;
+	r.body_len = dlen;
+	r.content_type = DIRSERV_CDIFF_CONTENT_TYPE;
+	assert_int_equal(dirclient_handle(dc, 0, DIRCLIENT_FETCH_CONSENSUS, t, &r, &acc), UM_OK);
+	assert_true(acc);
+	assert_memory_equal(dirclient_consensus(dc, t, NULL, NULL)->digest, b.digest, 32);
+	/* The same diff again (from a base we no longer hold, to ours): consistent, like 304. */
+	assert_int_equal(dirclient_handle(dc, 1, DIRCLIENT_FETCH_CONSENSUS, t, &r, &acc), UM_OK);
+	assert_false(acc);
+	/* A damaged diff is refused; the source's next fetch is the whole document. */
+	assert_int_equal(due(dc, t + 1, f), 0);
+	t = VA + 2 * PERIOD + DIRCLIENT_FRESH_JITTER_MAX_S + 1;
+	assert_int_equal(due(dc, t, f), 2); /* source 2 is still in flight */
+	{
+		struct dirclient_response bad = r;
+		uint8_t *d2;
+		size_t d2len;
+		struct consensus c;
+
+		consensus_init(&c);
+		assert_int_equal(consensus_parse(cdoc, clen, &c), (ssize_t)clen);
+		free(diff);
+		assert_int_equal(consensus_diff_make(&b, &c, cdoc, clen, &d2, &d2len), UM_OK);
+		d2[1 + 64 + 4 + 3] ^= 0x40; /* inside the head: the result is not `to` */
+		bad.body = d2;
+		bad.body_len = d2len;
+		assert_int_not_equal(
+		        dirclient_handle(dc, f[0].src, DIRCLIENT_FETCH_CONSENSUS, t, &bad, &acc),
+		        UM_OK);
+		assert_false(acc);
+		free(d2);
+		consensus_clear(&c);
+	}
+	t += DIRCLIENT_BACKOFF_MAX_S + 1;
+	for (size_t n = due(dc, t, f), i = 0; i < n; i++) {
+		if (f[i].src == 0)
+			assert_string_equal(f[i].url, "http://127.0.0.1:1/v1/consensus");
+	}
+	consensus_clear(&a);
+	consensus_clear(&b);
+	free(adoc);
+	free(bdoc);
+	free(cdoc);
+	dirclient_free(dc);
+	store_close(st);
+}
+
 static void
 test_dirclient_authorities_parse_strict(void **state)
 {
@@ -625,7 +712,7 @@ struct io_env {
 	uint8_t *doc;
 	size_t len;
 	char etag[DIRCLIENT_ETAG_MAX_LEN]; /* quoted */
-	unsigned n_req, n_304, n_accepted;
+	unsigned n_req, n_304, n_accepted, n_diff_req;
 	bool want_304, timed_out;
 };
 
@@ -643,10 +730,12 @@ io_handler(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 		free(j);
 		return;
 	}
-	if (strcmp(req->path, "/v1/consensus") != 0) {
+	if (strcmp(req->path, "/v1/consensus") != 0 &&
+	    strncmp(req->path, "/v1/consensus/diff/", 19) != 0) {
 		ev_http_resp_set_text(resp, 404, "text/plain", "no");
 		return;
 	}
+	e->n_diff_req += strncmp(req->path, "/v1/consensus/diff/", 19) == 0;
 	resp->etag = um_xstrdup(e->etag);
 	if (inm != NULL && strcmp(inm, e->etag) == 0) {
 		e->n_304++;
@@ -767,6 +856,7 @@ test_dirclient_io_etag_and_304(void **state)
 	assert_int_equal(ev_loop_run(e.loop), UM_OK);
 	assert_false(e.timed_out);
 	assert_int_equal(e.n_304, 1);
+	assert_int_equal(e.n_diff_req, 1); /* holding a consensus, it asked for a diff */
 	assert_int_equal(e.n_accepted, 1);
 	assert_non_null(dirclient_consensus(e.dc, um_wall_s(), NULL, NULL));
 	dirclient_io_free(io);
@@ -833,6 +923,7 @@ main(void)
 		cmocka_unit_test(test_dirclient_foreign_keys_refused),
 		cmocka_unit_test(test_dirclient_cache_reopen_then_expiry),
 		cmocka_unit_test(test_dirclient_304),
+		cmocka_unit_test(test_dirclient_diff),
 		cmocka_unit_test(test_dirclient_authorities_parse_strict),
 		cmocka_unit_test(test_dirclient_tofu_pins_then_refuses_other_keys),
 		cmocka_unit_test(test_dirclient_min_sources),
