@@ -6,7 +6,9 @@
 #   2. full link handshakes per second on one core (bench_handshake), both sides in one
 #      process and the responder's share alone;
 #   3. the per-record AEAD cost that bounds (1) (bench_crypto);
-#   4. consensus build/sign and verify time for 1,000 and 10,000 relays (bench_consensus).
+#   4. consensus build/sign and verify time for 1,000 and 10,000 relays (bench_consensus);
+#   5. circuit crypto on one core: ntor v1 handshakes and relay crypto v1 cells
+#      (bench_circuit_crypto).
 # usage: scripts/bench.sh BUILD_DIR   (BENCH_BYTES=2G BENCH_SECONDS=3 to change the sizes)
 set -euo pipefail
 B=$(cd "${1:-build/release}" && pwd)
@@ -57,6 +59,7 @@ hs_us=$("$U" status -c "$T/b.conf" --json | python3 -c 'import json,sys; print(j
 hs=$("$B/bench_handshake" "$SECS")
 cr=$("$B/bench_crypto")
 cs=$("$B/bench_consensus")
+cc=$("$B/bench_circuit_crypto" "$SECS")
 get() { echo "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
@@ -82,3 +85,14 @@ printf '%-58s %12s\n' "  next period (1% changed, 0.5% gone): whole, bytes" "$(g
 printf '%-58s %12s\n' "  next period: diff, bytes" "$(get "$cs" consensus_10000_diff_bytes)"
 printf '%-58s %12s\n' "  next period: 304 when unchanged, body bytes" 0
 printf '%-58s %12s\n' "  diff make (directory) / apply (client), ms" "$(get "$cs" consensus_10000_diff_make_ms) / $(get "$cs" consensus_10000_diff_apply_ms)"
+
+echo
+echo "circuits (issue #4): ntor v1 handshakes and relay crypto v1 on 509-byte bodies, one core"
+printf '%-58s %12s\n' "ntor handshakes/s, client + relay in one process" "$(get "$cc" ntor_full_per_s)"
+printf '%-58s %12s\n' "ntor handshakes/s, relay side alone" "$(get "$cc" ntor_server_per_s)"
+printf '%-58s %12s\n' "relay crypto, one layer, cells/s" "$(get "$cc" relay_layer_cells_per_s)"
+printf '%-58s %12s\n' "relay crypto, one layer, MB/s" "$(get "$cc" relay_layer_mb_s)"
+printf '%-58s %12s\n' "middle relay forward (layer + recognition filter), cells/s" "$(get "$cc" relay_forward_cells_per_s)"
+printf '%-58s %12s\n' "endpoint (layer + running digest, recognized), cells/s" "$(get "$cc" relay_endpoint_cells_per_s)"
+printf '%-58s %12s\n' "client origination to hop 3 of 3, cells/s" "$(get "$cc" client_3hop_cells_per_s)"
+printf '%-58s %12s\n' "client origination to hop 3 of 3, MB/s" "$(get "$cc" client_3hop_mb_s)"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* BLAKE2b, HMAC-BLAKE2b, Noise HKDF and SHA-256 on libsodium. */
+/* BLAKE2b (one-shot and streaming), HMAC-BLAKE2b, Noise HKDF, SHA-256, HMAC-SHA256 and
+ * HKDF-SHA256 on libsodium; streaming SHA-256 on OpenSSL EVP. */
 #include "crypto/hash.h"
 
 #include <stdio.h>
@@ -7,6 +8,8 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include <sodium.h>
+
+#include "lib/err.h"
 
 void
 hash_blake2b(uint8_t *out, size_t out_len, const void *in, size_t in_len, const uint8_t *key,
@@ -138,4 +141,75 @@ hash_sha256_abort(struct hash_sha256_ctx *c)
 {
 	EVP_MD_CTX_free(c->md);
 	c->md = NULL;
+}
+
+int
+kdf_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *salt, size_t salt_len,
+                const uint8_t *ikm, size_t ikm_len, const uint8_t *info, size_t info_len)
+{
+	uint8_t prk[SHA256_LEN];
+	uint8_t t[SHA256_LEN];
+	crypto_auth_hmacsha256_state st;
+	size_t done = 0;
+
+	if (out_len == 0 || out_len > HKDF_SHA256_MAX_OUT)
+		return UM_ERR_INVALID;
+	/* Extract. */
+	hmac_sha256(prk, salt, salt_len, ikm, ikm_len);
+	/* Expand: T(i) = HMAC(PRK, T(i-1) | info | i), T(0) empty, i = 1..255. */
+	for (unsigned i = 1; done < out_len; i++) {
+		uint8_t ctr = (uint8_t)i;
+		size_t n = UM_MIN(out_len - done, (size_t)SHA256_LEN);
+
+		crypto_auth_hmacsha256_init(&st, prk, sizeof(prk));
+		if (i > 1)
+			crypto_auth_hmacsha256_update(&st, t, sizeof(t));
+		crypto_auth_hmacsha256_update(&st, info, info_len);
+		crypto_auth_hmacsha256_update(&st, &ctr, 1);
+		crypto_auth_hmacsha256_final(&st, t);
+		memcpy(out + done, t, n);
+		done += n;
+	}
+	sodium_memzero(prk, sizeof(prk));
+	sodium_memzero(t, sizeof(t));
+	sodium_memzero(&st, sizeof(st));
+	return UM_OK;
+}
+
+_Static_assert(sizeof(struct hash_blake2b_state) >= sizeof(crypto_generichash_state),
+               "hash_blake2b_state too small for crypto_generichash_state");
+_Static_assert(_Alignof(struct hash_blake2b_state) >= _Alignof(crypto_generichash_state),
+               "hash_blake2b_state under-aligned");
+
+static crypto_generichash_state *
+gh(struct hash_blake2b_state *st)
+{
+	return (crypto_generichash_state *)(void *)st->opaque;
+}
+
+void
+hash_blake2b_init(struct hash_blake2b_state *st, const uint8_t *key, size_t key_len, size_t out_len)
+{
+	if (crypto_generichash_init(gh(st), key, key != NULL ? key_len : 0, out_len) != 0)
+		abort(); /* a local caller broke the length contract */
+}
+
+void
+hash_blake2b_update(struct hash_blake2b_state *st, const void *in, size_t len)
+{
+	crypto_generichash_update(gh(st), in, len);
+}
+
+void
+hash_blake2b_final(struct hash_blake2b_state *st, uint8_t *out, size_t out_len)
+{
+	if (crypto_generichash_final(gh(st), out, out_len) != 0)
+		abort();
+	hash_blake2b_wipe(st);
+}
+
+void
+hash_blake2b_wipe(struct hash_blake2b_state *st)
+{
+	sodium_memzero(st, sizeof(*st));
 }
