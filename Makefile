@@ -3,7 +3,8 @@
 #
 #   make           debug build (gcc) in build/debug
 #   make demo      install deps if missing, build, run the main job on a local network
-#   make check     deps, gcc debug build, clang ASan+UBSan build, all tests, fuzz smoke, format
+#   make check     deps, gcc debug + release builds, clang ASan+UBSan build, all tests, fuzz
+#                  smoke, format
 #   make bench     release build and benchmarks (ratios against baselines in the same run)
 #   make fuzz      each fuzz target for FUZZ_SECONDS (default 60)
 #   make format    rewrite sources with clang-format
@@ -45,8 +46,9 @@ release: deps build/release/Makefile
 demo: release
 	@./scripts/demo.sh build/release/umbra
 
-# Unit tests also run under gcc (fast); everything runs under the sanitizers.
-check: debug asan
+# Unit tests also run under gcc (fast); everything runs under the sanitizers; the release
+# build (what `make demo` and `make bench` run) must compile too (-O2 sees more warnings).
+check: debug asan release
 	@cd build/debug && ctest -L 'unit|corpus' -j $(JOBS) --output-on-failure >/dev/null \
 		|| (cd build/debug && ctest -L 'unit|corpus' --output-on-failure; exit 1)
 	@echo "gcc debug build: unit and corpus tests passed"

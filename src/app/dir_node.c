@@ -5,10 +5,10 @@
  * uploader, then the client. Key files: the authority signing key and the relay onion key
  * are created on first start (mode 0600); the operator key must exist.
  *
- * Shortcuts, admitted: the authority's signing-key certificate is re-issued at every start
- * (same key, 30 days); rotation of the signing key and of the onion key (every 28 days, the
- * previous one kept 7 days) is not done yet; a relay claims all-zero scores and its
- * advertised rate as observed bandwidth until measurement exists.
+ * Key rotation (the authority signing key, the relay onion key) is in dir_keys.c.
+ *
+ * Shortcuts, admitted: a relay claims all-zero scores and its advertised rate as observed
+ * bandwidth until measurement exists.
  */
 #include "app/dir_node.h"
 
@@ -28,7 +28,7 @@
 #include "directory/dirserv.h"
 
 enum {
-	SIGNING_CERT_LIFETIME_S = 30 * 86400,
+	KEYS_CHECK_MAX_MS = 60 * 1000, /* onion-key rotation checks at least this often */
 	DIR_URL_MAX = CONFIG_URL_MAX,
 };
 
@@ -134,6 +134,11 @@ desc_template(const struct app_dir *d, const struct config *c, const struct app_
 	                     ((c->node.roles & ROLE_MIDDLE) ? RELAY_ROLE_MIDDLE : 0) |
 	                     ((c->node.roles & ROLE_EXIT) ? RELAY_ROLE_EXIT : 0));
 	memcpy(t->onion_key, d->onion.pk, RELAY_DESC_KEY_LEN);
+	if (d->onion_prev_expires_s != 0 && d->onion_prev.sk != NULL) {
+		t->has_prev_onion_key = true;
+		memcpy(t->prev_onion_key, d->onion_prev.pk, RELAY_DESC_KEY_LEN);
+		t->prev_onion_expires_s = d->onion_prev_expires_s;
+	}
 	/* Addresses: [relay] address, else the bound link listeners that can be published. */
 	if (al->n > 0) {
 		for (size_t i = 0; i < al->n && t->n_addrs < RELAY_DESC_MAX_ADDRS; i++) {
@@ -210,23 +215,6 @@ load_ed(const char *path, bool create, const char *what, struct keys_ed25519 *k,
 	return ret;
 }
 
-static int
-load_x(const char *path, const char *what, struct keys_x25519 *k, char *why, size_t why_len)
-{
-	uint8_t secret[32];
-	bool made = false;
-	int ret;
-
-	ret = app_keyfile_load(path, KEYFILE_X25519, true, secret, &made, why, why_len);
-	if (ret == UM_OK) {
-		keys_x25519_from_secret(k, secret);
-		if (made)
-			log_notice(LD_APP, "created %s %s", what, path);
-	}
-	um_memzero(secret, sizeof(secret));
-	return ret;
-}
-
 /* ---- roles ---- */
 
 static int
@@ -235,8 +223,6 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 {
 	struct dirserv_config dcfg;
 	struct dirauth_io_config acfg;
-	struct auth_keyring kr;
-	struct auth_cert cert;
 	const char *peers[CONS_MAX_AUTHORITIES];
 	size_t n_peers = 0;
 	bool self = false;
@@ -257,20 +243,11 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 		         "the directory role needs this node (%s) in [directory] authorities", b32);
 		return UM_ERR_CONFIG;
 	}
-	if ((ret = load_ed(c->directory.signing_key, true, "authority signing key", &d->signing,
-	                   why, why_len)) != UM_OK)
+	if ((ret = app_dir_signing_load(d, c, env->id, now, why, why_len)) != UM_OK)
 		return ret;
-	/* Published a minute back, so authorities whose clocks lag a little accept it. */
-	if ((ret = auth_cert_make(&cert, env->id, d->signing.pk, now - 60,
-	                          now + SIGNING_CERT_LIFETIME_S)) != UM_OK ||
-	    (ret = auth_keyring_init(&kr, &cert)) != UM_OK) {
-		snprintf(why, why_len, "cannot certify the authority signing key: %s",
-		         um_err_str(ret));
-		return ret;
-	}
 	dirserv_config_defaults(&dcfg);
 	dcfg.store = d->store;
-	dcfg.keyring = &kr;
+	dcfg.keyring = &d->keyring;
 	dcfg.signing = &d->signing;
 	dcfg.n_authorities = al->n;
 	dcfg.authorities = (const uint8_t(*)[AUTHCERT_ID_LEN])al->ids;
@@ -286,6 +263,8 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 	acfg.vote_interval_s = c->directory.vote_interval_ms / 1000;
 	acfg.peer_urls = peers;
 	acfg.n_peers = n_peers;
+	acfg.on_period_end = app_dir_signing_check;
+	acfg.arg = d;
 	if ((ret = dirauth_io_new(env->loop, &acfg, &d->auth, why, why_len)) != UM_OK)
 		return ret;
 	for (size_t i = 0; dirauth_io_bound(d->auth, i) != NULL; i++)
@@ -295,15 +274,31 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 	return UM_OK;
 }
 
+/* Onion-key rotation: a new descriptor when a key changed or a previous one retired. */
+static void
+onion_tick(void *arg)
+{
+	struct app_dir *d = arg;
+	struct relay_desc t;
+	char why[256];
+
+	if (!app_dir_onion_check(d, um_wall_s()) || d->relay == NULL)
+		return;
+	if (desc_template(d, d->cfg, &d->env, &t, why, sizeof(why)) != UM_OK ||
+	    dirrelay_io_update(d->relay, &t, why, sizeof(why)) != UM_OK)
+		log_warn(LD_APP, "cannot publish the rotated onion key: %s", why);
+}
+
 static int
 start_relay(struct app_dir *d, const struct config *c, const struct app_dir_env *env,
             const struct auth_list *al, char *why, size_t why_len)
 {
 	struct dirrelay_io_config rcfg;
 	struct relay_desc t;
+	uint64_t every;
 	int ret;
 
-	if ((ret = load_x(c->relay.onion_key, "onion key", &d->onion, why, why_len)) != UM_OK)
+	if ((ret = app_dir_onion_load(d, c, um_wall_s(), why, why_len)) != UM_OK)
 		return ret;
 	if (c->relay.operator_key[0] != '\0' &&
 	    (ret = load_ed(c->relay.operator_key, false, "operator key", &d->op, why, why_len)) !=
@@ -326,6 +321,10 @@ start_relay(struct app_dir *d, const struct config *c, const struct app_dir_env 
 	if ((ret = dirrelay_io_new(env->loop, &rcfg, &d->relay, why, why_len)) != UM_OK)
 		return ret;
 	dirrelay_io_start(d->relay);
+	d->keys_timer = ev_timer_new(env->loop, onion_tick, d);
+	every = UM_MIN(c->relay.onion_key_grace_ms, c->relay.onion_key_lifetime_ms) / 4;
+	every = UM_MAX(UM_MIN(every, KEYS_CHECK_MAX_MS), 1000);
+	ev_timer_start(d->keys_timer, every, every);
 	return UM_OK;
 }
 
@@ -374,6 +373,8 @@ app_dir_start(struct app_dir *d, const struct config *c, const struct app_dir_en
 	int ret;
 
 	memset(d, 0, sizeof(*d));
+	d->cfg = c;
+	d->env = *env;
 	if ((ret = auth_list_parse(c, &al, why, why_len)) != UM_OK)
 		return ret;
 	if (al.n == 0 && (c->node.roles & (ROLE_DIRECTORY | ROLE_RELAY_ANY)) == 0)
@@ -407,6 +408,7 @@ app_dir_reload(struct app_dir *d, const struct config *c, const struct app_dir_e
 	struct relay_desc t;
 	int ret;
 
+	d->cfg = c;
 	if (d->relay == NULL)
 		return UM_OK;
 	if ((ret = desc_template(d, c, env, &t, why, why_len)) != UM_OK)
@@ -417,6 +419,8 @@ app_dir_reload(struct app_dir *d, const struct config *c, const struct app_dir_e
 void
 app_dir_stop(struct app_dir *d)
 {
+	ev_timer_free(d->keys_timer);
+	d->keys_timer = NULL;
 	dirclient_io_free(d->dc_io);
 	dirrelay_io_free(d->relay);
 	dirauth_io_free(d->auth);
@@ -432,4 +436,5 @@ app_dir_clear(struct app_dir *d)
 	keys_ed25519_clear(&d->signing);
 	keys_ed25519_clear(&d->op);
 	keys_x25519_clear(&d->onion);
+	keys_x25519_clear(&d->onion_prev);
 }

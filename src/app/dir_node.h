@@ -7,15 +7,27 @@
 #ifndef UM_APP_DIR_NODE_H
 #define UM_APP_DIR_NODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/compiler.h"
 #include "config/config.h"
 #include "crypto/keys.h"
 #include "evloop/evloop.h"
 #include "link/link.h"
+#include "directory/authority.h"
 #include "directory/dirclient.h"
 #include "directory/directory_io.h"
+
+/* What the daemon lends (all borrowed; they outlive the struct app_dir). */
+struct app_dir_env {
+	struct ev_loop *loop;
+	const struct keys_ed25519 *id;
+	const struct link_identity *li;
+	struct link_mgr *links;
+	const char *const *link_listen; /* bound link addresses, NULL-terminated */
+};
 
 struct app_dir {
 	struct store *store;
@@ -27,16 +39,30 @@ struct app_dir {
 	struct dirrelay_io *relay;
 	struct dirclient *dc;
 	struct dirclient_io *dc_io;
+	/* Key rotation (dir_keys.c). */
+	const struct config *cfg;    /* the current one (replaced by app_dir_reload) */
+	struct app_dir_env env;      /* copied at start */
+	struct auth_keyring keyring; /* authority: current certificate first, then previous */
+	struct keys_x25519
+	        onion_prev;       /* relay: previous onion key during its grace, else sk NULL */
+	uint64_t onion_created_s; /* when the current onion key was made */
+	uint64_t onion_prev_expires_s; /* when the previous one stops working (0: none) */
+	struct ev_timer *keys_timer;   /* relay: onion-key rotation checks */
 };
 
-/* What the daemon lends (all borrowed; they outlive the struct app_dir). */
-struct app_dir_env {
-	struct ev_loop *loop;
-	const struct keys_ed25519 *id;
-	const struct link_identity *li;
-	struct link_mgr *links;
-	const char *const *link_listen; /* bound link addresses, NULL-terminated */
-};
+/* dir_keys.c: the authority signing keyring and the relay onion keys, kept in the state
+ * database and key files, rotated on schedule. */
+/* Load (or create) the signing key and the keyring, certifying the key if the keyring's
+ * current certificate is not for it or runs out within a lifetime. */
+int app_dir_signing_load(struct app_dir *d, const struct config *c, const struct keys_ed25519 *id,
+                         uint64_t now_s, char *why, size_t why_len) UM_WARN_UNUSED;
+/* Rotate the signing key if its lifetime is over (dirauth_io's on_period_end). */
+void app_dir_signing_check(void *arg, uint64_t now_s);
+/* Load (or create) the onion key, the previous one if still in its grace, and their times. */
+int app_dir_onion_load(struct app_dir *d, const struct config *c, uint64_t now_s, char *why,
+                       size_t why_len) UM_WARN_UNUSED;
+/* Rotate or retire onion keys when due; true when the descriptor changed. */
+bool app_dir_onion_check(struct app_dir *d, uint64_t now_s);
 
 /* Start what c asks for (nothing without [directory] authorities or the directory role).
  * On failure why says what; call app_dir_clear() either way. */

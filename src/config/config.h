@@ -76,18 +76,21 @@ struct config {
 		uint32_t threshold;   /* signatures a consensus needs; 0 = more than half */
 		uint32_t min_sources; /* directories that must serve the same consensus */
 		char *signing_key;    /* Ed25519 authority signing key file */
+		uint64_t signing_key_lifetime_ms; /* rotation period of the signing key */
 	} directory;
 	struct {
-		char *country;                 /* ISO 3166-1 alpha-2, "ZZ" = unknown */
-		char *region;                  /* "" or [a-z0-9-]{1,32} */
-		uint32_t geo_confidence;       /* percent */
-		uint64_t bandwidth_rate;       /* bytes/s */
-		uint64_t bandwidth_burst;      /* bytes/s; 0 = bandwidth_rate */
-		struct config_list exit_ports; /* "port" or "lo-hi"; exit role only */
-		struct config_list address;    /* advertised "host:port"; empty = link.listen */
-		char *onion_key;               /* X25519 onion key file */
-		char *operator_key;            /* Ed25519 operator key file; "" = none */
-		char *contact;                 /* printable ASCII, up to 64 */
+		char *country;                  /* ISO 3166-1 alpha-2, "ZZ" = unknown */
+		char *region;                   /* "" or [a-z0-9-]{1,32} */
+		uint32_t geo_confidence;        /* percent */
+		uint64_t bandwidth_rate;        /* bytes/s */
+		uint64_t bandwidth_burst;       /* bytes/s; 0 = bandwidth_rate */
+		struct config_list exit_ports;  /* "port" or "lo-hi"; exit role only */
+		struct config_list address;     /* advertised "host:port"; empty = link.listen */
+		char *onion_key;                /* X25519 onion key file */
+		uint64_t onion_key_lifetime_ms; /* rotation period of the onion key */
+		uint64_t onion_key_grace_ms;    /* the previous onion key still works this long */
+		char *operator_key;             /* Ed25519 operator key file; "" = none */
+		char *contact;                  /* printable ASCII, up to 64 */
 	} relay;
 	struct {
 		bool enabled;

@@ -89,7 +89,8 @@ void
 config_duration_format(uint64_t ms, char *out, size_t out_len)
 {
 	static const struct unit_fmt units[] = {
-		{ "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 }, { NULL, 0 },
+		{ "d", 86400000 }, { "h", 3600000 }, { "m", 60000 },
+		{ "s", 1000 },     { "ms", 1 },      { NULL, 0 },
 	};
 
 	unit_format(ms, units, out, out_len);

@@ -500,7 +500,8 @@ static const struct unit size_units[] = {
 };
 
 static const struct unit duration_units[] = {
-	{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { NULL, 0 },
+	{ "", 1000 },     { "ms", 1 },       { "s", 1000 }, { "m", 60000 },
+	{ "h", 3600000 }, { "d", 86400000 }, { NULL, 0 },
 };
 
 /* ---- choices, roles, bools ---- */
@@ -653,10 +654,11 @@ config_value_parse(const struct config_var *v, const char *text, union config_va
 	case CFG_DURATION:
 		range_format(v, range, sizeof(range));
 		if ((r = unit_parse(text, duration_units, &n)) == NUM_BAD) {
-			snprintf(msg, msg_len,
-			         "%s is not a duration (seconds, or a number with ms, s, m or h; "
-			         "%s)",
-			         q, range);
+			snprintf(
+			        msg, msg_len,
+			        "%s is not a duration (seconds, or a number with ms, s, m, h or d; "
+			        "%s)",
+			        q, range);
 			return false;
 		}
 		if (r != NUM_OK || n < v->min || n > v->max)

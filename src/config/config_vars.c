@@ -250,6 +250,15 @@ const struct config_var config_vars[] = {
 	  .flags = CFG_F_IN_STATE_DIR,
 	  .help = "Ed25519 authority signing key file, certified by the identity key (default "
 	          "<state_dir>/authority_signing.key)." },
+	{ .section = "directory",
+	  .key = "signing_key_lifetime",
+	  .type = CFG_DURATION,
+	  .offset = OFF(directory.signing_key_lifetime_ms),
+	  .def = "30d",
+	  .min = 20 * MS_S,
+	  .max = 180 * 24 * MS_H,
+	  .help = "Rotate the authority signing key this often; previous keys stay certified "
+	          "and published for as long again." },
 
 	/* [relay] */
 	{ .section = "relay",
@@ -320,6 +329,22 @@ const struct config_var config_vars[] = {
 	  .flags = CFG_F_IN_STATE_DIR,
 	  .help = "X25519 onion key file, created on first start (default "
 	          "<state_dir>/onion.key)." },
+	{ .section = "relay",
+	  .key = "onion_key_lifetime",
+	  .type = CFG_DURATION,
+	  .offset = OFF(relay.onion_key_lifetime_ms),
+	  .def = "28d",
+	  .min = 20 * MS_S,
+	  .max = 365 * 24 * MS_H,
+	  .help = "Rotate the onion key this often (the previous one is kept onion_key_grace)." },
+	{ .section = "relay",
+	  .key = "onion_key_grace",
+	  .type = CFG_DURATION,
+	  .offset = OFF(relay.onion_key_grace_ms),
+	  .def = "7d",
+	  .min = 10 * MS_S,
+	  .max = 7 * 24 * MS_H,
+	  .help = "How long the previous onion key still answers circuit handshakes." },
 	{ .section = "relay",
 	  .key = "operator_key",
 	  .type = CFG_PATH,

@@ -108,6 +108,8 @@ struct dirauth_io {
 	size_t n_probes;
 	struct reach_probe probes[DIRIO_REACH_MAX_PROBES];
 	struct log_ratelim rl_peer;
+	void (*on_period_end)(void *arg, uint64_t now_s);
+	void *arg;
 };
 
 static void
@@ -189,6 +191,8 @@ dirauth_io_new(struct ev_loop *loop, const struct dirauth_io_config *cfg, struct
 	io->ds = cfg->ds;
 	io->links = cfg->links;
 	io->interval_s = cfg->vote_interval_s;
+	io->on_period_end = cfg->on_period_end;
+	io->arg = cfg->arg;
 	io->rl_peer = (struct log_ratelim)LOG_RATELIM_INIT(60000);
 	io->n_peers = cfg->n_peers;
 	for (size_t i = 0; i < cfg->n_peers; i++)
@@ -515,6 +519,8 @@ auth_tick(void *arg)
 		post_sig(io);
 		dirauth_period_next(now, io->interval_s, p);
 		io->phase = PH_WAIT_VOTE;
+		if (io->on_period_end != NULL)
+			io->on_period_end(io->arg, now);
 	}
 }
 
@@ -574,6 +580,10 @@ desc_build(const struct dirrelay_io *io, const struct relay_desc *t, uint64_t no
 	memcpy(d.identity, io->identity->pk, RELAY_DESC_ID_LEN);
 	d.published_s = now_s;
 	d.expires_s = now_s + RELAY_DESC_LIFETIME_MAX_S;
+	/* A previous onion key past its grace is no longer published (the owner deletes it). */
+	if (d.has_prev_onion_key && (d.prev_onion_expires_s <= now_s ||
+	                             d.prev_onion_expires_s > now_s + RELAY_DESC_ONION_GRACE_MAX_S))
+		d.has_prev_onion_key = false;
 	memcpy(d.link_key, io->li->static_pub, RELAY_DESC_KEY_LEN);
 	d.link_cert_expires_s = io->li->cert_expires;
 	memcpy(d.link_cert_sig, io->li->cert_sig, RELAY_DESC_SIG_LEN);

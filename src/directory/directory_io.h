@@ -81,6 +81,11 @@ struct dirauth_io_config {
 	uint64_t vote_interval_s;     /* >= 2 */
 	const char *const *peer_urls; /* the other authorities' base URLs "http://ip:port" */
 	size_t n_peers;               /* 0..DIRIO_MAX_AUTHORITIES - 1 */
+	/* Called once per period after our last signature went out and before the next vote:
+	 * the moment to rotate the signing key (every document of a period then uses one key).
+	 * May be NULL. */
+	void (*on_period_end)(void *arg, uint64_t now_s);
+	void *arg;
 };
 
 struct dirauth_io;

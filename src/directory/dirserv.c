@@ -197,6 +197,8 @@ bucket_take(struct dirserv *ds, const char *source, uint64_t now_s)
 			victim = e;
 	}
 	if (b == NULL) {
+		if (victim == NULL)
+			return false; /* no buckets at all (max_sources 0): refuse */
 		b = victim;
 		memset(b, 0, sizeof(*b));
 		b->used = true;
@@ -628,6 +630,24 @@ dirserv_latest_consensus(struct dirserv *ds, const uint8_t **bytes, size_t *len,
 	*len = ds->cons_len;
 	if (digest != NULL)
 		memcpy(digest, ds->cons.digest, DIR_DIGEST_LEN);
+	return UM_OK;
+}
+
+int
+dirserv_set_keys(struct dirserv *ds, const struct auth_keyring *keyring,
+                 const struct keys_ed25519 *signing)
+{
+	uint8_t seed[32];
+
+	if (signing->sk == NULL || keyring->n_certs == 0 || keyring->n_certs > AUTH_KEYRING_MAX ||
+	    memcmp(keyring->certs[0].signing_key, signing->pk, AUTHCERT_ID_LEN) != 0 ||
+	    memcmp(keyring->identity, ds->keyring.identity, AUTHCERT_ID_LEN) != 0)
+		return UM_ERR_INVALID;
+	ds->keyring = *keyring;
+	keys_ed25519_clear(&ds->signing);
+	keys_ed25519_seed(signing, seed);
+	keys_ed25519_from_seed(&ds->signing, seed);
+	um_memzero(seed, sizeof(seed));
 	return UM_OK;
 }
 

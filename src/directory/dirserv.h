@@ -164,6 +164,14 @@ int dirserv_latest_consensus(struct dirserv *ds, const uint8_t **bytes, size_t *
                              uint8_t digest[DIR_DIGEST_LEN]) UM_WARN_UNUSED;
 
 /*
+ * Switch to a rotated signing key: keyring->certs[0] must certify signing (both copied;
+ * the previous certificates stay known, so signatures by previous keys still verify).
+ * UM_ERR_INVALID when they do not match or the identity changed.
+ */
+int dirserv_set_keys(struct dirserv *ds, const struct auth_keyring *keyring,
+                     const struct keys_ed25519 *signing) UM_WARN_UNUSED;
+
+/*
  * A diff (consensus_diff.h) from the stored consensus `from` to the latest one: a view valid
  * until the next call that changes ds. UM_ERR_EXISTS when `from` is the latest (nothing to
  * send), UM_ERR_NOT_FOUND when there is no latest or `from` is not stored (send the whole

@@ -363,6 +363,8 @@ relay_json(const struct relay_entry *e)
 	              (int)e->scores.reputation, "uptime", (int)e->scores.uptime, "capacity",
 	              (int)e->scores.capacity, "abuse_penalty", (int)e->scores.abuse_penalty,
 	              "bond", (int)e->scores.bond, "stake", (int)e->scores.stake);
+	if (j != NULL)
+		json_object_set_new(j, "onion_key", hex_json(e->onion_key, RELAY_DESC_KEY_LEN));
 	return j;
 }
 

@@ -321,14 +321,14 @@ static const struct value_case value_cases[] = {
 	{ "link.handshake_timeout", "301s", false, "\"301s\" is out of range (100ms..5m)" },
 	{ "link.handshake_timeout", "1h", false, "\"1h\" is out of range" },
 	{ "link.handshake_timeout", "18446744073709551615h", false, "is out of range" },
-	{ "link.handshake_timeout", "1d", false,
-	  "\"1d\" is not a duration (seconds, or a number with ms, s, m or h; 100ms..5m)" },
+	{ "link.handshake_timeout", "1x", false,
+	  "\"1x\" is not a duration (seconds, or a number with ms, s, m, h or d; 100ms..5m)" },
 	{ "link.handshake_timeout", "ms", false, "\"ms\" is not a duration" },
 	{ "link.handshake_timeout", "1.5s", false, "\"1.5s\" is not a duration" },
 	{ "link.handshake_timeout", "10 s", false, "\"10 s\" is not a duration" },
 	{ "link.handshake_timeout", "10S", false, "\"10S\" is not a duration" },
-	{ "link.idle_timeout", "24h", true, "24h" },
-	{ "link.idle_timeout", "25h", false, "\"25h\" is out of range (1s..24h)" },
+	{ "link.idle_timeout", "24h", true, "1d" },
+	{ "link.idle_timeout", "25h", false, "\"25h\" is out of range (1s..1d)" },
 	{ "link.reconnect", "100ms", true, "100ms" },
 	{ "link.reconnect", "60m", true, "1h" },
 	/* enum and choice */
@@ -381,7 +381,11 @@ static const struct value_case value_cases[] = {
 	{ "directory.authorities", "http://127.0.0.1:8080", false,
 	  "is not <authority-id>@http://host:port" },
 	{ "directory.vote_interval", "10s", true, "10s" },
-	{ "directory.vote_interval", "9s", false, "is out of range (10s..24h)" },
+	{ "directory.vote_interval", "9s", false, "is out of range (10s..1d)" },
+	{ "directory.signing_key_lifetime", "30d", true, "30d" },
+	{ "directory.signing_key_lifetime", "10s", false, "is out of range (20s..180d)" },
+	{ "relay.onion_key_lifetime", "672h", true, "28d" },
+	{ "relay.onion_key_grace", "8d", false, "is out of range (10s..7d)" },
 	{ "directory.pin_mode", "tofu", true, "tofu" },
 	{ "directory.pin_mode", "loose", false, "is not one of strict|tofu" },
 	{ "directory.threshold", "17", false, "is out of range (0..16)" },
@@ -847,7 +851,7 @@ test_every_error_is_collected_with_its_line(void **state)
 	        "middle, exit, directory, issuer, dht, mesh-relay)\n"
 	        "t.conf:6: link.max_links: \"abc\" is not a number (1..65536)\n"
 	        "t.conf:7: link.keepalive: \"5x\" is not a duration (seconds, or a number with "
-	        "ms, s, m or h; 1s..1h)\n"
+	        "ms, s, m, h or d; 1s..1h)\n"
 	        "t.conf:8: link.bogus: unknown key\n"
 	        "t.conf:10: log.level: \"loud\" is not one of err|warn|notice|info|debug\n"
 	        "environment: link.max_pending: UMBRA_LINK_MAX_PENDING=\"0\" is out of range "
@@ -1147,7 +1151,7 @@ test_cross_field_rules(void **state)
 	/* A rule is skipped when one of its keys was rejected. */
 	expect_only_error("[link]\nkeepalive = soon\nidle_timeout = 11s\n",
 	                  "t.conf:2: link.keepalive: \"soon\" is not a duration (seconds, or a "
-	                  "number with ms, s, m or h; 1s..1h)");
+	                  "number with ms, s, m, h or d; 1s..1h)");
 	expect_only_error("[node]\nroles = middle\n[link]\nlisten = nowhere\n",
 	                  "t.conf:4: link.listen: \"nowhere\" is not host:port (the port is "
 	                  "missing)");
