@@ -27,6 +27,7 @@ int cmd_link(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_relays(int argc, char **argv);
 int cmd_dir(int argc, char **argv);
+int cmd_testnet(int argc, char **argv);
 
 /* The config file to use: opt (-c), else $UMBRA_CONFIG, else /etc/umbra/umbra.conf if it
  * exists, else NULL (defaults and environment only). */

@@ -25,6 +25,8 @@ static const struct command commands[] = {
 	{ "relays", cmd_relays,
 	  "List the relays of the current consensus [--exit] [--country CC]" },
 	{ "dir", cmd_dir, "Directory: umbra dir status | pin URL" },
+	{ "testnet", cmd_testnet,
+	  "A whole network on loopback: umbra testnet up | status | down [--dir DIR]" },
 	{ "config", cmd_config, "Configuration: umbra config validate FILE | show" },
 	{ "version", cmd_version, "Print the version" },
 	{ "help", cmd_help, "Show this help" },
