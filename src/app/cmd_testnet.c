@@ -674,7 +674,7 @@ cmd_testnet(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct tn t; /* large: not on the stack */
-	unsigned long relays = 5, auths = 3, vote_s = 10, timeout_s = 120;
+	unsigned long relays = 5, auths = 3, vote_s = 5, timeout_s = 120;
 	const char *sub;
 	bool as_json = false;
 	char *end;
@@ -731,10 +731,10 @@ cmd_testnet(int argc, char **argv)
 		}
 	}
 	if (relays < 3 || relays > TN_MAX_RELAYS || auths < 1 || auths > TN_MAX_AUTH ||
-	    vote_s < 10 || vote_s > 3600 || timeout_s < 1) {
+	    vote_s < 4 || vote_s > 3600 || timeout_s < 1) {
 		fprintf(stderr,
 		        "umbra: --relays 3..%d, --authorities 1..%d, --vote-interval "
-		        "10..3600\n",
+		        "4..3600\n",
 		        TN_MAX_RELAYS, TN_MAX_AUTH);
 		return APP_USAGE;
 	}

@@ -45,7 +45,8 @@ struct source {
 	char url_cons[URL_FULL_LEN];
 	char url_auth[URL_FULL_LEN];
 	char url_diff[URL_FULL_LEN + 2 * DIR_DIGEST_LEN + 32];
-	bool full_next; /* fetch the whole document next time, not a diff */
+	bool full_next;     /* fetch the whole document next time, not a diff */
+	unsigned n_not_yet; /* 404s while we hold no consensus (bootstrap retries) */
 	bool in_flight;
 	enum dirclient_fetch_kind in_flight_kind;
 	char sent_etag[DIRCLIENT_ETAG_MAX_LEN];
@@ -885,6 +886,7 @@ schedule_ok(struct dirclient *dc, struct source *s, uint64_t now_s)
 	const struct consensus *c = dc->cur;
 
 	s->n_failures = 0;
+	s->n_not_yet = 0;
 	s->unreachable = false;
 	s->last_err = UM_OK;
 	s->error[0] = '\0';
@@ -1176,7 +1178,16 @@ dirclient_handle(struct dirclient *dc, size_t srcno, enum dirclient_fetch_kind k
 		ret = handle_diff(dc, srcno, now_s, r->body, r->body_len, accepted);
 	else if (r->status == 200)
 		ret = handle_body(dc, srcno, now_s, r->body, r->body_len, accepted);
-	else {
+	else if (r->status == 404 && dc->cur == NULL && s->n_not_yet < DIRCLIENT_BOOTSTRAP_TRIES) {
+		/* A live directory without a consensus yet (a network starting up): ask again
+		 * soon rather than backing off, for a bounded number of tries. */
+		snprintf(s->error, sizeof(s->error), "no consensus yet");
+		s->n_not_yet++;
+		s->last_err = UM_ERR_NOT_FOUND;
+		s->next_fetch_s = now_s + 1;
+		save_source(dc, s);
+		return UM_ERR_NOT_FOUND;
+	} else {
 		snprintf(s->error, sizeof(s->error), "HTTP %d", r->status);
 		ret = UM_ERR_PROTOCOL;
 	}

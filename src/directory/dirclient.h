@@ -45,6 +45,7 @@ enum dirclient_limits {
 	DIRCLIENT_FETCH_TIMEOUT_MS = 60000,
 	DIRCLIENT_BACKOFF_MIN_S = 10,       /* first retry after a failure: [min/2, min] */
 	DIRCLIENT_BACKOFF_MAX_S = 1800,     /* doubling up to this */
+	DIRCLIENT_BOOTSTRAP_TRIES = 120,    /* "no consensus yet" (404): retry every second */
 	DIRCLIENT_REFETCH_S = 120,          /* past fresh_until and nothing newer: ask again */
 	DIRCLIENT_FRESH_JITTER_MAX_S = 600, /* spread fetches after fresh_until */
 };

@@ -138,6 +138,11 @@ auth_http(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 	source_key_v6_prefix(ip, sizeof(ip));
 	dirserv_handle(io->ds, req->method, req->path, ev_http_req_header(req, "If-None-Match"),
 	               req->body, req->body_len, ip, um_wall_s(), resp);
+	/* A new descriptor: test its relay's reachability at the next tick rather than at the
+	 * next round, so it can be Running in the very next vote. */
+	if (resp->status == 200 && strcmp(req->method, "POST") == 0 &&
+	    strcmp(req->path, "/v1/desc") == 0)
+		io->next_reach_s = 0;
 }
 
 static int

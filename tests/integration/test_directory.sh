@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The directory between real daemons on loopback (issue #3), vote_interval 10 s:
+# The directory between real daemons on loopback (issue #3), vote_interval 5 s:
 #  1. 3 authorities, 6 relays (2 entry+middle, 2 middle, 2 exit), 1 client: the client's
 #     `umbra relays` lists all 6 with the flags their roles and reachability earn;
 #     and a relay's country changed by `umbra reload` reaches the consensus;
@@ -20,7 +20,7 @@ command -v curl >/dev/null || {
 	exit 0
 }
 
-IVL=10
+IVL=5
 AUTHS=(a1 a2 a3)
 RELAYS=(g1 g2 m1 m2 x1 x2)
 declare -A HPORT

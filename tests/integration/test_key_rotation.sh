@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Key rotation between real daemons on loopback (issue #3): one authority (vote_interval
-# 10 s, signing_key_lifetime 20 s), one relay (onion_key_lifetime 20 s, grace 12 s), one
+# 5 s, signing_key_lifetime 20 s), one relay (onion_key_lifetime 20 s, grace 12 s), one
 # client.
 #  1. The authority rotates its signing key at the end of a period: /v1/authorities then
 #     publishes the new certificate and the previous one; the client keeps accepting new
@@ -40,14 +40,14 @@ conf a1 directory
 AUTH="authorities = $(UMBRA_NODE_ROLES=client id_of a1)@$URL"
 cat >>"$T/a1.conf" <<EOT
 [directory]
-vote_interval = 10s
+vote_interval = 5s
 listen = 127.0.0.1:$HP
 signing_key_lifetime = 20s
 $AUTH
 EOT
 conf r1 entry,middle "[relay]" "onion_key_lifetime = 20s" "onion_key_grace = 12s" \
-	"[directory]" "vote_interval = 10s" "$AUTH"
-conf c1 client "[directory]" "vote_interval = 10s" "$AUTH"
+	"[directory]" "vote_interval = 5s" "$AUTH"
+conf c1 client "[directory]" "vote_interval = 5s" "$AUTH"
 for n in a1 r1 c1; do start "$n"; done
 ok "an authority, a relay and a client started"
 
