@@ -495,6 +495,62 @@ authorities_json(const size_t *ids, size_t n)
 	return j;
 }
 
+/* A live directory without a consensus yet (404) is asked again every second, for a
+ * bounded number of tries, then the normal backoff applies. */
+static void
+test_dirclient_bootstrap_404(void **state)
+{
+	struct store *st = mem_store();
+	struct dirclient *dc = new_dc(st, DIRCLIENT_PIN_STRICT, 3, 1, NOW);
+	struct dirclient_fetch f[DIRCLIENT_MAX_SOURCES];
+	uint64_t t = NOW;
+	bool acc;
+
+	(void)state;
+	assert_int_equal(due(dc, t, f), 3);
+	assert_int_equal(answer_down(dc, 1, t), UM_ERR_SYS);
+	assert_int_equal(answer_down(dc, 2, t), UM_ERR_SYS);
+	for (unsigned i = 0; i < DIRCLIENT_BOOTSTRAP_TRIES; i++) {
+		size_t n = i == 0 ? 1 : due(dc, t, f);
+		bool asked0 = i == 0;
+
+		for (size_t k = 0; k < n && i > 0; k++) {
+			if (f[k].src == 0)
+				asked0 = true;
+			else
+				assert_int_equal(answer_down(dc, f[k].src, t), UM_ERR_SYS);
+		}
+		assert_true(asked0); /* every second */
+		assert_int_equal(answer(dc, 0, t, 404, (const uint8_t *)"{}", 2, NULL, &acc),
+		                 UM_ERR_NOT_FOUND);
+		assert_string_equal(status(dc, t)->sources[0].error, "no consensus yet");
+		t++;
+	}
+	/* Out of bootstrap tries: a 404 is a failure with backoff like any other. */
+	{
+		size_t n = due(dc, t, f);
+		bool asked0 = false;
+
+		for (size_t k = 0; k < n; k++) {
+			if (f[k].src == 0)
+				asked0 = true;
+			else
+				assert_int_equal(answer_down(dc, f[k].src, t), UM_ERR_SYS);
+		}
+		assert_true(asked0);
+	}
+	assert_int_equal(answer(dc, 0, t, 404, (const uint8_t *)"{}", 2, NULL, &acc),
+	                 UM_ERR_PROTOCOL);
+	{
+		size_t n = due(dc, t + 1, f); /* backing off now: source 0 is not asked */
+
+		for (size_t k = 0; k < n; k++)
+			assert_int_not_equal(f[k].src, 0);
+	}
+	dirclient_free(dc);
+	store_close(st);
+}
+
 /* Holding a consensus, the client asks for a diff from it and rebuilds the next one. */
 static void
 test_dirclient_diff(void **state)
@@ -924,6 +980,7 @@ main(void)
 		cmocka_unit_test(test_dirclient_cache_reopen_then_expiry),
 		cmocka_unit_test(test_dirclient_304),
 		cmocka_unit_test(test_dirclient_diff),
+		cmocka_unit_test(test_dirclient_bootstrap_404),
 		cmocka_unit_test(test_dirclient_authorities_parse_strict),
 		cmocka_unit_test(test_dirclient_tofu_pins_then_refuses_other_keys),
 		cmocka_unit_test(test_dirclient_min_sources),
