@@ -32,6 +32,18 @@ int cmd_testnet(int argc, char **argv);
 /* The config file to use: opt (-c), else $UMBRA_CONFIG, else /etc/umbra/umbra.conf if it
  * exists, else NULL (defaults and environment only). */
 const char *app_config_path(const char *opt);
+/*
+ * The exit policy of c ([relay] exit_policy items joined, or EXIT_POLICY_DEFAULT when
+ * empty): a new policy in *out, or UM_ERR_CONFIG with why naming the bad rule.
+ */
+struct exit_policy;
+int app_exit_policy(const struct config *c, struct exit_policy **out, char *why,
+                    size_t why_len) UM_WARN_UNUSED;
+/*
+ * The checks config/ cannot make because they need a higher module (the exit policy
+ * syntax; an exit whose policy accepts no port). UM_OK or UM_ERR_CONFIG with why.
+ */
+int app_config_check(const struct config *c, char *why, size_t why_len) UM_WARN_UNUSED;
 /* Load and validate; print every error to stderr. Returns APP_OK or APP_USAGE. */
 int app_load_config(const char *path, struct config **out);
 /* Create dir (and parents) with mode 0700; refuse an existing one writable by others. */

@@ -12,6 +12,8 @@
 #include "lib/encoding.h"
 #include "lib/err.h"
 #include "lib/mem.h"
+#include "directory/descriptor.h"
+#include "exit/exit_policy.h"
 
 extern char **environ;
 
@@ -30,13 +32,88 @@ app_config_path(const char *opt)
 }
 
 int
+app_exit_policy(const struct config *c, struct exit_policy **out, char *why, size_t why_len)
+{
+	const struct config_list *l = &c->relay.exit_policy;
+	char err[256];
+	size_t len = 0, o = 0;
+	char *text;
+	int ret;
+
+	*out = NULL;
+	for (size_t i = 0; i < l->n; i++)
+		len += strlen(l->v[i]) + 2;
+	if (l->n == 0) {
+		text = um_xstrdup(EXIT_POLICY_DEFAULT);
+	} else {
+		text = um_xmalloc(len + 1);
+		for (size_t i = 0; i < l->n; i++)
+			o += (size_t)snprintf(text + o, len + 1 - o, "%s%s", i > 0 ? "\n" : "",
+			                      l->v[i]);
+	}
+	ret = exit_policy_parse(text, strlen(text), out, err, sizeof(err));
+	free(text);
+	if (ret != UM_OK) {
+		snprintf(why, why_len, "relay.exit_policy: %s", err);
+		return UM_ERR_CONFIG;
+	}
+	return UM_OK;
+}
+
+static bool
+relay_policy_accepts_some(const struct relay_policy *p)
+{
+	if (p->kind == RELAY_POLICY_ACCEPT)
+		return p->n_ranges > 0;
+	return !(p->n_ranges == 1 && p->r[0].lo == 1 && p->r[0].hi == 65535);
+}
+
+int
+app_config_check(const struct config *c, char *why, size_t why_len)
+{
+	struct exit_policy *p = NULL;
+	int ret;
+
+	if ((c->node.roles & ROLE_EXIT) == 0 && c->relay.exit_policy.n == 0)
+		return UM_OK;
+	if ((ret = app_exit_policy(c, &p, why, why_len)) != UM_OK)
+		return ret;
+	if ((c->node.roles & ROLE_EXIT) != 0) {
+		struct relay_policy p4, p6;
+		uint8_t flags;
+
+		if ((ret = exit_policy_summarize(p, &p4, &p6, &flags)) != UM_OK) {
+			snprintf(why, why_len, "relay.exit_policy cannot be summarized: %s",
+			         um_err_str(ret));
+			ret = UM_ERR_CONFIG;
+		} else if (!relay_policy_accepts_some(&p4) && !relay_policy_accepts_some(&p6)) {
+			snprintf(why, why_len,
+			         "relay.exit_policy accepts no port for a public address, but the "
+			         "node has the exit role");
+			ret = UM_ERR_CONFIG;
+		}
+	}
+	exit_policy_free(p);
+	return ret;
+}
+
+int
 app_load_config(const char *path, struct config **out)
 {
 	struct config_errors errs = { 0 };
 	char line[1024];
 
-	if (config_load(path, environ, out, &errs) == UM_OK)
-		return APP_OK;
+	if (config_load(path, environ, out, &errs) == UM_OK) {
+		char why[512];
+
+		if (app_config_check(*out, why, sizeof(why)) == UM_OK)
+			return APP_OK;
+		fprintf(stderr, "%s: %s\numbra: configuration %s has 1 error(s)\n",
+		        path ? path : "(defaults)", why, path ? path : "(defaults)");
+		config_free(*out);
+		*out = NULL;
+		return APP_USAGE;
+	}
 	for (size_t i = 0; i < errs.n; i++) {
 		config_error_format(&errs.v[i], line, sizeof(line));
 		fprintf(stderr, "%s\n", line);

@@ -135,6 +135,19 @@ reload(void *arg, char *why, size_t why_len)
 		config_errors_clear(&errs);
 		return UM_ERR_CONFIG;
 	}
+	{
+		char cwhy[512];
+
+		if (app_config_check(c, cwhy, sizeof(cwhy)) != UM_OK) {
+			log_warn(LD_CONFIG, "%s", cwhy);
+			log_warn(LD_CONFIG,
+			         "new configuration rejected; still running the old one");
+			if (why != NULL)
+				snprintf(why, why_len, "%s", cwhy);
+			config_free(c);
+			return UM_ERR_CONFIG;
+		}
+	}
 	if (apply_logging(c) != UM_OK) {
 		if (why != NULL)
 			snprintf(why, why_len, "cannot open log file %s", c->log.file);

@@ -26,6 +26,7 @@
 #include "store/store.h"
 #include "directory/authority.h"
 #include "directory/dirserv.h"
+#include "exit/exit_policy.h"
 
 enum {
 	KEYS_CHECK_MAX_MS = 60 * 1000, /* onion-key rotation checks at least this often */
@@ -104,22 +105,6 @@ addr_from_text(const char *text, struct relay_addr *a)
 }
 
 static int
-policy_from(const struct config *c, struct relay_policy *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->kind = RELAY_POLICY_ACCEPT;
-	if ((c->node.roles & ROLE_EXIT) == 0)
-		return UM_OK; /* accept nothing: "01 00" */
-	for (size_t i = 0; i < c->relay.exit_ports.n && i < RELAY_DESC_MAX_PORT_RANGES; i++) {
-		if (config_port_range_parse(c->relay.exit_ports.v[i], &p->r[i].lo, &p->r[i].hi) !=
-		    UM_OK)
-			return UM_ERR_CONFIG;
-		p->n_ranges++;
-	}
-	return relay_policy_normalize(p);
-}
-
-static int
 desc_template(const struct app_dir *d, const struct config *c, const struct app_dir_env *env,
               struct relay_desc *t, char *why, size_t why_len)
 {
@@ -178,11 +163,23 @@ desc_template(const struct app_dir *d, const struct config *c, const struct app_
 			return UM_ERR_CONFIG;
 		}
 	}
-	if (policy_from(c, &t->policy4) != UM_OK || policy_from(c, &t->policy6) != UM_OK) {
-		snprintf(why, why_len, "bad relay.exit_ports");
-		return UM_ERR_CONFIG;
+	/* The exit policy's summary; a non-exit accepts nothing ("01 00" per family). */
+	t->policy4.kind = t->policy6.kind = RELAY_POLICY_ACCEPT;
+	t->exit_flags = 0;
+	if ((c->node.roles & ROLE_EXIT) != 0) {
+		struct exit_policy *ep = NULL;
+		int ret;
+
+		if ((ret = app_exit_policy(c, &ep, why, why_len)) != UM_OK)
+			return ret;
+		ret = exit_policy_summarize(ep, &t->policy4, &t->policy6, &t->exit_flags);
+		exit_policy_free(ep);
+		if (ret != UM_OK) {
+			snprintf(why, why_len, "relay.exit_policy cannot be summarized: %s",
+			         um_err_str(ret));
+			return UM_ERR_CONFIG;
+		}
 	}
-	t->exit_flags = (c->node.roles & ROLE_EXIT) ? RELAY_EXIT_F_REJECT_PRIVATE : 0;
 	burst = c->relay.bandwidth_burst != 0 ? c->relay.bandwidth_burst : c->relay.bandwidth_rate;
 	t->bw.rate = (uint32_t)c->relay.bandwidth_rate;
 	t->bw.burst = (uint32_t)burst;

@@ -79,12 +79,13 @@ struct config {
 		uint64_t signing_key_lifetime_ms; /* rotation period of the signing key */
 	} directory;
 	struct {
-		char *country;                  /* ISO 3166-1 alpha-2, "ZZ" = unknown */
-		char *region;                   /* "" or [a-z0-9-]{1,32} */
-		uint32_t geo_confidence;        /* percent */
-		uint64_t bandwidth_rate;        /* bytes/s */
-		uint64_t bandwidth_burst;       /* bytes/s; 0 = bandwidth_rate */
-		struct config_list exit_ports;  /* "port" or "lo-hi"; exit role only */
+		char *country;            /* ISO 3166-1 alpha-2, "ZZ" = unknown */
+		char *region;             /* "" or [a-z0-9-]{1,32} */
+		uint32_t geo_confidence;  /* percent */
+		uint64_t bandwidth_rate;  /* bytes/s */
+		uint64_t bandwidth_burst; /* bytes/s; 0 = bandwidth_rate */
+		struct config_list
+		        exit_policy; /* exit policy rules (exit/exit_policy.h); empty: default */
 		struct config_list address;     /* advertised "host:port"; empty = link.listen */
 		char *onion_key;                /* X25519 onion key file */
 		uint64_t onion_key_lifetime_ms; /* rotation period of the onion key */
@@ -188,8 +189,5 @@ int config_peer_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN],
  */
 int config_authority_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url,
                            size_t url_len) UM_WARN_UNUSED;
-/* Parse a [relay] exit_ports item: "port" or "lo-hi", 1 <= lo <= hi <= 65535. UM_OK or
- * UM_ERR_MALFORMED; *lo and *hi are zeroed first. Pure. */
-int config_port_range_parse(const char *s, uint16_t *lo, uint16_t *hi) UM_WARN_UNUSED;
 
 #endif /* UM_CONFIG_CONFIG_H */

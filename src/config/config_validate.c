@@ -235,11 +235,9 @@ rule_authorities(struct config_ctx *x)
 static void
 rule_relay(struct config_ctx *x)
 {
-	const struct config_var *roles = usable(x, "node", "roles");
-	const struct config_var *ports = usable(x, "relay", "exit_ports");
 	const struct config_var *addr = usable(x, "relay", "address");
 	const struct config_var *burst = usable(x, "relay", "bandwidth_burst");
-	char a[32], b[32], text[128], q[CONFIG_QUOTE_LEN];
+	char a[32], b[32];
 
 	if (burst != NULL && usable(x, "relay", "bandwidth_rate") != NULL &&
 	    x->c->relay.bandwidth_burst != 0 &&
@@ -252,17 +250,6 @@ rule_relay(struct config_ctx *x)
 	if (addr != NULL && x->c->relay.address.n > 4)
 		config_ctx_var_error(x, addr, "lists %zu addresses; a descriptor holds at most 4",
 		                     x->c->relay.address.n);
-	if (ports != NULL && x->c->relay.exit_ports.n > 32)
-		config_ctx_var_error(x, ports, "lists %zu items; at most 32",
-		                     x->c->relay.exit_ports.n);
-	if (roles != NULL && ports != NULL && (x->c->node.roles & ROLE_EXIT) != 0 &&
-	    x->c->relay.exit_ports.n == 0) {
-		config_roles_format(x->c->node.roles, text, sizeof(text));
-		config_ctx_var_error(x, roles,
-		                     "%s includes the exit role, which must accept some ports: set "
-		                     "relay.exit_ports",
-		                     config_quote(text, q));
-	}
 }
 
 void

@@ -322,42 +322,6 @@ config_check_authority(const char *s)
 	return NULL;
 }
 
-int
-config_port_range_parse(const char *s, uint16_t *lo, uint16_t *hi)
-{
-	char buf[16];
-	const char *dash = strchr(s, '-');
-	uint16_t a, b;
-
-	*lo = 0;
-	*hi = 0;
-	if (strlen(s) >= sizeof(buf))
-		return UM_ERR_MALFORMED;
-	if (dash == NULL) {
-		if (!port_parse(s, 1, &a))
-			return UM_ERR_MALFORMED;
-		b = a;
-	} else {
-		memcpy(buf, s, (size_t)(dash - s));
-		buf[dash - s] = '\0';
-		if (!port_parse(buf, 1, &a) || !port_parse(dash + 1, 1, &b) || a > b)
-			return UM_ERR_MALFORMED;
-	}
-	*lo = a;
-	*hi = b;
-	return UM_OK;
-}
-
-const char *
-config_check_port_range(const char *s)
-{
-	uint16_t lo, hi;
-
-	if (config_port_range_parse(s, &lo, &hi) != UM_OK)
-		return "is not a port or a port range lo-hi (1..65535, lo <= hi)";
-	return NULL;
-}
-
 /* The rules of the relay descriptor (docs/PROTOCOL.md 4.2), restated here because config/
  * ranks below directory/. */
 const char *

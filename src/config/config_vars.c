@@ -313,14 +313,14 @@ const struct config_var config_vars[] = {
 	  .max = 2 * GIB,
 	  .help = "Bytes per second in bursts; at least bandwidth_rate; 0 = bandwidth_rate." },
 	{ .section = "relay",
-	  .key = "exit_ports",
+	  .key = "exit_policy",
 	  .type = CFG_LIST,
-	  .offset = OFF(relay.exit_ports),
+	  .offset = OFF(relay.exit_policy),
 	  .def = "",
 	  .flags = CFG_F_RELOAD,
-	  .check = config_check_port_range,
-	  .help = "Destination port or range lo-hi an exit accepts (private destinations are "
-	          "always refused); repeat for more. Needed by the exit role." },
+	  .help = "Exit policy rules, accept|reject ADDR[/BITS]:PORT[-PORT], first match wins "
+	          "(docs/PROTOCOL.md 10); repeat or separate with commas; empty: reject "
+	          "private:*, reject *:25, accept *:*." },
 	{ .section = "relay",
 	  .key = "onion_key",
 	  .type = CFG_PATH,

@@ -60,6 +60,22 @@ set -e
 [ $rc -eq 2 ] || fail "bad environment value accepted"
 ok "config validate reports file:line:key; UMBRA_LINK_MAX_LINKS overrides"
 
+# Exit policies are checked too: the rule at fault is named; an exit must accept some port.
+printf '[node]\nroles = exit\n[link]\nlisten = 127.0.0.1:0\n[relay]\nexit_policy = accept *:80, alow *:443\n' >"$T/xp.conf"
+set +e
+out=$("$UMBRA" config validate "$T/xp.conf" 2>&1)
+rc=$?
+set -e
+[ $rc -eq 2 ] || fail "a bad exit policy was accepted ($rc): $out"
+echo "$out" | grep -q "relay.exit_policy: .*alow" || fail "bad rule not named: $out"
+printf '[node]\nroles = exit\n[link]\nlisten = 127.0.0.1:0\n[relay]\nexit_policy = accept private:*, reject *:*\n' >"$T/xp.conf"
+set +e
+out=$("$UMBRA" config validate "$T/xp.conf" 2>&1)
+rc=$?
+set -e
+[ $rc -eq 2 ] && echo "$out" | grep -q "accepts no port" || fail "an exit accepting nothing passed: $out"
+ok "exit policies are validated: $(echo "$out" | head -1 | cut -c1-100)"
+
 # The daemon, its control socket and status.
 start a
 [ "$(stat -c %a "$T/a/control.sock")" = 600 ] || fail "control socket is not 0600"

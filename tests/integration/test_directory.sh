@@ -77,8 +77,8 @@ conf g1 entry,middle "[relay]" "country = DE" "region = eu-central"
 conf g2 entry,middle "[relay]" "country = FR"
 conf m1 middle "[relay]" "country = DE"
 conf m2 middle
-conf x1 exit "[relay]" "exit_ports = 80" "exit_ports = 443" "country = NL"
-conf x2 exit "[relay]" "exit_ports = 1-65535" "country = DE"
+conf x1 exit "[relay]" "exit_policy = accept *:80, accept *:443, reject *:*" "country = NL"
+conf x2 exit "[relay]" "exit_policy = accept *:*" "country = DE"
 for r in "${RELAYS[@]}"; do
 	dir_section "$r" "${AUTH_LINES[@]}"
 	"$UMBRA" keygen -c "$T/$r.conf" >/dev/null 2>&1

@@ -191,7 +191,7 @@ test_defaults_match_the_documented_values(void **state)
 	assert_int_equal(c->relay.geo_confidence, 0);
 	assert_int_equal(c->relay.bandwidth_rate, 1024 * 1024);
 	assert_int_equal(c->relay.bandwidth_burst, 0);
-	assert_int_equal(c->relay.exit_ports.n, 0);
+	assert_int_equal(c->relay.exit_policy.n, 0);
 	assert_int_equal(c->relay.address.n, 0);
 	assert_string_equal(c->relay.contact, "");
 	assert_true(c->control.enabled);
@@ -399,8 +399,6 @@ static const struct value_case value_cases[] = {
 	{ "relay.geo_confidence", "101", false, "is out of range (0..100)" },
 	{ "relay.bandwidth_rate", "10M", true, "10M" },
 	{ "relay.bandwidth_rate", "3G", false, "is out of range" },
-	{ "relay.exit_ports", "0", false, "is not a port or a port range" },
-	{ "relay.exit_ports", "90-80", false, "is not a port or a port range" },
 	{ "relay.contact", "ops@example.org", true, "ops@example.org" },
 	{ "relay.contact", "caf\xc3\xa9", false, "is not printable ASCII" },
 };
@@ -1091,7 +1089,7 @@ test_cross_field_rules(void **state)
 	                  "t.conf:2: node.roles: \"client,middle\" includes a relay role (entry, "
 	                  "middle or exit), and relays must listen: set link.listen");
 	c = load_ok("[node]\nroles = client,exit\n[link]\nlisten = 0.0.0.0:0\n"
-	            "[relay]\nexit_ports = 1-65535\n");
+	            "[relay]\nexit_policy = accept *:*\n");
 	assert_int_equal(c->node.roles, ROLE_CLIENT | ROLE_EXIT);
 	config_free(c);
 	/* Non-relay roles need no listener. */
@@ -1114,12 +1112,11 @@ test_cross_field_rules(void **state)
 	                  "@http://127.0.0.1:1\nmin_sources = 2\n",
 	                  "t.conf:3: directory.min_sources: \"2\" is more than the 1 "
 	                  "directory.authorities");
-	/* Relays: burst at least rate, exits name their ports. */
+	/* Relays: burst at least rate (exit policies are checked by the app: app_config_check). */
 	expect_only_error("[relay]\nbandwidth_rate = 2M\nbandwidth_burst = 1M\n",
 	                  "t.conf:3: relay.bandwidth_burst: \"1M\" is less than "
 	                  "relay.bandwidth_rate (\"2M\")");
-	expect_error("[node]\nroles = exit\n[link]\nlisten = 0.0.0.0:1\n", "set relay.exit_ports");
-	c = load_ok("[node]\nroles = exit\n[link]\nlisten = 0.0.0.0:1\n[relay]\nexit_ports = 80\n");
+	c = load_ok("[node]\nroles = exit\n[link]\nlisten = 0.0.0.0:1\n");
 	config_free(c);
 
 	expect_only_error("[link]\nkeepalive = 3m\n",
@@ -1233,7 +1230,8 @@ test_dump_reloads_to_the_same_dump(void **state)
 	        "write_queue_max = 1000000\n"
 	        "[directory]\nlisten = 127.0.0.1:0\nauthorities = " ID1 "@http://127.0.0.1:1\n"
 	        "vote_interval = 10s\npin_mode = tofu\n"
-	        "[relay]\nexit_ports = 80\nexit_ports = 1000-2000\ncountry = DE\n"
+	        "[relay]\nexit_policy = accept *:80\nexit_policy = accept *:1000-2000, reject *:*\n"
+	        "country = DE\n"
 	        "region = eu\nbandwidth_burst = 2M\ncontact = a@b\n"
 	        "[control]\nenabled = off\n"
 	        "[log]\nlevel = debug\nfile = /var/log/u.log\nsyslog = yes\n"
