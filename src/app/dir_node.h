@@ -16,6 +16,8 @@
 #include "link/link.h"
 #include "directory/dirclient.h"
 #include "directory/directory_io.h"
+#include "directory/dirfed.h"
+#include "directory/dirfed_io.h"
 
 struct app_dir {
 	struct store *store;
@@ -24,6 +26,8 @@ struct app_dir {
 	struct keys_x25519 onion;    /* relay onion key */
 	struct dirserv *ds;
 	struct dirauth_io *auth;
+	struct dirfed *fed;       /* federation core (directory role), or NULL */
+	struct dirfed_io *fed_io; /* its driver */
 	struct dirrelay_io *relay;
 	struct dirclient *dc;
 	struct dirclient_io *dc_io;

@@ -322,6 +322,16 @@ config_check_authority(const char *s)
 	return NULL;
 }
 
+const char *
+config_check_operator(const char *s)
+{
+	uint8_t id[CONFIG_KEY_LEN];
+
+	if (s[0] == '\0')
+		return NULL;
+	return key_parse(s, strlen(s), id, true);
+}
+
 int
 config_port_range_parse(const char *s, uint16_t *lo, uint16_t *hi)
 {
