@@ -3,8 +3,9 @@
  * Fuzz the directory authority's request handling (dirserv_handle()). Input: the first byte
  * picks the method (GET, POST, PUT, DELETE; bit 2 adds If-None-Match: *, bit 3 the served
  * ETag), the bytes up to a NUL are the path, the rest is the body. One in-memory dirserv (a
- * one-authority network with a consensus already computed) is made once. Every reply must
- * carry a status in 200..599; JSON bodies must parse, and every error must say why.
+ * one-authority network with a consensus already computed, and a federation core attached,
+ * so GET /v1/peers, GET /v1/descs and POST /v1/gossip/desc are reached) is made once. Every reply
+ * must carry a status in 200..599; JSON bodies must parse, and every error must say why.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "lib/mem.h"
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
+#include "directory/dirfed.h"
 #include "directory/dirserv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,6 +26,7 @@ enum { NOW = 1700000000 };
 
 static const char *const methods[] = { "GET", "POST", "PUT", "DELETE" };
 static struct dirserv *ds;
+static struct dirfed *fed; /* the federation routes (dirfed.h) */
 static char etag[80];
 
 static void
@@ -64,6 +67,21 @@ init_once(void)
 	if (dirserv_compute_consensus(ds, NOW, NOW + 3600, NOW + 3 * 3600, NOW) != UM_OK ||
 	    dirserv_peer_set(ds, "http://peer.example", NULL, NULL, NOW) != UM_OK)
 		abort();
+	{
+		struct dirfed_config fcfg;
+		const uint8_t seed_id[1][32] = { { 0x5e } };
+		const char *seed_url[1] = { "http://127.0.0.1:1" };
+
+		dirfed_config_defaults(&fcfg);
+		fcfg.ds = ds;
+		memcpy(fcfg.self_id, kr.identity, 32);
+		memcpy(fcfg.operator_id, kr.identity, 32);
+		fcfg.n_seeds = 1;
+		fcfg.seed_ids = seed_id;
+		fcfg.seed_urls = seed_url;
+		if (dirfed_new(&fcfg, &fed, NULL, 0) != UM_OK)
+			abort();
+	}
 	dirserv_handle(ds, "GET", "/v1/consensus", NULL, NULL, 0, "init", NOW, &resp);
 	if (resp.status != 200 || resp.etag == NULL || strlen(resp.etag) >= sizeof(etag))
 		abort();

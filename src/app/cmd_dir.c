@@ -189,6 +189,34 @@ dir_usage(FILE *f)
 	        "        daemon to use new pins.\n");
 }
 
+/* The directory role's federation peers (null on other nodes: nothing printed). */
+static void
+print_federation(const json_t *f)
+{
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_object(f))
+		return;
+	printf("federation: max_hops %lld, fanout %lld, discovery %s (min %lld operators); "
+	       "%lld imported, %lld pushed, %lld received\n",
+	       (long long)iget(f, "max_hops"), (long long)iget(f, "fanout"),
+	       json_is_true(json_object_get(f, "discovery")) ? "on" : "off",
+	       (long long)iget(f, "min_operators"), (long long)iget(f, "imported"),
+	       (long long)iget(f, "pushed"), (long long)iget(f, "received"));
+	json_array_foreach(json_object_get(f, "peers"), i, v)
+	{
+		const char *err = sget(v, "error");
+		const char *etag = sget(v, "etag");
+
+		printf("  %-9s %s %s: %lld sightings (%lld operators), last sync %lld, "
+		       "ETag %s%s%s\n",
+		       sget(v, "state"), sget(v, "identity"), sget(v, "url"),
+		       (long long)iget(v, "sightings"), (long long)iget(v, "operators"),
+		       (long long)iget(v, "last_sync"), *etag ? etag : "-", *err ? ": " : "", err);
+	}
+}
+
 static void
 print_dir_status(const json_t *j)
 {
@@ -221,6 +249,7 @@ print_dir_status(const json_t *j)
 		       (long long)iget(v, "last_http"), (long long)iget(v, "last_success"),
 		       *err ? ": " : "", err);
 	}
+	print_federation(json_object_get(j, "federation"));
 }
 
 static int

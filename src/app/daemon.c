@@ -288,6 +288,7 @@ daemon_start(struct daemon *d)
 		cc.start_ms = d->start_ms;
 		cc.links = d->links;
 		cc.dir = &d->dir.dc;
+		cc.fed = &d->dir.fed;
 		cc.listen = (const char *const *)d->listen;
 		cc.reload = reload;
 		cc.arg = d;

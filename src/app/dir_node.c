@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include "lib/encoding.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -58,6 +59,60 @@ auth_list_parse(const struct config *c, struct auth_list *a, char *why, size_t w
 		a->url_ptrs[i] = a->urls[i];
 	}
 	a->n = c->directory.authorities.n;
+	return UM_OK;
+}
+
+/* ---- federation (dirfed.h) ---- */
+
+static int
+start_federation(struct app_dir *d, const struct config *c, const struct app_dir_env *env,
+                 char *why, size_t why_len)
+{
+	const struct config_list *pl = &c->directory.peers;
+	struct dirfed_config fcfg;
+	uint8_t ids[DIRFED_MAX_SEEDS][AUTHCERT_ID_LEN];
+	char urls[DIRFED_MAX_SEEDS][DIR_URL_MAX];
+	const char *url_ptrs[DIRFED_MAX_SEEDS];
+	int ret;
+
+	if (pl->n > DIRFED_MAX_SEEDS) {
+		snprintf(why, why_len, "too many [directory] peers");
+		return UM_ERR_CONFIG;
+	}
+	dirfed_config_defaults(&fcfg);
+	fcfg.ds = d->ds;
+	memcpy(fcfg.self_id, env->id->pk, AUTHCERT_ID_LEN);
+	memcpy(fcfg.operator_id, env->id->pk, AUTHCERT_ID_LEN);
+	if (c->directory.operator_id[0] != '\0' &&
+	    dec_base32(fcfg.operator_id, sizeof(fcfg.operator_id), c->directory.operator_id,
+	               strlen(c->directory.operator_id)) != AUTHCERT_ID_LEN) {
+		snprintf(why, why_len, "bad directory.operator");
+		return UM_ERR_CONFIG;
+	}
+	for (size_t i = 0; i < pl->n; i++) {
+		if (config_authority_parse(pl->v[i], ids[i], urls[i], sizeof(urls[i])) != UM_OK) {
+			snprintf(why, why_len, "bad [directory] peers #%zu", i + 1);
+			return UM_ERR_CONFIG;
+		}
+		url_ptrs[i] = urls[i];
+	}
+	fcfg.n_seeds = pl->n;
+	fcfg.seed_ids = (const uint8_t(*)[32])ids;
+	fcfg.seed_urls = url_ptrs;
+	fcfg.sync_interval_s = c->directory.sync_interval_ms / 1000;
+	fcfg.gossip_interval_s = c->directory.gossip_interval_ms / 1000;
+	fcfg.fanout = c->directory.gossip_fanout;
+	fcfg.max_hops = c->directory.max_hops;
+	fcfg.discovery = c->directory.discovery;
+	fcfg.min_operators = c->directory.discovery_min_operators;
+	fcfg.discovery_max = c->directory.discovery_max;
+	fcfg.discovery_ttl_s = UM_MAX(c->directory.discovery_ttl_ms / 1000, 1);
+	if ((ret = dirfed_new(&fcfg, &d->fed, why, why_len)) != UM_OK)
+		return ret;
+	d->fed_io = dirfed_io_new(env->loop, d->fed);
+	dirfed_io_start(d->fed_io);
+	log_notice(LD_APP, "directory federation: %zu seed peers, discovery %s, max_hops %u", pl->n,
+	           fcfg.discovery ? "on" : "off", (unsigned)fcfg.max_hops);
 	return UM_OK;
 }
 
@@ -264,6 +319,8 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 	acfg.arg = d;
 	if ((ret = dirauth_io_new(env->loop, &acfg, &d->auth, why, why_len)) != UM_OK)
 		return ret;
+	if ((ret = start_federation(d, c, env, why, why_len)) != UM_OK)
+		return ret;
 	for (size_t i = 0; dirauth_io_bound(d->auth, i) != NULL; i++)
 		log_notice(LD_APP, "serving the directory on http://%s",
 		           dirauth_io_bound(d->auth, i));
@@ -419,6 +476,7 @@ app_dir_stop(struct app_dir *d)
 	ev_timer_free(d->keys_timer);
 	d->keys_timer = NULL;
 	dirclient_io_free(d->dc_io);
+	dirfed_io_free(d->fed_io);
 	dirrelay_io_free(d->relay);
 	dirauth_io_free(d->auth);
 }
@@ -428,6 +486,7 @@ app_dir_clear(struct app_dir *d)
 {
 	app_dir_stop(d);
 	dirclient_free(d->dc);
+	dirfed_free(d->fed);
 	dirserv_free(d->ds);
 	store_close(d->store);
 	keys_ed25519_clear(&d->signing);

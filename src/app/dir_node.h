@@ -19,6 +19,8 @@
 #include "directory/authority.h"
 #include "directory/dirclient.h"
 #include "directory/directory_io.h"
+#include "directory/dirfed.h"
+#include "directory/dirfed_io.h"
 
 /* What the daemon lends (all borrowed; they outlive the struct app_dir). */
 struct app_dir_env {
@@ -36,6 +38,8 @@ struct app_dir {
 	struct keys_x25519 onion;    /* relay onion key */
 	struct dirserv *ds;
 	struct dirauth_io *auth;
+	struct dirfed *fed;       /* federation core (directory role), or NULL */
+	struct dirfed_io *fed_io; /* its driver */
 	struct dirrelay_io *relay;
 	struct dirclient *dc;
 	struct dirclient_io *dc_io;

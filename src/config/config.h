@@ -77,6 +77,18 @@ struct config {
 		uint32_t min_sources; /* directories that must serve the same consensus */
 		char *signing_key;    /* Ed25519 authority signing key file */
 		uint64_t signing_key_lifetime_ms; /* rotation period of the signing key */
+		/* Federation (directory role; src/directory/dirfed.h). */
+		struct config_list peers;    /* "<authority-id>@http://ip:port" seed peers */
+		uint64_t sync_interval_ms;   /* pull sync and peer-feed fetch period */
+		uint64_t gossip_interval_ms; /* periodic push round; 0 = on change only */
+		uint32_t gossip_fanout;      /* peers each new descriptor is pushed to */
+		uint32_t max_hops;           /* imports stored above this hop count refused */
+		bool discovery;              /* learn peers from signed peer feeds */
+		uint32_t
+		        discovery_min_operators; /* distinct operators to admit a discovered peer */
+		uint32_t discovery_max;          /* discovered peers kept */
+		uint64_t discovery_ttl_ms; /* a discovered peer not listed for this long goes */
+		char *operator_id;         /* base32 operator key; "" = the node's identity */
 	} directory;
 	struct {
 		char *country;            /* ISO 3166-1 alpha-2, "ZZ" = unknown */

@@ -88,6 +88,7 @@ config_check_fn config_check_nickname;
 config_check_fn config_check_listen;
 config_check_fn config_check_peer;
 config_check_fn config_check_authority;
+config_check_fn config_check_operator;
 config_check_fn config_check_country;
 config_check_fn config_check_region;
 config_check_fn config_check_contact;

@@ -232,6 +232,33 @@ rule_authorities(struct config_ctx *x)
 	free(id);
 }
 
+/* Federation seed peers: at most 16, each once. (Not this node: checked at start.) */
+static void
+rule_peers(struct config_ctx *x)
+{
+	const struct config_var *v = usable(x, "directory", "peers");
+	const struct config_list *l = &x->c->directory.peers;
+	uint8_t a[CONFIG_KEY_LEN], b[CONFIG_KEY_LEN];
+
+	if (v == NULL)
+		return;
+	if (l->n > 16) {
+		config_ctx_var_error(x, v, "lists %zu peers; at most 16", l->n);
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (config_authority_parse(l->v[i], a, NULL, 0) != UM_OK)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			if (config_authority_parse(l->v[j], b, NULL, 0) == UM_OK &&
+			    memcmp(a, b, CONFIG_KEY_LEN) == 0) {
+				config_ctx_var_error(x, v, "peer #%zu is listed twice", i + 1);
+				break;
+			}
+		}
+	}
+}
+
 static void
 rule_relay(struct config_ctx *x)
 {
@@ -264,5 +291,6 @@ config_validate(struct config_ctx *x)
 	rule_socket_fits(x);
 	rule_directory_role(x);
 	rule_authorities(x);
+	rule_peers(x);
 	rule_relay(x);
 }

@@ -322,6 +322,16 @@ config_check_authority(const char *s)
 	return NULL;
 }
 
+const char *
+config_check_operator(const char *s)
+{
+	uint8_t id[CONFIG_KEY_LEN];
+
+	if (s[0] == '\0')
+		return NULL;
+	return key_parse(s, strlen(s), id, true);
+}
+
 /* The rules of the relay descriptor (docs/PROTOCOL.md 4.2), restated here because config/
  * ranks below directory/. */
 const char *

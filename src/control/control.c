@@ -241,6 +241,51 @@ dir_status_json(const struct dirclient_status *st)
 	                 sigs, "sources", srcs, "message", st->message);
 }
 
+/* The federation part of /v1/dir/status: null without a federation core. */
+static json_t *
+fed_status_json(const struct control_ctx *ctx)
+{
+	struct dirfed *fed = ctx->fed != NULL ? *ctx->fed : NULL;
+	struct dirfed_peer_status *ps;
+	struct dirfed_stats stats;
+	json_t *peers;
+	size_t n, max;
+
+	if (fed == NULL)
+		return json_null();
+	max = dirfed_n_peers(fed);
+	ps = um_xcalloc(max + 1, sizeof(*ps));
+	n = dirfed_status(fed, um_wall_s(), ps, max, &stats);
+	peers = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct dirfed_peer_status *p = &ps[i];
+
+		json_array_append_new(
+		        peers,
+		        json_pack("{s:o, s:s, s:s, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:s, s:I, "
+		                  "s:s}",
+		                  "identity", b32_json(p->identity), "url", p->url, "state",
+		                  p->seed       ? "seed"
+		                  : p->admitted ? "admitted"
+		                                : "candidate",
+		                  "admitted", p->admitted, "operator",
+		                  p->has_operator ? b32_json(p->operator_id) : json_null(),
+		                  "operators", (json_int_t)p->n_operators, "sightings",
+		                  (json_int_t)p->n_sightings, "last_sync",
+		                  (json_int_t)p->last_sync_s, "last_feed",
+		                  (json_int_t)p->last_feed_s, "expires", (json_int_t)p->expires_s,
+		                  "etag", p->etag, "imported", (json_int_t)p->imported, "error",
+		                  p->error));
+	}
+	free(ps);
+	return json_pack("{s:i, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:o}", "max_hops",
+	                 (int)stats.max_hops, "fanout", (int)stats.fanout, "min_operators",
+	                 (int)stats.min_operators, "discovery", stats.discovery, "imported",
+	                 (json_int_t)stats.imported, "pushed", (json_int_t)stats.pushed, "received",
+	                 (json_int_t)stats.received, "refused_hops", (json_int_t)stats.refused_hops,
+	                 "outbox_dropped", (json_int_t)stats.outbox_dropped, "peers", peers);
+}
+
 static struct dirclient *
 ctx_dir(const struct control_ctx *ctx)
 {
@@ -262,6 +307,8 @@ handle_dir_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	dirclient_status(dc, um_wall_s(), st);
 	j = dir_status_json(st);
 	free(st);
+	if (j != NULL)
+		json_object_set_new(j, "federation", fed_status_json(ctx));
 	if (j == NULL) {
 		reply_error(resp, 500, "internal");
 		return;

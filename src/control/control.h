@@ -9,7 +9,8 @@
  *   POST /v1/links/test   {"peer": "<node-id>", "bytes": N, "hash": true}: bulk-test a link
  *   POST /v1/reload       re-read the configuration (as SIGHUP); 200, or 422 with the reason
  *   GET  /v1/dir/status   the directory client: consensus age, signatures per pinned
- *                         authority, sources and their errors (dirclient_status())
+ *                         authority, sources and their errors (dirclient_status()); on a
+ *                         directory, its federation peers (dirfed_status())
  *   GET  /v1/relays       the relays of the current consensus (dirserv_relays_json())
  *
  * control_handle() is the whole request logic, pure apart from the link manager it reads, so
@@ -27,6 +28,7 @@
 #include "evloop/http.h"
 #include "link/link.h"
 #include "directory/dirclient.h"
+#include "directory/dirfed.h"
 
 enum control_limits {
 	CONTROL_MAX_BODY = 64 * 1024,
@@ -48,6 +50,9 @@ struct control_ctx {
 	/* The directory client, read through the daemon's slot (it may replace the client on
 	 * reload); NULL, or *dir NULL: no [directory] authorities configured (404). */
 	struct dirclient *const *dir;
+	/* The directory role's federation core (GET /v1/dir/status "federation"), read through
+	 * the daemon's slot; NULL, or *fed NULL: "federation": null. */
+	struct dirfed *const *fed;
 	/* POST /v1/reload; may be NULL. Returns UM_OK, or an error with the reason in why. */
 	int (*reload)(void *arg, char *why, size_t why_len);
 	void *arg;

@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "crypto/hash.h"
+#include "directory/dirfed.h"
 #include "directory/dirserv_st.h"
 #include "directory/consensus_diff.h"
 
@@ -237,14 +238,18 @@ result(struct dirserv_accept_result *res, int err, int status, const char *reaso
 	return err;
 }
 
-int
-dirserv_accept_descriptor(struct dirserv *ds, const uint8_t *bytes, size_t len,
-                          const char *source_key, uint64_t now_s, struct dirserv_accept_result *res)
+/* Uploads (hops 0, rate limited, verified before the digest lookup) and imports (dirfed.h:
+ * the digest lookup first, since the same bytes were verified when stored). */
+static int
+accept_common(struct dirserv *ds, const uint8_t *bytes, size_t len, const char *source_key,
+              bool rate_limit, bool import, uint8_t hops, uint64_t now_s,
+              struct dirserv_accept_result *res)
 {
 	struct dirserv_accept_result dummy;
 	struct relay_desc d;
 	uint8_t digest[RELAY_DESC_DIGEST_LEN], latest[RELAY_DESC_DIGEST_LEN];
 	uint64_t latest_pub;
+	uint8_t held;
 	const char *source = source_key != NULL ? source_key : "";
 	int ret;
 
@@ -255,10 +260,23 @@ dirserv_accept_descriptor(struct dirserv *ds, const uint8_t *bytes, size_t len,
 		return result(res, UM_ERR_TOO_LARGE, 413, "too large");
 	if (strlen(source) > DIRSERV_SOURCE_KEY_MAX)
 		source = "(long)";
-	if (!bucket_take(ds, source, now_s))
+	if (rate_limit && !bucket_take(ds, source, now_s))
 		return result(res, UM_ERR_RATELIMIT, 429, "rate limited");
 	if (bytes == NULL || len == 0)
 		return result(res, UM_ERR_MALFORMED, 400, "empty");
+	if (import) {
+		relay_desc_digest(bytes, len, digest);
+		memcpy(res->digest, digest, sizeof(digest));
+		if (dirserv_db_desc_hops(ds, digest, &held) == UM_OK) {
+			if (hops < held) {
+				if (dirserv_db_desc_lower_hops(ds, digest, hops) != UM_OK)
+					return result(res, UM_ERR_DB, 500, "database error");
+				if (ds->fed != NULL)
+					dirfed_desc_stored(ds->fed, bytes, len, hops, false);
+			}
+			return result(res, UM_OK, 200, "ok");
+		}
+	}
 	ret = relay_desc_parse_verify(bytes, len, now_s, &d);
 	switch (ret) {
 	case UM_OK:
@@ -278,16 +296,57 @@ dirserv_accept_descriptor(struct dirserv *ds, const uint8_t *bytes, size_t len,
 	}
 	relay_desc_digest(bytes, len, digest);
 	memcpy(res->digest, digest, sizeof(digest));
-	if (dirserv_db_desc_exists(ds, digest))
-		return result(res, UM_OK, 200, "ok"); /* idempotent */
+	if (!import && dirserv_db_desc_exists(ds, digest)) {
+		/* Idempotent; an upload also takes the stored copy down to hop 0. */
+		if (dirserv_db_desc_hops(ds, digest, &held) == UM_OK && held > 0 &&
+		    dirserv_db_desc_lower_hops(ds, digest, 0) == UM_OK && ds->fed != NULL)
+			dirfed_desc_stored(ds->fed, bytes, len, 0, false);
+		return result(res, UM_OK, 200, "ok");
+	}
 	ret = dirserv_db_latest_published(ds, d.identity, &latest_pub, latest);
 	if (ret == UM_OK && d.published_s <= latest_pub)
 		return result(res, UM_ERR_STATE, 409, "stale: a newer descriptor is stored");
 	if (ret != UM_OK && ret != UM_ERR_NOT_FOUND)
 		return result(res, ret, 500, "database error");
-	if ((ret = dirserv_db_desc_put(ds, digest, &d, bytes, len, source, now_s)) != UM_OK)
+	if ((ret = dirserv_db_desc_put(ds, digest, &d, bytes, len, source, hops, now_s)) != UM_OK)
 		return result(res, ret, 500, "database error");
+	res->stored = true;
+	if (ds->fed != NULL)
+		dirfed_desc_stored(ds->fed, bytes, len, hops, true);
 	return result(res, UM_OK, 200, "ok");
+}
+
+int
+dirserv_accept_descriptor(struct dirserv *ds, const uint8_t *bytes, size_t len,
+                          const char *source_key, uint64_t now_s, struct dirserv_accept_result *res)
+{
+	return accept_common(ds, bytes, len, source_key, true, false, 0, now_s, res);
+}
+
+int
+dirserv_import_descriptor(struct dirserv *ds, const uint8_t *bytes, size_t len, uint8_t hops,
+                          const char *source_key, uint64_t now_s, struct dirserv_accept_result *res)
+{
+	return accept_common(ds, bytes, len, source_key, source_key != NULL, true, hops, now_s,
+	                     res);
+}
+
+void
+dirserv_set_fed(struct dirserv *ds, struct dirfed *fed)
+{
+	ds->fed = fed;
+}
+
+int
+dirserv_sign_peer_feed(struct dirserv *ds, struct peer_feed *f)
+{
+	return peer_feed_sign(f, &ds->keyring.certs[0], &ds->signing);
+}
+
+int
+dirserv_foreach_current(struct dirserv *ds, uint64_t now_s, dirserv_current_fn *fn, void *arg)
+{
+	return dirserv_db_foreach_current(ds, now_s, fn, arg);
 }
 
 int

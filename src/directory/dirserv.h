@@ -10,7 +10,9 @@
  *   every period    dirserv_build_vote()   -> POST /v1/vote to the other authorities
  *                   dirserv_compute_consensus() -> POST /v1/consensus-sig to the others
  *   clients         GET /v1/consensus (ETag / If-None-Match), GET /v1/desc/<hex digest>
- *   people/scripts  GET /v1/relays, /v1/authorities, /v1/peers (JSON)
+ *   people/scripts  GET /v1/relays, /v1/authorities, /v1/peers.json (JSON)
+ *   federation      GET /v1/peers (signed feed), GET /v1/descs, POST /v1/gossip/desc:
+ *                   served by the attached federation core (dirfed.h), 404 without one
  *
  * Flags this authority assigns in its vote (documented rules, all from its own state):
  *   VALID    the relay's latest accepted descriptor is unexpired at valid_after;
@@ -101,6 +103,7 @@ struct dirserv_accept_result {
 	int http_status;                       /* 200, 400, 409, 413, 429 or 500 */
 	const char *reason;                    /* static: "ok", "too large", "rate limited", ... */
 	uint8_t digest[RELAY_DESC_DIGEST_LEN]; /* set when err is UM_OK */
+	bool stored; /* UM_OK and newly stored (not already held): it is the relay's latest */
 };
 
 /*
@@ -114,6 +117,31 @@ struct dirserv_accept_result {
 int dirserv_accept_descriptor(struct dirserv *ds, const uint8_t *bytes, size_t len,
                               const char *source_key, uint64_t now_s,
                               struct dirserv_accept_result *res) UM_WARN_UNUSED;
+
+/* ---- federation (dirfed.h); hop counts: docs/PROTOCOL.md 12.4 ---- */
+
+struct dirfed;
+struct peer_feed;
+
+/*
+ * Import a descriptor a peer directory held at hop count hops - 1 (so stored at hops), with
+ * the checks of an upload: size cap, per-source token bucket when source_key is not NULL
+ * (pulls we started pass NULL), relay_desc_parse_verify() at now_s, newest published wins.
+ * A descriptor already held is UM_OK without a signature check (same digest, same bytes);
+ * its stored hop count is lowered to hops if that is smaller. res (may be NULL) as above.
+ */
+int dirserv_import_descriptor(struct dirserv *ds, const uint8_t *bytes, size_t len, uint8_t hops,
+                              const char *source_key, uint64_t now_s,
+                              struct dirserv_accept_result *res) UM_WARN_UNUSED;
+/* Attach (or, with NULL, detach) the federation core: its routes are served through
+ * dirserv_handle() and it hears of every stored descriptor. fed is borrowed. */
+void dirserv_set_fed(struct dirserv *ds, struct dirfed *fed);
+/* Sign f (its fields but cert and sig filled) with our current signing key and certificate. */
+int dirserv_sign_peer_feed(struct dirserv *ds, struct peer_feed *f) UM_WARN_UNUSED;
+/* Each relay's latest descriptor expiring after now_s, in identity order, with its hop count. */
+typedef int dirserv_current_fn(void *arg, const uint8_t *blob, size_t len, uint8_t hops);
+int dirserv_foreach_current(struct dirserv *ds, uint64_t now_s, dirserv_current_fn *fn,
+                            void *arg) UM_WARN_UNUSED;
 
 /* Record a successful link handshake with relay identity at when_s (keeps the newest). */
 int dirserv_reachability_set(struct dirserv *ds, const uint8_t identity[RELAY_DESC_ID_LEN],

@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "directory/dirfed.h"
 #include "directory/dirserv_st.h"
 
 static void
@@ -523,6 +524,10 @@ dirserv_handle(struct dirserv *ds, const char *method, const char *path, const c
 		reply_error(resp, 405, "method not allowed");
 		return;
 	}
+	/* Federation routes (dirfed.h): served by the attached core, or not at all. */
+	if (ds->fed != NULL &&
+	    dirfed_handle(ds->fed, method, path, if_none_match, body, len, source_key, now_s, resp))
+		return;
 	if (strcmp(path, "/v1/consensus") == 0) {
 		if (!get)
 			reply_error(resp, 405, "method not allowed");
@@ -574,11 +579,14 @@ dirserv_handle(struct dirserv *ds, const char *method, const char *path, const c
 			reply_error(resp, 405, "method not allowed");
 		else
 			handle_authorities(ds, resp);
-	} else if (strcmp(path, "/v1/peers") == 0) {
+	} else if (strcmp(path, "/v1/peers.json") == 0) {
 		if (!get)
 			reply_error(resp, 405, "method not allowed");
 		else
 			handle_peers(ds, resp);
+	} else if (strcmp(path, "/v1/peers") == 0 || strcmp(path, "/v1/descs") == 0 ||
+	           strcmp(path, "/v1/gossip/desc") == 0) {
+		reply_error(resp, 404, "federation is not enabled on this directory");
 	} else {
 		reply_error(resp, 404, "no such endpoint");
 	}

@@ -36,7 +36,8 @@ struct dirserv {
 		uint8_t *bytes; /* NULL: slot free */
 		size_t len;
 	} diffs[DIRSERV_DIFF_CACHE];
-	size_t diff_next; /* the slot to reuse next */
+	size_t diff_next;   /* the slot to reuse next */
+	struct dirfed *fed; /* borrowed federation core, or NULL (dirserv_set_fed) */
 };
 
 /* A stored descriptor row handed to the vote builder. */
@@ -54,8 +55,17 @@ int dirserv_db_latest_published(struct dirserv *ds, const uint8_t identity[32],
 bool dirserv_db_desc_exists(struct dirserv *ds, const uint8_t digest[32]);
 /* Store a verified descriptor and make it its relay's latest, in one transaction. */
 int dirserv_db_desc_put(struct dirserv *ds, const uint8_t digest[32], const struct relay_desc *d,
-                        const uint8_t *blob, size_t len, const char *source,
+                        const uint8_t *blob, size_t len, const char *source, uint8_t hops,
                         uint64_t now_s) UM_WARN_UNUSED;
+/* The stored hop count of digest: UM_OK or UM_ERR_NOT_FOUND. */
+int dirserv_db_desc_hops(struct dirserv *ds, const uint8_t digest[32],
+                         uint8_t *hops) UM_WARN_UNUSED;
+/* Lower the stored hop count of digest to hops (a no-op if it is already <= hops). */
+int dirserv_db_desc_lower_hops(struct dirserv *ds, const uint8_t digest[32],
+                               uint8_t hops) UM_WARN_UNUSED;
+/* Each relay's latest descriptor expiring after after_s, in identity order, with its hops. */
+int dirserv_db_foreach_current(struct dirserv *ds, uint64_t after_s, dirserv_current_fn *fn,
+                               void *arg) UM_WARN_UNUSED;
 /* A copy of the descriptor with digest (caller frees): UM_OK or UM_ERR_NOT_FOUND. */
 int dirserv_db_desc_get(struct dirserv *ds, const uint8_t digest[32], uint8_t **blob,
                         size_t *len) UM_WARN_UNUSED;

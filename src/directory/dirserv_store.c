@@ -50,8 +50,13 @@ static const char schema_v1[] =
         " etag TEXT,"
         " last_sync INTEGER NOT NULL DEFAULT 0);";
 
+/* Federation (dirfed.h): the hop count a descriptor was stored at (0: uploaded directly). */
+static const char schema_v2_hops[] =
+        "ALTER TABLE descriptors ADD COLUMN hops INTEGER NOT NULL DEFAULT 0;";
+
 static const struct store_migration migs[] = {
 	{ 1, schema_v1, NULL },
+	{ 2, schema_v2_hops, NULL },
 };
 
 const struct store_schema dirserv_schema = { "directory", migs, sizeof(migs) / sizeof(migs[0]) };
@@ -173,6 +178,7 @@ struct desc_put {
 	const uint8_t *blob;
 	size_t len;
 	const char *source;
+	uint8_t hops;
 	uint64_t now_s;
 };
 
@@ -186,7 +192,7 @@ desc_put_tx(struct store *st, void *arg)
 	if ((ret = store_stmt_prepare(
 	             st,
 	             "INSERT OR IGNORE INTO descriptors (digest, identity, published,"
-	             " expires, received, source, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	             " expires, received, source, body, hops) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	             &s)) != UM_OK)
 		return ret;
 	if ((ret = store_stmt_bind_blob(s, 1, a->digest, 32)) != UM_OK ||
@@ -196,7 +202,7 @@ desc_put_tx(struct store *st, void *arg)
 	    (ret = bind_u64(s, 5, a->now_s)) != UM_OK ||
 	    (ret = store_stmt_bind_text(s, 6, a->source)) != UM_OK ||
 	    (ret = store_stmt_bind_blob(s, 7, a->blob, a->len)) != UM_OK ||
-	    (ret = step_done(s)) != UM_OK)
+	    (ret = store_stmt_bind_int64(s, 8, a->hops)) != UM_OK || (ret = step_done(s)) != UM_OK)
 		goto out;
 	store_stmt_free(s);
 	/* The latest per relay; first_seen survives updates. */
@@ -222,11 +228,86 @@ out:
 
 int
 dirserv_db_desc_put(struct dirserv *ds, const uint8_t digest[32], const struct relay_desc *d,
-                    const uint8_t *blob, size_t len, const char *source, uint64_t now_s)
+                    const uint8_t *blob, size_t len, const char *source, uint8_t hops,
+                    uint64_t now_s)
 {
-	struct desc_put a = { ds, digest, d, blob, len, source, now_s };
+	struct desc_put a = { ds, digest, d, blob, len, source, hops, now_s };
 
 	return store_tx(ds->st, desc_put_tx, &a);
+}
+
+int
+dirserv_db_desc_hops(struct dirserv *ds, const uint8_t digest[32], uint8_t *hops)
+{
+	struct store_stmt *s = NULL;
+	uint64_t v;
+	int ret;
+
+	*hops = 0;
+	if ((ret = store_stmt_prepare(ds->st, "SELECT hops FROM descriptors WHERE digest = ?",
+	                              &s)) != UM_OK)
+		return ret;
+	if ((ret = store_stmt_bind_blob(s, 1, digest, 32)) != UM_OK)
+		goto out;
+	ret = store_stmt_step(s);
+	if (ret == STORE_DONE) {
+		ret = UM_ERR_NOT_FOUND;
+	} else if (ret == STORE_ROW) {
+		if ((ret = col_u64(s, 0, &v)) == UM_OK)
+			*hops = v > 255 ? 255 : (uint8_t)v;
+	}
+out:
+	store_stmt_free(s);
+	return ret;
+}
+
+int
+dirserv_db_desc_lower_hops(struct dirserv *ds, const uint8_t digest[32], uint8_t hops)
+{
+	struct store_stmt *s = NULL;
+	int ret;
+
+	if ((ret = store_stmt_prepare(
+	             ds->st, "UPDATE descriptors SET hops = ? WHERE digest = ? AND hops > ?",
+	             &s)) != UM_OK)
+		return ret;
+	if ((ret = store_stmt_bind_int64(s, 1, hops)) == UM_OK &&
+	    (ret = store_stmt_bind_blob(s, 2, digest, 32)) == UM_OK &&
+	    (ret = store_stmt_bind_int64(s, 3, hops)) == UM_OK)
+		ret = step_done(s);
+	store_stmt_free(s);
+	return ret;
+}
+
+int
+dirserv_db_foreach_current(struct dirserv *ds, uint64_t after_s, dirserv_current_fn *fn, void *arg)
+{
+	struct store_stmt *s = NULL;
+	const uint8_t *p;
+	size_t n;
+	uint64_t hops;
+	int ret;
+
+	if ((ret = store_stmt_prepare(ds->st,
+	                              "SELECT d.body, d.hops FROM relays r JOIN descriptors d"
+	                              " ON d.digest = r.digest WHERE r.expires > ?"
+	                              " ORDER BY r.identity",
+	                              &s)) != UM_OK)
+		return ret;
+	if ((ret = bind_u64(s, 1, after_s)) != UM_OK)
+		goto out;
+	while ((ret = store_stmt_step(s)) == STORE_ROW) {
+		if ((ret = store_stmt_column_blob(s, 0, &p, &n)) != UM_OK ||
+		    (ret = col_u64(s, 1, &hops)) != UM_OK)
+			goto out;
+		if ((ret = fn(arg, p, n, hops > 255 ? 255 : (uint8_t)hops)) != UM_OK)
+			goto out;
+	}
+	if (ret == STORE_DONE)
+		ret = UM_OK;
+out:
+	store_stmt_free(s);
+	return ret;
 }
 
 /* SELECT body ... WHERE <blob key> = ?, copied out. */

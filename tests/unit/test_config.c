@@ -179,6 +179,16 @@ test_defaults_match_the_documented_values(void **state)
 	assert_int_equal(c->directory.pin_mode, CONFIG_PIN_STRICT);
 	assert_int_equal(c->directory.threshold, 0);
 	assert_int_equal(c->directory.min_sources, 1);
+	assert_int_equal(c->directory.peers.n, 0);
+	assert_int_equal(c->directory.sync_interval_ms, 10000);
+	assert_int_equal(c->directory.gossip_interval_ms, 0);
+	assert_int_equal(c->directory.gossip_fanout, 2);
+	assert_int_equal(c->directory.max_hops, 2);
+	assert_true(c->directory.discovery);
+	assert_int_equal(c->directory.discovery_min_operators, 1);
+	assert_int_equal(c->directory.discovery_max, 64);
+	assert_int_equal(c->directory.discovery_ttl_ms, 900000);
+	assert_string_equal(c->directory.operator_id, "");
 	p = um_xasprintf("%s/authority_signing.key", sd);
 	assert_string_equal(c->directory.signing_key, p);
 	free(p);
@@ -391,6 +401,20 @@ static const struct value_case value_cases[] = {
 	{ "directory.pin_mode", "loose", false, "is not one of strict|tofu" },
 	{ "directory.threshold", "17", false, "is out of range (0..16)" },
 	{ "directory.min_sources", "0", false, "is out of range (1..16)" },
+	{ "directory.peers", ID1 "@https://127.0.0.1:8080", false, "does not start with http://" },
+	{ "directory.sync_interval", "1s", true, "1s" },
+	{ "directory.sync_interval", "500ms", false, "is out of range (1s..1h)" },
+	{ "directory.gossip_interval", "0", true, "0ms" },
+	{ "directory.gossip_fanout", "17", false, "is out of range (0..16)" },
+	{ "directory.max_hops", "0", true, "0" },
+	{ "directory.max_hops", "17", false, "is out of range (0..16)" },
+	{ "directory.discovery", "off", true, "false" },
+	{ "directory.discovery_min_operators", "0", false, "is out of range (1..16)" },
+	{ "directory.discovery_min_operators", "2", true, "2" },
+	{ "directory.discovery_max", "257", false, "is out of range (0..256)" },
+	{ "directory.discovery_ttl", "1h", true, "1h" },
+	{ "directory.operator", ID2, true, ID2 },
+	{ "directory.operator", "abc", false, "not 52 base32 characters" },
 	{ "relay.country", "DE", true, "DE" },
 	{ "relay.country", "de", false, "is not a two-letter upper-case country code" },
 	{ "relay.country", "DEU", false, "is not a two-letter upper-case country code" },
@@ -1102,6 +1126,9 @@ test_cross_field_rules(void **state)
 	c = load_ok("[node]\nroles = directory\n[directory]\nlisten = 127.0.0.1:0\n"
 	            "authorities = " ID1 "@http://127.0.0.1:1\n");
 	config_free(c);
+	expect_only_error("[directory]\npeers = " ID1 "@http://127.0.0.1:1\npeers = " ID1
+	                  "@http://127.0.0.1:2\n",
+	                  "t.conf:3: directory.peers: peer #2 is listed twice");
 	expect_only_error("[directory]\nauthorities = " ID1 "@http://127.0.0.1:1\n"
 	                  "authorities = " ID1 "@http://127.0.0.1:2\n",
 	                  "t.conf:3: directory.authorities: authority id " ID1 " is listed twice");
@@ -1230,6 +1257,10 @@ test_dump_reloads_to_the_same_dump(void **state)
 	        "write_queue_max = 1000000\n"
 	        "[directory]\nlisten = 127.0.0.1:0\nauthorities = " ID1 "@http://127.0.0.1:1\n"
 	        "vote_interval = 10s\npin_mode = tofu\n"
+	        "peers = " ID2 "@http://127.0.0.1:2\npeers = " ID3 "@http://[::1]:3\n"
+	        "sync_interval = 3s\ngossip_interval = 5m\ngossip_fanout = 0\nmax_hops = 7\n"
+	        "discovery = no\ndiscovery_min_operators = 3\ndiscovery_max = 0\n"
+	        "discovery_ttl = 30s\noperator = " ID3 "\n"
 	        "[relay]\nexit_policy = accept *:80\nexit_policy = accept *:1000-2000, reject *:*\n"
 	        "country = DE\n"
 	        "region = eu\nbandwidth_burst = 2M\ncontact = a@b\n"

@@ -344,7 +344,7 @@ test_restart(void **state)
 	resp_free(&resp);
 	snprintf(url, sizeof(url), "/v1/vote/%llu", (unsigned long long)VA);
 	assert_int_equal(req_status(ds, "GET", url, NULL, 0, "x", NULL), 200);
-	assert_int_equal(req(ds, "GET", "/v1/peers", NULL, NULL, 0, "x", NOW, &resp), 200);
+	assert_int_equal(req(ds, "GET", "/v1/peers.json", NULL, NULL, 0, "x", NOW, &resp), 200);
 	assert_non_null(strstr((const char *)resp.body, "http://peer.example:8080"));
 	resp_free(&resp);
 	/* Stale after restart too. */
