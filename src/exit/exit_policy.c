@@ -186,11 +186,11 @@ rule_matches_addr(const struct exit_rule *r, uint8_t family, const uint8_t *addr
 	}
 }
 
-bool
-exit_policy_allows(const struct exit_policy *p, uint8_t family, const uint8_t *addr, uint16_t port)
+const struct exit_rule *
+exit_policy_match(const struct exit_policy *p, uint8_t family, const uint8_t *addr, uint16_t port)
 {
 	if (port == 0 || (family != EXIT_AF_IPV4 && family != EXIT_AF_IPV6))
-		return false;
+		return NULL;
 	if (family == EXIT_AF_IPV6 && is_mapped(addr)) {
 		family = EXIT_AF_IPV4;
 		addr += 12;
@@ -199,9 +199,17 @@ exit_policy_allows(const struct exit_policy *p, uint8_t family, const uint8_t *a
 		const struct exit_rule *r = &p->rules[i];
 
 		if (port >= r->port_lo && port <= r->port_hi && rule_matches_addr(r, family, addr))
-			return r->accept;
+			return r;
 	}
-	return false;
+	return NULL;
+}
+
+bool
+exit_policy_allows(const struct exit_policy *p, uint8_t family, const uint8_t *addr, uint16_t port)
+{
+	const struct exit_rule *r = exit_policy_match(p, family, addr, port);
+
+	return r != NULL && r->accept;
 }
 
 void

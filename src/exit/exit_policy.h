@@ -103,6 +103,13 @@ bool exit_addr_is_private(uint8_t family, const uint8_t *addr);
 bool exit_policy_allows(const struct exit_policy *p, uint8_t family, const uint8_t *addr,
                         uint16_t port);
 /*
+ * The rule of p that decides addr:port (same evaluation as exit_policy_allows()), or NULL when
+ * none matches or the destination is always rejected (port 0, unknown family). Lives as long
+ * as p. The exit uses it to tell an explicit accept ("private", a prefix) from a wildcard one.
+ */
+const struct exit_rule *exit_policy_match(const struct exit_policy *p, uint8_t family,
+                                          const uint8_t *addr, uint16_t port);
+/*
  * Could p accept port for some public address (of either family)? For a destination host
  * name not yet resolved: false means the stream can be refused without a DNS lookup.
  */
