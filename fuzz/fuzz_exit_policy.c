@@ -13,8 +13,20 @@
 #include "lib/err.h"
 #include "directory/descriptor.h"
 #include "exit/exit_policy.h"
+#include "exit/exit_conn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool
+exit_allowed(uint8_t family, const uint8_t *addr, uint16_t port, const struct exit_policy *p)
+{
+	struct exit_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.family = family;
+	memcpy(a.addr, addr, family == 4 ? 4 : 16);
+	return exit_addr_allowed(p, &a, port);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -69,7 +81,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (ok && !exit_addr_is_private(4, a4[i]) && !may)
 				abort();
-			if (ok && exit_addr_is_private(4, a4[i]) &&
+			/* The flag promises the exit (exit_addr_allowed) refuses private ones. */
+			if (exit_allowed(4, a4[i], ports[j], p) && exit_addr_is_private(4, a4[i]) &&
 			    (flags & RELAY_EXIT_F_REJECT_PRIVATE))
 				abort();
 		}
@@ -78,7 +91,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (ok && !exit_addr_is_private(6, a6[i]) && !may)
 				abort();
-			if (ok && exit_addr_is_private(6, a6[i]) &&
+			/* The flag promises the exit (exit_addr_allowed) refuses private ones. */
+			if (exit_allowed(6, a6[i], ports[j], p) && exit_addr_is_private(6, a6[i]) &&
 			    (flags & RELAY_EXIT_F_REJECT_PRIVATE))
 				abort();
 		}

@@ -374,7 +374,9 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		                    "[directory]\nvote_interval = %us\n%s",
 		                    t->dir, name, name, roles, countries[c], regions[c],
 		                    (unsigned)(10 + i) * 1024 * 1024, t->dir, i % n_ops + 1,
-		                    strcmp(roles, "exit") == 0 ? "exit_policy = accept *:*\n" : "",
+		                    strcmp(roles, "exit") == 0
+		                            ? "exit_policy = accept private:*, accept *:*\n"
+		                            : "",
 		                    vote_s, auth_lines);
 		ret = write_conf(n, body);
 		free(body);

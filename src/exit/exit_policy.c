@@ -359,7 +359,11 @@ port_accepts(const struct exit_policy *p, uint8_t family, uint16_t port, bool pr
 		if (port < r->port_lo || port > r->port_hi)
 			continue;
 		n = rule_ivs(r, family, ivs, UM_ARRAY_LEN(ivs));
-		if (r->accept) {
+		/* A wildcard rule decides private addresses too but never accepts one (the
+		 * exit's rule, exit_conn.h): only explicit rules reach private targets. */
+		if (r->accept && !(private_target && (r->addr_kind == EXIT_ADDR_ANY ||
+		                                      r->addr_kind == EXIT_ADDR_ANY4 ||
+		                                      r->addr_kind == EXIT_ADDR_ANY6))) {
 			for (size_t j = 0; j < n; j++) {
 				if (!private_target) {
 					if (iv_minus_nonempty(&ivs[j], covered, width))

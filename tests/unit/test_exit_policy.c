@@ -438,11 +438,11 @@ test_policy_summary(void **state)
 		{ "accept *:*",
 		  { RELAY_POLICY_REJECT, 0, { { 0 } } },
 		  { RELAY_POLICY_REJECT, 0, { { 0 } } },
-		  0 },
+		  RELAY_EXIT_F_REJECT_PRIVATE },
 		{ "accept *:80, accept *:443, accept *:81",
 		  { RELAY_POLICY_ACCEPT, 2, { { 80, 81 }, { 443, 443 } } },
 		  { RELAY_POLICY_ACCEPT, 2, { { 80, 81 }, { 443, 443 } } },
-		  0 },
+		  RELAY_EXIT_F_REJECT_PRIVATE },
 		{ "reject private:*, accept 1.2.3.4:22, reject *:*",
 		  { RELAY_POLICY_ACCEPT, 1, { { 22, 22 } } },
 		  { RELAY_POLICY_ACCEPT, 0, { { 0 } } },
@@ -454,7 +454,7 @@ test_policy_summary(void **state)
 		{ "reject 0.0.0.0/0:*, accept *:1-1000",
 		  { RELAY_POLICY_ACCEPT, 0, { { 0 } } },
 		  { RELAY_POLICY_ACCEPT, 1, { { 1, 1000 } } },
-		  0 },
+		  RELAY_EXIT_F_REJECT_PRIVATE },
 		/* A private rule that accepts only inside IPv6 private space clears the flag. */
 		{ "accept [fd00::]/8:9000, reject private:*, accept *:443",
 		  { RELAY_POLICY_ACCEPT, 1, { { 443, 443 } } },
@@ -474,16 +474,16 @@ test_policy_summary(void **state)
 		{ "reject *:1-21, reject *:23-79, accept *:*, reject *:22",
 		  { RELAY_POLICY_ACCEPT, 2, { { 22, 22 }, { 80, 65535 } } },
 		  { RELAY_POLICY_ACCEPT, 2, { { 22, 22 }, { 80, 65535 } } },
-		  0 },
+		  RELAY_EXIT_F_REJECT_PRIVATE },
 		/* One range either way: the accept form on a tie. */
 		{ "reject *:65535, accept *:1-65535",
 		  { RELAY_POLICY_ACCEPT, 1, { { 1, 65534 } } },
 		  { RELAY_POLICY_ACCEPT, 1, { { 1, 65534 } } },
-		  0 },
+		  RELAY_EXIT_F_REJECT_PRIVATE },
 		{ "reject *:1000-2000, accept *:*",
 		  { RELAY_POLICY_REJECT, 1, { { 1000, 2000 } } },
 		  { RELAY_POLICY_REJECT, 1, { { 1000, 2000 } } },
-		  0 },
+		  RELAY_EXIT_F_REJECT_PRIVATE },
 	};
 
 	(void)state;
@@ -528,7 +528,7 @@ test_policy_summary_coarsened(void **state)
 	assert_int_equal(p4.r[31].hi, 6000);
 	assert_int_equal(p6.kind, RELAY_POLICY_ACCEPT);
 	assert_int_equal(p6.n_ranges, 0);
-	assert_int_equal(flags, 0);
+	assert_int_equal(flags, RELAY_EXIT_F_REJECT_PRIVATE); /* wildcards never reach them */
 	exit_policy_free(p);
 	/* 40 rejected single ports: the reject form has 40 ranges, the accept form 41. */
 	n = (size_t)snprintf(text, sizeof(text), "reject private:*, ");
