@@ -108,6 +108,12 @@ relay_crypto_set_counters(struct relay_crypto *rc, uint64_t fwd, uint64_t bwd)
 	rc->bwd.next = bwd;
 	rc->bwd.spent = false;
 }
+
+size_t
+relay_crypto_state_size(void)
+{
+	return sizeof(struct relay_crypto);
+}
 #endif
 
 /* Add or remove (the same XOR) direction d's layer for the next cell index. */

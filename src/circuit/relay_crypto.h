@@ -102,6 +102,8 @@ int relay_crypto_relay_backward(struct relay_crypto *rc,
 #ifdef UM_UNIT_TESTS
 /* Set the next cell index of each direction (counter-exhaustion tests and vectors). */
 void relay_crypto_set_counters(struct relay_crypto *rc, uint64_t fwd, uint64_t bwd);
+/* sizeof(struct relay_crypto) (memory accounting in tests; the EVP contexts are extra). */
+size_t relay_crypto_state_size(void);
 #endif
 
 #endif /* UM_CIRCUIT_RELAY_CRYPTO_H */
