@@ -628,7 +628,7 @@ dirfed_next_action(struct dirfed *f, uint64_t now_s, struct dirfed_action *out)
 		struct fpeer *p = &f->peers[i];
 
 		if (p->admitted && !p->feed_busy && now_s >= p->next_feed_s) {
-			fill_action(out, DIRFED_ACT_FEED, p, "/v1/peers");
+			fill_action(out, DIRFED_ACT_FEED, p, "/v1/peers/feed");
 			out->max_response = PEER_FEED_MAX_LEN;
 			p->feed_busy = true;
 			f->n_inflight++;
@@ -904,6 +904,54 @@ reply_copy(struct ev_http_resp *resp, const uint8_t *p, size_t len)
 	resp->body_len = len;
 }
 
+static json_t *
+b32_json(const uint8_t id[32])
+{
+	char b32[BASE32_LEN(32)];
+
+	if (enc_base32(b32, sizeof(b32), id, 32) != UM_OK)
+		return json_null();
+	return json_string(b32);
+}
+
+/*
+ * GET /v1/peers, for people and scripts: every peer we know with its state and sightings,
+ * and our signed feed in hex (the bytes GET /v1/peers/feed serves to directories).
+ */
+static json_t *
+peers_json(const struct dirfed *f, uint64_t now_s)
+{
+	size_t max = dirfed_n_peers(f);
+	struct dirfed_peer_status *st = um_xcalloc(max + 1, sizeof(*st));
+	struct dirfed_stats stats;
+	size_t n = dirfed_status(f, now_s, st, max, &stats);
+	char *hex = um_xmalloc(HEX_LEN(f->feed_len));
+	json_t *arr = json_array(), *j;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct dirfed_peer_status *p = &st[i];
+
+		json_array_append_new(
+		        arr, json_pack("{s:o, s:s, s:s, s:o, s:I, s:I, s:I}", "identity",
+		                       b32_json(p->identity), "url", p->url, "state",
+		                       p->seed       ? "seed"
+		                       : p->admitted ? "admitted"
+		                                     : "candidate",
+		                       "operator",
+		                       p->has_operator ? b32_json(p->operator_id) : json_null(),
+		                       "operators", (json_int_t)p->n_operators, "sightings",
+		                       (json_int_t)p->n_sightings, "last_sync",
+		                       (json_int_t)p->last_sync_s));
+	}
+	if (enc_hex(hex, HEX_LEN(f->feed_len), f->feed, f->feed_len) != UM_OK)
+		hex[0] = '\0';
+	j = json_pack("{s:o, s:s, s:o}", "operator", b32_json(f->cfg.operator_id), "feed", hex,
+	              "peers", arr);
+	free(hex);
+	free(st);
+	return j;
+}
+
 static int
 cmp_peer_id(const void *a, const void *b)
 {
@@ -1062,13 +1110,22 @@ dirfed_handle(struct dirfed *f, const char *method, const char *path, const char
 {
 	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
 
-	if (strcmp(path, "/v1/peers") == 0) {
+	if (strcmp(path, "/v1/peers/feed") == 0) {
 		if (!get)
 			reply_error(resp, 405, "method not allowed");
 		else if (feed_build(f, now_s) != UM_OK)
 			reply_error(resp, 500, "cannot sign the peer feed");
 		else
 			reply_copy(resp, f->feed, f->feed_len);
+		return true;
+	}
+	if (strcmp(path, "/v1/peers") == 0) {
+		if (!get)
+			reply_error(resp, 405, "method not allowed");
+		else if (feed_build(f, now_s) != UM_OK)
+			reply_error(resp, 500, "cannot sign the peer feed");
+		else
+			reply_json(resp, 200, peers_json(f, now_s));
 		return true;
 	}
 	if (strcmp(path, "/v1/descs") == 0) {

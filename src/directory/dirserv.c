@@ -760,13 +760,3 @@ dirserv_consensus_diff(struct dirserv *ds, const uint8_t from[DIR_DIGEST_LEN],
 	*len = slot->len;
 	return UM_OK;
 }
-
-int
-dirserv_peer_set(struct dirserv *ds, const char *url, const uint8_t identity[AUTHCERT_ID_LEN],
-                 const char *etag, uint64_t last_sync_s)
-{
-	if (url == NULL || url[0] == '\0' || strlen(url) > DIRSERV_URL_MAX ||
-	    (etag != NULL && strlen(etag) > DIRSERV_ETAG_MAX))
-		return UM_ERR_INVALID;
-	return dirserv_db_peer_set(ds, url, identity, etag, last_sync_s);
-}

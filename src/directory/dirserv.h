@@ -208,10 +208,6 @@ int dirserv_set_keys(struct dirserv *ds, const struct auth_keyring *keyring,
 int dirserv_consensus_diff(struct dirserv *ds, const uint8_t from[DIR_DIGEST_LEN],
                            const uint8_t **bytes, size_t *len) UM_WARN_UNUSED;
 
-/* Add or update a peer directory (GET /v1/peers lists them). identity and etag may be NULL. */
-int dirserv_peer_set(struct dirserv *ds, const char *url, const uint8_t identity[AUTHCERT_ID_LEN],
-                     const char *etag, uint64_t last_sync_s) UM_WARN_UNUSED;
-
 /*
  * Handle one HTTP request: routing, caps and replies (see the top of this file). Never
  * fails: resp gets a status in 200..599 (304 included) and, except for 304, a body

@@ -458,32 +458,6 @@ handle_authorities(struct dirserv *ds, struct ev_http_resp *resp)
 	reply_json(resp, 200, json_pack("{s:o}", "authorities", arr));
 }
 
-static int
-peer_to_json(void *arg, const char *url, const uint8_t *identity, size_t id_len, const char *etag,
-             uint64_t last_sync_s)
-{
-	json_t *arr = arg;
-
-	json_array_append_new(arr, json_pack("{s:s, s:o, s:o, s:I}", "url", url, "identity",
-	                                     id_len == 32 ? id_json(identity) : json_null(), "etag",
-	                                     etag != NULL ? json_string(etag) : json_null(),
-	                                     "last_sync", (json_int_t)last_sync_s));
-	return UM_OK;
-}
-
-static void
-handle_peers(struct dirserv *ds, struct ev_http_resp *resp)
-{
-	json_t *arr = json_array();
-
-	if (dirserv_db_foreach_peer(ds, peer_to_json, arr) != UM_OK) {
-		json_decref(arr);
-		reply_error(resp, 500, "database error");
-		return;
-	}
-	reply_json(resp, 200, json_pack("{s:o}", "peers", arr));
-}
-
 /* ---- routing ---- */
 
 static const char *
@@ -579,12 +553,14 @@ dirserv_handle(struct dirserv *ds, const char *method, const char *path, const c
 			reply_error(resp, 405, "method not allowed");
 		else
 			handle_authorities(ds, resp);
-	} else if (strcmp(path, "/v1/peers.json") == 0) {
+	} else if (strcmp(path, "/v1/peers") == 0) {
+		/* Without federation there are no peers to show. */
 		if (!get)
 			reply_error(resp, 405, "method not allowed");
 		else
-			handle_peers(ds, resp);
-	} else if (strcmp(path, "/v1/peers") == 0 || strcmp(path, "/v1/descs") == 0 ||
+			reply_json(resp, 200,
+			           json_pack("{s:n, s:s, s:[]}", "operator", "feed", "", "peers"));
+	} else if (strcmp(path, "/v1/peers/feed") == 0 || strcmp(path, "/v1/descs") == 0 ||
 	           strcmp(path, "/v1/gossip/desc") == 0) {
 		reply_error(resp, 404, "federation is not enabled on this directory");
 	} else {

@@ -88,8 +88,4 @@ int dirserv_db_cons_get(struct dirserv *ds, const uint8_t digest[32], uint8_t **
                         size_t *len) UM_WARN_UNUSED;
 int dirserv_db_prune(struct dirserv *ds, uint64_t before_s) UM_WARN_UNUSED;
 int dirserv_db_cons_latest(struct dirserv *ds, uint8_t **blob, size_t *len) UM_WARN_UNUSED;
-int dirserv_db_peer_set(struct dirserv *ds, const char *url, const uint8_t *identity,
-                        const char *etag, uint64_t last_sync_s) UM_WARN_UNUSED;
-int dirserv_db_foreach_peer(struct dirserv *ds, dirserv_peer_fn *fn, void *arg) UM_WARN_UNUSED;
-
 #endif /* UM_DIRECTORY_DIRSERV_ST_H */

@@ -160,6 +160,12 @@ wait_for 30 "a1 admits d4 (2 operators)" d4_admitted
 "$UMBRA" dir status -s "$T/a1/control.sock" >"$T/a1-status.txt" || true
 grep -q "admitted  $D4ID" "$T/a1-status.txt" || fail "dir status text: $(cat "$T/a1-status.txt")"
 grep -q "candidate $D5ID" "$T/a1-status.txt" || fail "dir status text: $(cat "$T/a1-status.txt")"
+curl -sf "$A1/v1/peers" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+st = {p["identity"]: p["state"] for p in j["peers"]}
+assert st.get(sys.argv[1]) == "admitted" and st.get(sys.argv[2]) == "candidate", st
+assert len(j["feed"]) > 128, "no signed feed in the JSON view"' "$D4ID" "$D5ID" || fail "GET /v1/peers JSON view"
 ok "a directory known only through feeds is admitted after 2 operators' sightings; 1 is not enough"
 
 # 5. d4 (max_hops 1) holds r1 at hop 1 but never rs (hop 1 at a2 is its limit).

@@ -535,7 +535,7 @@ test_admission_needs_distinct_operators(void **state)
 	{
 		struct ev_http_resp resp = { 0 };
 
-		dirserv_handle(x.ds, "GET", "/v1/peers", NULL, NULL, 0, "t", NOW, &resp);
+		dirserv_handle(x.ds, "GET", "/v1/peers/feed", NULL, NULL, 0, "t", NOW, &resp);
 		assert_int_equal(resp.status, 200);
 		assert_int_equal(peer_feed_parse_verify(resp.body, resp.body_len, A[0].pk, NOW, &f),
 		                 UM_OK);
@@ -730,7 +730,7 @@ test_sync_imports_with_hops_and_etag(void **state)
 	assert_int_equal(desc_bundle_encode_new(&b, &enc, &n), UM_OK);
 	while (dirfed_next_action(x.fed, NOW, a) == UM_OK) {
 		if (a->kind == DIRFED_ACT_FEED) {
-			assert_string_equal(a->url, "http://127.0.0.1:8001/v1/peers");
+			assert_string_equal(a->url, "http://127.0.0.1:8001/v1/peers/feed");
 			dirfed_feed_done(x.fed, a->peer, NOW, UM_OK, 404, NULL, 0);
 			continue;
 		}
@@ -798,12 +798,30 @@ test_routes(void **state)
 
 	(void)state;
 	fx_new(&x, 2, 1, 2);
-	dirserv_handle(x.ds, "GET", "/v1/peers", NULL, NULL, 0, "t", NOW, &resp);
+	dirserv_handle(x.ds, "GET", "/v1/peers/feed", NULL, NULL, 0, "t", NOW, &resp);
 	assert_int_equal(resp.status, 200);
 	assert_string_equal(resp.content_type, "application/octet-stream");
 	assert_int_equal(peer_feed_parse_verify(resp.body, resp.body_len, A[0].pk, NOW, &f), UM_OK);
 	assert_int_equal(f.n_peers, 2);
 	assert_memory_equal(f.operator_id, (uint8_t[32]){ [0 ... 31] = 0x50 }, 32);
+	free(resp.body);
+	/* The JSON view for people: both seeds, and the same signed feed in hex. */
+	memset(&resp, 0, sizeof(resp));
+	dirserv_handle(x.ds, "GET", "/v1/peers", NULL, NULL, 0, "t", NOW, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_string_equal(resp.content_type, "application/json");
+	{
+		json_t *j = json_loadb((const char *)resp.body, resp.body_len, 0, NULL);
+
+		assert_non_null(j);
+		assert_int_equal(json_array_size(json_object_get(j, "peers")), 2);
+		assert_string_equal(
+		        json_string_value(json_object_get(
+		                json_array_get(json_object_get(j, "peers"), 0), "state")),
+		        "seed");
+		assert_true(strlen(json_string_value(json_object_get(j, "feed"))) > 64);
+		json_decref(j);
+	}
 	free(resp.body);
 	memset(&resp, 0, sizeof(resp));
 	dirserv_handle(x.ds, "POST", "/v1/peers", NULL, NULL, 0, "t", NOW, &resp);
