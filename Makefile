@@ -49,8 +49,9 @@ demo: release
 # Unit tests also run under gcc (fast); everything runs under the sanitizers; the release
 # build (what `make demo` and `make bench` run) must compile too (-O2 sees more warnings).
 check: debug asan release
-	@cd build/debug && ctest -L 'unit|corpus' -j $(JOBS) --output-on-failure >/dev/null \
-		|| (cd build/debug && ctest -L 'unit|corpus' --output-on-failure; exit 1)
+	@ctest --test-dir build/debug -L 'unit|corpus' -j $(JOBS) --output-on-failure >/dev/null \
+		|| (ctest --test-dir build/debug -L 'unit|corpus' --rerun-failed --output-on-failure; \
+		    exit 1)
 	@echo "gcc debug build: unit and corpus tests passed"
 	@./scripts/check-includes.sh
 	@$(MAKE) --no-print-directory format-check
