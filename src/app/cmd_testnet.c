@@ -5,9 +5,9 @@
  * with entry / middle / exit roles spread over several operators and countries, a client),
  * starts one `umbra run` per node (its own session, output in DIR/<node>/umbra.log), records
  * them in DIR/testnet.json, then waits, showing progress, until the client holds a consensus
- * listing every relay as Running. `down` stops exactly the processes `up` started (a PID is
- * signalled only while /proc says it still runs this program with that node's
- * configuration) and keeps DIR for the logs.
+ * listing every relay as Running and has built a circuit through them (printed with its path).
+ * `down` stops exactly the processes `up` started (a PID is signalled only while /proc says it
+ * still runs this program with that node's configuration) and keeps DIR for the logs.
  */
 #include "app/app.h"
 
@@ -77,7 +77,8 @@ testnet_usage(FILE *f)
 	        "A whole umbra network on loopback: K directory authorities (default 3), N relays\n"
 	        "(default 5: entry, middle and exit roles over several operators and countries)\n"
 	        "and a client. `up` waits until the client holds a consensus listing every relay\n"
-	        "as Running; `down` stops only what `up` started. DIR defaults to\n"
+	        "as Running and has built a circuit (its path is printed); `down` stops only\n"
+	        "what `up` started. DIR defaults to\n"
 	        "/tmp/umbra-testnet-<uid>; each node's log is DIR/<node>/umbra.log.\n");
 }
 
@@ -301,12 +302,28 @@ relay_roles(size_t i, size_t n)
 	return "middle";
 }
 
+/*
+ * The operator key of relay i of n (1-based): every entry / middle relay has its own, exits
+ * share one per pair (operator dedup gets exercised), so a path keeps more than one middle to
+ * choose from and losing one relay leaves working paths.
+ */
+static size_t
+relay_operator(size_t i, size_t n)
+{
+	size_t exits = 0, first_exit;
+
+	while (exits < n && strcmp(relay_roles(n - 1 - exits, n), "exit") == 0)
+		exits++;
+	first_exit = n - exits;
+	return i < first_exit ? i + 1 : first_exit + (i - first_exit) / 2 + 1;
+}
+
 static int
 generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 {
 	char auth_lines[TN_MAX_AUTH * 128] = "";
 	uint16_t ports[TN_MAX_AUTH];
-	size_t n_ops = (n_relays + 1) / 2;
+	size_t n_ops = n_relays > 0 ? relay_operator(n_relays - 1, n_relays) : 0;
 	char *body;
 	int ret;
 
@@ -367,17 +384,19 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		snprintf(name, sizeof(name), "relay%u", (unsigned)(i + 1) % 1000);
 		if (node_init(t, n, name, "relay") != APP_OK)
 			return APP_FAIL;
-		body = um_xasprintf("[node]\nstate_dir = %s/%s\nnickname = %s\nroles = %s\n"
-		                    "[link]\nlisten = 127.0.0.1:0\n[log]\nlevel = info\n"
-		                    "[relay]\ncountry = %s\nregion = %s\ngeo_confidence = 90\n"
-		                    "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s"
-		                    "[directory]\nvote_interval = %us\n%s",
-		                    t->dir, name, name, roles, countries[c], regions[c],
-		                    (unsigned)(10 + i) * 1024 * 1024, t->dir, i % n_ops + 1,
-		                    strcmp(roles, "exit") == 0
-		                            ? "exit_policy = accept private:*, accept *:*\n"
-		                            : "",
-		                    vote_s, auth_lines);
+		/* Each relay on its own loopback /16 (127.<i+1>.0.1): path selection keeps relays
+		 * of one /16 off a path, as it would for one provider's network. */
+		body = um_xasprintf(
+		        "[node]\nstate_dir = %s/%s\nnickname = %s\nroles = %s\n"
+		        "[link]\nlisten = 127.%u.0.1:0\n[log]\nlevel = info\n"
+		        "[relay]\ncountry = %s\nregion = %s\ngeo_confidence = 90\n"
+		        "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s"
+		        "[directory]\nvote_interval = %us\n%s",
+		        t->dir, name, name, roles, (unsigned)(i + 1), countries[c], regions[c],
+		        (unsigned)(10 + i) * 1024 * 1024, t->dir, relay_operator(i, n_relays),
+		        strcmp(roles, "exit") == 0 ? "exit_policy = accept private:*, accept *:*\n"
+		                                   : "",
+		        vote_s, auth_lines);
 		ret = write_conf(n, body);
 		free(body);
 		if (ret != APP_OK)
@@ -507,6 +526,44 @@ running_relays(const struct tn_node *client)
 	return n;
 }
 
+/* The client's first built circuit as "a (DE) -> b (NL) -> c (US)" and its build time: true
+ * when there is one. */
+static bool
+built_circuit(const struct tn_node *client, char *path, size_t len, long long *build_ms)
+{
+	json_t *j = ctl_get(client, "/v1/circuits"), *c, *h;
+	size_t i, k, o;
+	bool found = false;
+
+	if (j == NULL)
+		return false;
+	json_array_foreach(json_object_get(j, "circuits"), i, c)
+	{
+		const char *st = json_string_value(json_object_get(c, "state"));
+
+		if (st == NULL || strcmp(st, "built") != 0)
+			continue;
+		o = 0;
+		path[0] = '\0';
+		json_array_foreach(json_object_get(c, "hops"), k, h)
+		{
+			const char *nick = json_string_value(json_object_get(h, "nickname"));
+			const char *cc = json_string_value(json_object_get(h, "country"));
+			int n = snprintf(path + o, len - o, "%s%s (%s)", k > 0 ? " -> " : "",
+			                 nick != NULL ? nick : "?", cc != NULL ? cc : "?");
+
+			if (n < 0 || (size_t)n >= len - o)
+				break;
+			o += (size_t)n;
+		}
+		*build_ms = (long long)json_integer_value(json_object_get(c, "build_ms"));
+		found = true;
+		break;
+	}
+	json_decref(j);
+	return found;
+}
+
 static void
 print_log_tail(const struct tn_node *n)
 {
@@ -532,6 +589,8 @@ up(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s, unsigned timeo
 	ssize_t len;
 	uint64_t t0 = um_mono_ns();
 	const struct tn_node *client;
+	char cpath[3 * 64];
+	long long build_ms = 0;
 	int have = -1;
 
 	if (state_load(t, true) == APP_OK) {
@@ -596,10 +655,30 @@ up(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s, unsigned timeo
 		}
 		usleep(TN_POLL_MS * 1000);
 	}
+	/* Then the client's first circuit through the relays. */
+	for (;;) {
+		double el = (double)(um_mono_ns() - t0) / 1e9;
+
+		if (built_circuit(client, cpath, sizeof(cpath), &build_ms))
+			break;
+		if (isatty(STDERR_FILENO))
+			fprintf(stderr, "\r[%5.1fs] %-60s", el,
+			        "consensus ready: waiting for the client's first circuit");
+		if (el > (double)timeout_s) {
+			fprintf(stderr,
+			        "\numbra: the client built no circuit within %us; logs in "
+			        "%s/<node>/umbra.log; stopping\n",
+			        timeout_s, t->dir);
+			(void)stop_all(t, false);
+			return APP_FAIL;
+		}
+		usleep(TN_POLL_MS * 1000);
+	}
 	if (isatty(STDERR_FILENO))
 		fputc('\n', stderr);
 	printf("testnet up in %.1f s: %zu authorities, %zu relays (all Running), 1 client\n",
 	       (double)(um_mono_ns() - t0) / 1e9, n_auth, n_relays);
+	printf("  circuit:    %s (built in %lld ms)\n", cpath, build_ms);
 	for (size_t i = 0; i < n_auth; i++)
 		printf("  authority:  %-8s %s  id %s\n", t->nodes[i].name, t->nodes[i].url,
 		       t->nodes[i].id);

@@ -23,6 +23,7 @@
 #include "crypto/crypto.h"
 #include "evloop/evloop.h"
 #include "link/link.h"
+#include "circuit/circuit_io.h"
 #include "control/control.h"
 
 enum {
@@ -41,6 +42,9 @@ struct daemon {
 	struct link_mgr *links;
 	struct control *control;
 	struct app_dir dir;
+	struct circ_io *circ; /* relay roles and the client role, else NULL */
+	struct keys_x25519
+	        onion_view[2]; /* the core's view of the onion keys (app_dir_onion_keys) */
 	struct ev_signal *sig_int, *sig_term, *sig_hup;
 	struct ev_timer *cert_timer, *stop_timer;
 	char **listen; /* bound addresses, NULL-terminated */
@@ -208,6 +212,8 @@ on_signal(void *arg, int signum)
 	           signum == SIGINT ? "SIGINT" : "SIGTERM");
 	control_free(d->control);
 	app_dir_stop(&d->dir);
+	if (d->circ != NULL)
+		circ_io_shutdown(d->circ);
 	link_mgr_shutdown(d->links);
 	d->stop_deadline_ms = um_mono_ms() + SHUTDOWN_GRACE_MS;
 	ev_timer_start(d->stop_timer, 0, 100);
@@ -220,6 +226,105 @@ cert_renew(void *arg)
 
 	/* Handshakes read the certificate through a pointer: update it in place. */
 	link_identity_init(&d->li, &d->id, &d->lk, um_wall_s() + CERT_LIFETIME_S);
+}
+
+/* ---- the circuit layer (circuit_io.h) ---- */
+
+static void
+on_link_open(void *arg, struct link *l)
+{
+	struct daemon *d = arg;
+
+	if (d->circ != NULL)
+		circ_io_link_open(d->circ, l);
+}
+
+static void
+on_link_cell(void *arg, struct link *l, const struct cell *c)
+{
+	struct daemon *d = arg;
+
+	if (d->circ != NULL)
+		circ_io_link_cell(d->circ, l, c);
+}
+
+static void
+on_link_close(void *arg, struct link *l, int reason)
+{
+	struct daemon *d = arg;
+
+	if (d->circ != NULL)
+		circ_io_link_close(d->circ, l, reason);
+}
+
+static void
+on_link_drain(void *arg, struct link *l)
+{
+	struct daemon *d = arg;
+
+	if (d->circ != NULL)
+		circ_io_link_drain(d->circ, l);
+}
+
+static const struct consensus *
+circ_consensus(void *arg, uint64_t now_s)
+{
+	struct daemon *d = arg;
+
+	return d->dir.dc != NULL ? dirclient_consensus(d->dir.dc, now_s, NULL, NULL) : NULL;
+}
+
+static void
+circ_relay_keys_of(struct daemon *d, struct circ_relay_keys *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->node_id = d->id.pk;
+	k->onion_keys = d->onion_view;
+	k->n_onion_keys = app_dir_onion_keys(&d->dir, d->onion_view);
+}
+
+static void
+on_onion_keys(void *arg)
+{
+	struct daemon *d = arg;
+	struct circ_relay_keys k;
+
+	if (d->circ == NULL)
+		return;
+	circ_relay_keys_of(d, &k);
+	circ_io_set_keys(d->circ, &k);
+}
+
+static int
+start_circuits(struct daemon *d, char *why, size_t why_len)
+{
+	const struct config *c = d->cfg;
+	bool relay = (c->node.roles & ROLE_RELAY_ANY) != 0;
+	bool client = (c->node.roles & ROLE_CLIENT) != 0;
+	struct circ_io_env env;
+	struct circ_relay_keys k;
+
+	if (!relay && !client)
+		return UM_OK;
+	if (relay && d->dir.onion.sk == NULL) {
+		snprintf(why, why_len, "a relay role needs its onion key");
+		return UM_ERR_STATE;
+	}
+	memset(&env, 0, sizeof(env));
+	env.loop = d->loop;
+	env.links = d->links;
+	env.node_id = relay ? d->id.pk : NULL;
+	env.client = client;
+	env.circuits_prebuilt = c->client.circuits_prebuilt;
+	env.hops = (uint8_t)c->client.hops;
+	env.store = d->dir.store;
+	env.consensus = circ_consensus;
+	env.arg = d;
+	if (relay)
+		circ_relay_keys_of(d, &k);
+	d->dir.on_onion_keys = on_onion_keys;
+	d->dir.on_onion_keys_arg = d;
+	return circ_io_new(&env, relay ? &k : NULL, &d->circ, why, why_len);
 }
 
 static int
@@ -248,6 +353,11 @@ static int
 daemon_start(struct daemon *d)
 {
 	struct link_mgr_config lc;
+	struct link_callbacks lcb = { .on_open = on_link_open,
+		                      .on_cell = on_link_cell,
+		                      .on_close = on_link_close,
+		                      .on_drain = on_link_drain,
+		                      .arg = d };
 	struct control_ctx cc;
 	char why[512], b32[53], roles[128];
 	int ret;
@@ -267,7 +377,7 @@ daemon_start(struct daemon *d)
 	d->loop = ev_loop_new();
 	d->start_ms = um_mono_ms();
 	link_cfg_from(d->cfg, &lc);
-	d->links = link_mgr_new(d->loop, &d->li, &lc, NULL);
+	d->links = link_mgr_new(d->loop, &d->li, &lc, &lcb);
 	if ((ret = start_listeners(d)) != UM_OK || (ret = add_peers(d, d->cfg)) != UM_OK)
 		return ret;
 	{
@@ -279,6 +389,10 @@ daemon_start(struct daemon *d)
 			return ret;
 		}
 	}
+	if ((ret = start_circuits(d, why, sizeof(why))) != UM_OK) {
+		log_err(LD_APP, "%s", why);
+		return ret;
+	}
 	if (d->cfg->control.enabled) {
 		memset(&cc, 0, sizeof(cc));
 		cc.node_id = d->id.pk;
@@ -289,6 +403,7 @@ daemon_start(struct daemon *d)
 		cc.links = d->links;
 		cc.dir = &d->dir.dc;
 		cc.fed = &d->dir.fed;
+		cc.circ = &d->circ;
 		cc.listen = (const char *const *)d->listen;
 		cc.reload = reload;
 		cc.arg = d;
@@ -316,6 +431,7 @@ static void
 daemon_stop(struct daemon *d)
 {
 	control_free(d->control);
+	circ_io_free(d->circ); /* frees every circuit silently; link callbacks stop here */
 	app_dir_clear(&d->dir);
 	link_mgr_free(d->links);
 	ev_signal_free(d->sig_int);

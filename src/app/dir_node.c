@@ -336,7 +336,11 @@ onion_tick(void *arg)
 	struct relay_desc t;
 	char why[256];
 
-	if (!app_dir_onion_check(d, um_wall_s()) || d->relay == NULL)
+	if (!app_dir_onion_check(d, um_wall_s()))
+		return;
+	if (d->on_onion_keys != NULL)
+		d->on_onion_keys(d->on_onion_keys_arg);
+	if (d->relay == NULL)
 		return;
 	if (desc_template(d, d->cfg, &d->env, &t, why, sizeof(why)) != UM_OK ||
 	    dirrelay_io_update(d->relay, &t, why, sizeof(why)) != UM_OK)
@@ -447,6 +451,19 @@ app_dir_start(struct app_dir *d, const struct config *c, const struct app_dir_en
 	if (al.n > 0 && (ret = start_client(d, c, env, &al, why, why_len)) != UM_OK)
 		return ret;
 	return UM_OK;
+}
+
+size_t
+app_dir_onion_keys(const struct app_dir *d, struct keys_x25519 out[2])
+{
+	size_t n = 0;
+
+	if (d->onion.sk == NULL)
+		return 0;
+	out[n++] = d->onion;
+	if (d->onion_prev_expires_s != 0 && d->onion_prev.sk != NULL)
+		out[n++] = d->onion_prev;
+	return n;
 }
 
 const char *

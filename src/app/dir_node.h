@@ -52,6 +52,9 @@ struct app_dir {
 	uint64_t onion_created_s; /* when the current onion key was made */
 	uint64_t onion_prev_expires_s; /* when the previous one stops working (0: none) */
 	struct ev_timer *keys_timer;   /* relay: onion-key rotation checks */
+	/* Called after the onion keys changed (rotation, retirement); set after app_dir_start. */
+	void (*on_onion_keys)(void *arg);
+	void *on_onion_keys_arg;
 };
 
 /* dir_keys.c: the authority signing keyring and the relay onion keys, kept in the state
@@ -67,6 +70,11 @@ int app_dir_onion_load(struct app_dir *d, const struct config *c, uint64_t now_s
                        size_t why_len) UM_WARN_UNUSED;
 /* Rotate or retire onion keys when due; true when the descriptor changed. */
 bool app_dir_onion_check(struct app_dir *d, uint64_t now_s);
+
+/* The relay's onion keys for circuit handshakes: out[0] the current one, out[1] the previous
+ * one during its grace. Returns how many (0 before app_dir_onion_load). Views into d: valid
+ * until the next rotation (on_onion_keys) or app_dir_clear(). */
+size_t app_dir_onion_keys(const struct app_dir *d, struct keys_x25519 out[2]);
 
 /* Start what c asks for (nothing without [directory] authorities or the directory role).
  * On failure why says what; call app_dir_clear() either way. */

@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "reload", cmd_reload, "Make the daemon re-read its configuration (as SIGHUP)" },
 	{ "relays", cmd_relays,
 	  "List the relays of the current consensus [--exit] [--country CC]" },
+	{ "circuits", cmd_circuits, "List the daemon's circuits (client paths, relay counts)" },
 	{ "dir", cmd_dir, "Directory: umbra dir status | pin URL" },
 	{ "testnet", cmd_testnet,
 	  "A whole network on loopback: umbra testnet up | status | down [--dir DIR]" },

@@ -756,3 +756,23 @@ circ_core_stats(const struct circ_core *core, struct circ_core_stats *st)
 	st->links = core->n_links;
 	st->queued_cells = core->queued;
 }
+
+void
+circ_core_relay_counts(const struct circ_core *core, struct circ_relay_counts *out)
+{
+	const struct list_node *pos;
+
+	memset(out, 0, sizeof(*out));
+	list_for_each (pos, &core->circs) {
+		const struct circuit *circ = list_entry_const(pos, struct circuit, node);
+
+		if (circ->cl != NULL || circ->state == CIRC_S_CLOSED)
+			continue;
+		if (circ->prev.link != NULL && !circ->prev.link->has_peer_id)
+			out->entry++;
+		else if (circ->next.link == NULL)
+			out->exit++;
+		else
+			out->middle++;
+	}
+}

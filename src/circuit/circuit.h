@@ -179,6 +179,13 @@ struct circ_core_stats {
 };
 void circ_core_stats(const struct circ_core *core, struct circ_core_stats *st);
 
+/* Live relay circuits (not ours) by the position we hold on them: entry (the previous hop is
+ * an anonymous client link), exit (nothing after us), else middle. */
+struct circ_relay_counts {
+	size_t entry, middle, exit;
+};
+void circ_core_relay_counts(const struct circ_core *core, struct circ_relay_counts *out);
+
 /*
  * Close circ (any role): DESTROY(reason) to both sides, CIRC_EV_CLOSED (or FAILED while
  * building) with remote = false. Safe from inside an event callback.

@@ -106,6 +106,10 @@ struct config {
 		char *contact;                  /* printable ASCII, up to 64 */
 	} relay;
 	struct {
+		uint32_t circuits_prebuilt; /* circuits kept built ahead of use, 0..16 */
+		uint32_t hops;              /* relays per circuit: 3, or 2 (fast mode) */
+	} client;
+	struct {
 		bool enabled;
 		char *socket; /* Unix socket path */
 	} control;

@@ -26,7 +26,8 @@ _Static_assert(sizeof(enum config_pin_mode) == sizeof(unsigned),
 #define MIB         (1024 * KIB)
 #define GIB         (1024 * MIB)
 
-const char *const config_sections[] = { "node", "link", "directory", "relay", "control", "log" };
+const char *const config_sections[] = { "node",   "link",    "directory", "relay",
+	                                "client", "control", "log" };
 const size_t config_n_sections = UM_ARRAY_LEN(config_sections);
 
 const struct config_choice config_role_choices[] = {
@@ -445,6 +446,24 @@ const struct config_var config_vars[] = {
 	  .flags = CFG_F_RELOAD,
 	  .check = config_check_contact,
 	  .help = "Operator contact published in the descriptor, up to 64 printable ASCII." },
+
+	/* [client] */
+	{ .section = "client",
+	  .key = "circuits_prebuilt",
+	  .type = CFG_U32,
+	  .offset = OFF(client.circuits_prebuilt),
+	  .def = "2",
+	  .min = 0,
+	  .max = 16,
+	  .help = "Circuits the client keeps built ahead of use." },
+	{ .section = "client",
+	  .key = "hops",
+	  .type = CFG_U32,
+	  .offset = OFF(client.hops),
+	  .def = "3",
+	  .min = 2,
+	  .max = 3,
+	  .help = "Relays per circuit: 3, or 2 for the fast mode (entry -> exit)." },
 
 	/* [control] */
 	{ .section = "control",

@@ -350,6 +350,52 @@ handle_relays(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	resp->body_len = strlen(s);
 }
 
+static void
+circ_json_one(void *arg, const struct circ_io_circ *ci)
+{
+	json_t *arr = arg, *hops = json_array();
+
+	for (size_t i = 0; i < ci->n_hops; i++)
+		json_array_append_new(hops,
+		                      json_pack("{s:o, s:s, s:s}", "id", b32_json(ci->hops[i].id),
+		                                "nickname", ci->hops[i].nickname, "country",
+		                                ci->hops[i].country));
+	json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:I, s:I}", "id", (json_int_t)ci->id,
+	                                     "state", ci->state, "hops", hops, "build_ms",
+	                                     (json_int_t)ci->build_ms, "age_ms",
+	                                     (json_int_t)ci->age_ms));
+}
+
+static void
+handle_circuits(const struct control_ctx *ctx, struct ev_http_resp *resp)
+{
+	struct circ_io *io = ctx->circ != NULL ? *ctx->circ : NULL;
+	struct circ_io_stats st;
+	json_t *arr, *j;
+
+	if (io == NULL) {
+		reply_error(resp, 404, "no circuit layer: this node has no relay or client role");
+		return;
+	}
+	circ_io_stats(io, &st);
+	arr = json_array();
+	if (st.client)
+		circ_io_foreach(io, circ_json_one, arr);
+	j = json_pack("{s:o, s:{s:I, s:I, s:I, s:I}, s:{s:b, s:i, s:I, s:I, s:I, s:i, s:b, s:s}}",
+	              "circuits", arr, "relay", "entry", (json_int_t)st.relay.entry, "middle",
+	              (json_int_t)st.relay.middle, "exit", (json_int_t)st.relay.exit, "total",
+	              (json_int_t)(st.relay.entry + st.relay.middle + st.relay.exit), "client",
+	              "enabled", st.client, "prebuilt", (int)st.prebuilt_target, "built",
+	              (json_int_t)st.built, "failed", (json_int_t)st.failed, "closed",
+	              (json_int_t)st.closed, "timeout_ms", (int)st.timeout_ms, "timeout_learned",
+	              st.timeout_learned, "last_error", st.last_error);
+	if (j == NULL) {
+		reply_error(resp, 500, "internal");
+		return;
+	}
+	reply_json(resp, 200, j);
+}
+
 void
 control_handle(const struct control_ctx *ctx, const char *method, const char *path,
                const uint8_t *body, size_t body_len, struct ev_http_resp *resp)
@@ -382,6 +428,11 @@ control_handle(const struct control_ctx *ctx, const char *method, const char *pa
 			reply_error(resp, 405, "use GET");
 		else
 			handle_relays(ctx, resp);
+	} else if (strcmp(path, "/v1/circuits") == 0) {
+		if (!get)
+			reply_error(resp, 405, "use GET");
+		else
+			handle_circuits(ctx, resp);
 	} else if (strcmp(path, "/v1/reload") == 0) {
 		if (!post) {
 			reply_error(resp, 405, "use POST");

@@ -12,6 +12,8 @@
  *                         authority, sources and their errors (dirclient_status()); on a
  *                         directory, its federation peers (dirfed_status())
  *   GET  /v1/relays       the relays of the current consensus (dirserv_relays_json())
+ *   GET  /v1/circuits     the client's circuits (id, state, hops, build time, age) and the
+ *                         circuits this relay carries, by position
  *
  * control_handle() is the whole request logic, pure apart from the link manager it reads, so
  * it is fuzzed without sockets. Errors are JSON {"error": "..."} with a 4xx status.
@@ -29,6 +31,7 @@
 #include "link/link.h"
 #include "directory/dirclient.h"
 #include "directory/dirfed.h"
+#include "circuit/circuit_io.h"
 
 enum control_limits {
 	CONTROL_MAX_BODY = 64 * 1024,
@@ -53,6 +56,9 @@ struct control_ctx {
 	/* The directory role's federation core (GET /v1/dir/status "federation"), read through
 	 * the daemon's slot; NULL, or *fed NULL: "federation": null. */
 	struct dirfed *const *fed;
+	/* The circuit layer, read through the daemon's slot; NULL or *circ NULL: no relay or
+	 * client role (GET /v1/circuits answers 404). */
+	struct circ_io *const *circ;
 	/* POST /v1/reload; may be NULL. Returns UM_OK, or an error with the reason in why. */
 	int (*reload)(void *arg, char *why, size_t why_len);
 	void *arg;

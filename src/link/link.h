@@ -134,6 +134,11 @@ void link_resume_reading(struct link *l);
 /* Close cleanly: send LINK_CLOSE, flush, FIN; on_close follows. */
 void link_close(struct link *l, int reason);
 uint64_t link_id(const struct link *l);
+/* True when the peer connected to us. */
+bool link_is_inbound(const struct link *l);
+/* An open link whose peer proved an identity (XK): copy it to id and return true; false for
+ * an anonymous (NK) initiator or a link not open. */
+bool link_peer_id(const struct link *l, uint8_t id[LINK_ID_LEN]);
 
 /* Diagnostic bulk transfer over one link ("umbra link test"). */
 struct link_test_info {

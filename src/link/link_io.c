@@ -61,6 +61,21 @@ link_id(const struct link *l)
 	return l->id;
 }
 
+bool
+link_is_inbound(const struct link *l)
+{
+	return l->inbound;
+}
+
+bool
+link_peer_id(const struct link *l, uint8_t id[LINK_ID_LEN])
+{
+	if (l->state != LS_OPEN || !l->hs.peer_identified)
+		return false;
+	memcpy(id, l->hs.peer_id, LINK_ID_LEN);
+	return true;
+}
+
 struct link *
 link_new_(struct link_mgr *m, struct ev_tcp *tcp, bool inbound, const struct sockaddr_storage *addr)
 {
@@ -556,7 +571,8 @@ handshake_done(struct link *l)
 	l->open_ms = now_ms(l);
 	l->handshake_us = (um_mono_ns() - l->start_ns) / 1000;
 	l->last_rx_ms = l->last_tx_ms = l->last_active_ms = l->open_ms;
-	buf_clear(&l->hs_in);
+	/* hs_in may hold records that came in the same read as the last handshake frame (an XK
+	 * initiator sends its first cell right behind message 3): handshake_input() runs them. */
 	/* A pause asked for during the handshake (which has to read) takes effect now. */
 	if (l->read_paused)
 		ev_tcp_read_stop(l->tcp);
@@ -570,11 +586,19 @@ handshake_input(struct link *l, const uint8_t *data, size_t len)
 	size_t consumed = 0, out_len = 0;
 	int ret;
 
-	if (buf_append(&l->hs_in, data, len) != UM_OK) {
-		handshake_failed(l, UM_ERR_TOO_LARGE);
-		return;
-	}
+	/* hs_in takes at most LINK_HS_INBUF_MAX bytes: feed it piecewise. A peer may send
+	 * records right behind its last handshake frame (an XK initiator's first cells follow
+	 * message 3 at once), possibly more than hs_in holds: what is left of this read after the
+	 * handshake goes to the record layer below. */
 	while (l->state == LS_HANDSHAKE && !link_hs_is_done(&l->hs)) {
+		size_t take = UM_MIN(LINK_HS_INBUF_MAX - buf_len(&l->hs_in), len);
+
+		if (take > 0 && buf_append(&l->hs_in, data, take) != UM_OK) {
+			handshake_failed(l, UM_ERR_TOO_LARGE);
+			return;
+		}
+		data += take;
+		len -= take;
 		ret = link_hs_input(&l->hs, buf_data(&l->hs_in), buf_len(&l->hs_in), &consumed, out,
 		                    sizeof(out), &out_len, um_wall_s());
 		if (ret != UM_OK) {
@@ -586,8 +610,14 @@ handshake_input(struct link *l, const uint8_t *data, size_t len)
 			link_kill_(l, LINK_CLOSE_NET);
 			return;
 		}
-		if (consumed == 0)
-			return; /* wait for the rest of the frame */
+		if (consumed == 0) {
+			if (len == 0)
+				return; /* wait for the rest of the frame */
+			if (buf_len(&l->hs_in) >= LINK_HS_INBUF_MAX) {
+				handshake_failed(l, UM_ERR_TOO_LARGE);
+				return;
+			}
+		}
 	}
 	if (l->state != LS_HANDSHAKE)
 		return;
@@ -601,6 +631,8 @@ handshake_input(struct link *l, const uint8_t *data, size_t len)
 		buf_clear(&l->hs_in);
 		process_records(l, rest, n);
 	}
+	if ((l->state == LS_OPEN || l->state == LS_CLOSING) && len > 0)
+		process_records(l, data, len);
 }
 
 /* ---- stream callbacks ------------------------------------------------------------------ */

@@ -204,6 +204,8 @@ test_defaults_match_the_documented_values(void **state)
 	assert_int_equal(c->relay.exit_policy.n, 0);
 	assert_int_equal(c->relay.address.n, 0);
 	assert_string_equal(c->relay.contact, "");
+	assert_int_equal(c->client.circuits_prebuilt, 2);
+	assert_int_equal(c->client.hops, 3);
 	assert_true(c->control.enabled);
 	assert_string_equal(c->log.level, "notice");
 	assert_string_equal(c->log.file, "");
@@ -425,6 +427,11 @@ static const struct value_case value_cases[] = {
 	{ "relay.bandwidth_rate", "3G", false, "is out of range" },
 	{ "relay.contact", "ops@example.org", true, "ops@example.org" },
 	{ "relay.contact", "caf\xc3\xa9", false, "is not printable ASCII" },
+	{ "client.circuits_prebuilt", "0", true, "0" },
+	{ "client.circuits_prebuilt", "17", false, "is out of range (0..16)" },
+	{ "client.hops", "2", true, "2" },
+	{ "client.hops", "1", false, "is out of range (2..3)" },
+	{ "client.hops", "4", false, "is out of range (2..3)" },
 };
 
 static void

@@ -41,6 +41,7 @@
 #include "link/link.h"
 #include "store/store.h"
 #include "directory/dirclient.h"
+#include "circuit/circuit_io.h"
 
 enum {
 	POLL_MS = 2,
@@ -977,6 +978,72 @@ group_setup(void **state)
 	return um_crypto_init() == UM_OK ? 0 : -1;
 }
 
+/* GET /v1/circuits: 404 without a circuit layer; with a client-only one (no consensus yet),
+ * an empty list, the pool settings and zero relay counts. */
+static const struct consensus *
+no_consensus(void *arg, uint64_t now_s)
+{
+	(void)arg;
+	(void)now_s;
+	return NULL;
+}
+
+static bool
+circ_has_error(struct fx *f)
+{
+	int status = 0;
+	json_t *j = call(&f->ctx, "GET", "/v1/circuits", NULL, &status);
+	const char *e =
+	        json_string_value(json_object_get(json_object_get(j, "client"), "last_error"));
+	bool done = e != NULL && *e != '\0';
+
+	json_decref(j);
+	return done;
+}
+
+static void
+test_control_circuits(void **state)
+{
+	struct fx *f = *state;
+	struct circ_io *none = NULL, *io = NULL;
+	struct circ_io_env env = { .loop = f->loop,
+		                   .links = f->a.mgr,
+		                   .client = true,
+		                   .circuits_prebuilt = 3,
+		                   .hops = 3,
+		                   .consensus = no_consensus };
+	char why[256];
+	int status = 0;
+	json_t *j, *cl, *rel;
+
+	expect_error(&f->ctx, "GET", "/v1/circuits", NULL, 404, "no circuit layer");
+	f->ctx.circ = &none;
+	expect_error(&f->ctx, "GET", "/v1/circuits", NULL, 404, "no circuit layer");
+	expect_error(&f->ctx, "POST", "/v1/circuits", NULL, 405, "use GET");
+	assert_int_equal(circ_io_new(&env, NULL, &io, why, sizeof(why)), UM_OK);
+	f->ctx.circ = &io;
+	run_until(f, circ_has_error); /* the pool ran once and found no consensus */
+	j = call(&f->ctx, "GET", "/v1/circuits", NULL, &status);
+	assert_int_equal(status, 200);
+	assert_int_equal(json_array_size(json_object_get(j, "circuits")), 0);
+	cl = json_object_get(j, "client");
+	assert_true(json_is_true(json_object_get(cl, "enabled")));
+	assert_int_equal(json_integer_value(json_object_get(cl, "prebuilt")), 3);
+	assert_int_equal(json_integer_value(json_object_get(cl, "built")), 0);
+	assert_int_equal(json_integer_value(json_object_get(cl, "timeout_ms")), 10000);
+	assert_string_equal(json_string_value(json_object_get(cl, "last_error")),
+	                    "no valid consensus yet");
+	rel = json_object_get(j, "relay");
+	assert_int_equal(json_integer_value(json_object_get(rel, "total")), 0);
+	json_decref(j);
+	circ_io_free(io);
+	f->ctx.circ = NULL;
+	/* Bad settings are refused. */
+	env.hops = 4;
+	assert_int_equal(circ_io_new(&env, NULL, &io, why, sizeof(why)), UM_ERR_INVALID);
+	assert_null(io);
+}
+
 int
 main(void)
 {
@@ -991,6 +1058,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_control_methods_and_paths, fx_setup,
 		                                fx_teardown),
 		cmocka_unit_test_setup_teardown(test_control_reload, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_control_circuits, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_control_with_open_link, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_control_over_unix_socket, fx_setup,
 		                                fx_teardown),

@@ -8,7 +8,8 @@
  * handshake timeouts in both directions; keepalive padding, idle close (also after
  * link_mgr_set_config) and persistent links kept; a silent peer and protocol violations
  * from a raw peer that runs the NK handshake by hand (link_hs_*) over a plain socket; clean
- * close and graceful shutdown; the diagnostic bulk test.
+ * close and graceful shutdown; the diagnostic bulk test; cells sent from on_open right
+ * behind the XK handshake (one read at the responder, more than its handshake buffer).
  *
  * Every test drives the loop through run_until(): a poll timer checks a condition every
  * POLL_MS and a deadline stops the loop, so a bug fails an assertion instead of hanging. Not
@@ -89,6 +90,9 @@ struct node {
 	unsigned n_paused, n_resumed;
 	/* on_close of any other link closes this one (closing links from inside on_close). */
 	struct link *close_also;
+	/* on_open of an outbound link: send cells 0..send_on_open-1 at once (a relay's CREATE2
+	 * right behind the XK handshake's last message). */
+	uint64_t send_on_open;
 };
 
 /* A plain socket: silent, or an NK initiator driven by hand through link_hs_*. */
@@ -198,6 +202,11 @@ on_open(void *arg, struct link *l)
 
 	n->n_open++;
 	n->last_open = l;
+	if (n->send_on_open > 0 && !link_is_inbound(l)) {
+		n->tx_link = l;
+		n->tx_total = n->send_on_open;
+		produce(n);
+	}
 }
 
 static void
@@ -767,6 +776,41 @@ test_link_nk_responder_does_not_identify_initiator(void **state)
 	assert_true(run_until(w, ab_received_all, 5000));
 	assert_int_equal(a->rx_bad, 0);
 	assert_int_equal(b->rx_bad, 0);
+}
+
+/* Cells sent from on_open on an outbound XK link travel with the handshake's last message
+ * (one TCP read at the responder); none may be lost or break record authentication. */
+static bool
+b_received_100(struct world *w)
+{
+	return w->nodes[1].rx_next >= 100 || w->nodes[1].n_close > 0;
+}
+
+static void
+test_link_cells_sent_from_on_open_arrive(void **state)
+{
+	struct world *w = *state;
+	struct link_mgr_config cfg = cfg_default();
+	struct node *a = node_add(w, &cfg, false);
+	struct node *b = node_add(w, &cfg, true);
+	uint8_t id[LINK_ID_LEN];
+	struct link *l = NULL;
+
+	a->send_on_open = 100;
+	assert_int_equal(link_mgr_connect(a->mgr, LINK_PATTERN_XK, b->id.pk, b->lk.pk, b->addr, &l),
+	                 UM_OK);
+	assert_true(run_until(w, b_received_100, 3000));
+	assert_int_equal(b->n_close, 0);
+	assert_int_equal(b->rx_next, 100);
+	assert_int_equal(b->rx_bad, 0);
+	/* The accessors the circuit glue uses. */
+	assert_false(link_is_inbound(l));
+	assert_true(link_peer_id(l, id));
+	assert_memory_equal(id, b->id.pk, LINK_ID_LEN);
+	assert_non_null(b->last_open);
+	assert_true(link_is_inbound(b->last_open));
+	assert_true(link_peer_id(b->last_open, id));
+	assert_memory_equal(id, a->id.pk, LINK_ID_LEN);
 }
 
 /* A link paused before it opens (the handshake still reads) opens paused. */
@@ -1663,6 +1707,7 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(test_link_xk_peer_carries_cells_in_order_both_ways),
 		T(test_link_nk_responder_does_not_identify_initiator),
+		T(test_link_cells_sent_from_on_open_arrive),
 		T(test_link_pause_before_open_holds_cells_until_resume),
 		T(test_link_backpressure_through_forwarder_loses_nothing),
 		T(test_link_pending_per_ip_limit_then_timeout),
