@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Relay crypto v1. Per hop and direction d: a ChaCha20 context keyed with K_d (created once),
- * the base nonce N_d, the index c of the next cell to cross this layer, and the running keyed
- * BLAKE2b-256 (key D_d) over every cell this hop originated or recognized in direction d.
+ * the base nonce N_d, the index c of the next cell to cross this layer, and a running keyed
+ * BLAKE2b-256 chain (key D_d) over every cell this hop originated or recognized in d.
  *
  *   layer(c):  body ^= ChaCha20(K_d, nonce = N_d ^ (0^4 | LE64(c)), block counter 0)
- *   digest:    running = BLAKE2b-256_{D_d}(all earlier cells | body with Digest = 0);
- *              Digest = first 16 bytes of the running hash, read from a copy (the running
- *              state goes on).
+ *   digest:    R_0 = 32 zero bytes; R_i = BLAKE2b-256_{D_d}(R_{i-1} | body_i with Digest = 0);
+ *              Digest = the first 16 bytes of R_i.
+ *
+ * A chain rather than one streaming hash so a direction keeps 64 bytes (key and R), not a
+ * 384-byte BLAKE2b state: relays hold one of these per circuit and direction.
  *
  * The nonce rule is TLS 1.3's (RFC 8446 5.3): a fresh nonce per cell without sending it, and
  * a cell index never reused, so we refuse to go past c = 2^64 - 1.
@@ -23,8 +25,9 @@
 #include "crypto/stream.h"
 
 struct relay_dir {
-	struct hash_blake2b_state digest; /* running; keyed with D_d */
-	struct stream_chacha20 cipher;    /* keyed with K_d */
+	uint8_t dkey[RELAY_CRYPTO_DIGEST_KEY_LEN]; /* D_d */
+	uint8_t chain[BLAKE2B_256_LEN];            /* R_i, R_0 = 0 */
+	struct stream_chacha20 cipher;             /* keyed with K_d */
 	uint8_t nonce[RELAY_CRYPTO_NONCE_LEN];
 	uint64_t next; /* index of the next cell through this layer */
 	bool spent;    /* cell 2^64 - 1 went through: no index left */
@@ -50,7 +53,7 @@ dir_init(struct relay_dir *d, const uint8_t *dkey, const uint8_t *key, const uin
 	memset(d, 0, sizeof(*d));
 	if ((ret = stream_chacha20_init(&d->cipher, key)) != UM_OK)
 		return ret;
-	hash_blake2b_init(&d->digest, dkey, RELAY_CRYPTO_DIGEST_KEY_LEN, BLAKE2B_256_LEN);
+	memcpy(d->dkey, dkey, RELAY_CRYPTO_DIGEST_KEY_LEN);
 	memcpy(d->nonce, nonce, RELAY_CRYPTO_NONCE_LEN);
 	return UM_OK;
 }
@@ -65,13 +68,7 @@ relay_crypto_new(const uint8_t km[RELAY_CRYPTO_KM_LEN], struct relay_crypto **ou
 	int ret;
 
 	*out = NULL;
-	/* The BLAKE2b state wants 64-byte alignment, more than malloc promises. */
-	rc = aligned_alloc(_Alignof(struct relay_crypto), sizeof(struct relay_crypto));
-	if (rc == NULL) {
-		fprintf(stderr, "umbra: out of memory\n");
-		abort();
-	}
-	memset(rc, 0, sizeof(*rc));
+	rc = um_xcalloc(1, sizeof(*rc));
 	if ((ret = dir_init(&rc->fwd, df, kf, nf)) != UM_OK ||
 	    (ret = dir_init(&rc->bwd, db, kb, nb)) != UM_OK) {
 		relay_crypto_free_(rc);
@@ -137,64 +134,56 @@ layer(struct relay_dir *d, uint8_t body[RELAY_BODY_LEN])
 	return UM_OK;
 }
 
-/* Absorb body with its Digest field read as zeros into st. */
+/* R_next = BLAKE2b-256_{D_d}(R | body with its Digest field read as zeros). */
 static void
-digest_absorb(struct hash_blake2b_state *st, const uint8_t body[RELAY_BODY_LEN])
+digest_next(const struct relay_dir *d, const uint8_t body[RELAY_BODY_LEN],
+            uint8_t next[BLAKE2B_256_LEN])
 {
-	static const uint8_t zeros[RELAY_BODY_DIGEST_LEN];
+	uint8_t in[BLAKE2B_256_LEN + RELAY_BODY_LEN];
 
-	hash_blake2b_update(st, body, RELAY_BODY_DIGEST_OFF);
-	hash_blake2b_update(st, zeros, sizeof(zeros));
-	hash_blake2b_update(st, body + RELAY_BODY_DIGEST_OFF + RELAY_BODY_DIGEST_LEN,
-	                    RELAY_BODY_LEN - RELAY_BODY_DIGEST_OFF - RELAY_BODY_DIGEST_LEN);
+	memcpy(in, d->chain, BLAKE2B_256_LEN);
+	memcpy(in + BLAKE2B_256_LEN, body, RELAY_BODY_LEN);
+	memset(in + BLAKE2B_256_LEN + RELAY_BODY_DIGEST_OFF, 0, RELAY_BODY_DIGEST_LEN);
+	hash_blake2b(next, BLAKE2B_256_LEN, in, sizeof(in), d->dkey, RELAY_CRYPTO_DIGEST_KEY_LEN);
+	um_memzero(in, sizeof(in));
 }
 
-/* The digest of the running state st, without ending it. */
-static void
-digest_peek(const struct hash_blake2b_state *st, uint8_t out[BLAKE2B_256_LEN])
-{
-	struct hash_blake2b_state copy = *st;
-
-	hash_blake2b_final(&copy, out, BLAKE2B_256_LEN); /* wipes copy */
-}
-
-/* Originating end: absorb the cell and write its Digest field. */
+/* Originating end: advance the chain and write the cell's Digest field. */
 static void
 digest_set(struct relay_dir *d, uint8_t body[RELAY_BODY_LEN])
 {
-	uint8_t dig[BLAKE2B_256_LEN];
-
-	digest_absorb(&d->digest, body);
-	digest_peek(&d->digest, dig);
-	memcpy(body + RELAY_BODY_DIGEST_OFF, dig, RELAY_BODY_DIGEST_LEN);
-	um_memzero(dig, sizeof(dig));
+	digest_next(d, body, d->chain);
+	memcpy(body + RELAY_BODY_DIGEST_OFF, d->chain, RELAY_BODY_DIGEST_LEN);
 }
 
 /*
- * Receiving end: the cell is ours iff Recognized is 0 and Digest matches the running digest
- * with this cell absorbed (compared in constant time). Only then does the running state move
- * on; a cell for a later hop leaves it untouched.
+ * Receiving end: the cell is ours iff Recognized is 0 and Digest matches the chain with this
+ * cell absorbed (compared in constant time). Only then does the chain move on; a cell for a
+ * later hop leaves it untouched.
  */
 static bool
 digest_check(struct relay_dir *d, const uint8_t body[RELAY_BODY_LEN])
 {
-	struct hash_blake2b_state run;
-	uint8_t dig[BLAKE2B_256_LEN];
+	uint8_t next[BLAKE2B_256_LEN];
 	bool ok;
 
 	/* Cheap filter first (Tor's): after a layer meant for someone else, Recognized is
 	 * random, so the digest is computed for only 1 in 65536 passing cells. */
 	if (body[RELAY_BODY_RECOGNIZED_OFF] != 0 || body[RELAY_BODY_RECOGNIZED_OFF + 1] != 0)
 		return false;
-	run = d->digest;
-	digest_absorb(&run, body);
-	digest_peek(&run, dig);
-	ok = um_memeq_ct(dig, body + RELAY_BODY_DIGEST_OFF, RELAY_BODY_DIGEST_LEN);
+	digest_next(d, body, next);
+	ok = um_memeq_ct(next, body + RELAY_BODY_DIGEST_OFF, RELAY_BODY_DIGEST_LEN);
 	if (ok)
-		d->digest = run;
-	hash_blake2b_wipe(&run);
-	um_memzero(dig, sizeof(dig));
+		memcpy(d->chain, next, sizeof(next));
+	um_memzero(next, sizeof(next));
 	return ok;
+}
+
+void
+relay_crypto_last_digest(const struct relay_crypto *rc, bool forward,
+                         uint8_t out[RELAY_BODY_DIGEST_LEN])
+{
+	memcpy(out, (forward ? &rc->fwd : &rc->bwd)->chain, RELAY_BODY_DIGEST_LEN);
 }
 
 int

@@ -68,6 +68,13 @@ void relay_crypto_free_(struct relay_crypto *rc);
 #define relay_crypto_free(rc) UM_FREE_AND_NULL(relay_crypto_free_, rc)
 /* Copy out KH (reserved for later use). */
 void relay_crypto_kh(const struct relay_crypto *rc, uint8_t kh[RELAY_CRYPTO_KH_LEN]);
+/*
+ * The Digest of the last cell originated or recognized in a direction (forward: toward the
+ * exit) at this hop: what an authenticated SENDME for that cell echoes (sendme.h). All zero
+ * before the first cell.
+ */
+void relay_crypto_last_digest(const struct relay_crypto *rc, bool forward,
+                              uint8_t out[RELAY_BODY_DIGEST_LEN]);
 
 /*
  * Client: send body (plaintext, Recognized = 0; the Digest field is overwritten) to hop
