@@ -384,19 +384,22 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		snprintf(name, sizeof(name), "relay%u", (unsigned)(i + 1) % 1000);
 		if (node_init(t, n, name, "relay") != APP_OK)
 			return APP_FAIL;
-		/* Each relay on its own loopback /16 (127.<i+1>.0.1): path selection keeps relays
-		 * of one /16 off a path, as it would for one provider's network. */
-		body = um_xasprintf(
-		        "[node]\nstate_dir = %s/%s\nnickname = %s\nroles = %s\n"
-		        "[link]\nlisten = 127.%u.0.1:0\n[log]\nlevel = info\n"
-		        "[relay]\ncountry = %s\nregion = %s\ngeo_confidence = 90\n"
-		        "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s"
-		        "[directory]\nvote_interval = %us\n%s",
-		        t->dir, name, name, roles, (unsigned)(i + 1), countries[c], regions[c],
-		        (unsigned)(10 + i) * 1024 * 1024, t->dir, relay_operator(i, n_relays),
-		        strcmp(roles, "exit") == 0 ? "exit_policy = accept private:*, accept *:*\n"
-		                                   : "",
-		        vote_s, auth_lines);
+		/* Each relay on its own loopback /16 (127.<i+1>.0.1), its links leaving from that
+		 * address too: path selection keeps relays of one /16 off a path, as it would for
+		 * one provider's network, and each relay's peers see it as a distinct host. */
+		body = um_xasprintf("[node]\nstate_dir = %s/%s\nnickname = %s\nroles = %s\n"
+		                    "[link]\nlisten = 127.%u.0.1:0\noutbound_address = 127.%u.0.1\n"
+		                    "[log]\nlevel = info\n"
+		                    "[relay]\ncountry = %s\nregion = %s\ngeo_confidence = 90\n"
+		                    "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s"
+		                    "[directory]\nvote_interval = %us\n%s",
+		                    t->dir, name, name, roles, (unsigned)(i + 1), (unsigned)(i + 1),
+		                    countries[c], regions[c], (unsigned)(10 + i) * 1024 * 1024,
+		                    t->dir, relay_operator(i, n_relays),
+		                    strcmp(roles, "exit") == 0
+		                            ? "exit_policy = accept private:*, accept *:*\n"
+		                            : "",
+		                    vote_s, auth_lines);
 		ret = write_conf(n, body);
 		free(body);
 		if (ret != APP_OK)

@@ -85,6 +85,12 @@ link_cfg_from(const struct config *c, struct link_mgr_config *lc)
 	lc->write_queue_max = c->link.write_queue_max;
 	lc->accept_known_only = c->link.accept == LINK_ACCEPT_KNOWN;
 	lc->accept = LINK_ACCEPT_XK | LINK_ACCEPT_NK;
+	for (size_t i = 0; i < c->link.outbound_address.n; i++) {
+		struct sockaddr_storage ss;
+
+		if (config_ip_sockaddr(c->link.outbound_address.v[i], &ss) == UM_OK)
+			*(ss.ss_family == AF_INET ? &lc->outbound4 : &lc->outbound6) = ss;
+	}
 }
 
 static int

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "lib/compiler.h"
 #include "lib/mem.h"
@@ -56,8 +57,9 @@ struct config {
 		char *link_key;     /* X25519 link static key file */
 	} node;
 	struct {
-		struct config_list listen; /* "host:port" */
-		struct config_list peer;   /* "<node-id>/<link-key>@host:port" */
+		struct config_list listen;           /* "host:port" */
+		struct config_list peer;             /* "<node-id>/<link-key>@host:port" */
+		struct config_list outbound_address; /* numeric IP: source of outgoing links */
 		enum config_link_accept accept;
 		uint32_t max_links;
 		uint32_t max_pending;
@@ -194,6 +196,12 @@ void config_roles_format(unsigned roles, char *out, size_t out_len);
 int config_peer_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN],
                       uint8_t link_key[CONFIG_KEY_LEN], char *hostport,
                       size_t hostport_len) UM_WARN_UNUSED;
+
+/*
+ * A numeric IPv4 or IPv6 address (a link.outbound_address item; brackets allowed around
+ * IPv6) as a sockaddr with port 0. UM_OK, or UM_ERR_MALFORMED (out zeroed). Pure.
+ */
+int config_ip_sockaddr(const char *s, struct sockaddr_storage *out) UM_WARN_UNUSED;
 
 /*
  * Parse a [directory] authorities item "<authority-id>@http://<host>:<port>": the id is

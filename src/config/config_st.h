@@ -79,6 +79,10 @@ struct config_addr {
 const char *config_hostport_parse(const char *s, bool allow_port0,
                                   struct config_addr *out) UM_WARN_UNUSED;
 
+/* Parse a numeric IPv4 or IPv6 address (brackets allowed around IPv6), port 0, into *out.
+ * NULL on success, else a reason as above. */
+const char *config_ip_parse(const char *s, struct config_addr *out) UM_WARN_UNUSED;
+
 /* Free every item of l and leave it empty; append a copy of s. */
 void config_list_clear(struct config_list *l);
 void config_list_append(struct config_list *l, const char *s);
@@ -86,6 +90,7 @@ void config_list_append(struct config_list *l, const char *s);
 /* Item checks used by table rows (config_value_parse.c). */
 config_check_fn config_check_nickname;
 config_check_fn config_check_listen;
+config_check_fn config_check_ip;
 config_check_fn config_check_peer;
 config_check_fn config_check_authority;
 config_check_fn config_check_operator;

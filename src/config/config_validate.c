@@ -279,6 +279,29 @@ rule_relay(struct config_ctx *x)
 		                     x->c->relay.address.n);
 }
 
+/* link.outbound_address: at most one address per family. */
+static void
+rule_outbound(struct config_ctx *x)
+{
+	const struct config_var *v = usable(x, "link", "outbound_address");
+	int seen4 = 0, seen6 = 0;
+
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < x->c->link.outbound_address.n; i++) {
+		struct config_addr a;
+
+		if (config_ip_parse(x->c->link.outbound_address.v[i], &a) != NULL)
+			continue; /* the item check already said why */
+		if ((a.family == AF_INET ? ++seen4 : ++seen6) > 1) {
+			config_ctx_var_error(x, v,
+			                     "lists two %s addresses; give at most one per family",
+			                     a.family == AF_INET ? "IPv4" : "IPv6");
+			return;
+		}
+	}
+}
+
 void
 config_validate(struct config_ctx *x)
 {
@@ -293,4 +316,5 @@ config_validate(struct config_ctx *x)
 	rule_authorities(x);
 	rule_peers(x);
 	rule_relay(x);
+	rule_outbound(x);
 }

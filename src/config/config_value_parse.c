@@ -161,6 +161,63 @@ config_hostport_parse(const char *s, bool allow_port0, struct config_addr *out)
 }
 
 const char *
+config_ip_parse(const char *s, struct config_addr *out)
+{
+	char host[INET6_ADDRSTRLEN];
+	size_t len = strlen(s);
+
+	memset(out, 0, sizeof(*out));
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+		s++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(host))
+		return "is not a numeric IPv4 or IPv6 address";
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (inet_pton(AF_INET, host, out->addr) == 1) {
+		out->family = AF_INET;
+		return NULL;
+	}
+	if (inet_pton(AF_INET6, host, out->addr) == 1) {
+		out->family = AF_INET6;
+		return NULL;
+	}
+	memset(out, 0, sizeof(*out));
+	return "is not a numeric IPv4 or IPv6 address";
+}
+
+int
+config_ip_sockaddr(const char *s, struct sockaddr_storage *out)
+{
+	struct config_addr a;
+
+	memset(out, 0, sizeof(*out));
+	if (config_ip_parse(s, &a) != NULL)
+		return UM_ERR_MALFORMED;
+	if (a.family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)out;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, a.addr, 4);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, a.addr, 16);
+	}
+	return UM_OK;
+}
+
+const char *
+config_check_ip(const char *s)
+{
+	struct config_addr a;
+
+	return config_ip_parse(s, &a);
+}
+
+const char *
 config_check_listen(const char *s)
 {
 	struct config_addr a;

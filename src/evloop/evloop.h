@@ -96,6 +96,12 @@ struct ev_tcp_ops {
 /* Start connecting to sa; *out is owned by the caller (close with ev_tcp_close()). */
 int ev_tcp_connect(struct ev_loop *loop, const struct sockaddr *sa, const struct ev_tcp_ops *ops,
                    void *arg, struct ev_tcp **out) UM_WARN_UNUSED;
+/* ev_tcp_connect() from the source address src (port 0: any; its family must be sa's), as
+ * a relay with several addresses picks the one its links leave from. NULL = the system's
+ * choice. A source that cannot be bound fails here (UM_ERR_SYS, errno set). */
+int ev_tcp_connect_from(struct ev_loop *loop, const struct sockaddr *sa, const struct sockaddr *src,
+                        const struct ev_tcp_ops *ops, void *arg,
+                        struct ev_tcp **out) UM_WARN_UNUSED;
 /* A new inbound stream: the callee owns conn, must call ev_tcp_set_ops() then read_start. */
 typedef void ev_accept_fn(void *arg, struct ev_tcp *conn, const struct sockaddr_storage *peer);
 int ev_tcp_listen(struct ev_loop *loop, const struct sockaddr *sa, int backlog, ev_accept_fn *cb,

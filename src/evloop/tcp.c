@@ -459,16 +459,26 @@ int
 ev_tcp_connect(struct ev_loop *loop, const struct sockaddr *sa, const struct ev_tcp_ops *ops,
                void *arg, struct ev_tcp **out)
 {
+	return ev_tcp_connect_from(loop, sa, NULL, ops, arg, out);
+}
+
+int
+ev_tcp_connect_from(struct ev_loop *loop, const struct sockaddr *sa, const struct sockaddr *src,
+                    const struct ev_tcp_ops *ops, void *arg, struct ev_tcp **out)
+{
 	struct ev_tcp *t;
 	int r;
 
 	*out = NULL;
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return UM_ERR_INVALID;
+	if (src != NULL && src->sa_family != sa->sa_family)
+		return UM_ERR_INVALID;
 	t = tcp_alloc(loop);
 	ev_tcp_set_ops(t, ops, arg);
 	t->creq.data = t;
-	if ((r = uv_tcp_connect(&t->creq, &t->h, sa, connect_cb)) != 0) {
+	if ((src != NULL && (r = uv_tcp_bind(&t->h, src, 0)) != 0) ||
+	    (r = uv_tcp_connect(&t->creq, &t->h, sa, connect_cb)) != 0) {
 		ev_tcp_close(t);
 		errno = -r;
 		return UM_ERR_SYS;

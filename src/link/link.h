@@ -63,6 +63,8 @@ struct link_mgr_config {
 	uint64_t write_queue_max;
 	bool accept_known_only; /* inbound XK only from configured peers */
 	unsigned accept;        /* enum link_hs_accept bits for inbound links */
+	/* Source addresses of outgoing links, port 0 (ss_family 0 = the system's choice). */
+	struct sockaddr_storage outbound4, outbound6;
 };
 
 struct link_callbacks {

@@ -736,14 +736,17 @@ link_start_outbound_(struct link *l, uint8_t pattern, const uint8_t *expected_id
                      const uint8_t rs[X25519_KEY_LEN], const struct sockaddr_storage *sa)
 {
 	struct link_mgr *m = l->mgr;
+	const struct sockaddr_storage *src;
 	int ret;
 
 	if ((ret = link_hs_init_initiator(&l->hs, pattern,
 	                                  pattern == LINK_PATTERN_XK ? m->me : NULL, rs,
 	                                  expected_id, &m->cert_cache)) != UM_OK)
 		return ret;
-	if ((ret = ev_tcp_connect(m->loop, (const struct sockaddr *)sa, &link_tcp_ops, l,
-	                          &l->tcp)) != UM_OK)
+	src = sa->ss_family == AF_INET ? &m->cfg.outbound4 : &m->cfg.outbound6;
+	if ((ret = ev_tcp_connect_from(m->loop, (const struct sockaddr *)sa,
+	                               src->ss_family != 0 ? (const struct sockaddr *)src : NULL,
+	                               &link_tcp_ops, l, &l->tcp)) != UM_OK)
 		return ret;
 	ev_tcp_set_drain_threshold(l->tcp, m->cfg.write_queue_max / 2);
 	return UM_OK;

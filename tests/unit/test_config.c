@@ -1152,6 +1152,28 @@ test_cross_field_rules(void **state)
 	                  "relay.bandwidth_rate (\"2M\")");
 	c = load_ok("[node]\nroles = exit\n[link]\nlisten = 0.0.0.0:1\n");
 	config_free(c);
+	/* Outgoing links' source: numeric addresses, one per family. */
+	c = load_ok("[link]\noutbound_address = 127.2.0.1\noutbound_address = [::1]\n");
+	assert_int_equal(c->link.outbound_address.n, 2);
+	{
+		struct sockaddr_storage ss;
+
+		assert_int_equal(config_ip_sockaddr(c->link.outbound_address.v[0], &ss), UM_OK);
+		assert_int_equal(ss.ss_family, AF_INET);
+		assert_int_equal(config_ip_sockaddr(c->link.outbound_address.v[1], &ss), UM_OK);
+		assert_int_equal(ss.ss_family, AF_INET6);
+		assert_int_equal(config_ip_sockaddr("localhost", &ss), UM_ERR_MALFORMED);
+		assert_int_equal(ss.ss_family, 0);
+		assert_int_equal(config_ip_sockaddr("127.0.0.1:80", &ss), UM_ERR_MALFORMED);
+	}
+	config_free(c);
+	expect_only_error("[link]\noutbound_address = 10.0.0.1\noutbound_address = 10.0.0.2\n",
+	                  "t.conf:3: link.outbound_address: lists two IPv4 addresses; give at most "
+	                  "one per family");
+	expect_only_error(
+	        "[link]\noutbound_address = relay.example\n",
+	        "t.conf:2: link.outbound_address: \"relay.example\" is not a numeric IPv4 "
+	        "or IPv6 address");
 
 	expect_only_error("[link]\nkeepalive = 3m\n",
 	                  "t.conf:2: link.keepalive: \"3m\" must be shorter than link.idle_timeout "

@@ -288,6 +288,7 @@ struct echo {
 	int connect_status;
 	bool srv_eof;
 	bool accepted_v4;
+	struct sockaddr_storage peer;
 };
 
 static const char echo_msg[] = "hello, umbra";
@@ -327,6 +328,7 @@ echo_accept(void *arg, struct ev_tcp *conn, const struct sockaddr_storage *peer)
 	assert_null(e->srv);
 	e->srv = conn;
 	e->accepted_v4 = peer->ss_family == AF_INET;
+	e->peer = *peer;
 	assert_int_equal(ev_tcp_peer_addr(conn, &ss), UM_OK);
 	assert_int_equal(memcmp(&ss, peer, sizeof(struct sockaddr_in)), 0);
 	ev_tcp_set_ops(conn, &echo_srv_ops, e);
@@ -395,6 +397,39 @@ test_tcp_echo_between_listener_and_connector(void **state)
 	assert_int_equal(e.got_len, strlen(echo_msg));
 	assert_memory_equal(e.got, echo_msg, strlen(echo_msg));
 	assert_true(e.srv_eof);
+	ev_listener_free(e.l);
+}
+
+/* A connect from a chosen source address (a relay's outbound_address) arrives from it. */
+static void
+test_tcp_connect_from_source_address(void **state)
+{
+	struct echo e = { .loop = *state, .connect_status = 1 };
+	struct sockaddr_storage addr;
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	struct sockaddr_in6 src6 = { .sin6_family = AF_INET6 };
+	struct watchdog w;
+	struct ev_tcp *t;
+
+	src.sin_addr.s_addr = htonl(0x7f030001); /* 127.3.0.1: all of 127/8 is local */
+	watchdog_start(&w, e.loop);
+	e.l = listen_local(e.loop, echo_accept, &e, &addr);
+	/* A source of another family than the destination is refused at the call. */
+	assert_int_equal(ev_tcp_connect_from(e.loop, (struct sockaddr *)&addr,
+	                                     (struct sockaddr *)&src6, &echo_cli_ops, &e, &t),
+	                 UM_ERR_INVALID);
+	assert_null(t);
+	assert_int_equal(ev_tcp_connect_from(e.loop, (struct sockaddr *)&addr,
+	                                     (struct sockaddr *)&src, &echo_cli_ops, &e, &e.cli),
+	                 UM_OK);
+	assert_int_equal(ev_tcp_read_start(e.cli), UM_OK);
+	assert_int_equal(ev_loop_run(e.loop), UM_OK);
+	watchdog_finish(&w);
+
+	assert_int_equal(e.connect_status, UM_OK);
+	assert_int_equal(e.got_len, strlen(echo_msg));
+	assert_int_equal(e.peer.ss_family, AF_INET);
+	assert_int_equal(((struct sockaddr_in *)&e.peer)->sin_addr.s_addr, src.sin_addr.s_addr);
 	ev_listener_free(e.l);
 }
 
@@ -1398,6 +1433,7 @@ main(void)
 		T(test_signal_delivered_on_loop_thread),
 		T(test_defer_never_starves_the_loop),
 		T(test_defer_free_inside_own_callback),
+		T(test_tcp_connect_from_source_address),
 		T(test_tcp_echo_between_listener_and_connector),
 		T(test_tcp_8mib_reserve_commit_with_drain),
 		T(test_tcp_write_queue_counts_until_kernel_takes_bytes),
