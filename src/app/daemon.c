@@ -323,6 +323,7 @@ start_circuits(struct daemon *d, char *why, size_t why_len)
 	env.client = client;
 	env.circuits_prebuilt = c->client.circuits_prebuilt;
 	env.hops = (uint8_t)c->client.hops;
+	env.max_circuits = c->relay.max_circuits;
 	env.store = d->dir.store;
 	env.consensus = circ_consensus;
 	env.arg = d;

@@ -627,6 +627,8 @@ circ_io_new(const struct circ_io_env *env, const struct circ_relay_keys *keys, s
 	circ_config_default(&cfg);
 	/* The glue times builds out itself (cbt); the core's limit only backs it up. */
 	cfg.build_timeout_ms = 2ull * CBT_MAX_TIMEOUT_MS + 1000;
+	if (env->max_circuits != 0)
+		cfg.max_circuits = env->max_circuits;
 	ops.arg = io;
 	io->core = circ_core_new(&cfg, &ops, keys);
 	io->tick = ev_timer_new(env->loop, on_tick, io);

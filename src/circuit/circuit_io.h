@@ -60,6 +60,8 @@ struct circ_io_env {
 	struct store *store; /* guard set; NULL: kept in memory only */
 	circ_io_consensus_fn *consensus;
 	void *arg;
+	/* The core's circuit table cap ([relay] max_circuits); 0: CIRC_DEFAULT_MAX_CIRCUITS. */
+	uint32_t max_circuits;
 };
 
 struct circ_io;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Relay crypto v1. Per hop and direction d: a ChaCha20 context keyed with K_d (created once),
+ * Relay crypto v1. Per hop and direction d: a ChaCha20 stream keyed with K_d (crypto/stream.h),
  * the base nonce N_d, the index c of the next cell to cross this layer, and a running keyed
  * BLAKE2b-256 chain (key D_d) over every cell this hop originated or recognized in d.
  *
@@ -29,8 +29,8 @@ struct relay_dir {
 	uint8_t chain[BLAKE2B_256_LEN];            /* R_i, R_0 = 0 */
 	struct stream_chacha20 cipher;             /* keyed with K_d */
 	uint8_t nonce[RELAY_CRYPTO_NONCE_LEN];
-	uint64_t next; /* index of the next cell through this layer */
 	bool spent;    /* cell 2^64 - 1 went through: no index left */
+	uint64_t next; /* index of the next cell through this layer */
 };
 
 struct relay_crypto {

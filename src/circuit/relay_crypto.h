@@ -60,7 +60,7 @@ struct relay_crypto;
 /*
  * Return in *out a new hop state keyed from km (RELAY_CRYPTO_KM_LEN bytes); cell counters
  * start at 0. The caller owns it and frees it with relay_crypto_free(), which wipes it.
- * UM_ERR_NOMEM / UM_ERR_CRYPTO if the cipher contexts cannot be made.
+ * UM_ERR_CRYPTO if the thread's cipher context cannot be made (crypto/stream.h).
  */
 int relay_crypto_new(const uint8_t km[RELAY_CRYPTO_KM_LEN],
                      struct relay_crypto **out) UM_WARN_UNUSED;
@@ -109,7 +109,7 @@ int relay_crypto_relay_backward(struct relay_crypto *rc,
 #ifdef UM_UNIT_TESTS
 /* Set the next cell index of each direction (counter-exhaustion tests and vectors). */
 void relay_crypto_set_counters(struct relay_crypto *rc, uint64_t fwd, uint64_t bwd);
-/* sizeof(struct relay_crypto) (memory accounting in tests; the EVP contexts are extra). */
+/* sizeof(struct relay_crypto) (memory accounting in tests; it holds every key: no heap). */
 size_t relay_crypto_state_size(void);
 #endif
 

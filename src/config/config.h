@@ -106,6 +106,7 @@ struct config {
 		uint64_t onion_key_grace_ms;    /* the previous onion key still works this long */
 		char *operator_key;             /* Ed25519 operator key file; "" = none */
 		char *contact;                  /* printable ASCII, up to 64 */
+		uint32_t max_circuits;          /* circuits carried at once (circuit table cap) */
 	} relay;
 	struct {
 		uint32_t circuits_prebuilt; /* circuits kept built ahead of use, 0..16 */

@@ -454,6 +454,15 @@ const struct config_var config_vars[] = {
 	  .flags = CFG_F_RELOAD,
 	  .check = config_check_contact,
 	  .help = "Operator contact published in the descriptor, up to 64 printable ASCII." },
+	{ .section = "relay",
+	  .key = "max_circuits",
+	  .type = CFG_U32,
+	  .offset = OFF(relay.max_circuits),
+	  .def = "65536",
+	  .min = 16,
+	  .max = 4194304,
+	  .help = "Most circuits the relay carries at once; a CREATE2 over it is refused with "
+	          "DESTROY(RESOURCELIMIT)." },
 
 	/* [client] */
 	{ .section = "client",

@@ -3,12 +3,14 @@
  * Raw ChaCha20 (RFC 8439: 256-bit key, 96-bit nonce, 32-bit block counter) as a keystream XOR,
  * on OpenSSL EVP (PROTOCOLS.md: bulk symmetric crypto goes through EVP). No authentication:
  * callers add their own integrity (relay crypto's running digest). One struct stream_chacha20
- * per key and direction; its EVP context is created once by stream_chacha20_init() and reused
- * by every call, so the data path never allocates. Not thread-safe: one owner.
+ * per key and direction holds just the key (no heap: relays keep two per circuit); the
+ * EVP context is one per thread, made on first use and reused by every key and call, so
+ * the data path never allocates. Not thread-safe: one owner per struct stream_chacha20.
  */
 #ifndef UM_CRYPTO_STREAM_H
 #define UM_CRYPTO_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,10 +23,12 @@ enum stream_limits {
 };
 
 struct stream_chacha20 {
-	void *ctx; /* EVP_CIPHER_CTX holding the key schedule; NULL when cleared */
+	uint8_t key[STREAM_KEY_LEN];
+	bool keyed; /* false when cleared */
 };
 
-/* Key a context. UM_ERR_NOMEM / UM_ERR_CRYPTO on failure (then nothing to clear). */
+/* Key a stream. UM_ERR_CRYPTO if this thread's EVP context cannot be made (then nothing to
+ * clear). */
 int stream_chacha20_init(struct stream_chacha20 *s,
                          const uint8_t key[STREAM_KEY_LEN]) UM_WARN_UNUSED;
 /*
@@ -36,7 +40,8 @@ int stream_chacha20_init(struct stream_chacha20 *s,
 int stream_chacha20_xor(struct stream_chacha20 *s, const uint8_t nonce[STREAM_NONCE_LEN],
                         uint32_t block_counter, const uint8_t *in, uint8_t *out,
                         size_t len) UM_WARN_UNUSED;
-/* Release the context (OpenSSL cleanses the key schedule). Safe on a cleared context. */
+/* Wipe the key (and this thread's EVP context, which may still hold it). Safe on a cleared
+ * stream. */
 void stream_chacha20_clear(struct stream_chacha20 *s);
 
 #endif /* UM_CRYPTO_STREAM_H */

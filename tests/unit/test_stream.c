@@ -3,7 +3,8 @@
  * Unit tests for src/crypto/stream (raw ChaCha20 on OpenSSL EVP) and the copyable keyed
  * BLAKE2b state of src/crypto/hash: the RFC 8439 section 2.4.2 vector; one context reused
  * across nonces, counters and partial-block lengths gives what a fresh context gives; block
- * counter offsets line up; a 32-bit counter wrap is refused; the streaming BLAKE2b state
+ * counter offsets line up; streams with other keys (sharing the thread's EVP context) used or
+ * cleared in between change nothing; a 32-bit counter wrap is refused; the streaming BLAKE2b state
  * matches the one-shot keyed hash and an independent (Python hashlib) value, and a copied
  * state forks without disturbing the original.
  */
@@ -94,6 +95,59 @@ test_chacha20_context_reuse_matches_fresh(void **state)
 	stream_chacha20_clear(&reused);
 }
 
+/* Streams share one EVP context per thread: what one stream did last (another key, a clear)
+ * must never show in another's keystream. */
+static void
+test_chacha20_streams_interleaved(void **state)
+{
+	uint8_t key_a[32], key_b[32], rfc_key[32], nonce[12], in[509];
+	uint8_t ref_a[4][509], ref_b[4][509], got[509];
+	uint8_t rfc_nonce[12] = { 0, 0, 0, 0, 0, 0, 0, 0x4a, 0, 0, 0, 0 };
+	uint8_t out[sizeof(rfc8439_pt) - 1], want[sizeof(out)];
+	struct stream_chacha20 a, b, rfc;
+
+	(void)state;
+	rand_bytes(key_a, sizeof(key_a));
+	rand_bytes(key_b, sizeof(key_b));
+	rand_bytes(nonce, sizeof(nonce));
+	rand_bytes(in, sizeof(in));
+	/* Each stream alone ... */
+	assert_int_equal(stream_chacha20_init(&a, key_a), UM_OK);
+	for (uint32_t i = 0; i < 4; i++)
+		assert_int_equal(stream_chacha20_xor(&a, nonce, i, in, ref_a[i], sizeof(in)),
+		                 UM_OK);
+	stream_chacha20_clear(&a);
+	assert_int_equal(stream_chacha20_init(&b, key_b), UM_OK);
+	for (uint32_t i = 0; i < 4; i++)
+		assert_int_equal(stream_chacha20_xor(&b, nonce, i, in, ref_b[i], sizeof(in)),
+		                 UM_OK);
+	assert_memory_not_equal(ref_a[0], ref_b[0], sizeof(in));
+	/* ... gives what it gives when calls alternate with another key's. */
+	assert_int_equal(stream_chacha20_init(&a, key_a), UM_OK);
+	for (uint32_t i = 0; i < 4; i++) {
+		assert_int_equal(stream_chacha20_xor(&a, nonce, i, in, got, sizeof(in)), UM_OK);
+		assert_memory_equal(got, ref_a[i], sizeof(in));
+		assert_int_equal(stream_chacha20_xor(&b, nonce, i, in, got, sizeof(in)), UM_OK);
+		assert_memory_equal(got, ref_b[i], sizeof(in));
+	}
+	/* Clearing one stream (which wipes the shared context) leaves the other working. */
+	stream_chacha20_clear(&b);
+	assert_int_equal(stream_chacha20_xor(&a, nonce, 2, in, got, sizeof(in)), UM_OK);
+	assert_memory_equal(got, ref_a[2], sizeof(in));
+	/* And a stream keyed after others were used still matches the RFC 8439 vector. */
+	for (size_t i = 0; i < sizeof(rfc_key); i++)
+		rfc_key[i] = (uint8_t)i;
+	hex(want, sizeof(want), rfc8439_ct);
+	assert_int_equal(stream_chacha20_init(&rfc, rfc_key), UM_OK);
+	assert_int_equal(stream_chacha20_xor(&a, nonce, 0, in, got, sizeof(in)), UM_OK);
+	assert_int_equal(stream_chacha20_xor(&rfc, rfc_nonce, 1, (const uint8_t *)rfc8439_pt, out,
+	                                     sizeof(out)),
+	                 UM_OK);
+	assert_memory_equal(out, want, sizeof(out));
+	stream_chacha20_clear(&rfc);
+	stream_chacha20_clear(&a);
+}
+
 static void
 test_chacha20_counter_wrap_refused(void **state)
 {
@@ -160,6 +214,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chacha20_rfc8439_vector),
 		cmocka_unit_test(test_chacha20_context_reuse_matches_fresh),
+		cmocka_unit_test(test_chacha20_streams_interleaved),
 		cmocka_unit_test(test_chacha20_counter_wrap_refused),
 		cmocka_unit_test(test_blake2b_state_keyed_and_copyable),
 	};
