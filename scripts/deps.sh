@@ -7,7 +7,8 @@ set -eu
 PKGS="build-essential cmake pkg-config clang clang-format clang-tidy llvm libclang-rt-14-dev
 libsodium-dev libssl-dev libuv1-dev libmicrohttpd-dev libjansson-dev libinih-dev libsqlite3-dev
 libqrencode-dev libcmocka-dev
-curl netcat-openbsd iproute2 procps python3 openssl"
+curl netcat-openbsd iproute2 procps python3 openssl
+tor"
 
 missing=""
 for p in $PKGS; do
@@ -22,5 +23,15 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# The tor package's maintainer scripts would start a system tor (which dials the public Tor
+# network). The benchmarks run their own tor processes (bench/tor_net.sh), so deny service
+# starts during this install with a temporary policy-rc.d, unless the machine already has one.
+POLICY=/usr/sbin/policy-rc.d
+if [ ! -e "$POLICY" ]; then
+	printf '#!/bin/sh\n# temporary, scripts/deps.sh: no service starts during the install\nexit 101\n' |
+		$SUDO tee "$POLICY" >/dev/null
+	$SUDO chmod 755 "$POLICY"
+	trap '$SUDO rm -f "$POLICY"' EXIT
+fi
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
