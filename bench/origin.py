@@ -6,6 +6,7 @@
     GET /bytes/<N>   N bytes of a fixed pseudo-random pattern (1 MiB of SHAKE-256 output of a
                      fixed seed, repeated), with Content-Length and X-Body-SHA256 headers
     GET /health      "ok"
+    GET /            a small HTML page (what `make demo` fetches)
 
 Why not `python3 -m http.server`: it writes headers and body separately without TCP_NODELAY,
 which stalls ~40 ms on delayed ACK. Here every accepted socket has TCP_NODELAY, a small
@@ -77,9 +78,15 @@ class Origin:
 ORIGIN = None
 
 
-def respond(sock, status, body, keep, extra=b""):
-    head = b"HTTP/1.1 %s\r\nContent-Length: %d\r\nContent-Type: text/plain\r\n%sConnection: %s\r\n\r\n" % (
-        status, len(body), extra, b"keep-alive" if keep else b"close")
+PAGE = (b"<!doctype html>\n<title>umbra demo</title>\n"
+        b"<h1>Hello from a web server on 127.0.0.1</h1>\n"
+        b"<p>You reached it through three umbra relays: the entry knew who you are, the exit "
+        b"knew where you went, and no relay knew both.</p>\n")
+
+
+def respond(sock, status, body, keep, ctype=b"text/plain"):
+    head = b"HTTP/1.1 %s\r\nContent-Length: %d\r\nContent-Type: %s\r\nConnection: %s\r\n\r\n" % (
+        status, len(body), ctype, b"keep-alive" if keep else b"close")
     sock.sendall(head + body)
 
 
@@ -124,6 +131,9 @@ class Handler(socketserver.BaseRequestHandler):
             return True
         if target == b"/health":
             respond(sock, b"200 OK", b"ok\n", keep)
+            return True
+        if target == b"/":
+            respond(sock, b"200 OK", PAGE, keep, b"text/html; charset=utf-8")
             return True
         m = re.fullmatch(rb"/bytes/(\d{1,14})", target)
         if not m or int(m.group(1)) > MAX_BYTES:

@@ -1,73 +1,93 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# make demo: the main job on an embedded default. For now (issue #2, the foundation): two
-# umbra nodes on loopback create their keys, connect over a Noise_XK link, exchange traffic
-# both ways with SHA-256 verification, and report handshake time and throughput. Everything
-# runs in a temporary directory and is stopped and removed at the end.
-# usage: scripts/demo.sh [UMBRA_BINARY]   (DEMO_BYTES=256M to change the transfer size)
+# make demo: umbra's main job on an embedded default. A whole network on loopback
+# (`umbra testnet up`: authorities, relays in several countries and operators, a client),
+# a local web server, and curl fetching a page from it through the client's SOCKS5 port over
+# a 3-hop circuit; then the circuit path (relay ids and countries), the timings, a bulk
+# download with its SHA-256 checked, the same through the HTTP CONNECT port, and a clean
+# teardown. Everything lives in a temporary directory and is stopped and removed at the end.
+# usage: scripts/demo.sh [UMBRA_BINARY]   (DEMO_RELAYS=5 DEMO_AUTHORITIES=3 DEMO_BYTES=64M)
 set -euo pipefail
 U=$(cd "$(dirname "${1:-build/release/umbra}")" && pwd)/$(basename "${1:-umbra}")
-BYTES=${DEMO_BYTES:-256M}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RELAYS=${DEMO_RELAYS:-5}
+AUTHS=${DEMO_AUTHORITIES:-3}
+BYTES=$(python3 -c "import sys; s=sys.argv[1]; m={'K':1<<10,'M':1<<20,'G':1<<30}; print(int(s[:-1])*m[s[-1]] if s[-1] in m else int(s))" "${DEMO_BYTES:-64M}")
 T=$(mktemp -d /tmp/umbra-demo.XXXXXX)
-PIDS=()
+NET=$T/net
+ORIGIN_PID=
 cleanup() {
-	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+	local rc=$?
+	"$U" testnet down --dir "$NET" >/dev/null 2>&1 || true
+	if [ -n "$ORIGIN_PID" ]; then
+		kill "$ORIGIN_PID" 2>/dev/null || true
+		wait "$ORIGIN_PID" 2>/dev/null || true
+	fi
+	if [ "$rc" -ne 0 ] && [ -d "$NET" ]; then
+		echo "demo failed; the last lines of each node's log:" >&2
+		for l in "$NET"/*/umbra.log; do
+			[ -f "$l" ] && { echo "-- $l" >&2; tail -5 "$l" >&2; }
+		done
+	fi
 	rm -rf "$T"
+	exit "$rc"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 say() { printf '\n== %s\n' "$*"; }
+ms() { python3 -c "print('%.1f ms' % (float('$1') * 1000))"; }
 
-mk() {
-	local n=$1 p=$2
-	shift 2
-	mkdir -p "$T/$n" && chmod 700 "$T/$n"
-	{
-		printf '[node]\nstate_dir = %s\nnickname = %s\nroles = middle\n' "$T/$n" "$n"
-		printf '[link]\nlisten = 127.0.0.1:%s\n' "$p"
-		for l in "$@"; do echo "$l"; done
-		printf '[log]\nlevel = notice\n'
-	} >"$T/$n.conf"
-}
+say "umbra $("$U" version | cut -d' ' -f2): a private network on loopback ($T)"
+t0=$(date +%s.%N)
+"$U" testnet up --dir "$NET" --relays "$RELAYS" --authorities "$AUTHS"
+SOCKS=$("$U" testnet status --dir "$NET" --json |
+	python3 -c 'import json,sys; print([n["socks"] for n in json.load(sys.stdin)["nodes"] if n.get("socks")][0])')
+HTTP=$("$U" testnet status --dir "$NET" --json |
+	python3 -c 'import json,sys; print([n.get("http_connect","") for n in json.load(sys.stdin)["nodes"] if n.get("socks")][0])')
+CTL=$NET/client/control.sock
 
-say "umbra $("$U" version | cut -d' ' -f2): two nodes on loopback ($T)"
-mk alice "$(port)"
-ALICE=$("$U" keygen -c "$T/alice.conf" 2>/dev/null)
-mk bob "$(port)" "peer = $("$U" whoami -c "$T/alice.conf" --peer)"
-BOB=$("$U" keygen -c "$T/bob.conf" 2>/dev/null)
-echo "alice  $ALICE"
-echo "bob    $BOB   (configured to link to alice)"
-
-say "starting both daemons"
-"$U" run -c "$T/alice.conf" 2>"$T/alice.log" & PIDS+=($!)
-"$U" run -c "$T/bob.conf" 2>"$T/bob.log" & PIDS+=($!)
+say "a local web server"
+python3 "$ROOT/bench/origin.py" --precompute "$BYTES" --exit-with-parent >"$T/origin.out" &
+ORIGIN_PID=$!
 for _ in $(seq 100); do
-	"$U" status -c "$T/bob.conf" --json 2>/dev/null | grep -q '"state": "open"' && break
+	grep -q "listening" "$T/origin.out" 2>/dev/null && break
 	sleep 0.1
 done
-"$U" status -c "$T/bob.conf"
-hs=$("$U" status -c "$T/bob.conf" --json |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["link_list"][0]["handshake_us"])')
-echo "Noise_XK link handshake (TCP connect to both identities verified): $((hs / 1000)).$(((hs % 1000) / 100)) ms"
+URL=$(awk '/listening/ {print $4}' "$T/origin.out")
+echo "serving $URL/ (and $URL/bytes/N), on 127.0.0.1 only"
 
-say "bob -> alice: $BYTES of records, SHA-256 checked at both ends"
-"$U" link test "$ALICE" --bytes "$BYTES" -c "$T/bob.conf"
-say "alice -> bob: $BYTES"
-"$U" link test "$BOB" --bytes "$BYTES" -c "$T/alice.conf"
-say "both directions at once"
-"$U" link test "$ALICE" --bytes "$BYTES" -c "$T/bob.conf" >"$T/one" &
-"$U" link test "$BOB" --bytes "$BYTES" -c "$T/alice.conf" >"$T/two"
-wait $!
-sed 's/^/  bob->alice  /' "$T/one"
-sed 's/^/  alice->bob  /' "$T/two"
+say "curl --socks5-hostname $SOCKS $URL/"
+W='%{http_code} %{time_connect} %{time_appconnect} %{time_pretransfer} %{time_starttransfer} %{time_total}'
+curl -sS --fail --max-time 30 --socks5-hostname "$SOCKS" -o "$T/page.html" -w "$W" "$URL/" >"$T/timing"
+t1=$(date +%s.%N)
+sed -e 's/<[^>]*>//g' -e '/^$/d' "$T/page.html" | sed 's/^/  | /'
+read -r code _ _ pre first total <"$T/timing"
+echo "HTTP $code; proxy connected and stream opened through the circuit in $(ms "$pre"), first byte after $(ms "$first"), done in $(ms "$total")"
+echo "from \`testnet up\` to this page: $(python3 -c "print('%.1f s' % ($t1 - $t0))")"
 
-say "alice's view"
-"$U" links -c "$T/alice.conf"
-say "stopping (SIGTERM: links close cleanly)"
-for p in "${PIDS[@]}"; do kill -TERM "$p"; done
-for p in "${PIDS[@]}"; do wait "$p"; done
-PIDS=()
-grep -h "closed\|stopped" "$T"/*.log | sed 's/^/  /' | tail -4
-echo
-echo "demo finished: two nodes, one authenticated link, traffic verified both ways."
+say "the circuit it took (umbra circuits)"
+"$U" circuits -s "$CTL"
+
+say "$((BYTES >> 20)) MiB through the same circuit, SHA-256 checked"
+want=$(curl -sS --max-time 30 --socks5-hostname "$SOCKS" -I "$URL/bytes/$BYTES" | tr -d '\r' |
+	awk -F': ' 'tolower($1) == "x-body-sha256" {print $2}')
+s=$(date +%s.%N)
+got=$(curl -sS --fail --max-time 300 --socks5-hostname "$SOCKS" "$URL/bytes/$BYTES" | sha256sum | cut -d' ' -f1)
+e=$(date +%s.%N)
+[ "$got" = "$want" ] || { echo "SHA-256 mismatch: got $got, want $want" >&2; exit 1; }
+echo "SHA-256 $got matches; $(python3 -c "print('%.1f MB/s' % ($BYTES / ($e - $s) / 1e6))") (3 hops, every cell encrypted 3 times at the client)"
+
+if [ -n "$HTTP" ]; then
+	say "the same through the HTTP CONNECT port: curl --proxy http://$HTTP"
+	got=$(curl -sS --fail --max-time 300 --proxy "http://$HTTP" -p "$URL/bytes/$BYTES" | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$want" ] || { echo "SHA-256 mismatch over HTTP CONNECT" >&2; exit 1; }
+	echo "SHA-256 matches"
+fi
+
+say "what the relays carried (umbra circuits on each relay)"
+for c in "$NET"/relay*/control.sock; do
+	printf '%-8s ' "$(basename "$(dirname "$c")")"
+	"$U" circuits -s "$c" | grep '^relay:' || true
+done
+
+say "tearing down"
+"$U" testnet down --dir "$NET"
