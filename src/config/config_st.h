@@ -86,6 +86,7 @@ void config_list_append(struct config_list *l, const char *s);
 /* Item checks used by table rows (config_value_parse.c). */
 config_check_fn config_check_nickname;
 config_check_fn config_check_listen;
+config_check_fn config_check_listen_opt; /* config_check_listen, or "" (off) */
 config_check_fn config_check_peer;
 config_check_fn config_check_authority;
 config_check_fn config_check_operator;
