@@ -45,7 +45,8 @@ print_table(const json_t *j)
 	size_t i, k;
 
 	if (json_is_true(json_object_get(cl, "enabled"))) {
-		printf("%-8s %-10s %9s %9s  %s\n", "ID", "STATE", "BUILD(ms)", "AGE(s)", "PATH");
+		printf("%-8s %-10s %9s %9s %7s  %s\n", "ID", "STATE", "BUILD(ms)", "AGE(s)",
+		       "STREAMS", "PATH");
 		json_array_foreach(json_object_get(j, "circuits"), i, c)
 		{
 			char path[256];
@@ -62,9 +63,13 @@ print_table(const json_t *j)
 					break;
 				o += (size_t)n;
 			}
-			printf("%-8lld %-10s %9lld %9.1f  %s\n", int_of(c, "id"),
+			printf("%-8lld %-10s %9lld %9.1f %6lld%s  %s\n", int_of(c, "id"),
 			       str_of(c, "state"), int_of(c, "build_ms"),
-			       (double)int_of(c, "age_ms") / 1000.0, path);
+			       (double)int_of(c, "age_ms") / 1000.0, int_of(c, "streams"),
+			       *str_of(c, "isolation") != '\0' && *str_of(c, "isolation") != '-'
+			               ? "*"
+			               : " ",
+			       path);
 		}
 		printf("client: %zu circuits (target %lld), %lld built, %lld failed, %lld closed "
 		       "since start; build timeout %lld ms%s\n",
@@ -72,12 +77,17 @@ print_table(const json_t *j)
 		       int_of(cl, "built"), int_of(cl, "failed"), int_of(cl, "closed"),
 		       int_of(cl, "timeout_ms"),
 		       json_is_true(json_object_get(cl, "timeout_learned")) ? " (learned)" : "");
+		printf("streams: %lld open, %lld waiting for a circuit; %lld opened, %lld failed "
+		       "since start (* = circuit bound to an isolation key)\n",
+		       int_of(cl, "streams_open"), int_of(cl, "streams_waiting"),
+		       int_of(cl, "streams_opened"), int_of(cl, "streams_failed"));
 		if (*str_of(cl, "last_error") != '-' && *str_of(cl, "last_error") != '\0')
 			printf("last problem: %s\n", str_of(cl, "last_error"));
 	}
-	printf("relay: %lld circuits carried (entry %lld, middle %lld, exit %lld)\n",
+	printf("relay: %lld circuits carried (entry %lld, middle %lld, exit %lld); %lld exit "
+	       "streams\n",
 	       int_of(rel, "total"), int_of(rel, "entry"), int_of(rel, "middle"),
-	       int_of(rel, "exit"));
+	       int_of(rel, "exit"), int_of(rel, "exit_streams"));
 }
 
 int

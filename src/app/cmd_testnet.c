@@ -52,7 +52,8 @@ struct tn_node {
 	char sock[PATH_MAX];
 	char log[PATH_MAX];
 	char id[53];
-	char url[64]; /* authorities: their directory URL */
+	char url[64];             /* authorities: their directory URL */
+	char socks[64], http[64]; /* the client: its SOCKS and HTTP CONNECT proxy addresses */
 	pid_t pid;
 };
 
@@ -106,11 +107,12 @@ state_save(const struct tn *t)
 	for (size_t i = 0; i < t->n; i++) {
 		const struct tn_node *n = &t->nodes[i];
 
-		json_array_append_new(arr,
-		                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "name",
-		                                n->name, "role", n->role, "config", n->conf,
-		                                "control", n->sock, "log", n->log, "id", n->id,
-		                                "url", n->url, "pid", (json_int_t)n->pid));
+		json_array_append_new(
+		        arr,
+		        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "name",
+		                  n->name, "role", n->role, "config", n->conf, "control", n->sock,
+		                  "log", n->log, "id", n->id, "url", n->url, "pid",
+		                  (json_int_t)n->pid, "socks", n->socks, "http_connect", n->http));
 	}
 	root = json_pack("{s:s, s:o}", "dir", t->dir, "nodes", arr);
 	if (root == NULL || json_dump_file(root, tmp, JSON_INDENT(2)) != 0 ||
@@ -152,6 +154,8 @@ state_load(struct tn *t, bool quiet)
 		const char *id = json_string_value(json_object_get(v, "id"));
 		const char *url = json_string_value(json_object_get(v, "url"));
 		json_int_t pid = json_integer_value(json_object_get(v, "pid"));
+		const char *socks = json_string_value(json_object_get(v, "socks"));
+		const char *http = json_string_value(json_object_get(v, "http_connect"));
 
 		if (t->n == TN_MAX_NODES || name == NULL || role == NULL || conf == NULL ||
 		    sock == NULL || log == NULL || id == NULL || pid <= 1 || pid > INT_MAX)
@@ -164,6 +168,8 @@ state_load(struct tn *t, bool quiet)
 		snprintf(n->log, sizeof(n->log), "%s", log);
 		snprintf(n->id, sizeof(n->id), "%s", id);
 		snprintf(n->url, sizeof(n->url), "%s", url != NULL ? url : "");
+		snprintf(n->socks, sizeof(n->socks), "%s", socks != NULL ? socks : "");
+		snprintf(n->http, sizeof(n->http), "%s", http != NULL ? http : "");
 		n->pid = (pid_t)pid;
 	}
 	json_decref(root);
@@ -397,7 +403,7 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		                    countries[c], regions[c], (unsigned)(10 + i) * 1024 * 1024,
 		                    t->dir, relay_operator(i, n_relays),
 		                    strcmp(roles, "exit") == 0
-		                            ? "exit_policy = accept private:*, accept *:*\n"
+		                            ? "exit_policy = reject *:25, accept private:*, accept *:*\n"
 		                            : "",
 		                    vote_s, auth_lines);
 		ret = write_conf(n, body);
@@ -408,14 +414,20 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 	}
 	{
 		struct tn_node *n = &t->nodes[t->n];
+		uint16_t sp, hp;
 
-		if (node_init(t, n, "client", "client") != APP_OK)
+		if (node_init(t, n, "client", "client") != APP_OK || free_port(&sp) != APP_OK ||
+		    free_port(&hp) != APP_OK)
 			return APP_FAIL;
+		snprintf(n->socks, sizeof(n->socks), "127.0.0.1:%u", (unsigned)sp);
+		snprintf(n->http, sizeof(n->http), "127.0.0.1:%u", (unsigned)hp);
 		body = um_xasprintf(
 		        "[node]\nstate_dir = %s/client\nnickname = client\nroles = client\n"
-		        "[link]\nlisten = 127.0.0.1:0\n[log]\nlevel = info\n"
+		        "[link]\nlisten = 127.0.0.1:0\noutbound_address = 127.0.0.2\n"
+		        "[log]\nlevel = info\n"
+		        "[client]\nsocks_listen = %s\nhttp_connect_listen = %s\n"
 		        "[directory]\nvote_interval = %us\n%s",
-		        t->dir, vote_s, auth_lines);
+		        t->dir, n->socks, n->http, vote_s, auth_lines);
 		ret = write_conf(n, body);
 		free(body);
 		if (ret != APP_OK)
@@ -686,6 +698,9 @@ up(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s, unsigned timeo
 		printf("  authority:  %-8s %s  id %s\n", t->nodes[i].name, t->nodes[i].url,
 		       t->nodes[i].id);
 	printf("  client:     umbra relays -s %s\n", client->sock);
+	printf("  socks:      %s   (curl --socks5-hostname %s ...)\n", client->socks,
+	       client->socks);
+	printf("  http:       %s   (curl --proxy http://%s ...)\n", client->http, client->http);
 	printf("  status:     umbra testnet status --dir %s\n", t->dir);
 	printf("  stop:       umbra testnet down --dir %s\n", t->dir);
 	return APP_OK;
@@ -708,11 +723,16 @@ status(struct tn *t, bool as_json)
 		bool a = node_alive(n);
 
 		alive += a;
-		json_array_append_new(arr,
-		                      json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:s, s:s}", "name",
-		                                n->name, "role", n->role, "id", n->id, "url",
-		                                n->url, "pid", (json_int_t)n->pid, "alive", a,
-		                                "log", n->log, "control", n->sock));
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:s, s:s}", "name", n->name,
+		                      "role", n->role, "id", n->id, "url", n->url, "pid",
+		                      (json_int_t)n->pid, "alive", a, "log", n->log, "control",
+		                      n->sock);
+
+		if (n->socks[0] != '\0')
+			json_object_set_new(o, "socks", json_string(n->socks));
+		if (n->http[0] != '\0')
+			json_object_set_new(o, "http_connect", json_string(n->http));
+		json_array_append_new(arr, o);
 	}
 	if (as_json) {
 		json_t *root = json_pack("{s:s, s:o, s:i}", "dir", t->dir, "nodes", arr,
@@ -738,6 +758,10 @@ status(struct tn *t, bool as_json)
 			       json_is_true(json_object_get(v, "alive")) ? "running" : "stopped",
 			       (long long)json_integer_value(json_object_get(v, "pid")),
 			       json_string_value(json_object_get(v, "id")));
+			if (json_object_get(v, "socks") != NULL)
+				printf("           socks %s, http connect %s\n",
+				       json_string_value(json_object_get(v, "socks")),
+				       json_string_value(json_object_get(v, "http_connect")));
 		}
 		json_decref(arr);
 	}

@@ -23,7 +23,10 @@
 #include "crypto/crypto.h"
 #include "evloop/evloop.h"
 #include "link/link.h"
+#include "exit/exit_conn.h"
+#include "exit/exit_policy.h"
 #include "circuit/circuit_io.h"
+#include "front/front_io.h"
 #include "control/control.h"
 
 enum {
@@ -42,7 +45,10 @@ struct daemon {
 	struct link_mgr *links;
 	struct control *control;
 	struct app_dir dir;
-	struct circ_io *circ; /* relay roles and the client role, else NULL */
+	struct circ_io *circ;            /* relay roles and the client role, else NULL */
+	struct exit_policy *exit_policy; /* the exit role */
+	struct exit_ctx *exit;           /* the exit role: opens streams */
+	struct front_io *front;          /* the client role: SOCKS / HTTP CONNECT ports */
 	struct keys_x25519
 	        onion_view[2]; /* the core's view of the onion keys (app_dir_onion_keys) */
 	struct ev_signal *sig_int, *sig_term, *sig_hup;
@@ -218,6 +224,7 @@ on_signal(void *arg, int signum)
 	           signum == SIGINT ? "SIGINT" : "SIGTERM");
 	control_free(d->control);
 	app_dir_stop(&d->dir);
+	front_io_free(d->front); /* resets proxy connections: their streams go first */
 	if (d->circ != NULL)
 		circ_io_shutdown(d->circ);
 	link_mgr_shutdown(d->links);
@@ -327,11 +334,49 @@ start_circuits(struct daemon *d, char *why, size_t why_len)
 	env.store = d->dir.store;
 	env.consensus = circ_consensus;
 	env.arg = d;
+	if ((c->node.roles & ROLE_EXIT) != 0) {
+		int ret;
+
+		if ((ret = app_exit_policy(c, &d->exit_policy, why, why_len)) != UM_OK)
+			return ret;
+		if ((ret = exit_ctx_new(d->loop, d->exit_policy, NULL, &d->exit)) != UM_OK) {
+			snprintf(why, why_len, "cannot start the exit: %s", um_err_str(ret));
+			return ret;
+		}
+		env.exit = d->exit;
+	}
 	if (relay)
 		circ_relay_keys_of(d, &k);
 	d->dir.on_onion_keys = on_onion_keys;
 	d->dir.on_onion_keys_arg = d;
 	return circ_io_new(&env, relay ? &k : NULL, &d->circ, why, why_len);
+}
+
+/* The client's proxy ports; a port that cannot be bound stops the start-up. */
+static int
+start_front(struct daemon *d, char *why, size_t why_len)
+{
+	const struct config *c = d->cfg;
+	struct front_io_env env;
+	int ret;
+
+	if ((c->node.roles & ROLE_CLIENT) == 0 || d->circ == NULL ||
+	    (c->client.socks_listen[0] == '\0' && c->client.http_connect_listen[0] == '\0'))
+		return UM_OK;
+	memset(&env, 0, sizeof(env));
+	env.loop = d->loop;
+	env.circ = d->circ;
+	env.socks_listen = c->client.socks_listen;
+	env.http_listen = c->client.http_connect_listen;
+	env.max_conns = c->client.max_proxy_conns;
+	if ((ret = front_io_new(&env, &d->front, why, why_len)) != UM_OK)
+		return ret;
+	if (front_io_socks_addr(d->front)[0] != '\0')
+		log_notice(LD_APP, "SOCKS proxy listening on %s", front_io_socks_addr(d->front));
+	if (front_io_http_addr(d->front)[0] != '\0')
+		log_notice(LD_APP, "HTTP CONNECT proxy listening on %s",
+		           front_io_http_addr(d->front));
+	return UM_OK;
 }
 
 static int
@@ -396,7 +441,8 @@ daemon_start(struct daemon *d)
 			return ret;
 		}
 	}
-	if ((ret = start_circuits(d, why, sizeof(why))) != UM_OK) {
+	if ((ret = start_circuits(d, why, sizeof(why))) != UM_OK ||
+	    (ret = start_front(d, why, sizeof(why))) != UM_OK) {
 		log_err(LD_APP, "%s", why);
 		return ret;
 	}
@@ -438,7 +484,10 @@ static void
 daemon_stop(struct daemon *d)
 {
 	control_free(d->control);
-	circ_io_free(d->circ); /* frees every circuit silently; link callbacks stop here */
+	front_io_free(d->front); /* before the circuits its streams use */
+	circ_io_free(d->circ);   /* frees every circuit silently; link callbacks stop here */
+	exit_ctx_free(d->exit);
+	exit_policy_free(d->exit_policy);
 	app_dir_clear(&d->dir);
 	link_mgr_free(d->links);
 	ev_signal_free(d->sig_int);

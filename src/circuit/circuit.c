@@ -343,6 +343,42 @@ circ_serial(const struct circuit *circ)
 	return circ->serial;
 }
 
+int
+circ_sent_digest(const struct circuit *circ, size_t hop, uint8_t out[RELAY_DIGEST_LEN])
+{
+	memset(out, 0, RELAY_DIGEST_LEN);
+	if (circ->state == CIRC_S_CLOSED)
+		return UM_ERR_STATE;
+	if (circ->cl != NULL) {
+		if (hop < 1 || hop > circ->cl->n_built || circ->cl->hops[hop - 1] == NULL)
+			return UM_ERR_INVALID;
+		relay_crypto_last_digest(circ->cl->hops[hop - 1], true, out);
+		return UM_OK;
+	}
+	if (circ->rc == NULL)
+		return UM_ERR_STATE;
+	relay_crypto_last_digest(circ->rc, false, out);
+	return UM_OK;
+}
+
+size_t
+circ_queue_len(const struct circuit *circ)
+{
+	return circ->cl != NULL ? circ->next.qlen : circ->prev.qlen;
+}
+
+void
+circ_set_stream_user(struct circuit *circ, void *p)
+{
+	circ->stream_user = p;
+}
+
+void *
+circ_stream_user(const struct circuit *circ)
+{
+	return circ->stream_user;
+}
+
 void
 circ_set_deadline(struct circ_core *core, struct circuit *circ, uint64_t deadline)
 {

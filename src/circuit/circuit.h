@@ -97,6 +97,9 @@ struct circ_event {
 	uint16_t stream_id;
 	const uint8_t *data; /* MSG / EXIT_MSG: the message's Data (view), len bytes */
 	size_t len;
+	/* MSG / EXIT_MSG: the cell's relay-crypto Digest field [RELAY_DIGEST_LEN] (view), what
+	 * an authenticated SENDME for a DATA cell echoes (docs/PROTOCOL.md 14.3) */
+	const uint8_t *digest;
 	/* LINK_REQUEST: identity (ed25519_id) and addresses of the relay to reach. Open an XK
 	 * link that proves that identity, with the link key the consensus gives for it. */
 	const struct relay_extend2 *target;
@@ -225,5 +228,27 @@ int circ_client_send(struct circ_core *core, struct circuit *circ, size_t hop, u
                      uint64_t now) UM_WARN_UNUSED;
 /* Client: hops built so far (n_hops once CIRC_EV_BUILT). */
 size_t circ_client_hops(const struct circuit *circ);
+
+/*
+ * The Digest of the last relay message we originated on circ: at a relay toward the client
+ * (circ_relay_send; hop is ignored), at a client toward hop (1..n_built, circ_client_send).
+ * What the peer's authenticated SENDME for that cell must echo. UM_ERR_STATE for a closed
+ * circuit, UM_ERR_INVALID for a bad hop.
+ */
+int circ_sent_digest(const struct circuit *circ, size_t hop,
+                     uint8_t out[RELAY_DIGEST_LEN]) UM_WARN_UNUSED;
+/*
+ * Cells queued on circ for the link toward the stream peer (a client: toward hop 1; a relay:
+ * toward the client), waiting for that link to unblock. The stream layer stops packaging
+ * data well below max_queue_per_circ, where the core would close the circuit.
+ */
+size_t circ_queue_len(const struct circuit *circ);
+/*
+ * One pointer for the layer above at a relay circuit (the exit's stream state; a client
+ * circuit has the build's user pointer instead). NULL until set; the owner clears what it
+ * points to on CIRC_EV_CLOSED.
+ */
+void circ_set_stream_user(struct circuit *circ, void *p);
+void *circ_stream_user(const struct circuit *circ);
 
 #endif /* UM_CIRCUIT_CIRCUIT_H */

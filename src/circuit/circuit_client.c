@@ -228,6 +228,7 @@ relay_in(struct circ_core *core, struct circuit *circ, const struct cell *c, uin
 	ev.stream_id = h.stream_id;
 	ev.data = h.data;
 	ev.len = h.length;
+	ev.digest = h.digest;
 	circ_emit(core, &ev);
 	um_memzero(&in, sizeof(in));
 }

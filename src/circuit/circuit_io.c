@@ -23,6 +23,10 @@
 #include "circuit/circuit_pool.h"
 #include "circuit/path.h"
 #include "circuit/path_guard.h"
+#include "circuit/stream_exit.h"
+#include "circuit/stream_mux.h"
+#include "crypto/crypto.h"
+#include "crypto/hash.h"
 
 enum {
 	CIO_DEFER_MAX = 64,     /* link closes queued while the core runs */
@@ -47,6 +51,38 @@ struct cio_circ {
 	struct circ_io_hop hops[CIRC_MAX_HOPS];
 	uint64_t start_ms, build_ms;
 	uint64_t serial;
+	/* Streams (client): the mux once built, the streams on it, the isolation binding. */
+	struct smux *mux;
+	struct list_node streams; /* struct circ_io_stream */
+	uint32_t n_streams;
+	bool bound; /* iso holds the key of its first stream */
+	bool gone;  /* closed: on io->dead_recs until the kick frees it */
+	uint8_t iso[32];
+	uint64_t bound_ms;
+	uint64_t idle_since_ms; /* bound and without streams since */
+	struct circ_io *mux_io; /* for the mux callbacks */
+};
+
+enum cs_state {
+	CS_WAITING = 1, /* no circuit yet (on io->waiting) */
+	CS_OPENING,     /* BEGIN / RESOLVE sent */
+	CS_OPEN,        /* CONNECTED */
+	CS_DONE,        /* over (RESOLVED answered, failed, or aborted); waits for close */
+};
+
+struct circ_io_stream {
+	struct list_node node; /* io->waiting or rec->streams; self-linked when neither */
+	struct circ_io *io;
+	struct cio_circ *rec;
+	struct smux_stream *ms;
+	struct circ_io_stream_ops ops;
+	void *arg;
+	struct circ_io_stream_req req; /* iso pointer cleared */
+	uint8_t iso[32];
+	uint16_t id;
+	uint8_t state; /* enum cs_state */
+	bool sent_end, rcvd_end;
+	uint64_t start_ms;
 };
 
 struct circ_io {
@@ -76,6 +112,13 @@ struct circ_io {
 	uint64_t next_build_ms;
 	uint64_t n_built, n_failed_builds, n_closed_circs;
 	char last_error[PATH_WHY_LEN];
+	/* Streams. */
+	struct stream_exit *sx;     /* relay: the exit's streams (refusals without the role) */
+	struct list_node waiting;   /* client streams without a circuit */
+	struct list_node dead_recs; /* closed client circuits, freed by the kick */
+	size_t n_streams;
+	uint8_t iso_key[32]; /* keys the isolation-key hash: never a password in memory */
+	uint64_t streams_opened, streams_failed;
 };
 
 static struct circ_link *
@@ -125,12 +168,31 @@ set_error(struct circ_io *io, const char *msg)
 
 /* ---- client pool ---- */
 
+static void streams_circ_gone(struct circ_io *io, struct cio_circ *rec);
+
+/* Forget rec: its streams end (DESTROY), the record is freed from the kick. */
 static void
 circ_rec_free(struct circ_io *io, struct cio_circ *rec)
 {
-	(void)io;
+	if (rec->gone)
+		return;
+	rec->gone = true;
 	list_remove(&rec->node);
-	free(rec);
+	list_push_back(&io->dead_recs, &rec->node);
+	streams_circ_gone(io, rec);
+	ev_defer_schedule(io->kick);
+}
+
+static void
+dead_recs_free(struct circ_io *io)
+{
+	while (!list_is_empty(&io->dead_recs)) {
+		struct cio_circ *rec = list_entry(io->dead_recs.next, struct cio_circ, node);
+
+		list_remove(&rec->node);
+		smux_free(rec->mux);
+		free(rec);
+	}
 }
 
 static void
@@ -301,6 +363,7 @@ launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now
 		}
 	}
 	rec = um_xcalloc(1, sizeof(*rec));
+	list_init(&rec->streams);
 	rec->n_hops = plan.p[k].n_hops;
 	for (size_t i = 0; i < rec->n_hops; i++) {
 		const struct relay_entry *e = path_hop(c, &plan.p[k], i);
@@ -325,7 +388,7 @@ pool_live(const struct circ_io *io)
 	list_for_each (pos, &io->circs) {
 		const struct cio_circ *rec = list_entry_const(pos, struct cio_circ, node);
 
-		if (!rec->timed_out)
+		if (!rec->timed_out && !rec->bound)
 			n++;
 	}
 	return n;
@@ -386,6 +449,530 @@ pool_maintain(struct circ_io *io)
 	n = cpool_to_launch(io->env.circuits_prebuilt, pool_live(io));
 	for (unsigned i = 0; i < n && now >= io->next_build_ms; i++)
 		launch(io, c, now, now_s);
+}
+
+/* ---- client streams ---- */
+
+static void
+cs_unlink(struct circ_io_stream *s)
+{
+	if (s->rec != NULL)
+		s->rec->n_streams--;
+	list_remove(&s->node);
+	list_init(&s->node);
+	if (s->rec != NULL && s->rec->n_streams == 0)
+		s->rec->idle_since_ms = um_mono_ms();
+	s->rec = NULL;
+}
+
+/* The open failed: tell the owner once (it still closes the stream). */
+static void
+cs_fail(struct circ_io_stream *s, uint8_t reason)
+{
+	struct circ_io_stream_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.status = UM_ERR_CLOSED;
+	r.reason = reason;
+	s->state = CS_DONE;
+	s->sent_end = s->rcvd_end = true;
+	s->io->streams_failed++;
+	s->ops.on_open(s->arg, &r);
+}
+
+static void
+streams_circ_gone(struct circ_io *io, struct cio_circ *rec)
+{
+	(void)io;
+	if (rec->mux != NULL)
+		smux_close(rec->mux, RELAY_END_DESTROY); /* open streams: on_end(DESTROY) */
+	while (!list_is_empty(&rec->streams)) {
+		struct circ_io_stream *s =
+		        list_entry(rec->streams.next, struct circ_io_stream, node);
+		bool opening = s->state == CS_OPENING;
+
+		cs_unlink(s);
+		smux_stream_free(s->ms);
+		if (opening)
+			cs_fail(s, RELAY_END_DESTROY);
+		else
+			s->state = CS_DONE;
+	}
+}
+
+static int
+cmux_send(void *arg, uint8_t cmd, uint16_t stream_id, const uint8_t *data, size_t len,
+          uint8_t digest[RELAY_DIGEST_LEN])
+{
+	struct cio_circ *rec = arg;
+	struct circ_io *io = rec->mux_io;
+	struct circuit *circ = rec->circ;
+	int ret;
+
+	if (rec->gone || circ == NULL)
+		return UM_ERR_CLOSED;
+	enter(io);
+	ret = circ_client_send(io->core, circ, rec->n_hops, cmd, stream_id, data, len,
+	                       um_mono_ms());
+	if (ret == UM_OK && !rec->gone)
+		ret = circ_sent_digest(circ, rec->n_hops, digest);
+	else if (ret == UM_OK)
+		ret = UM_ERR_CLOSED;
+	leave(io);
+	return ret;
+}
+
+static size_t
+cmux_queued(void *arg)
+{
+	struct cio_circ *rec = arg;
+
+	return rec->gone || rec->circ == NULL ? 0 : circ_queue_len(rec->circ);
+}
+
+static void
+cmux_violation(void *arg, const char *why)
+{
+	struct cio_circ *rec = arg;
+	struct circ_io *io = rec->mux_io;
+
+	log_info(LD_CIRC, "circuit %llu: stream protocol violation by the exit: %s",
+	         (unsigned long long)rec->serial, why);
+	if (rec->gone || rec->circ == NULL)
+		return;
+	enter(io);
+	circ_close(io->core, rec->circ, CIRC_REASON_PROTOCOL, um_mono_ms());
+	leave(io);
+}
+
+static struct circ_io_stream *
+cs_find(struct cio_circ *rec, uint16_t id)
+{
+	struct list_node *pos;
+
+	list_for_each (pos, &rec->streams) {
+		struct circ_io_stream *s = list_entry(pos, struct circ_io_stream, node);
+
+		if (s->id == id)
+			return s;
+	}
+	return NULL;
+}
+
+static void
+cs_connected(struct cio_circ *rec, struct circ_io_stream *s, const uint8_t *data, size_t len)
+{
+	struct relay_connected c;
+	struct circ_io_stream_result r;
+
+	if (s->state != CS_OPENING || s->req.cmd != RELAY_BEGIN ||
+	    relay_connected_parse(data, len, &c) != UM_OK) {
+		cmux_violation(rec, "unexpected or malformed CONNECTED");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.status = UM_OK;
+	r.addr_type = c.addr_type;
+	memcpy(r.addr, c.addr, sizeof(r.addr));
+	s->state = CS_OPEN;
+	rec->mux_io->streams_opened++;
+	s->ops.on_open(s->arg, &r);
+}
+
+static void
+cs_resolved(struct cio_circ *rec, struct circ_io_stream *s, const uint8_t *data, size_t len)
+{
+	struct relay_resolved rr;
+	struct circ_io_stream_result r;
+
+	if (s->state != CS_OPENING || s->req.cmd != RELAY_RESOLVE ||
+	    relay_resolved_parse(data, len, &rr) != UM_OK) {
+		cmux_violation(rec, "unexpected or malformed RESOLVED");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.status = UM_ERR_NOT_FOUND;
+	r.reason = RELAY_END_RESOLVEFAILED;
+	for (size_t i = 0; i < rr.n_answers; i++) {
+		const struct relay_answer *a = &rr.answers[i];
+
+		if (a->type == RELAY_ANSWER_IPV4 || a->type == RELAY_ANSWER_IPV6) {
+			r.status = UM_OK;
+			r.reason = 0;
+			r.addr_type =
+			        a->type == RELAY_ANSWER_IPV4 ? RELAY_HOST_IPV4 : RELAY_HOST_IPV6;
+			memcpy(r.addr, a->addr, sizeof(r.addr));
+			break;
+		}
+		if (a->type == RELAY_ANSWER_ERR_TRANSIENT)
+			r.resolve_transient = true;
+	}
+	/* The exit forgot the stream with its answer: so do we. */
+	s->state = CS_DONE;
+	s->sent_end = s->rcvd_end = true;
+	smux_stream_free(s->ms);
+	cs_unlink(s);
+	if (r.status == UM_OK)
+		rec->mux_io->streams_opened++;
+	else
+		rec->mux_io->streams_failed++;
+	s->ops.on_open(s->arg, &r);
+}
+
+static void
+cmux_on_msg(void *arg, uint8_t cmd, uint16_t stream_id, const uint8_t *data, size_t len)
+{
+	struct cio_circ *rec = arg;
+	struct circ_io_stream *s = cs_find(rec, stream_id);
+
+	switch (cmd) {
+	case RELAY_CONNECTED:
+		if (s != NULL)
+			cs_connected(rec, s, data, len);
+		break;
+	case RELAY_RESOLVED:
+		if (s != NULL)
+			cs_resolved(rec, s, data, len);
+		break;
+	case RELAY_BEGIN:
+	case RELAY_BEGIN_DIR:
+	case RELAY_RESOLVE:
+		cmux_violation(rec, "client-to-exit message sent to the client");
+		break;
+	default:
+		break; /* END / data for a stream we forgot; unknown commands */
+	}
+}
+
+static size_t
+cms_on_data(void *arg, const uint8_t *p, size_t n)
+{
+	struct circ_io_stream *s = arg;
+
+	if (s->state == CS_DONE)
+		return 0;
+	if (s->state != CS_OPEN) {
+		cmux_violation(s->rec, "DATA before CONNECTED");
+		return 0;
+	}
+	return s->ops.on_data(s->arg, p, n);
+}
+
+static void
+cms_on_end(void *arg, uint8_t reason)
+{
+	struct circ_io_stream *s = arg;
+
+	if (s->state == CS_DONE)
+		return;
+	if (s->state == CS_OPENING) {
+		/* The exit refused: the stream never opened. */
+		s->rcvd_end = true;
+		cs_fail(s, reason);
+		return;
+	}
+	s->rcvd_end = true;
+	if (reason != RELAY_END_DONE) {
+		s->sent_end = true;
+		s->state = CS_DONE;
+	}
+	s->ops.on_end(s->arg, reason);
+}
+
+static void
+cms_on_writable(void *arg)
+{
+	struct circ_io_stream *s = arg;
+
+	if (s->state == CS_OPEN)
+		s->ops.on_writable(s->arg);
+}
+
+static void
+cms_on_end_sent(void *arg)
+{
+	struct circ_io_stream *s = arg;
+
+	if (s->state != CS_DONE && s->ops.on_end_sent != NULL)
+		s->ops.on_end_sent(s->arg);
+}
+
+static const struct smux_stream_ops cms_ops = {
+	.on_data = cms_on_data,
+	.on_end = cms_on_end,
+	.on_writable = cms_on_writable,
+	.on_end_sent = cms_on_end_sent,
+};
+
+static const struct smux_ops cmux_ops_tmpl = {
+	.send = cmux_send,
+	.queued = cmux_queued,
+	.on_msg = cmux_on_msg,
+	.on_violation = cmux_violation,
+};
+
+static void
+iso_hash(const struct circ_io *io, const uint8_t *iso, size_t len, uint8_t out[32])
+{
+	hash_blake2b(out, 32, iso, len, io->iso_key, sizeof(io->iso_key));
+}
+
+/* A built circuit for key, binding a fresh one; NULL if none. */
+static struct cio_circ *
+pick_circ(struct circ_io *io, const uint8_t key[32], uint64_t now)
+{
+	struct list_node *pos;
+	struct cio_circ *fresh = NULL;
+	size_t n_bound = 0;
+
+	list_for_each (pos, &io->circs) {
+		struct cio_circ *rec = list_entry(pos, struct cio_circ, node);
+
+		if (rec->state != CIO_BUILT || rec->circ == NULL || rec->mux == NULL)
+			continue;
+		if (rec->bound) {
+			n_bound++;
+			if (memcmp(rec->iso, key, 32) == 0 &&
+			    now - rec->bound_ms < CIRC_IO_DIRTY_MS &&
+			    smux_count(rec->mux) < SMUX_STREAMS_MAX)
+				return rec;
+		} else if (fresh == NULL) {
+			fresh = rec;
+		}
+	}
+	if (fresh == NULL || n_bound >= CIRC_IO_ISOLATED_MAX)
+		return NULL;
+	fresh->bound = true;
+	memcpy(fresh->iso, key, 32);
+	fresh->bound_ms = now;
+	fresh->idle_since_ms = now;
+	return fresh;
+}
+
+/* Put a waiting stream on rec and send its BEGIN / RESOLVE. */
+static void
+cs_attach(struct circ_io *io, struct cio_circ *rec, struct circ_io_stream *s)
+{
+	uint8_t b[RELAY_DATA_MAX];
+	struct wire_wr w = { .p = b, .cap = sizeof(b), .len = 0 };
+	uint16_t id = smux_free_id(rec->mux);
+	int ret;
+
+	(void)io;
+	list_remove(&s->node);
+	list_push_back(&rec->streams, &s->node);
+	s->rec = rec;
+	rec->n_streams++;
+	if (id == 0 || smux_stream_new(rec->mux, id, &cms_ops, s, &s->ms) != UM_OK) {
+		cs_unlink(s);
+		cs_fail(s, RELAY_END_RESOURCELIMIT);
+		return;
+	}
+	s->id = id;
+	s->state = CS_OPENING;
+	if (s->req.cmd == RELAY_RESOLVE) {
+		struct relay_resolve rq;
+
+		memset(&rq, 0, sizeof(rq));
+		memcpy(rq.name, s->req.target.name, sizeof(rq.name));
+		ret = relay_resolve_write(&w, &rq);
+	} else {
+		struct relay_begin bg;
+
+		memset(&bg, 0, sizeof(bg));
+		bg.target = s->req.target;
+		bg.flags = s->req.flags;
+		ret = relay_begin_write(&w, &bg);
+	}
+	if (ret != UM_OK) {
+		smux_stream_free(s->ms);
+		cs_unlink(s);
+		cs_fail(s, RELAY_END_INTERNAL);
+		return;
+	}
+	if (smux_send(rec->mux, s->req.cmd, id, b, w.len) != UM_OK && !rec->gone) {
+		/* (When the circuit died while sending, streams_circ_gone() failed s already and
+		 * its owner may have freed it: s is not touched then.) */
+		s->state = CS_DONE;
+		smux_stream_free(s->ms);
+		cs_unlink(s);
+		cs_fail(s, RELAY_END_DESTROY);
+	}
+}
+
+static void
+streams_attach_waiting(struct circ_io *io)
+{
+	struct list_node *pos, *tmp;
+	uint64_t now = um_mono_ms();
+
+	list_for_each_safe (pos, tmp, &io->waiting) {
+		struct circ_io_stream *s = list_entry(pos, struct circ_io_stream, node);
+		struct cio_circ *rec = pick_circ(io, s->iso, now);
+
+		if (rec == NULL)
+			continue;
+		cs_attach(io, rec, s);
+		return; /* the lists may have changed: the kick runs again */
+	}
+}
+
+static bool
+streams_waiting_attachable(struct circ_io *io)
+{
+	struct list_node *pos;
+	uint64_t now = um_mono_ms();
+
+	list_for_each (pos, &io->waiting) {
+		struct circ_io_stream *s = list_entry(pos, struct circ_io_stream, node);
+		struct list_node *p2;
+
+		list_for_each (p2, &io->circs) {
+			struct cio_circ *rec = list_entry(p2, struct cio_circ, node);
+
+			if (rec->state == CIO_BUILT && rec->mux != NULL &&
+			    (!rec->bound || (memcmp(rec->iso, s->iso, 32) == 0 &&
+			                     now - rec->bound_ms < CIRC_IO_DIRTY_MS)))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Timeouts of opens, idle isolated circuits past their dirtiness. */
+static void
+streams_upkeep(struct circ_io *io, uint64_t now)
+{
+	struct list_node *pos, *tmp, *p2, *t2;
+
+	list_for_each_safe (pos, tmp, &io->waiting) {
+		struct circ_io_stream *s = list_entry(pos, struct circ_io_stream, node);
+
+		if (now - s->start_ms > CIRC_IO_STREAM_TIMEOUT_MS) {
+			cs_unlink(s);
+			cs_fail(s, RELAY_END_TIMEOUT);
+			return; /* the owner may have closed others: next tick */
+		}
+	}
+	list_for_each_safe (pos, tmp, &io->circs) {
+		struct cio_circ *rec = list_entry(pos, struct cio_circ, node);
+
+		list_for_each_safe (p2, t2, &rec->streams) {
+			struct circ_io_stream *s = list_entry(p2, struct circ_io_stream, node);
+
+			if (s->state == CS_OPENING &&
+			    now - s->start_ms > CIRC_IO_STREAM_TIMEOUT_MS) {
+				struct smux_stream *ms = s->ms;
+
+				/* Detach s first: the END may kill the circuit, whose teardown
+				 * must not report s a second time. */
+				s->state = CS_DONE;
+				s->ms = NULL;
+				cs_unlink(s);
+				smux_stream_end(ms, RELAY_END_TIMEOUT, um_mono_ns());
+				smux_stream_free(ms);
+				cs_fail(s, RELAY_END_TIMEOUT);
+				return;
+			}
+		}
+		if (rec->bound && rec->n_streams == 0 && rec->circ != NULL &&
+		    now - rec->bound_ms >= CIRC_IO_DIRTY_MS &&
+		    now - rec->idle_since_ms >= CIRC_IO_STREAM_TIMEOUT_MS) {
+			enter(io);
+			circ_close(io->core, rec->circ, CIRC_REASON_FINISHED, now);
+			leave(io);
+			return;
+		}
+	}
+}
+
+int
+circ_io_stream_open(struct circ_io *io, const struct circ_io_stream_req *req,
+                    const struct circ_io_stream_ops *ops, void *arg, struct circ_io_stream **out)
+{
+	struct circ_io_stream *s;
+
+	*out = NULL;
+	if (!io->env.client || io->stopping)
+		return UM_ERR_STATE;
+	if (req == NULL || ops == NULL || ops->on_open == NULL || ops->on_data == NULL ||
+	    ops->on_end == NULL || ops->on_writable == NULL || req->iso_len > CIRC_IO_ISO_MAX ||
+	    (req->iso_len > 0 && req->iso == NULL) ||
+	    (req->cmd != RELAY_BEGIN && req->cmd != RELAY_RESOLVE) ||
+	    (req->cmd == RELAY_RESOLVE && req->target.type != RELAY_HOST_NAME) ||
+	    (req->cmd == RELAY_BEGIN && req->target.port == 0))
+		return UM_ERR_INVALID;
+	if (io->n_streams >= CIRC_IO_STREAMS_MAX)
+		return UM_ERR_TOO_LARGE;
+	s = um_xcalloc(1, sizeof(*s));
+	s->io = io;
+	s->ops = *ops;
+	s->arg = arg;
+	s->req = *req;
+	s->req.iso = NULL;
+	s->req.iso_len = 0;
+	iso_hash(io, req->iso_len > 0 ? req->iso : (const uint8_t *)"", req->iso_len, s->iso);
+	s->state = CS_WAITING;
+	s->start_ms = um_mono_ms();
+	list_push_back(&io->waiting, &s->node);
+	io->n_streams++;
+	ev_defer_schedule(io->kick);
+	*out = s;
+	return UM_OK;
+}
+
+int
+circ_io_stream_write(struct circ_io_stream *s, const uint8_t *p, size_t n)
+{
+	if (s->state != CS_OPEN || s->ms == NULL || s->sent_end)
+		return UM_ERR_CLOSED;
+	return smux_stream_write(s->ms, p, n, um_mono_ns());
+}
+
+bool
+circ_io_stream_writable(const struct circ_io_stream *s)
+{
+	return s->state == CS_OPEN && s->ms != NULL && smux_stream_writable(s->ms);
+}
+
+void
+circ_io_stream_drained(struct circ_io_stream *s, size_t n, size_t buffered)
+{
+	if (s->state == CS_OPEN && s->ms != NULL)
+		smux_stream_drained(s->ms, n, buffered, um_mono_ns());
+}
+
+void
+circ_io_stream_shutdown(struct circ_io_stream *s)
+{
+	if (s->state != CS_OPEN || s->ms == NULL || s->sent_end)
+		return;
+	s->sent_end = true;
+	smux_stream_end(s->ms, RELAY_END_DONE, um_mono_ns());
+}
+
+bool
+circ_io_stream_finished(const struct circ_io_stream *s)
+{
+	return s->rcvd_end &&
+	       (s->ms == NULL || smux_stream_end_sent(s->ms) || !smux_stream_attached(s->ms));
+}
+
+void
+circ_io_stream_close(struct circ_io_stream *s, uint8_t reason)
+{
+	if (s == NULL)
+		return;
+	s->state = CS_DONE; /* no callbacks from here on */
+	if (s->ms != NULL && smux_stream_attached(s->ms) &&
+	    !(smux_stream_end_sent(s->ms) && s->rcvd_end))
+		smux_stream_end(s->ms,
+		                reason != 0 && reason != RELAY_END_DONE ? reason : RELAY_END_MISC,
+		                um_mono_ns());
+	smux_stream_free(s->ms);
+	cs_unlink(s);
+	s->io->n_streams--;
+	free(s);
 }
 
 /* ---- relay: link requests ---- */
@@ -463,6 +1050,16 @@ on_built(struct circ_io *io, struct cio_circ *rec, uint64_t now)
 
 	rec->state = CIO_BUILT;
 	rec->build_ms = now - rec->start_ms;
+	if (rec->mux == NULL) {
+		struct smux_ops ops = cmux_ops_tmpl;
+
+		ops.arg = rec;
+		rec->mux_io = io;
+		if (smux_new(FLOW_SIDE_CLIENT, &ops, &rec->mux) != UM_OK)
+			log_warn(LD_BUG, "circuit %llu: no stream state",
+			         (unsigned long long)circ_serial(rec->circ));
+	}
+	ev_defer_schedule(io->kick); /* streams may be waiting for it */
 	cbt_note_build(&io->cbt, (uint32_t)UM_MIN(rec->build_ms, UINT32_MAX));
 	guard_ok(io, rec->hops[0].id, um_wall_s());
 	for (size_t i = 0; i < rec->n_hops; i++)
@@ -504,17 +1101,35 @@ on_failed(struct circ_io *io, struct cio_circ *rec, const struct circ_event *ev,
 static void
 exit_msg(struct circ_io *io, const struct circ_event *ev, uint64_t now)
 {
-	/* Streams are not served yet: the stream layer hooks in here. Refuse what would open
-	 * one (END RESOURCELIMIT, so the client tries elsewhere) and ignore the rest. */
-	static const uint8_t end[1] = { RELAY_END_RESOURCELIMIT };
+	(void)now;
+	if (io->sx != NULL)
+		stream_exit_on_msg(io->sx, ev->circ, ev->cmd, ev->stream_id, ev->data, ev->len,
+		                   ev->digest, um_mono_ns());
+}
 
-	if (ev->cmd != RELAY_BEGIN && ev->cmd != RELAY_BEGIN_DIR && ev->cmd != RELAY_RESOLVE)
-		return;
-	log_debug(LD_CIRC, "circuit %llu: %s refused: no stream layer yet",
-	          (unsigned long long)circ_serial(ev->circ), relay_cmd_name(ev->cmd));
-	if (circ_relay_send(io->core, ev->circ, RELAY_END, ev->stream_id, end, sizeof(end), now) !=
-	    UM_OK)
-		log_debug(LD_CIRC, "END not sent: the circuit is closing");
+static int
+sx_send(void *arg, struct circuit *circ, uint8_t cmd, uint16_t stream_id, const uint8_t *data,
+        size_t len, uint8_t digest[RELAY_DIGEST_LEN])
+{
+	struct circ_io *io = arg;
+	int ret;
+
+	enter(io);
+	ret = circ_relay_send(io->core, circ, cmd, stream_id, data, len, um_mono_ms());
+	if (ret == UM_OK)
+		ret = circ_sent_digest(circ, 0, digest);
+	leave(io);
+	return ret;
+}
+
+static void
+sx_close(void *arg, struct circuit *circ)
+{
+	struct circ_io *io = arg;
+
+	enter(io);
+	circ_close(io->core, circ, CIRC_REASON_PROTOCOL, um_mono_ms());
+	leave(io);
 }
 
 static void
@@ -543,10 +1158,16 @@ op_on_event(void *arg, const struct circ_event *ev)
 			io->n_closed_circs++;
 			circ_rec_free(io, rec);
 			ev_defer_schedule(io->kick);
+		} else if (io->sx != NULL) {
+			stream_exit_circ_closed(io->sx, ev->circ);
 		}
 		break;
 	case CIRC_EV_MSG:
-		break; /* no streams on client circuits yet */
+		if (rec != NULL && !rec->gone && rec->mux != NULL && ev->digest != NULL &&
+		    ev->hop == rec->n_hops)
+			smux_on_msg(rec->mux, ev->cmd, ev->stream_id, ev->data, ev->len, ev->digest,
+			            um_mono_ns());
+		break;
 	case CIRC_EV_EXIT_MSG:
 		exit_msg(io, ev, now);
 		break;
@@ -581,6 +1202,10 @@ on_kick(void *arg)
 		leave(io);
 	}
 	pool_maintain(io);
+	streams_attach_waiting(io);
+	if (streams_waiting_attachable(io))
+		ev_defer_schedule(io->kick);
+	dead_recs_free(io);
 }
 
 static void
@@ -592,6 +1217,7 @@ on_tick(void *arg)
 	circ_core_tick(io->core, um_mono_ms());
 	leave(io);
 	pool_maintain(io);
+	streams_upkeep(io, um_mono_ms());
 }
 
 int
@@ -613,6 +1239,9 @@ circ_io_new(const struct circ_io_env *env, const struct circ_relay_keys *keys, s
 	io = um_xcalloc(1, sizeof(*io));
 	io->env = *env;
 	list_init(&io->circs);
+	list_init(&io->waiting);
+	list_init(&io->dead_recs);
+	rand_bytes(io->iso_key, sizeof(io->iso_key));
 	cpool_reqs_init(&io->reqs);
 	path_config_default(&io->pcfg);
 	io->pcfg.hops = env->hops != 0 ? env->hops : 3;
@@ -633,6 +1262,11 @@ circ_io_new(const struct circ_io_env *env, const struct circ_relay_keys *keys, s
 	io->core = circ_core_new(&cfg, &ops, keys);
 	io->tick = ev_timer_new(env->loop, on_tick, io);
 	io->kick = ev_defer_new(env->loop, on_kick, io);
+	if (env->node_id != NULL) {
+		struct stream_exit_ops so = { .send = sx_send, .close = sx_close, .arg = io };
+
+		io->sx = stream_exit_new(env->loop, env->exit, &so);
+	}
 	ev_timer_start(io->tick, CIRC_IO_TICK_MS, CIRC_IO_TICK_MS);
 	if (env->client)
 		ev_defer_schedule(io->kick);
@@ -649,9 +1283,27 @@ circ_io_free_(struct circ_io *io)
 		return;
 	ev_timer_free(io->tick);
 	ev_defer_free(io->kick);
+	/* The exit's streams first (they send nothing now: their sockets are reset). */
+	stream_exit_free(io->sx);
+	/* Client streams were closed by their owners (front ends are freed before this). */
+	list_for_each_safe (pos, tmp, &io->circs) {
+		struct cio_circ *rec = list_entry(pos, struct cio_circ, node);
+
+		list_remove(&rec->node);
+		while (!list_is_empty(&rec->streams)) {
+			struct circ_io_stream *s =
+			        list_entry(rec->streams.next, struct circ_io_stream, node);
+
+			smux_stream_free(s->ms);
+			cs_unlink(s);
+		}
+		smux_free(rec->mux);
+		free(rec);
+	}
+	while (!list_is_empty(&io->waiting))
+		cs_unlink(list_entry(io->waiting.next, struct circ_io_stream, node));
+	dead_recs_free(io);
 	circ_core_free(io->core);
-	list_for_each_safe (pos, tmp, &io->circs)
-		circ_rec_free(io, list_entry(pos, struct cio_circ, node));
 	guard_set_free(io->guards);
 	free(io);
 }
@@ -762,9 +1414,20 @@ circ_io_link_close(struct circ_io *io, struct link *l, int reason)
 void
 circ_io_link_drain(struct circ_io *io, struct link *l)
 {
+	struct list_node *pos;
+
 	enter(io);
 	circ_core_link_blocked(io->core, as_circ_link(l), false, um_mono_ms());
 	leave(io);
+	/* Queues toward the link shrank: package what the windows allow. */
+	if (io->sx != NULL)
+		stream_exit_pump(io->sx, um_mono_ns());
+	list_for_each (pos, &io->circs) {
+		struct cio_circ *rec = list_entry(pos, struct cio_circ, node);
+
+		if (rec->mux != NULL && !rec->gone)
+			smux_pump(rec->mux, um_mono_ns());
+	}
 }
 
 /* ---- status ---- */
@@ -788,6 +1451,10 @@ circ_io_foreach(const struct circ_io *io, circ_io_circ_fn *fn, void *arg)
 		memcpy(info.hops, rec->hops, sizeof(info.hops));
 		info.build_ms = rec->state == CIO_BUILT ? rec->build_ms : 0;
 		info.age_ms = now - rec->start_ms;
+		info.streams = rec->n_streams;
+		info.isolated = rec->bound;
+		if (rec->bound)
+			memcpy(&info.iso_tag, rec->iso, sizeof(info.iso_tag));
 		fn(arg, &info);
 	}
 }
@@ -805,5 +1472,20 @@ circ_io_stats(const struct circ_io *io, struct circ_io_stats *st)
 	st->timeout_learned = cbt_is_learned(&io->cbt);
 	circ_core_relay_counts(io->core, &st->relay);
 	circ_core_stats(io->core, &st->core);
+	st->streams_opened = io->streams_opened;
+	st->streams_failed = io->streams_failed;
+	{
+		const struct list_node *pos;
+
+		list_for_each (pos, &io->waiting)
+			st->streams_waiting++;
+		st->streams_open = (uint32_t)(io->n_streams - st->streams_waiting);
+	}
+	if (io->sx != NULL) {
+		struct stream_exit_stats xs;
+
+		stream_exit_stats(io->sx, &xs);
+		st->exit_streams = (uint32_t)xs.streams;
+	}
 	snprintf(st->last_error, sizeof(st->last_error), "%s", io->last_error);
 }

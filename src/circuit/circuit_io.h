@@ -15,8 +15,12 @@
  *                 the build timeout learnt from real build times (cbt.h), guard and relay
  *                 failures noted, a failed build retried on the next candidate with backoff,
  *                 closed circuits replaced.
- *   streams     : not yet: a relay message addressed to us that opens a stream is refused
- *                 with END(RESOURCELIMIT); client circuits carry no streams yet.
+ *   streams     : at an exit, BEGIN / RESOLVE / DATA go to stream_exit.h; a relay without
+ *                 the exit role refuses BEGIN with END(EXITPOLICY). At a client,
+ *                 circ_io_stream_open() puts a stream on a built circuit whose isolation
+ *                 key matches (a fresh circuit is bound to the key of its first stream; a
+ *                 stream waits for one when none is free), with the flow control of
+ *                 stream_mux.h; when the circuit dies its streams end with DESTROY.
  *
  * The daemon forwards its link callbacks here (circ_io_link_*). Core calls re-entered from
  * link callbacks raised inside a core call (a link closing while a cell is sent) are deferred
@@ -39,12 +43,19 @@
 #include "store/store.h"
 #include "link/link.h"
 #include "directory/consensus.h"
+#include "exit/exit_conn.h"
 #include "circuit/circuit.h"
 #include "circuit/path.h"
 
 enum circ_io_limits {
-	CIRC_IO_TICK_MS = 250,     /* core timeouts and pool upkeep */
-	CIRC_IO_PREBUILT_MAX = 16, /* [client] circuits_prebuilt */
+	CIRC_IO_TICK_MS = 250,                 /* core timeouts and pool upkeep */
+	CIRC_IO_PREBUILT_MAX = 16,             /* [client] circuits_prebuilt */
+	CIRC_IO_STREAMS_MAX = 4096,            /* client streams open or waiting, all circuits */
+	CIRC_IO_STREAM_TIMEOUT_MS = 60 * 1000, /* BEGIN / RESOLVE to the exit's answer */
+	CIRC_IO_DIRTY_MS = 10 * 60 * 1000,     /* a circuit takes new streams this long after
+	                                        * its first (Tor's MaxCircuitDirtiness) */
+	CIRC_IO_ISO_MAX = 1024,                /* bytes of an isolation key */
+	CIRC_IO_ISOLATED_MAX = 64,             /* circuits bound to keys at once */
 };
 
 /* The current consensus valid at now_s, or NULL (borrowed until the next loop turn). */
@@ -56,8 +67,9 @@ struct circ_io_env {
 	const uint8_t *node_id; /* relay: our identity [32]; NULL: never a relay */
 	bool client;            /* the client role: build circuits */
 	unsigned circuits_prebuilt;
-	uint8_t hops;        /* 2 or 3 */
-	struct store *store; /* guard set; NULL: kept in memory only */
+	uint8_t hops;          /* 2 or 3 */
+	struct store *store;   /* guard set; NULL: kept in memory only */
+	struct exit_ctx *exit; /* relay with the exit role: opens streams; NULL: refuses them */
 	circ_io_consensus_fn *consensus;
 	void *arg;
 	/* The core's circuit table cap ([relay] max_circuits); 0: CIRC_DEFAULT_MAX_CIRCUITS. */
@@ -73,6 +85,8 @@ struct circ_io;
  */
 int circ_io_new(const struct circ_io_env *env, const struct circ_relay_keys *keys,
                 struct circ_io **out, char *why, size_t why_len) UM_WARN_UNUSED;
+/* Free io (silently: no DESTROY, no callbacks). Close every client stream first (the front
+ * ends are freed before this); the exit's streams are reset here. */
 void circ_io_free_(struct circ_io *io);
 #define circ_io_free(io) UM_FREE_AND_NULL(circ_io_free_, io)
 /* Onion-key rotation: the relay's keys changed (borrowed until the next call). */
@@ -85,6 +99,71 @@ void circ_io_link_open(struct circ_io *io, struct link *l);
 void circ_io_link_cell(struct circ_io *io, struct link *l, const struct cell *c);
 void circ_io_link_close(struct circ_io *io, struct link *l, int reason);
 void circ_io_link_drain(struct circ_io *io, struct link *l);
+
+/* ---- client streams ---- */
+
+struct circ_io_stream;
+
+/* What a stream asks for. */
+struct circ_io_stream_req {
+	uint8_t cmd;                /* RELAY_BEGIN (connect) or RELAY_RESOLVE */
+	struct relay_target target; /* RESOLVE: a RELAY_HOST_NAME target, port ignored */
+	uint32_t flags;             /* BEGIN flags (enum relay_begin_flags) */
+	const uint8_t *iso;         /* isolation key (borrowed for the call); equal bytes share */
+	size_t iso_len;             /* 0..CIRC_IO_ISO_MAX; 0: the "no key" key */
+};
+
+/* The exit's answer to the open. */
+struct circ_io_stream_result {
+	int status;        /* UM_OK: connected / resolved; else failed with reason */
+	uint8_t reason;    /* failure: enum relay_end_reason (DESTROY when the circuit died,
+	                    * TIMEOUT when the exit did not answer in time) */
+	uint8_t addr_type; /* 0, RELAY_HOST_IPV4 or RELAY_HOST_IPV6: CONNECTED address, the
+	                    * first RESOLVED address, or the address END(EXITPOLICY) named */
+	uint8_t addr[16];
+	bool resolve_transient; /* RESOLVE failure: the error answer was transient */
+};
+
+struct circ_io_stream_ops {
+	/* The open finished (exactly once, never from inside circ_io_stream_open). For a
+	 * RESOLVE the stream is over after it. */
+	void (*on_open)(void *arg, const struct circ_io_stream_result *res);
+	/* Stream data; return the bytes now queued toward the application. */
+	size_t (*on_data)(void *arg, const uint8_t *p, size_t n);
+	/* END from the exit: DONE = end of data (write an EOF); anything else, or DESTROY when
+	 * the circuit died: abort (reset the application connection). DONE may be followed by
+	 * one abort. */
+	void (*on_end)(void *arg, uint8_t reason);
+	/* circ_io_stream_writable() is true again. */
+	void (*on_writable)(void *arg);
+	/* Optional: our END(DONE) went out after the last buffered byte
+	 * (circ_io_stream_finished() may have become true). */
+	void (*on_end_sent)(void *arg);
+};
+
+/*
+ * Open a stream (client role): on a built circuit for req's isolation key, else once one is
+ * built. The caller owns *out until circ_io_stream_close(). UM_ERR_STATE (not a client, or
+ * shutting down), UM_ERR_TOO_LARGE (CIRC_IO_STREAMS_MAX), UM_ERR_INVALID (bad request).
+ */
+int circ_io_stream_open(struct circ_io *io, const struct circ_io_stream_req *req,
+                        const struct circ_io_stream_ops *ops, void *arg,
+                        struct circ_io_stream **out) UM_WARN_UNUSED;
+/* Send application bytes (after on_open succeeded). UM_ERR_CLOSED once ended. */
+int circ_io_stream_write(struct circ_io_stream *s, const uint8_t *p, size_t n) UM_WARN_UNUSED;
+/* May more be read from the application now? */
+bool circ_io_stream_writable(const struct circ_io_stream *s);
+/* The application took n bytes of what on_data gave; buffered bytes are left. */
+void circ_io_stream_drained(struct circ_io_stream *s, size_t n, size_t buffered);
+/* The application sent EOF: END(DONE) after the buffered bytes (half-close). */
+void circ_io_stream_shutdown(struct circ_io_stream *s);
+/* END went both ways (ours actually sent): closing now loses nothing. */
+bool circ_io_stream_finished(const struct circ_io_stream *s);
+/*
+ * Free s (NULL-safe; allowed inside its callbacks). A stream not ended both ways is aborted
+ * first (END with reason, e.g. MISC or CONNRESET, toward the exit).
+ */
+void circ_io_stream_close(struct circ_io_stream *s, uint8_t reason);
 
 /* ---- status (GET /v1/circuits) ---- */
 
@@ -101,6 +180,9 @@ struct circ_io_circ {
 	struct circ_io_hop hops[CIRC_MAX_HOPS];
 	uint64_t build_ms; /* built: how long the build took */
 	uint64_t age_ms;   /* since the build started */
+	uint32_t streams;  /* open streams on it */
+	bool isolated;     /* bound to an isolation key (its first stream's) */
+	uint64_t iso_tag;  /* an opaque number equal for circuits of the same key (tests) */
 };
 
 struct circ_io_stats {
@@ -111,7 +193,10 @@ struct circ_io_stats {
 	bool timeout_learned;
 	struct circ_relay_counts relay; /* circuits we carry for others */
 	struct circ_core_stats core;
-	char last_error[PATH_WHY_LEN]; /* why the last build could not start or failed */
+	char last_error[PATH_WHY_LEN];           /* why the last build could not start or failed */
+	uint64_t streams_opened, streams_failed; /* client streams */
+	uint32_t streams_open, streams_waiting;
+	uint32_t exit_streams; /* streams we carry as an exit */
 };
 
 typedef void circ_io_circ_fn(void *arg, const struct circ_io_circ *info);

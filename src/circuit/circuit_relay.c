@@ -281,6 +281,7 @@ handle_ours(struct circ_core *core, struct circuit *circ, const uint8_t *body, b
 	ev.stream_id = h.stream_id;
 	ev.data = h.data;
 	ev.len = h.length;
+	ev.digest = h.digest;
 	circ_emit(core, &ev);
 }
 

@@ -76,6 +76,7 @@ struct circuit {
 	struct relay_crypto *rc; /* relay: our hop's layer (NULL at the client) */
 	struct circ_client *cl;  /* client: NULL at a relay */
 	struct circ_extend *ext; /* relay: pending EXTEND2 */
+	void *stream_user;       /* relay: the stream layer's state (circ_set_stream_user) */
 	struct list_node node;   /* core->circs, or core->dead once closed */
 	struct list_node tnode;  /* core->timed while a deadline runs */
 	uint64_t serial;

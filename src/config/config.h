@@ -111,6 +111,9 @@ struct config {
 	struct {
 		uint32_t circuits_prebuilt; /* circuits kept built ahead of use, 0..16 */
 		uint32_t hops;              /* relays per circuit: 3, or 2 (fast mode) */
+		char *socks_listen;         /* SOCKS4/4a/5 host:port; "" = off */
+		char *http_connect_listen;  /* HTTP CONNECT host:port; "" = off */
+		uint32_t max_proxy_conns;   /* proxy connections open at once */
 	} client;
 	struct {
 		bool enabled;

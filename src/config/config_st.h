@@ -91,6 +91,7 @@ void config_list_append(struct config_list *l, const char *s);
 config_check_fn config_check_nickname;
 config_check_fn config_check_listen;
 config_check_fn config_check_ip;
+config_check_fn config_check_listen_opt; /* config_check_listen, or "" (off) */
 config_check_fn config_check_peer;
 config_check_fn config_check_authority;
 config_check_fn config_check_operator;

@@ -225,6 +225,12 @@ config_check_listen(const char *s)
 	return config_hostport_parse(s, true, &a);
 }
 
+const char *
+config_check_listen_opt(const char *s)
+{
+	return s[0] == '\0' ? NULL : config_check_listen(s);
+}
+
 /* ---- peer specs ---- */
 
 /* Decode one CONFIG_KEY_B32_LEN-character key; what names it in messages. */

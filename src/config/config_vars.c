@@ -481,6 +481,31 @@ const struct config_var config_vars[] = {
 	  .min = 2,
 	  .max = 3,
 	  .help = "Relays per circuit: 3, or 2 for the fast mode (entry -> exit)." },
+	{ .section = "client",
+	  .key = "socks_listen",
+	  .type = CFG_STRING,
+	  .offset = OFF(client.socks_listen),
+	  .def = "127.0.0.1:9050",
+	  .check = config_check_listen_opt,
+	  .help = "SOCKS4/4a/5 proxy address, host:port (numeric; port 0 = any free port); empty: "
+	          "no SOCKS port. A bind failure stops the start-up." },
+	{ .section = "client",
+	  .key = "http_connect_listen",
+	  .type = CFG_STRING,
+	  .offset = OFF(client.http_connect_listen),
+	  .def = "",
+	  .check = config_check_listen_opt,
+	  .help = "HTTP CONNECT proxy address, host:port (numeric; port 0 = any free port); "
+	          "empty: off." },
+	{ .section = "client",
+	  .key = "max_proxy_conns",
+	  .type = CFG_U32,
+	  .offset = OFF(client.max_proxy_conns),
+	  .def = "1024",
+	  .min = 1,
+	  .max = 65536,
+	  .help = "Proxy connections (SOCKS and HTTP CONNECT together) open at once; more are "
+	          "refused." },
 
 	/* [control] */
 	{ .section = "control",

@@ -360,10 +360,15 @@ circ_json_one(void *arg, const struct circ_io_circ *ci)
 		                      json_pack("{s:o, s:s, s:s}", "id", b32_json(ci->hops[i].id),
 		                                "nickname", ci->hops[i].nickname, "country",
 		                                ci->hops[i].country));
-	json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:I, s:I}", "id", (json_int_t)ci->id,
-	                                     "state", ci->state, "hops", hops, "build_ms",
-	                                     (json_int_t)ci->build_ms, "age_ms",
-	                                     (json_int_t)ci->age_ms));
+	char iso[17] = "";
+
+	if (ci->isolated)
+		snprintf(iso, sizeof(iso), "%016llx", (unsigned long long)ci->iso_tag);
+	json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:s}", "id",
+	                                     (json_int_t)ci->id, "state", ci->state, "hops", hops,
+	                                     "build_ms", (json_int_t)ci->build_ms, "age_ms",
+	                                     (json_int_t)ci->age_ms, "streams",
+	                                     (json_int_t)ci->streams, "isolation", iso));
 }
 
 static void
@@ -381,14 +386,19 @@ handle_circuits(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	arr = json_array();
 	if (st.client)
 		circ_io_foreach(io, circ_json_one, arr);
-	j = json_pack("{s:o, s:{s:I, s:I, s:I, s:I}, s:{s:b, s:i, s:I, s:I, s:I, s:i, s:b, s:s}}",
+	j = json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:b, s:i, s:I, s:I, s:I, s:i, s:b, "
+	              "s:s, s:I, s:I, s:I, s:I}}",
 	              "circuits", arr, "relay", "entry", (json_int_t)st.relay.entry, "middle",
 	              (json_int_t)st.relay.middle, "exit", (json_int_t)st.relay.exit, "total",
-	              (json_int_t)(st.relay.entry + st.relay.middle + st.relay.exit), "client",
-	              "enabled", st.client, "prebuilt", (int)st.prebuilt_target, "built",
-	              (json_int_t)st.built, "failed", (json_int_t)st.failed, "closed",
-	              (json_int_t)st.closed, "timeout_ms", (int)st.timeout_ms, "timeout_learned",
-	              st.timeout_learned, "last_error", st.last_error);
+	              (json_int_t)(st.relay.entry + st.relay.middle + st.relay.exit),
+	              "exit_streams", (json_int_t)st.exit_streams, "client", "enabled", st.client,
+	              "prebuilt", (int)st.prebuilt_target, "built", (json_int_t)st.built, "failed",
+	              (json_int_t)st.failed, "closed", (json_int_t)st.closed, "timeout_ms",
+	              (int)st.timeout_ms, "timeout_learned", st.timeout_learned, "last_error",
+	              st.last_error, "streams_open", (json_int_t)st.streams_open, "streams_waiting",
+	              (json_int_t)st.streams_waiting, "streams_opened",
+	              (json_int_t)st.streams_opened, "streams_failed",
+	              (json_int_t)st.streams_failed);
 	if (j == NULL) {
 		reply_error(resp, 500, "internal");
 		return;

@@ -129,6 +129,8 @@ void ev_tcp_set_drain_threshold(struct ev_tcp *t, size_t low);
 void ev_tcp_shutdown(struct ev_tcp *t);
 /* Stop all callbacks now, drop unsent bytes, close the socket; memory released by the loop. */
 void ev_tcp_close(struct ev_tcp *t);
+/* As ev_tcp_close(), but reset the connection (RST): the peer sees an error, not an EOF. */
+void ev_tcp_abort(struct ev_tcp *t);
 int ev_tcp_peer_addr(const struct ev_tcp *t, struct sockaddr_storage *ss) UM_WARN_UNUSED;
 int ev_tcp_set_nodelay(struct ev_tcp *t, bool on) UM_WARN_UNUSED;
 

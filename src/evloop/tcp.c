@@ -407,6 +407,20 @@ ev_tcp_close(struct ev_tcp *t)
 	uv_close((uv_handle_t *)&t->h, tcp_close_cb);
 }
 
+void
+ev_tcp_abort(struct ev_tcp *t)
+{
+	if (t == NULL || t->closed)
+		return;
+	t->closed = true;
+	list_remove(&t->dirty_node);
+	/* SO_LINGER 0 then close: the peer sees a reset (RST), not a clean end of stream, so a
+	 * proxied transfer that broke is never taken for a complete one. uv_tcp_close_reset()
+	 * refuses a handle with a shutdown in progress: then a plain close. */
+	if (uv_tcp_close_reset(&t->h, tcp_close_cb) != 0)
+		uv_close((uv_handle_t *)&t->h, tcp_close_cb);
+}
+
 static void
 tcp_force_close(struct ev_hobj *o)
 {

@@ -24,7 +24,7 @@ cleanup() {
 			tail -30 "$f"
 		done
 	fi
-	rm -rf "$T"
+	[ -n "${KEEP_T:-}" ] || rm -rf "$T"
 	exit $rc
 }
 trap cleanup EXIT
@@ -58,6 +58,8 @@ node() {
 		echo "listen = 127.0.0.1:$port"
 		echo "reconnect = 200ms"
 		for l in "$@"; do echo "$l"; done
+		echo "[client]"
+		echo "socks_listen ="
 		echo "[log]"
 		echo "level = info"
 	} >"$T/$name.conf"

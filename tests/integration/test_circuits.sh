@@ -10,6 +10,7 @@ source "$(dirname "$0")/lib.sh"
 NET="$T/net"
 on_exit() {
 	local rc=$?
+	set +e # under set -e, a failing step here (or `(exit $rc)`) would skip cleanup
 	"$UMBRA" testnet down --dir "$NET" >/dev/null 2>&1 || true
 	if [ $rc -ne 0 ]; then
 		for l in "$NET"/*/umbra.log; do

@@ -39,6 +39,8 @@ conf() { # NAME ROLES [extra lines...]
 		echo "roles = $roles"
 		echo "[link]"
 		echo "listen = 127.0.0.1:0"
+		echo "[client]"
+		echo "socks_listen ="
 		echo "[log]"
 		echo "level = info"
 		for l in "$@"; do echo "$l"; done

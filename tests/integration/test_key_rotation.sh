@@ -30,6 +30,8 @@ conf() {
 		echo "roles = $roles"
 		echo "[link]"
 		echo "listen = 127.0.0.1:0"
+		echo "[client]"
+		echo "socks_listen ="
 		echo "[log]"
 		echo "level = info"
 		for l in "$@"; do echo "$l"; done

@@ -11,6 +11,7 @@ NET="$T/net"
 down_on_exit() { "$UMBRA" testnet down --dir "$NET" >/dev/null 2>&1 || true; }
 on_exit() {
 	local rc=$?
+	set +e # under set -e, a failing step here (or `(exit $rc)`) would skip cleanup
 	down_on_exit
 	(exit $rc)
 	cleanup

@@ -433,6 +433,109 @@ test_tcp_connect_from_source_address(void **state)
 	ev_listener_free(e.l);
 }
 
+/* ---- TCP: abort resets the peer ---- */
+
+struct abort_fx {
+	struct ev_loop *loop;
+	struct ev_tcp *cli;
+	int eof_status, eof_errno;
+	bool eof;
+};
+
+/* The server aborts once the client's first bytes arrived (the connect has completed). */
+static void
+abort_srv_read(void *arg, const uint8_t *data, size_t len)
+{
+	struct ev_tcp *conn = arg;
+
+	(void)data;
+	(void)len;
+	/* Unsent bytes are dropped and the peer sees a reset, not an EOF. */
+	assert_int_equal(ev_tcp_write(conn, "unsent", 6), UM_OK);
+	ev_tcp_abort(conn);
+	ev_tcp_abort(conn); /* a second call is a no-op */
+}
+
+static void
+abort_srv_eof(void *arg, int status, int sys_errno)
+{
+	(void)arg;
+	(void)status;
+	(void)sys_errno;
+}
+
+static const struct ev_tcp_ops abort_srv_ops = {
+	.on_read = abort_srv_read,
+	.on_eof = abort_srv_eof,
+};
+
+static void
+abort_accept(void *arg, struct ev_tcp *conn, const struct sockaddr_storage *peer)
+{
+	(void)arg;
+	(void)peer;
+	ev_tcp_set_ops(conn, &abort_srv_ops, conn);
+	assert_int_equal(ev_tcp_read_start(conn), UM_OK);
+}
+
+static void
+abort_cli_connect(void *arg, int status)
+{
+	struct abort_fx *a = arg;
+
+	assert_int_equal(status, UM_OK);
+	assert_int_equal(ev_tcp_write(a->cli, "hi", 2), UM_OK);
+}
+
+static void
+abort_cli_read(void *arg, const uint8_t *data, size_t len)
+{
+	(void)arg;
+	(void)data;
+	(void)len;
+}
+
+static void
+abort_cli_eof(void *arg, int status, int sys_errno)
+{
+	struct abort_fx *a = arg;
+
+	a->eof = true;
+	a->eof_status = status;
+	a->eof_errno = sys_errno;
+	ev_tcp_close(a->cli);
+	a->cli = NULL;
+	ev_loop_stop(a->loop);
+}
+
+static const struct ev_tcp_ops abort_cli_ops = {
+	.on_connect = abort_cli_connect,
+	.on_read = abort_cli_read,
+	.on_eof = abort_cli_eof,
+};
+
+static void
+test_tcp_abort_resets_the_peer(void **state)
+{
+	struct abort_fx a = { .loop = *state };
+	struct sockaddr_storage addr;
+	struct ev_listener *l;
+	struct watchdog w;
+
+	watchdog_start(&w, a.loop);
+	l = listen_local(a.loop, abort_accept, &a, &addr);
+	assert_int_equal(
+	        ev_tcp_connect(a.loop, (struct sockaddr *)&addr, &abort_cli_ops, &a, &a.cli),
+	        UM_OK);
+	assert_int_equal(ev_tcp_read_start(a.cli), UM_OK);
+	assert_int_equal(ev_loop_run(a.loop), UM_OK);
+	watchdog_finish(&w);
+	assert_true(a.eof);
+	assert_int_equal(a.eof_status, UM_ERR_SYS);
+	assert_int_equal(a.eof_errno, ECONNRESET);
+	ev_listener_free(l);
+}
+
 /* ---- TCP: 8 MiB through reserve/commit, write-queue accounting, on_drain ---- */
 
 struct bulk {
@@ -1435,6 +1538,7 @@ main(void)
 		T(test_defer_free_inside_own_callback),
 		T(test_tcp_connect_from_source_address),
 		T(test_tcp_echo_between_listener_and_connector),
+		T(test_tcp_abort_resets_the_peer),
 		T(test_tcp_8mib_reserve_commit_with_drain),
 		T(test_tcp_write_queue_counts_until_kernel_takes_bytes),
 		T(test_tcp_shutdown_sends_fin_after_data),
