@@ -18,16 +18,16 @@ NET=$T/net
 ORIGIN_PID=
 cleanup() {
 	local rc=$?
-	"$U" testnet down --dir "$NET" >/dev/null 2>&1 || true
-	if [ -n "$ORIGIN_PID" ]; then
-		kill "$ORIGIN_PID" 2>/dev/null || true
-		wait "$ORIGIN_PID" 2>/dev/null || true
-	fi
 	if [ "$rc" -ne 0 ] && [ -d "$NET" ]; then
 		echo "demo failed; the last lines of each node's log:" >&2
 		for l in "$NET"/*/umbra.log; do
 			[ -f "$l" ] && { echo "-- $l" >&2; tail -5 "$l" >&2; }
 		done
+	fi
+	"$U" testnet down --dir "$NET" >/dev/null 2>&1 || true
+	if [ -n "$ORIGIN_PID" ]; then
+		kill "$ORIGIN_PID" 2>/dev/null || true
+		wait "$ORIGIN_PID" 2>/dev/null || true
 	fi
 	rm -rf "$T"
 	exit "$rc"
@@ -56,7 +56,7 @@ URL=$(awk '/listening/ {print $4}' "$T/origin.out")
 echo "serving $URL/ (and $URL/bytes/N), on 127.0.0.1 only"
 
 say "curl --socks5-hostname $SOCKS $URL/"
-W='%{http_code} %{time_connect} %{time_appconnect} %{time_pretransfer} %{time_starttransfer} %{time_total}'
+W='%{http_code} %{time_connect} %{time_appconnect} %{time_pretransfer} %{time_starttransfer} %{time_total}\n'
 curl -sS --fail --max-time 30 --socks5-hostname "$SOCKS" -o "$T/page.html" -w "$W" "$URL/" >"$T/timing"
 t1=$(date +%s.%N)
 sed -e 's/<[^>]*>//g' -e '/^$/d' "$T/page.html" | sed 's/^/  | /'
