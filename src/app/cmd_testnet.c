@@ -393,19 +393,20 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		/* Each relay on its own loopback /16 (127.<i+1>.0.1), its links leaving from that
 		 * address too: path selection keeps relays of one /16 off a path, as it would for
 		 * one provider's network, and each relay's peers see it as a distinct host. */
-		body = um_xasprintf("[node]\nstate_dir = %s/%s\nnickname = %s\nroles = %s\n"
-		                    "[link]\nlisten = 127.%u.0.1:0\noutbound_address = 127.%u.0.1\n"
-		                    "[log]\nlevel = info\n"
-		                    "[relay]\ncountry = %s\nregion = %s\ngeo_confidence = 90\n"
-		                    "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s"
-		                    "[directory]\nvote_interval = %us\n%s",
-		                    t->dir, name, name, roles, (unsigned)(i + 1), (unsigned)(i + 1),
-		                    countries[c], regions[c], (unsigned)(10 + i) * 1024 * 1024,
-		                    t->dir, relay_operator(i, n_relays),
-		                    strcmp(roles, "exit") == 0
-		                            ? "exit_policy = reject *:25, accept private:*, accept *:*\n"
-		                            : "",
-		                    vote_s, auth_lines);
+		body = um_xasprintf(
+		        "[node]\nstate_dir = %s/%s\nnickname = %s\nroles = %s\n"
+		        "[link]\nlisten = 127.%u.0.1:0\noutbound_address = 127.%u.0.1\n"
+		        "[log]\nlevel = info\n"
+		        "[relay]\ncountry = %s\nregion = %s\ngeo_confidence = 90\n"
+		        "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s"
+		        "[directory]\nvote_interval = %us\n%s",
+		        t->dir, name, name, roles, (unsigned)(i + 1), (unsigned)(i + 1),
+		        countries[c], regions[c], (unsigned)(10 + i) * 1024 * 1024, t->dir,
+		        relay_operator(i, n_relays),
+		        strcmp(roles, "exit") == 0
+		                ? "exit_policy = reject *:25, accept private:*, accept *:*\n"
+		                : "",
+		        vote_s, auth_lines);
 		ret = write_conf(n, body);
 		free(body);
 		if (ret != APP_OK)
@@ -421,6 +422,8 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 			return APP_FAIL;
 		snprintf(n->socks, sizeof(n->socks), "127.0.0.1:%u", (unsigned)sp);
 		snprintf(n->http, sizeof(n->http), "127.0.0.1:%u", (unsigned)hp);
+		/* The client's links leave from 127.0.0.2: a host of its own, apart from the
+		 * authorities on 127.0.0.1, as what each relay sees is visible in a capture. */
 		body = um_xasprintf(
 		        "[node]\nstate_dir = %s/client\nnickname = client\nroles = client\n"
 		        "[link]\nlisten = 127.0.0.1:0\noutbound_address = 127.0.0.2\n"
