@@ -304,7 +304,11 @@ for name, pid in zip(a[::2], a[1::2]):
     try:
         rss = next(int(l.split()[1]) for l in open("/proc/%s/status" % pid) if l.startswith("VmRSS:"))
         st = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+        roll = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/%s/smaps_rollup" % pid)
+                if l.split(":")[0] in ("Pss", "Private_Clean", "Private_Dirty")}
         out[name] = {"pid": int(pid), "rss_mb": round(rss / 1024, 1),
+                     "pss_mb": round(roll["Pss"] / 1024, 1),
+                     "private_mb": round((roll["Private_Clean"] + roll["Private_Dirty"]) / 1024, 1),
                      "cpu_s": round((int(st[11]) + int(st[12])) / tick, 2)}
     except (OSError, StopIteration):
         out[name] = None

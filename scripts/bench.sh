@@ -96,3 +96,123 @@ printf '%-58s %12s\n' "middle relay forward (layer + recognition filter), cells/
 printf '%-58s %12s\n' "endpoint (layer + running digest, recognized), cells/s" "$(get "$cc" relay_endpoint_cells_per_s)"
 printf '%-58s %12s\n' "client origination to hop 3 of 3, cells/s" "$(get "$cc" client_3hop_cells_per_s)"
 printf '%-58s %12s\n' "client origination to hop 3 of 3, MB/s" "$(get "$cc" client_3hop_mb_s)"
+
+# -- 6. anonymity end to end (issue #4): direct, umbra 3-hop and 2-hop, and Tor, one origin -----
+# Every system is measured by the same client tool (bench/proxy_measure.py) against the same
+# origin (bench/origin.py): bulk MB/s (BENCH_BULK, 256 MiB, SHA-256 checked), time to first
+# byte of 1 KiB on a warm circuit, 50 parallel 1 KiB requests, circuit builds (umbra: `umbra
+# circuits build`; Tor: EXTENDCIRCUIT 0 on its control port), memory per relay, and start of
+# the network to the first successful fetch. Tor runs with its default settings on a private
+# network (bench/tor_net.sh; BENCH_TOR=0 skips it).
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BULK=$(bytes_of "${BENCH_BULK:-256M}")
+python3 "$ROOT/bench/origin.py" --precompute "1024,$BULK" --exit-with-parent >"$T/origin.out" &
+PIDS+=($!)
+for _ in $(seq 300); do grep -q listening "$T/origin.out" 2>/dev/null && break; sleep 0.1; done
+URL=$(awk '/listening/ {print $4}' "$T/origin.out")
+pm() { python3 "$ROOT/bench/proxy_measure.py" --origin "$URL" "$@" 2>>"$T/pm.err"; }
+procs() { # name pid ... -> JSON {name: {rss_mb, pss_mb, private_mb}}
+	python3 - "$@" <<'PY'
+import json, sys
+a, out = sys.argv[1:], {}
+for name, pid in zip(a[::2], a[1::2]):
+    rss = next(int(l.split()[1]) for l in open("/proc/%s/status" % pid) if l.startswith("VmRSS:"))
+    roll = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/%s/smaps_rollup" % pid)
+            if l.split(":")[0] in ("Pss", "Private_Clean", "Private_Dirty")}
+    out[name] = {"rss_mb": round(rss / 1024, 1), "pss_mb": round(roll["Pss"] / 1024, 1),
+                 "private_mb": round((roll["Private_Clean"] + roll["Private_Dirty"]) / 1024, 1)}
+print(json.dumps(out))
+PY
+}
+echo >&2
+echo "anonymity end to end: direct download, then umbra (testnet), then Tor (private network)..." >&2
+pm --only bulk --bulk-bytes "$BULK" >"$T/direct.json"
+
+NET=$T/net
+down_net() { "$U" testnet down --dir "$NET" >/dev/null 2>&1 || true; }
+trap 'down_net; cleanup' EXIT
+t0=$(date +%s.%N)
+"$U" testnet up --dir "$NET" --relays 5 --authorities 3 >"$T/up.out" 2>"$T/up.err" &
+UP=$!
+for _ in $(seq 300); do [ -s "$NET/client.conf" ] && break; sleep 0.05; done
+SOCKS=$(awk -F' = ' '$1 == "socks_listen" {print $2}' "$NET/client.conf")
+pm --socks "$SOCKS" --wait-first-fetch 60 --start "$t0" --poll 0.1 --small 1024 >"$T/u_first.json"
+wait "$UP" || { cat "$T/up.out" "$T/up.err" >&2; exit 1; }
+pm --socks "$SOCKS" --bulk-bytes "$BULK" >"$T/u3.json"
+"$U" circuits build --count 25 --json -s "$NET/client/control.sock" >"$T/u3_build.json"
+relays=()
+while read -r name pid; do relays+=("$name" "$pid"); done < <(
+	"$U" testnet status --dir "$NET" --json |
+		python3 -c 'import json,sys; [print(n["name"], n["pid"]) for n in json.load(sys.stdin)["nodes"]]')
+procs "${relays[@]}" >"$T/u_procs.json"
+
+# The 2-hop fast mode: a second client on the same network with [client] hops = 2.
+mkdir -p "$NET/client2" && chmod 700 "$NET/client2"
+SOCKS2=127.0.0.1:$(port)
+sed -e "s|^state_dir = .*|state_dir = $NET/client2|" -e "s|^socks_listen = .*|socks_listen = $SOCKS2\nhops = 2|" \
+	-e "s|^http_connect_listen = .*|http_connect_listen =|" -e "s|^nickname = .*|nickname = client2|" \
+	"$NET/client.conf" >"$NET/client2.conf"
+"$U" run -c "$NET/client2.conf" 2>"$T/client2.log" &
+PIDS+=($!)
+pm --socks "$SOCKS2" --wait-first-fetch 60 --poll 0.1 >/dev/null
+pm --socks "$SOCKS2" --bulk-bytes "$BULK" >"$T/u2.json"
+"$U" circuits build --count 25 --json -s "$NET/client2/control.sock" >"$T/u2_build.json"
+kill "${PIDS[-1]}" 2>/dev/null || true
+down_net
+
+"$ROOT/bench/relay_mem.sh" "$B" "${BENCH_CIRCUITS:-100000}" >"$T/relay_mem.json" 2>"$T/relay_mem.err" ||
+	echo '{}' >"$T/relay_mem.json"
+
+if [ "${BENCH_TOR:-1}" != 0 ] && command -v tor >/dev/null; then
+	ORIGIN_URL=$URL BULK_BYTES=$BULK "$ROOT/bench/tor_net.sh" run "$T/tor" >"$T/tor.json" 2>"$T/tor.err" ||
+		echo '{}' >"$T/tor.json"
+else
+	echo '{}' >"$T/tor.json"
+fi
+
+echo
+echo "anonymity end to end (issue #4); ratios: umbra / Tor, same origin and client tool, this run"
+python3 - "$T" <<'PY'
+import json, os, statistics, sys
+T = sys.argv[1]
+def load(n):
+    try:
+        return json.load(open(os.path.join(T, n)))
+    except (OSError, ValueError):
+        return {}
+d, u3, u2, tor = load("direct.json"), load("u3.json"), load("u2.json"), load("tor.json")
+b3, b2, up = load("u3_build.json"), load("u2_build.json"), load("u_procs.json")
+first, mem = load("u_first.json"), load("relay_mem.json")
+def g(x, *path):
+    for p in path:
+        x = x.get(p) if isinstance(x, dict) else None
+    return x
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))] if v else None
+relay_u = [v for k, v in up.items() if k.startswith("relay")]
+relay_t = [v for k, v in (tor.get("processes_after_bulk") or {}).items() if k.startswith("relay") and v]
+def avg(rows, key):
+    return round(statistics.mean(r[key] for r in rows), 1) if rows else None
+rows = [
+    ("bulk 256 MiB, MB/s (target >= 10x Tor)", g(u3, "bulk", "mb_s"), g(u2, "bulk", "mb_s"), g(tor, "bulk", "mb_s"), "hi"),
+    ("1 KiB TTFB on a warm circuit, p50 ms (target <= 1/5)", g(u3, "ttfb", "connect_to_first_byte_ms", "p50"), g(u2, "ttfb", "connect_to_first_byte_ms", "p50"), g(tor, "ttfb_1k_ms", "p50"), "lo"),
+    ("circuit build p50 ms (target <= 1/10)", pct(b3.get("build_ms", []), 50), pct(b2.get("build_ms", []), 50), g(tor, "circuit_build_3hop_ms", "ms", "p50"), "lo"),
+    ("circuit build p90 ms", pct(b3.get("build_ms", []), 90), pct(b2.get("build_ms", []), 90), g(tor, "circuit_build_3hop_ms", "ms", "p90"), "lo"),
+    ("50 parallel 1 KiB requests, s", g(u3, "parallel", "wall_s"), g(u2, "parallel", "wall_s"), g(tor, "parallel_50x1k", "wall_s"), "lo"),
+    ("relay RSS after the bulk, MB (target <= 1/10)", avg(relay_u, "rss_mb"), None, avg(relay_t, "rss_mb"), "lo"),
+    ("  relay private memory (RSS less shared library pages), MB", avg(relay_u, "private_mb"), None, avg(relay_t, "private_mb"), "lo"),
+    ("start of the network to first fetch, s (target <= 5)", first.get("first_fetch_s"), None, tor.get("start_to_first_fetch_s"), "lo"),
+]
+print("%-58s %9s %9s %9s %8s" % ("measure", "3-hop", "2-hop", "Tor", "ratio"))
+for name, a, b, t, _ in rows:
+    f = lambda v: "-" if v is None else ("%.2f" % v if isinstance(v, float) else str(v))
+    r = "%.3f" % (a / t) if a is not None and t else "-"
+    print("%-58s %9s %9s %9s %8s" % (name, f(a), f(b), f(t), r))
+dm = g(d, "bulk", "mb_s")
+print("%-58s %9s" % ("direct download from the origin (no proxy), MB/s", dm))
+if mem:
+    print("%-58s %9s" % ("relay memory per idle circuit, %s circuits, bytes (<= 1024)" % mem.get("circuits"), mem.get("bytes_per_circuit")))
+if not tor:
+    print("(Tor not measured: BENCH_TOR=0, tor missing, or its run failed; see tor.err)")
+PY

@@ -50,6 +50,7 @@ struct cio_circ {
 	uint8_t n_hops;
 	struct circ_io_hop hops[CIRC_MAX_HOPS];
 	uint64_t start_ms, build_ms;
+	uint64_t start_ns, build_us; /* the same, finer (benchmarks) */
 	uint64_t serial;
 	/* Streams (client): the mux once built, the streams on it, the isolation binding. */
 	struct smux *mux;
@@ -308,7 +309,8 @@ relay_addr_text(const struct relay_entry *e, char *out, size_t len)
 	return UM_ERR_NOT_FOUND;
 }
 
-static void
+/* Start one client circuit; false (with io's last error set) if none could start. */
+static bool
 launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now_s)
 {
 	struct path_request req = { .dest = PATH_DEST_NONE };
@@ -324,14 +326,14 @@ launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now
 	if (guard_pick(io->guards, now_s, gid, why, sizeof(why)) != UM_OK) {
 		set_error(io, why);
 		io->next_build_ms = now + CIO_NO_GUARD_MS;
-		return;
+		return false;
 	}
 	guard_set_primary(io->guards, now_s, &pg);
 	if (path_select(&io->pcfg, c, &pg, &req, &io->health, now_s, NULL, &plan, why,
 	                sizeof(why)) != UM_OK) {
 		set_error(io, why);
 		note_build_failure(io, now);
-		return;
+		return false;
 	}
 	k = cpool_pick_candidate(&plan, c, &io->health, now_s, io->pcfg.health_cooldown_s);
 	entry = path_hop(c, &plan.p[k], 0);
@@ -346,7 +348,7 @@ launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now
 			if (relay_addr_text(entry, addr, sizeof(addr)) != UM_OK) {
 				set_error(io, "the guard lists no address");
 				note_build_failure(io, now);
-				return;
+				return false;
 			}
 			memcpy(io->guard_id, entry->identity, CIRC_ID_KEY_LEN);
 			ret = link_mgr_connect(io->env.links, LINK_PATTERN_NK, entry->identity,
@@ -358,7 +360,7 @@ launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now
 				io->guard_pending = NULL;
 				guard_failed(io, entry->identity, now_s);
 				note_build_failure(io, now);
-				return;
+				return false;
 			}
 		}
 	}
@@ -374,9 +376,11 @@ launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now
 	}
 	rec->state = CIO_WAIT_LINK;
 	rec->start_ms = now;
+	rec->start_ns = um_mono_ns();
 	list_push_back(&io->circs, &rec->node);
 	if (io->guard_link != NULL)
 		(void)start_build(io, rec, c, now);
+	return true;
 }
 
 static unsigned
@@ -448,7 +452,28 @@ pool_maintain(struct circ_io *io)
 		return;
 	n = cpool_to_launch(io->env.circuits_prebuilt, pool_live(io));
 	for (unsigned i = 0; i < n && now >= io->next_build_ms; i++)
-		launch(io, c, now, now_s);
+		(void)launch(io, c, now, now_s);
+}
+
+int
+circ_io_build_now(struct circ_io *io, char *why, size_t why_len)
+{
+	uint64_t now = um_mono_ms(), now_s = um_wall_s();
+	const struct consensus *c;
+
+	if (!io->env.client || io->stopping) {
+		snprintf(why, why_len, "%s", io->stopping ? "shutting down" : "not a client");
+		return UM_ERR_STATE;
+	}
+	if ((c = io->env.consensus(io->env.arg, now_s)) == NULL) {
+		snprintf(why, why_len, "no valid consensus yet");
+		return UM_ERR_STATE;
+	}
+	if (!launch(io, c, now, now_s)) {
+		snprintf(why, why_len, "%s", io->last_error);
+		return UM_ERR_NOT_FOUND;
+	}
+	return UM_OK;
 }
 
 /* ---- client streams ---- */
@@ -1050,6 +1075,7 @@ on_built(struct circ_io *io, struct cio_circ *rec, uint64_t now)
 
 	rec->state = CIO_BUILT;
 	rec->build_ms = now - rec->start_ms;
+	rec->build_us = (um_mono_ns() - rec->start_ns) / 1000;
 	if (rec->mux == NULL) {
 		struct smux_ops ops = cmux_ops_tmpl;
 
@@ -1450,6 +1476,7 @@ circ_io_foreach(const struct circ_io *io, circ_io_circ_fn *fn, void *arg)
 		info.n_hops = rec->n_hops;
 		memcpy(info.hops, rec->hops, sizeof(info.hops));
 		info.build_ms = rec->state == CIO_BUILT ? rec->build_ms : 0;
+		info.build_us = rec->state == CIO_BUILT ? rec->build_us : 0;
 		info.age_ms = now - rec->start_ms;
 		info.streams = rec->n_streams;
 		info.isolated = rec->bound;

@@ -165,6 +165,15 @@ bool circ_io_stream_finished(const struct circ_io_stream *s);
  */
 void circ_io_stream_close(struct circ_io_stream *s, uint8_t reason);
 
+/*
+ * Client: start one more circuit now, beside the pre-built pool (Tor's EXTENDCIRCUIT 0; what
+ * `umbra circuits build` and the benchmarks use): a fresh path from the current consensus
+ * through the guard set. It shows in circ_io_foreach() once started and takes streams once
+ * built, like any other. UM_OK when the build started; UM_ERR_STATE (not a client, shutting
+ * down, no valid consensus) or UM_ERR_NOT_FOUND (no path, no guard) with why.
+ */
+int circ_io_build_now(struct circ_io *io, char *why, size_t why_len) UM_WARN_UNUSED;
+
 /* ---- status (GET /v1/circuits) ---- */
 
 struct circ_io_hop {
@@ -179,6 +188,7 @@ struct circ_io_circ {
 	uint8_t n_hops;
 	struct circ_io_hop hops[CIRC_MAX_HOPS];
 	uint64_t build_ms; /* built: how long the build took */
+	uint64_t build_us; /* the same in microseconds */
 	uint64_t age_ms;   /* since the build started */
 	uint32_t streams;  /* open streams on it */
 	bool isolated;     /* bound to an isolation key (its first stream's) */

@@ -364,11 +364,12 @@ circ_json_one(void *arg, const struct circ_io_circ *ci)
 
 	if (ci->isolated)
 		snprintf(iso, sizeof(iso), "%016llx", (unsigned long long)ci->iso_tag);
-	json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:s}", "id",
-	                                     (json_int_t)ci->id, "state", ci->state, "hops", hops,
-	                                     "build_ms", (json_int_t)ci->build_ms, "age_ms",
-	                                     (json_int_t)ci->age_ms, "streams",
-	                                     (json_int_t)ci->streams, "isolation", iso));
+	json_array_append_new(arr,
+	                      json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:s}", "id",
+	                                (json_int_t)ci->id, "state", ci->state, "hops", hops,
+	                                "build_ms", (json_int_t)ci->build_ms, "build_us",
+	                                (json_int_t)ci->build_us, "age_ms", (json_int_t)ci->age_ms,
+	                                "streams", (json_int_t)ci->streams, "isolation", iso));
 }
 
 static void
@@ -404,6 +405,27 @@ handle_circuits(const struct control_ctx *ctx, struct ev_http_resp *resp)
 		return;
 	}
 	reply_json(resp, 200, j);
+}
+
+/* POST /v1/circuits/build: one more client circuit now; the caller follows it in
+ * GET /v1/circuits (the newest circuit). */
+static void
+handle_circuit_build(const struct control_ctx *ctx, struct ev_http_resp *resp)
+{
+	struct circ_io *io = ctx->circ != NULL ? *ctx->circ : NULL;
+	char why[PATH_WHY_LEN] = "", msg[PATH_WHY_LEN + 64];
+	int ret;
+
+	if (io == NULL) {
+		reply_error(resp, 404, "no circuit layer: this node has no client role");
+		return;
+	}
+	if ((ret = circ_io_build_now(io, why, sizeof(why))) != UM_OK) {
+		snprintf(msg, sizeof(msg), "cannot build a circuit: %s", why);
+		reply_error(resp, ret == UM_ERR_STATE ? 409 : 503, msg);
+		return;
+	}
+	reply_json(resp, 202, json_pack("{s:b}", "started", 1));
 }
 
 void
@@ -443,6 +465,11 @@ control_handle(const struct control_ctx *ctx, const char *method, const char *pa
 			reply_error(resp, 405, "use GET");
 		else
 			handle_circuits(ctx, resp);
+	} else if (strcmp(path, "/v1/circuits/build") == 0) {
+		if (!post)
+			reply_error(resp, 405, "use POST");
+		else
+			handle_circuit_build(ctx, resp);
 	} else if (strcmp(path, "/v1/reload") == 0) {
 		if (!post) {
 			reply_error(resp, 405, "use POST");

@@ -701,6 +701,10 @@ on_connect(void *arg, int status)
 		return;
 	}
 	l->state = LS_HANDSHAKE;
+	/* The link coalesces its own writes (one flush per loop turn); Nagle would only hold a
+	 * lone record (a SENDME, a CREATED2) back until the peer's delayed ACK. */
+	if (ev_tcp_set_nodelay(l->tcp, true) != UM_OK)
+		log_debug(LD_LINK, "link %llu: no TCP_NODELAY", (unsigned long long)l->id);
 	if ((ret = link_hs_start(&l->hs, out, sizeof(out), &out_len)) != UM_OK) {
 		handshake_failed(l, ret);
 		return;
@@ -724,6 +728,8 @@ link_start_inbound_(struct link *l)
 
 	ev_tcp_set_ops(l->tcp, &link_tcp_ops, l);
 	ev_tcp_set_drain_threshold(l->tcp, m->cfg.write_queue_max / 2);
+	if (ev_tcp_set_nodelay(l->tcp, true) != UM_OK) /* as on_connect() says */
+		log_debug(LD_LINK, "link %llu: no TCP_NODELAY", (unsigned long long)l->id);
 	if ((ret = link_hs_init_responder(&l->hs, m->me, m->cfg.accept, &m->cert_cache)) != UM_OK ||
 	    (ret = ev_tcp_read_start(l->tcp)) != UM_OK) {
 		link_kill_(l, LINK_CLOSE_NET);

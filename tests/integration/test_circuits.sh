@@ -89,6 +89,23 @@ PY
 wait_for 60 "circuit $CID dropped and rebuilt avoiding $MNAME" gone_and_rebuilt
 ok "killing $MNAME (pid $MPID) dropped circuit $CID; the client rebuilt without it: $("$UMBRA" circuits -s "$NET/client/control.sock" | head -3 | tail -2 | tr -s ' ' | paste -sd';')"
 
+# `umbra circuits build`: fresh circuits on demand, each reported with its build time, each
+# then listed among the client's circuits.
+before=$(circuits client | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["circuits"]))')
+"$UMBRA" circuits build --count 3 --json -s "$NET/client/control.sock" >"$T/build.json" ||
+	fail "circuits build: $(cat "$T/build.json")"
+python3 - "$T/build.json" <<'PY' || fail "circuits build output: $(cat "$T/build.json")"
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert len(b["build_ms"]) + b["failed"] == 3 and len(b["build_ms"]) >= 2, b
+assert all(0 < x < 10000 for x in b["build_ms"]), b
+PY
+after=$(circuits client | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["circuits"]))')
+[ "$after" -ge $((before + 2)) ] || fail "built circuits not listed: $before -> $after"
+"$UMBRA" circuits build --count 0 -s "$NET/client/control.sock" >/dev/null 2>&1 &&
+	fail "--count 0 accepted"
+ok "umbra circuits build: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["build_ms"])' "$T/build.json") ms"
+
 "$UMBRA" testnet down --dir "$NET" >"$T/down.out" 2>&1 || fail "down: $(cat "$T/down.out")"
 for l in "$NET"/*/umbra.log; do
 	tail -1 "$l" | grep -q "stopped" || fail "$l does not end with a clean stop: $(tail -3 "$l")"
