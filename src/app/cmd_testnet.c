@@ -324,6 +324,27 @@ relay_operator(size_t i, size_t n)
 	return i < first_exit ? i + 1 : first_exit + (i - first_exit) / 2 + 1;
 }
 
+/*
+ * The exit policy of relay i of n ("" for a relay without the exit role). Every exit rejects
+ * port 25 (SMTP); the exits differ so stream placement is exercised (docs/PATHS.md 1.8):
+ *   - the first exit alone accepts port 2525 (the others' summaries reject it);
+ *   - the first exit rejects port 2626 on loopback while its summary (public addresses)
+ *     still allows it: a stream there gets END(EXITPOLICY) and is retried on another exit;
+ *   - every exit rejects port 2727 on loopback behind a summary that allows it: a stream
+ *     there is refused by each exit in turn, then fails (SOCKS 02).
+ */
+static const char *
+exit_policy_of(size_t i, size_t n)
+{
+	if (strcmp(relay_roles(i, n), "exit") != 0)
+		return "";
+	if (i == 0 || strcmp(relay_roles(i - 1, n), "exit") != 0)
+		return "exit_policy = reject *:25, reject 127.0.0.0/8:2626, "
+		       "reject 127.0.0.0/8:2727, accept private:*, accept *:*\n";
+	return "exit_policy = reject *:25, reject *:2525, reject 127.0.0.0/8:2727, "
+	       "accept private:*, accept *:*\n";
+}
+
 static int
 generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 {
@@ -402,10 +423,7 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		                    t->dir, name, name, roles, (unsigned)(i + 1), (unsigned)(i + 1),
 		                    countries[c], regions[c], (unsigned)(10 + i) * 1024 * 1024,
 		                    t->dir, relay_operator(i, n_relays),
-		                    strcmp(roles, "exit") == 0
-		                            ? "exit_policy = reject *:25, accept private:*, accept *:*\n"
-		                            : "",
-		                    vote_s, auth_lines);
+		                    exit_policy_of(i, n_relays), vote_s, auth_lines);
 		ret = write_conf(n, body);
 		free(body);
 		if (ret != APP_OK)

@@ -39,12 +39,12 @@ struct sx_stream {
 	struct exit_resolve *resolve;
 	struct ev_tcp *tcp;
 	struct smux_stream *ms;
-	bool dst_eof;      /* the destination sent EOF (our END(DONE) is queued) */
-	bool peer_done;    /* the client's END(DONE): FIN sent to the destination */
-	bool end_sent;     /* our END(DONE) went out */
-	bool closing;      /* both directions done: close once the socket's queue drained */
-	uint64_t to_dst;   /* bytes queued toward the destination */
-	uint64_t drained;  /* ... of which the kernel took (reported to flow control) */
+	bool dst_eof;     /* the destination sent EOF (our END(DONE) is queued) */
+	bool peer_done;   /* the client's END(DONE): FIN sent to the destination */
+	bool end_sent;    /* our END(DONE) went out */
+	bool closing;     /* both directions done: close once the socket's queue drained */
+	uint64_t to_dst;  /* bytes queued toward the destination */
+	uint64_t drained; /* ... of which the kernel took (reported to flow control) */
 };
 
 struct sx_circ {
@@ -62,7 +62,7 @@ struct stream_exit {
 	struct stream_exit_ops ops;
 	struct ev_defer *reap;
 	struct list_node circs;
-	struct list_node dead;      /* struct sx_stream */
+	struct list_node dead;       /* struct sx_stream */
 	struct list_node dead_circs; /* struct sx_circ */
 	uint64_t opened, refused, ended;
 };
@@ -465,8 +465,8 @@ send_resolved(struct sx_circ *xc, uint16_t id, const struct exit_resolve_result 
 	}
 	if (r.n_answers == 0) {
 		r.n_answers = 1;
-		r.answers[0].type = res->transient ? RELAY_ANSWER_ERR_TRANSIENT
-		                                   : RELAY_ANSWER_ERR_NONTRANSIENT;
+		r.answers[0].type =
+		        res->transient ? RELAY_ANSWER_ERR_TRANSIENT : RELAY_ANSWER_ERR_NONTRANSIENT;
 	}
 	if (relay_resolved_write(&w, &r) == UM_OK && xc->mux != NULL &&
 	    smux_send(xc->mux, RELAY_RESOLVED, id, b, w.len) != UM_OK)

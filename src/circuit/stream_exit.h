@@ -56,8 +56,8 @@ void stream_exit_free_(struct stream_exit *sx);
 
 /* A CIRC_EV_EXIT_MSG (its fields as they are). now_ns: monotonic nanoseconds. */
 void stream_exit_on_msg(struct stream_exit *sx, struct circuit *circ, uint8_t cmd,
-                        uint16_t stream_id, const uint8_t *data, size_t len,
-                        const uint8_t *digest, uint64_t now_ns);
+                        uint16_t stream_id, const uint8_t *data, size_t len, const uint8_t *digest,
+                        uint64_t now_ns);
 /* A relay circuit closed (CIRC_EV_CLOSED): drop its streams (reset their sockets). */
 void stream_exit_circ_closed(struct stream_exit *sx, struct circuit *circ);
 /* A link drained: package what the windows allow on every circuit. */

@@ -29,13 +29,13 @@ struct smux_stream {
 	struct flow *flow;
 	struct buf sbuf; /* application bytes waiting for DATA cells */
 	uint16_t id;
-	uint8_t end_reason;  /* our END, pending until sbuf is empty (DONE) */
-	bool end_pending;    /* END(end_reason) to send once sbuf drained */
-	bool end_sent;       /* our END went out: no more writes */
-	bool end_rcvd;       /* the peer's END came */
+	uint8_t end_reason; /* our END, pending until sbuf is empty (DONE) */
+	bool end_pending;   /* END(end_reason) to send once sbuf drained */
+	bool end_sent;      /* our END went out: no more writes */
+	bool end_rcvd;      /* the peer's END came */
 	uint8_t end_rcvd_reason;
-	bool want_writable;  /* the owner stopped reading: tell it when writable */
-	uint64_t delivered;  /* bytes handed to on_data */
+	bool want_writable; /* the owner stopped reading: tell it when writable */
+	uint64_t delivered; /* bytes handed to on_data */
 };
 
 struct smux {
@@ -104,7 +104,8 @@ smux_new(enum flow_side side, const struct smux_ops *ops, struct smux **out)
 	list_init(&m->streams);
 	m->next_id = 1;
 	cc_params_default(&p, CC_PATH_EXIT);
-	if (cc_new(&p, &m->cc) != UM_OK || sendme_snd_new(p.sendme_inc, p.cwnd_max, &m->snd) != UM_OK ||
+	if (cc_new(&p, &m->cc) != UM_OK ||
+	    sendme_snd_new(p.sendme_inc, p.cwnd_max, &m->snd) != UM_OK ||
 	    sendme_rcv_new(p.sendme_inc, p.cwnd_max, &m->rcv) != UM_OK) {
 		mux_release(m);
 		return UM_ERR_INTERNAL;
@@ -259,8 +260,8 @@ send_signal(struct smux *m, struct smux_stream *s, const struct flow_out *fo)
 		ret = relay_xon_write(&w, &x);
 	}
 	if (ret == UM_OK)
-		(void)m->ops.send(m->ops.arg, fo->sig == FLOW_SIG_XOFF ? RELAY_XOFF : RELAY_XON, s->id,
-		                  b, w.len, digest);
+		(void)m->ops.send(m->ops.arg, fo->sig == FLOW_SIG_XOFF ? RELAY_XOFF : RELAY_XON,
+		                  s->id, b, w.len, digest);
 }
 
 /*
@@ -510,8 +511,8 @@ smux_stream_new(struct smux *m, uint16_t stream_id, const struct smux_stream_ops
 	struct smux_stream *s;
 
 	*out = NULL;
-	if (ops == NULL || ops->on_data == NULL || ops->on_end == NULL || ops->on_writable == NULL ||
-	    stream_id == 0)
+	if (ops == NULL || ops->on_data == NULL || ops->on_end == NULL ||
+	    ops->on_writable == NULL || stream_id == 0)
 		return UM_ERR_INVALID;
 	if (m->closed)
 		return UM_ERR_CLOSED;

@@ -34,10 +34,10 @@
 #include "circuit/relay_msg.h"
 
 enum smux_limits {
-	SMUX_STREAMS_MAX = 256,         /* streams on one circuit; more: END(RESOURCELIMIT) */
-	SMUX_SEND_BUF_MAX = 64 * 1024,  /* app bytes waiting for the circuit, per stream */
-	SMUX_QUEUE_MAX = 256,           /* cells queued for the link: stop packaging above */
-	SMUX_PUMP_BURST = 64,           /* DATA cells per stream per round-robin turn */
+	SMUX_STREAMS_MAX = 256,        /* streams on one circuit; more: END(RESOURCELIMIT) */
+	SMUX_SEND_BUF_MAX = 64 * 1024, /* app bytes waiting for the circuit, per stream */
+	SMUX_QUEUE_MAX = 256,          /* cells queued for the link: stop packaging above */
+	SMUX_PUMP_BURST = 64,          /* DATA cells per stream per round-robin turn */
 };
 
 struct smux;
@@ -129,8 +129,7 @@ bool smux_stream_writable(const struct smux_stream *s);
 /* Bytes of application data waiting for the circuit. */
 size_t smux_stream_buffered(const struct smux_stream *s);
 /* The application socket took n_written bytes of what on_data gave; buffered left. */
-void smux_stream_drained(struct smux_stream *s, size_t n_written, size_t buffered,
-                         uint64_t now_ns);
+void smux_stream_drained(struct smux_stream *s, size_t n_written, size_t buffered, uint64_t now_ns);
 /*
  * End our direction: DONE after every buffered byte went out (a half-close); another reason
  * drops the buffer and sends END at once (an abort: the stream is over both ways).

@@ -36,18 +36,18 @@
 #include "circuit/circuit_io.h"
 
 enum front_io_limits {
-	FRONT_IO_EARLY_MAX = 64 * 1024,        /* data after the request, kept until CONNECTED */
-	FRONT_IO_HANDSHAKE_MS = 30 * 1000,     /* accept to a complete request */
-	FRONT_IO_LINGER_MS = 10 * 1000,        /* an error reply flushing before the close */
+	FRONT_IO_EARLY_MAX = 64 * 1024,    /* data after the request, kept until CONNECTED */
+	FRONT_IO_HANDSHAKE_MS = 30 * 1000, /* accept to a complete request */
+	FRONT_IO_LINGER_MS = 10 * 1000,    /* an error reply flushing before the close */
 	FRONT_IO_TICK_MS = 1000,
 };
 
 struct front_io_env {
 	struct ev_loop *loop;
-	struct circ_io *circ;      /* client streams (borrowed; outlives the front) */
-	const char *socks_listen;  /* "host:port" or "" / NULL: none */
-	const char *http_listen;   /* "host:port" or "" / NULL: none */
-	uint32_t max_conns;        /* proxy connections at once (both ports) */
+	struct circ_io *circ;     /* client streams (borrowed; outlives the front) */
+	const char *socks_listen; /* "host:port" or "" / NULL: none */
+	const char *http_listen;  /* "host:port" or "" / NULL: none */
+	uint32_t max_conns;       /* proxy connections at once (both ports) */
 };
 
 struct front_io;

@@ -73,8 +73,8 @@ struct fx {
 };
 
 static int
-op_send(void *arg, struct circuit *circ, uint8_t cmd, uint16_t sid, const uint8_t *data,
-        size_t len, uint8_t digest[RELAY_DIGEST_LEN])
+op_send(void *arg, struct circuit *circ, uint8_t cmd, uint16_t sid, const uint8_t *data, size_t len,
+        uint8_t digest[RELAY_DIGEST_LEN])
 {
 	struct fx *f = arg;
 	struct msg *m;

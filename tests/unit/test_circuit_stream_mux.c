@@ -6,10 +6,10 @@
  * order through the Vegas window and authenticated SENDMEs; the sender stops at the window
  * (124 cells) while no SENDME comes back and at the link queue cap, and its stream stops being
  * writable once its buffer is full; the receiver acks every 31st DATA cell with its digest; a
- * SENDME with a wrong digest, one nobody asked for, and a malformed one are violations; XOFF stops the sending owner and XON
- * resumes it; END(DONE) is a half-close (the other direction keeps flowing), an abort END
- * drops what was buffered; closing the mux ends every stream with DESTROY; at most 256
- * streams. Simulated time only.
+ * SENDME with a wrong digest, one nobody asked for, and a malformed one are violations; XOFF stops
+ * the sending owner and XON resumes it; END(DONE) is a half-close (the other direction keeps
+ * flowing), an abort END drops what was buffered; closing the mux ends every stream with DESTROY;
+ * at most 256 streams. Simulated time only.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,7 +45,7 @@ struct pipe {
 struct end {
 	struct smux *m;
 	struct pipe out;
-	size_t link_q;  /* what ops->queued reports */
+	size_t link_q; /* what ops->queued reports */
 	int violations;
 	int other_msgs;
 };
@@ -494,7 +494,8 @@ test_close_ends_every_stream(void **state)
 		assert_int_equal(a[i].ends, 1);
 		assert_int_equal(a[i].end_reason, RELAY_END_DESTROY);
 		assert_false(smux_stream_attached(s[i]));
-		assert_int_equal(smux_stream_write(s[i], (const uint8_t *)"x", 1, MS), UM_ERR_CLOSED);
+		assert_int_equal(smux_stream_write(s[i], (const uint8_t *)"x", 1, MS),
+		                 UM_ERR_CLOSED);
 		smux_stream_free(s[i]);
 	}
 	assert_int_equal(smux_count(c.m), 0);
