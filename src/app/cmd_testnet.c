@@ -324,6 +324,27 @@ relay_operator(size_t i, size_t n)
 	return i < first_exit ? i + 1 : first_exit + (i - first_exit) / 2 + 1;
 }
 
+/*
+ * The exit policy of relay i of n ("" for a relay without the exit role). Every exit rejects
+ * port 25 (SMTP); the exits differ so stream placement is exercised (docs/PATHS.md 1.8):
+ *   - the first exit alone accepts port 2525 (the others' summaries reject it);
+ *   - the first exit rejects port 2626 on loopback while its summary (public addresses)
+ *     still allows it: a stream there gets END(EXITPOLICY) and is retried on another exit;
+ *   - every exit rejects port 2727 on loopback behind a summary that allows it: a stream
+ *     there is refused by each exit in turn, then fails (SOCKS 02).
+ */
+static const char *
+exit_policy_of(size_t i, size_t n)
+{
+	if (strcmp(relay_roles(i, n), "exit") != 0)
+		return "";
+	if (i == 0 || strcmp(relay_roles(i - 1, n), "exit") != 0)
+		return "exit_policy = reject *:25, reject 127.0.0.0/8:2626, "
+		       "reject 127.0.0.0/8:2727, accept private:*, accept *:*\n";
+	return "exit_policy = reject *:25, reject *:2525, reject 127.0.0.0/8:2727, "
+	       "accept private:*, accept *:*\n";
+}
+
 static int
 generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 {
@@ -393,20 +414,16 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		/* Each relay on its own loopback /16 (127.<i+1>.0.1), its links leaving from that
 		 * address too: path selection keeps relays of one /16 off a path, as it would for
 		 * one provider's network, and each relay's peers see it as a distinct host. */
-		body = um_xasprintf(
-		        "[node]\nstate_dir = %s/%s\nnickname = %s\nroles = %s\n"
-		        "[link]\nlisten = 127.%u.0.1:0\noutbound_address = 127.%u.0.1\n"
-		        "[log]\nlevel = info\n"
-		        "[relay]\ncountry = %s\nregion = %s\ngeo_confidence = 90\n"
-		        "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s"
-		        "[directory]\nvote_interval = %us\n%s",
-		        t->dir, name, name, roles, (unsigned)(i + 1), (unsigned)(i + 1),
-		        countries[c], regions[c], (unsigned)(10 + i) * 1024 * 1024, t->dir,
-		        relay_operator(i, n_relays),
-		        strcmp(roles, "exit") == 0
-		                ? "exit_policy = reject *:25, accept private:*, accept *:*\n"
-		                : "",
-		        vote_s, auth_lines);
+		body = um_xasprintf("[node]\nstate_dir = %s/%s\nnickname = %s\nroles = %s\n"
+		                    "[link]\nlisten = 127.%u.0.1:0\noutbound_address = 127.%u.0.1\n"
+		                    "[log]\nlevel = info\n"
+		                    "[relay]\ncountry = %s\nregion = %s\ngeo_confidence = 90\n"
+		                    "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s"
+		                    "[directory]\nvote_interval = %us\n%s",
+		                    t->dir, name, name, roles, (unsigned)(i + 1), (unsigned)(i + 1),
+		                    countries[c], regions[c], (unsigned)(10 + i) * 1024 * 1024,
+		                    t->dir, relay_operator(i, n_relays),
+		                    exit_policy_of(i, n_relays), vote_s, auth_lines);
 		ret = write_conf(n, body);
 		free(body);
 		if (ret != APP_OK)

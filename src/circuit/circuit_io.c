@@ -10,6 +10,7 @@
  */
 #include "circuit/circuit_io.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@
 enum {
 	CIO_DEFER_MAX = 64,     /* link closes queued while the core runs */
 	CIO_NO_GUARD_MS = 1000, /* wait before trying again when no guard is usable now */
+	CIO_STREAM_TRIES = 3,   /* exits a stream is tried on (Tor retries on other exits too) */
+	CIO_ONDEMAND_MAX = 4,   /* circuits building at once for streams no circuit serves */
 };
 
 enum cio_state {
@@ -47,6 +50,7 @@ struct cio_circ {
 	bool timed_out;       /* past the build timeout: no longer counted in the pool */
 	bool in_build;        /* inside circ_client_build() */
 	bool dead;            /* failed inside circ_client_build(): free after it returns */
+	bool on_demand;       /* launched for a waiting stream no other circuit served */
 	uint8_t n_hops;
 	struct circ_io_hop hops[CIRC_MAX_HOPS];
 	uint64_t start_ms, build_ms;
@@ -79,11 +83,16 @@ struct circ_io_stream {
 	struct circ_io_stream_ops ops;
 	void *arg;
 	struct circ_io_stream_req req; /* iso pointer cleared */
+	struct path_request preq;      /* what its exit must allow (PATH_DEST_NONE: RESOLVE) */
 	uint8_t iso[32];
 	uint16_t id;
 	uint8_t state; /* enum cs_state */
 	bool sent_end, rcvd_end;
-	uint64_t start_ms;
+	uint64_t start_ms;   /* this attempt (waiting for a circuit, then opening) */
+	uint64_t first_ms;   /* the first attempt: retries only within CIRC_IO_STREAM_TIMEOUT_MS */
+	uint8_t last_reason; /* the last exit's refusal, given to the app if no exit is left */
+	uint8_t n_tried;     /* exits that failed this stream */
+	uint8_t tried[CIO_STREAM_TRIES][CIRC_ID_KEY_LEN];
 };
 
 struct circ_io {
@@ -119,7 +128,9 @@ struct circ_io {
 	struct list_node dead_recs; /* closed client circuits, freed by the kick */
 	size_t n_streams;
 	uint8_t iso_key[32]; /* keys the isolation-key hash: never a password in memory */
-	uint64_t streams_opened, streams_failed;
+	uint64_t streams_opened, streams_failed, streams_retried, streams_no_exit;
+	struct cpool_refusals refusals; /* exits that refused a port their summary allows */
+	struct cpool_ports ports;       /* ports streams asked for lately */
 };
 
 static struct circ_link *
@@ -309,11 +320,36 @@ relay_addr_text(const struct relay_entry *e, char *out, size_t len)
 	return UM_ERR_NOT_FOUND;
 }
 
-/* Start one client circuit; false (with io's last error set) if none could start. */
-static bool
-launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now_s)
+/* The exit of rec in c (NULL when it left the consensus). */
+static const struct relay_entry *
+rec_exit(const struct consensus *c, const struct cio_circ *rec)
 {
-	struct path_request req = { .dest = PATH_DEST_NONE };
+	ssize_t k = c != NULL && rec->n_hops > 0 ? path_find_relay(c, rec->hops[rec->n_hops - 1].id)
+	                                         : -1;
+
+	return k >= 0 ? &c->relays[k] : NULL;
+}
+
+/* May exit e carry stream s (its port summary, refusals, exits s failed on)? */
+static bool
+exit_serves(const struct circ_io *io, const struct circ_io_stream *s, const struct relay_entry *e,
+            uint64_t now_s)
+{
+	return cpool_exit_serves(e, &s->preq, &io->refusals,
+	                         (const uint8_t(*)[CIRC_ID_KEY_LEN])s->tried, s->n_tried, now_s);
+}
+
+/*
+ * Start a circuit whose exit serves req (PATH_DEST_NONE: any exit). for_s (NULL for the pool)
+ * is the waiting stream it is built for: candidates whose exit it failed on, or that refused
+ * its port, are skipped. UM_OK: a build started or waits for the guard link;
+ * UM_ERR_NOT_FOUND: no path serves req (nothing counted as a failed build when req names a
+ * port: the caller falls back or waits); another error: a failure, backoff applied.
+ */
+static int
+launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now_s,
+       const struct path_request *req, const struct circ_io_stream *for_s)
+{
 	struct path_guards pg;
 	struct path_plan plan;
 	struct cio_circ *rec;
@@ -326,14 +362,34 @@ launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now
 	if (guard_pick(io->guards, now_s, gid, why, sizeof(why)) != UM_OK) {
 		set_error(io, why);
 		io->next_build_ms = now + CIO_NO_GUARD_MS;
-		return false;
+		return UM_ERR_STATE;
 	}
 	guard_set_primary(io->guards, now_s, &pg);
-	if (path_select(&io->pcfg, c, &pg, &req, &io->health, now_s, NULL, &plan, why,
-	                sizeof(why)) != UM_OK) {
+	if ((ret = path_select(&io->pcfg, c, &pg, req, &io->health, now_s, NULL, &plan, why,
+	                       sizeof(why))) != UM_OK) {
 		set_error(io, why);
+		if (ret == UM_ERR_NOT_FOUND && req->dest != PATH_DEST_NONE)
+			return UM_ERR_NOT_FOUND;
 		note_build_failure(io, now);
-		return false;
+		return ret;
+	}
+	if (for_s != NULL) {
+		/* Keep the ranked candidates whose exit may still carry the stream. */
+		uint8_t n = 0;
+
+		for (uint8_t i = 0; i < plan.n; i++) {
+			const struct relay_entry *x =
+			        path_hop(c, &plan.p[i], plan.p[i].n_hops - 1u);
+
+			if (exit_serves(io, for_s, x, now_s))
+				plan.p[n++] = plan.p[i];
+		}
+		if (n == 0) {
+			set_error(io,
+			          "every exit drawn for a stream refused its port or failed it");
+			return UM_ERR_NOT_FOUND;
+		}
+		plan.n = n;
 	}
 	k = cpool_pick_candidate(&plan, c, &io->health, now_s, io->pcfg.health_cooldown_s);
 	entry = path_hop(c, &plan.p[k], 0);
@@ -348,7 +404,7 @@ launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now
 			if (relay_addr_text(entry, addr, sizeof(addr)) != UM_OK) {
 				set_error(io, "the guard lists no address");
 				note_build_failure(io, now);
-				return false;
+				return UM_ERR_INVALID;
 			}
 			memcpy(io->guard_id, entry->identity, CIRC_ID_KEY_LEN);
 			ret = link_mgr_connect(io->env.links, LINK_PATTERN_NK, entry->identity,
@@ -360,7 +416,7 @@ launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now
 				io->guard_pending = NULL;
 				guard_failed(io, entry->identity, now_s);
 				note_build_failure(io, now);
-				return false;
+				return ret != UM_OK ? ret : UM_ERR_INTERNAL;
 			}
 		}
 	}
@@ -377,10 +433,14 @@ launch(struct circ_io *io, const struct consensus *c, uint64_t now, uint64_t now
 	rec->state = CIO_WAIT_LINK;
 	rec->start_ms = now;
 	rec->start_ns = um_mono_ns();
+	rec->on_demand = for_s != NULL;
 	list_push_back(&io->circs, &rec->node);
+	if (for_s != NULL)
+		log_info(LD_CIRC, "building a circuit for a stream to port %u through %s",
+		         (unsigned)req->port, rec->hops[rec->n_hops - 1].nickname);
 	if (io->guard_link != NULL)
 		(void)start_build(io, rec, c, now);
-	return true;
+	return UM_OK;
 }
 
 static unsigned
@@ -429,6 +489,43 @@ pool_timeouts(struct circ_io *io, uint64_t now)
 	}
 }
 
+/*
+ * What the next pre-built circuit is for: of the ports streams asked for lately (443 and 80
+ * before any), the one the fewest unbound circuits (built or building) serve, so the pool
+ * keeps circuits ready for each (Tor's predicted ports, simplified).
+ */
+static void
+pool_request(const struct circ_io *io, const struct consensus *c, uint64_t now_s,
+             struct path_request *req)
+{
+	uint16_t ports[CPOOL_PORTS_MAX];
+	size_t n = cpool_ports_predict(&io->ports, now_s, ports), best = 0;
+	unsigned best_served = UINT_MAX;
+
+	for (size_t i = 0; i < n; i++) {
+		struct path_request r = { .dest = PATH_DEST_HOSTNAME, .port = ports[i] };
+		const struct list_node *pos;
+		unsigned served = 0;
+
+		list_for_each (pos, &io->circs) {
+			const struct cio_circ *rec = list_entry_const(pos, struct cio_circ, node);
+			const struct relay_entry *e;
+
+			if (rec->bound || rec->timed_out || (e = rec_exit(c, rec)) == NULL)
+				continue;
+			if (path_exit_allows(e, &r))
+				served++;
+		}
+		if (served < best_served) {
+			best_served = served;
+			best = i;
+		}
+	}
+	memset(req, 0, sizeof(*req));
+	req->dest = PATH_DEST_HOSTNAME;
+	req->port = ports[best];
+}
+
 static void
 pool_maintain(struct circ_io *io)
 {
@@ -451,14 +548,24 @@ pool_maintain(struct circ_io *io)
 	if (now < io->next_build_ms)
 		return;
 	n = cpool_to_launch(io->env.circuits_prebuilt, pool_live(io));
-	for (unsigned i = 0; i < n && now >= io->next_build_ms; i++)
-		(void)launch(io, c, now, now_s);
+	for (unsigned i = 0; i < n && now >= io->next_build_ms; i++) {
+		struct path_request req;
+
+		pool_request(io, c, now_s, &req);
+		/* No exit serves the predicted port: any exit then. */
+		if (launch(io, c, now, now_s, &req, NULL) == UM_ERR_NOT_FOUND) {
+			req.dest = PATH_DEST_NONE;
+			req.port = 0;
+			(void)launch(io, c, now, now_s, &req, NULL);
+		}
+	}
 }
 
 int
 circ_io_build_now(struct circ_io *io, char *why, size_t why_len)
 {
 	uint64_t now = um_mono_ms(), now_s = um_wall_s();
+	const struct path_request any = { .dest = PATH_DEST_NONE };
 	const struct consensus *c;
 
 	if (!io->env.client || io->stopping) {
@@ -469,7 +576,7 @@ circ_io_build_now(struct circ_io *io, char *why, size_t why_len)
 		snprintf(why, why_len, "no valid consensus yet");
 		return UM_ERR_STATE;
 	}
-	if (!launch(io, c, now, now_s)) {
+	if (launch(io, c, now, now_s, &any, NULL) != UM_OK) {
 		snprintf(why, why_len, "%s", io->last_error);
 		return UM_ERR_NOT_FOUND;
 	}
@@ -601,6 +708,8 @@ cs_connected(struct cio_circ *rec, struct circ_io_stream *s, const uint8_t *data
 	memcpy(r.addr, c.addr, sizeof(r.addr));
 	s->state = CS_OPEN;
 	rec->mux_io->streams_opened++;
+	/* Ports that worked are predicted for the pool (refused ones would build in vain). */
+	cpool_ports_note(&rec->mux_io->ports, s->preq.port, um_wall_s());
 	s->ops.on_open(s->arg, &r);
 }
 
@@ -669,6 +778,61 @@ cmux_on_msg(void *arg, uint8_t cmd, uint16_t stream_id, const uint8_t *data, siz
 	}
 }
 
+/*
+ * The exit answered END(reason) to s's BEGIN. For a refusal another exit may not share
+ * (EXITPOLICY: its policy is stricter than its summary; RESOLVEFAILED, TIMEOUT: its resolver
+ * or its routes), remember the exit (and an EXITPOLICY refusal of the port for every stream)
+ * and put s back on the waiting list, for a circuit through another exit: at most
+ * CIO_STREAM_TRIES exits, within CIRC_IO_STREAM_TIMEOUT_MS of the first attempt. True if s
+ * waits again; called from the mux's on_end for s (freeing s->ms here is allowed).
+ */
+static bool
+cs_retry(struct circ_io_stream *s, uint8_t reason)
+{
+	struct circ_io *io = s->io;
+	struct cio_circ *rec = s->rec;
+	uint64_t now = um_mono_ms(), now_s = um_wall_s();
+	const struct circ_io_hop *x;
+	const struct consensus *c;
+
+	if (s->req.cmd != RELAY_BEGIN || rec == NULL || rec->n_hops == 0 ||
+	    (reason != RELAY_END_EXITPOLICY && reason != RELAY_END_RESOLVEFAILED &&
+	     reason != RELAY_END_TIMEOUT))
+		return false;
+	x = &rec->hops[rec->n_hops - 1];
+	if (reason == RELAY_END_EXITPOLICY)
+		cpool_refusal_note(&io->refusals, x->id, s->preq.port, now_s);
+	if (s->n_tried < CIO_STREAM_TRIES)
+		memcpy(s->tried[s->n_tried++], x->id, CIRC_ID_KEY_LEN);
+	s->last_reason = reason;
+	if (s->n_tried >= CIO_STREAM_TRIES || io->stopping ||
+	    now - s->first_ms >= CIRC_IO_STREAM_TIMEOUT_MS)
+		return false;
+	if ((c = io->env.consensus(io->env.arg, now_s)) != NULL &&
+	    cpool_exits_serving(c, &s->preq, &io->refusals,
+	                        (const uint8_t(*)[CIRC_ID_KEY_LEN])s->tried, s->n_tried,
+	                        now_s) == 0) {
+		log_notice(LD_CIRC,
+		           "stream to port %u refused by %u exit(s) (%s), no other exit left "
+		           "to try",
+		           (unsigned)s->preq.port, (unsigned)s->n_tried,
+		           relay_end_reason_str(reason));
+		io->streams_no_exit++;
+		return false;
+	}
+	log_info(LD_CIRC, "stream to port %u refused by exit %s (%s): trying another exit",
+	         (unsigned)s->preq.port, x->nickname, relay_end_reason_str(reason));
+	smux_stream_free(s->ms);
+	cs_unlink(s);
+	list_push_back(&io->waiting, &s->node);
+	s->state = CS_WAITING;
+	s->id = 0;
+	s->start_ms = now;
+	io->streams_retried++;
+	ev_defer_schedule(io->kick);
+	return true;
+}
+
 static size_t
 cms_on_data(void *arg, const uint8_t *p, size_t n)
 {
@@ -691,7 +855,9 @@ cms_on_end(void *arg, uint8_t reason)
 	if (s->state == CS_DONE)
 		return;
 	if (s->state == CS_OPENING) {
-		/* The exit refused: the stream never opened. */
+		/* The exit refused: the stream never opened. Another exit may serve it. */
+		if (cs_retry(s, reason))
+			return;
 		s->rcvd_end = true;
 		cs_fail(s, reason);
 		return;
@@ -742,10 +908,24 @@ iso_hash(const struct circ_io *io, const uint8_t *iso, size_t len, uint8_t out[3
 	hash_blake2b(out, 32, iso, len, io->iso_key, sizeof(io->iso_key));
 }
 
-/* A built circuit for key, binding a fresh one; NULL if none. */
-static struct cio_circ *
-pick_circ(struct circ_io *io, const uint8_t key[32], uint64_t now)
+/* May rec's exit carry s (c NULL: no consensus to judge by, the exit decides)? */
+static bool
+circ_serves(const struct circ_io *io, const struct consensus *c, const struct cio_circ *rec,
+            const struct circ_io_stream *s, uint64_t now_s)
 {
+	const struct relay_entry *e;
+
+	if (c == NULL)
+		return true;
+	return (e = rec_exit(c, rec)) != NULL && exit_serves(io, s, e, now_s);
+}
+
+/* A built circuit for s's key whose exit serves s, binding a fresh one; NULL if none. */
+static struct cio_circ *
+pick_circ(struct circ_io *io, const struct consensus *c, const struct circ_io_stream *s,
+          uint64_t now, uint64_t now_s)
+{
+	const uint8_t *key = s->iso;
 	struct list_node *pos;
 	struct cio_circ *fresh = NULL;
 	size_t n_bound = 0;
@@ -759,9 +939,10 @@ pick_circ(struct circ_io *io, const uint8_t key[32], uint64_t now)
 			n_bound++;
 			if (memcmp(rec->iso, key, 32) == 0 &&
 			    now - rec->bound_ms < CIRC_IO_DIRTY_MS &&
-			    smux_count(rec->mux) < SMUX_STREAMS_MAX)
+			    smux_count(rec->mux) < SMUX_STREAMS_MAX &&
+			    circ_serves(io, c, rec, s, now_s))
 				return rec;
-		} else if (fresh == NULL) {
+		} else if (fresh == NULL && circ_serves(io, c, rec, s, now_s)) {
 			fresh = rec;
 		}
 	}
@@ -825,41 +1006,94 @@ cs_attach(struct circ_io *io, struct cio_circ *rec, struct circ_io_stream *s)
 	}
 }
 
-static void
+/*
+ * Is there an unbound circuit whose exit will serve s: being built (within its timeout), or
+ * built but not given to s because CIRC_IO_ISOLATED_MAX circuits are bound? Then s waits
+ * for it rather than having yet another one built.
+ */
+static bool
+pending_serves(const struct circ_io *io, const struct consensus *c, const struct circ_io_stream *s,
+               uint64_t now_s)
+{
+	const struct list_node *pos;
+
+	list_for_each (pos, &io->circs) {
+		const struct cio_circ *rec = list_entry_const(pos, struct cio_circ, node);
+
+		if ((rec->state == CIO_BUILT || !rec->timed_out) && !rec->bound && !rec->gone &&
+		    circ_serves(io, c, rec, s, now_s))
+			return true;
+	}
+	return false;
+}
+
+static unsigned
+on_demand_building(const struct circ_io *io)
+{
+	const struct list_node *pos;
+	unsigned n = 0;
+
+	list_for_each (pos, &io->circs) {
+		const struct cio_circ *rec = list_entry_const(pos, struct cio_circ, node);
+
+		if (rec->on_demand && rec->state != CIO_BUILT && !rec->timed_out)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Give waiting streams a circuit (PROTOCOL.md 15.4): a built one whose exit serves the
+ * stream; else wait for one being built that will; else build one for it (at most
+ * CIO_ONDEMAND_MAX at once, after the build backoff); and when no exit of the consensus may
+ * serve it at all, fail it at once (EXITPOLICY, or the last exit's refusal). Returns true
+ * when a stream left the waiting list (the lists may have changed: the kick runs again).
+ */
+static bool
 streams_attach_waiting(struct circ_io *io)
 {
 	struct list_node *pos, *tmp;
-	uint64_t now = um_mono_ms();
+	uint64_t now = um_mono_ms(), now_s = um_wall_s();
+	const struct consensus *c = io->env.consensus(io->env.arg, now_s);
+	unsigned n_building = on_demand_building(io);
 
 	list_for_each_safe (pos, tmp, &io->waiting) {
 		struct circ_io_stream *s = list_entry(pos, struct circ_io_stream, node);
-		struct cio_circ *rec = pick_circ(io, s->iso, now);
+		struct cio_circ *rec = pick_circ(io, c, s, now, now_s);
 
-		if (rec == NULL)
-			continue;
-		cs_attach(io, rec, s);
-		return; /* the lists may have changed: the kick runs again */
-	}
-}
-
-static bool
-streams_waiting_attachable(struct circ_io *io)
-{
-	struct list_node *pos;
-	uint64_t now = um_mono_ms();
-
-	list_for_each (pos, &io->waiting) {
-		struct circ_io_stream *s = list_entry(pos, struct circ_io_stream, node);
-		struct list_node *p2;
-
-		list_for_each (p2, &io->circs) {
-			struct cio_circ *rec = list_entry(p2, struct cio_circ, node);
-
-			if (rec->state == CIO_BUILT && rec->mux != NULL &&
-			    (!rec->bound || (memcmp(rec->iso, s->iso, 32) == 0 &&
-			                     now - rec->bound_ms < CIRC_IO_DIRTY_MS)))
-				return true;
+		if (rec != NULL) {
+			cs_attach(io, rec, s);
+			return true;
 		}
+		if (c == NULL)
+			continue;
+		if (cpool_exits_serving(c, &s->preq, &io->refusals,
+		                        (const uint8_t(*)[CIRC_ID_KEY_LEN])s->tried, s->n_tried,
+		                        now_s) == 0) {
+			uint8_t reason =
+			        s->last_reason != 0 ? s->last_reason : RELAY_END_EXITPOLICY;
+
+			if (s->n_tried == 0)
+				log_notice(
+				        LD_CIRC,
+				        "stream refused: no exit in the consensus allows port %u",
+				        (unsigned)s->preq.port);
+			else
+				log_notice(LD_CIRC,
+				           "stream to port %u refused by %u exit(s) (%s), no other "
+				           "exit left to try",
+				           (unsigned)s->preq.port, (unsigned)s->n_tried,
+				           relay_end_reason_str(reason));
+			io->streams_no_exit++;
+			cs_unlink(s);
+			cs_fail(s, reason);
+			return true;
+		}
+		if (io->stopping || pending_serves(io, c, s, now_s) ||
+		    n_building >= CIO_ONDEMAND_MAX || now < io->next_build_ms)
+			continue;
+		if (launch(io, c, now, now_s, &s->preq, s) == UM_OK)
+			n_building++;
 	}
 	return false;
 }
@@ -874,8 +1108,9 @@ streams_upkeep(struct circ_io *io, uint64_t now)
 		struct circ_io_stream *s = list_entry(pos, struct circ_io_stream, node);
 
 		if (now - s->start_ms > CIRC_IO_STREAM_TIMEOUT_MS) {
+			/* After a retry: the refusal that sent it back tells the app more. */
 			cs_unlink(s);
-			cs_fail(s, RELAY_END_TIMEOUT);
+			cs_fail(s, s->last_reason != 0 ? s->last_reason : RELAY_END_TIMEOUT);
 			return; /* the owner may have closed others: next tick */
 		}
 	}
@@ -903,6 +1138,16 @@ streams_upkeep(struct circ_io *io, uint64_t now)
 		if (rec->bound && rec->n_streams == 0 && rec->circ != NULL &&
 		    now - rec->bound_ms >= CIRC_IO_DIRTY_MS &&
 		    now - rec->idle_since_ms >= CIRC_IO_STREAM_TIMEOUT_MS) {
+			enter(io);
+			circ_close(io->core, rec->circ, CIRC_REASON_FINISHED, now);
+			leave(io);
+			return;
+		}
+		/* A circuit built for a stream that no longer wanted it, unused for as long, is
+		 * closed while the pool is over its target (Tor's CircuitIdleTimeout). */
+		if (rec->on_demand && !rec->bound && rec->state == CIO_BUILT && rec->circ != NULL &&
+		    now - rec->start_ms >= CIRC_IO_DIRTY_MS &&
+		    pool_live(io) > io->env.circuits_prebuilt) {
 			enter(io);
 			circ_close(io->core, rec->circ, CIRC_REASON_FINISHED, now);
 			leave(io);
@@ -937,8 +1182,21 @@ circ_io_stream_open(struct circ_io *io, const struct circ_io_stream_req *req,
 	s->req.iso = NULL;
 	s->req.iso_len = 0;
 	iso_hash(io, req->iso_len > 0 ? req->iso : (const uint8_t *)"", req->iso_len, s->iso);
+	if (req->cmd == RELAY_BEGIN) {
+		/* What the exit must allow; RESOLVE is not restricted by policy (10.5). */
+		s->preq.port = req->target.port;
+		if (req->target.type == RELAY_HOST_IPV4) {
+			s->preq.dest = PATH_DEST_IPV4;
+			memcpy(s->preq.addr, req->target.addr, 4);
+		} else if (req->target.type == RELAY_HOST_IPV6) {
+			s->preq.dest = PATH_DEST_IPV6;
+			memcpy(s->preq.addr, req->target.addr, 16);
+		} else {
+			s->preq.dest = PATH_DEST_HOSTNAME;
+		}
+	}
 	s->state = CS_WAITING;
-	s->start_ms = um_mono_ms();
+	s->start_ms = s->first_ms = um_mono_ms();
 	list_push_back(&io->waiting, &s->node);
 	io->n_streams++;
 	ev_defer_schedule(io->kick);
@@ -1228,8 +1486,7 @@ on_kick(void *arg)
 		leave(io);
 	}
 	pool_maintain(io);
-	streams_attach_waiting(io);
-	if (streams_waiting_attachable(io))
+	if (streams_attach_waiting(io))
 		ev_defer_schedule(io->kick);
 	dead_recs_free(io);
 }
@@ -1244,6 +1501,8 @@ on_tick(void *arg)
 	leave(io);
 	pool_maintain(io);
 	streams_upkeep(io, um_mono_ms());
+	if (!list_is_empty(&io->waiting))
+		ev_defer_schedule(io->kick); /* builds for waiting streams after a backoff */
 }
 
 int
@@ -1272,6 +1531,8 @@ circ_io_new(const struct circ_io_env *env, const struct circ_relay_keys *keys, s
 	path_config_default(&io->pcfg);
 	io->pcfg.hops = env->hops != 0 ? env->hops : 3;
 	path_health_init(&io->health);
+	cpool_refusals_init(&io->refusals);
+	cpool_ports_init(&io->ports);
 	cbt_init(&io->cbt);
 	if (env->client &&
 	    (ret = guard_set_open(env->store, GUARD_PRIMARY_DEFAULT, &io->guards)) != UM_OK) {
@@ -1501,6 +1762,8 @@ circ_io_stats(const struct circ_io *io, struct circ_io_stats *st)
 	circ_core_stats(io->core, &st->core);
 	st->streams_opened = io->streams_opened;
 	st->streams_failed = io->streams_failed;
+	st->streams_retried = io->streams_retried;
+	st->streams_no_exit = io->streams_no_exit;
 	{
 		const struct list_node *pos;
 

@@ -18,9 +18,15 @@
  *   streams     : at an exit, BEGIN / RESOLVE / DATA go to stream_exit.h; a relay without
  *                 the exit role refuses BEGIN with END(EXITPOLICY). At a client,
  *                 circ_io_stream_open() puts a stream on a built circuit whose isolation
- *                 key matches (a fresh circuit is bound to the key of its first stream; a
- *                 stream waits for one when none is free), with the flow control of
- *                 stream_mux.h; when the circuit dies its streams end with DESTROY.
+ *                 key matches (a fresh circuit is bound to the key of its first stream) and
+ *                 whose exit's port summary allows the destination; without one it waits
+ *                 for a circuit being built that serves it, or has one built for it, or
+ *                 fails at once with EXITPOLICY when no exit of the consensus allows it. An
+ *                 exit's END(EXITPOLICY / RESOLVEFAILED / TIMEOUT) to the BEGIN sends the
+ *                 stream to another exit (3 exits at most; refusals of a port are remembered
+ *                 for an hour). Streams use the flow control of stream_mux.h; when the
+ *                 circuit dies its streams end with DESTROY. Pre-built circuits go through
+ *                 exits serving the ports streams asked for lately (443 and 80 at first).
  *
  * The daemon forwards its link callbacks here (circ_io_link_*). Core calls re-entered from
  * link callbacks raised inside a core call (a link closing while a cell is sent) are deferred
@@ -205,6 +211,8 @@ struct circ_io_stats {
 	struct circ_core_stats core;
 	char last_error[PATH_WHY_LEN];           /* why the last build could not start or failed */
 	uint64_t streams_opened, streams_failed; /* client streams */
+	uint64_t streams_retried; /* put back on another exit after a refusal (15.4) */
+	uint64_t streams_no_exit; /* failed at once: no exit of the consensus serves them */
 	uint32_t streams_open, streams_waiting;
 	uint32_t exit_streams; /* streams we carry as an exit */
 };

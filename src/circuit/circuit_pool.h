@@ -11,7 +11,12 @@
  *                   with the fewest such failures (earliest rank on ties);
  *   backoff       : after n consecutive failed builds the next build waits
  *                   min(CPOOL_BACKOFF_BASE_MS x 2^(n-1), CPOOL_BACKOFF_MAX_MS);
- *   launches      : how many builds to start now to bring the pool to its target.
+ *   launches      : how many builds to start now to bring the pool to its target;
+ *   exit choice   : which exits may carry a stream (docs/PATHS.md section 1.8): the port
+ *                   summary allows it and the exit has not refused that port lately (a
+ *                   bounded cache of END(EXITPOLICY) answers, as Tor's address policy cache);
+ *   port predictor: the ports streams asked for lately (last CPOOL_PORTS_MAX, for
+ *                   CPOOL_PORT_TTL_S), so pre-built circuits go through exits serving them.
  *
  * No allocation, no I/O, no clock.
  */
@@ -31,7 +36,13 @@ enum cpool_limits {
 	CPOOL_REQ_MAX = 256, /* distinct relays a relay connects to at once for EXTEND2s */
 	CPOOL_BACKOFF_BASE_MS = 500,
 	CPOOL_BACKOFF_MAX_MS = 30000,
-	CPOOL_LAUNCH_MAX = 2, /* builds started at once (the rest follow as these finish) */
+	CPOOL_LAUNCH_MAX = 2,       /* builds started at once (the rest follow as these finish) */
+	CPOOL_REFUSALS_MAX = 64,    /* (exit, port) refusals remembered, the oldest forgotten */
+	CPOOL_REFUSAL_TTL_S = 3600, /* a refusal counts this long */
+	CPOOL_PORTS_MAX = 8,        /* predicted ports */
+	CPOOL_PORT_TTL_S = 3600,    /* a port is predicted this long after its last stream */
+	CPOOL_PORT_DEFAULT_A = 443, /* predicted while no stream asked for a port */
+	CPOOL_PORT_DEFAULT_B = 80,
 };
 
 /* In-flight link requests, by relay identity; the handle is the caller's (its link). */
@@ -68,5 +79,58 @@ size_t cpool_pick_candidate(const struct path_plan *plan, const struct consensus
 uint64_t cpool_backoff_ms(unsigned n_failures);
 /* Builds to start now: the pool wants `want` circuits, `live` are built or building. */
 unsigned cpool_to_launch(unsigned want, unsigned live);
+
+/* ---- exit choice ---- */
+
+/* Exits that answered END(EXITPOLICY) for a port although their summary allowed it. */
+struct cpool_refusal {
+	uint8_t id[CIRC_ID_KEY_LEN];
+	uint16_t port;
+	uint64_t at_s;
+};
+
+struct cpool_refusals {
+	size_t n;
+	struct cpool_refusal v[CPOOL_REFUSALS_MAX];
+};
+
+void cpool_refusals_init(struct cpool_refusals *r);
+/* Exit id refused port at now_s (refreshes an entry; when full the oldest is forgotten). */
+void cpool_refusal_note(struct cpool_refusals *r, const uint8_t id[CIRC_ID_KEY_LEN], uint16_t port,
+                        uint64_t now_s);
+/* Did exit id refuse port less than CPOOL_REFUSAL_TTL_S before now_s? */
+bool cpool_refused(const struct cpool_refusals *r, const uint8_t id[CIRC_ID_KEY_LEN], uint16_t port,
+                   uint64_t now_s);
+
+/*
+ * May exit e carry a stream for req at now_s: a usable exit (path_relay_is_exit()) whose port
+ * summary allows req (path_exit_allows()), that has not refused req's port (r may be NULL),
+ * and whose identity is not one of the n_skip identities in skip (exits this stream failed on)?
+ */
+bool cpool_exit_serves(const struct relay_entry *e, const struct path_request *req,
+                       const struct cpool_refusals *r, const uint8_t (*skip)[CIRC_ID_KEY_LEN],
+                       size_t n_skip, uint64_t now_s);
+/* How many relays of c cpool_exit_serves() accepts (0: fail the stream, no circuit helps). */
+size_t cpool_exits_serving(const struct consensus *c, const struct path_request *req,
+                           const struct cpool_refusals *r, const uint8_t (*skip)[CIRC_ID_KEY_LEN],
+                           size_t n_skip, uint64_t now_s);
+
+/* ---- port predictor ---- */
+
+struct cpool_ports {
+	size_t n;
+	uint16_t port[CPOOL_PORTS_MAX]; /* most recent first */
+	uint64_t at_s[CPOOL_PORTS_MAX];
+};
+
+void cpool_ports_init(struct cpool_ports *p);
+/* A stream asked for port (0 ignored) at now_s. */
+void cpool_ports_note(struct cpool_ports *p, uint16_t port, uint64_t now_s);
+/*
+ * The predicted ports at now_s, most recent first, into out: those noted less than
+ * CPOOL_PORT_TTL_S ago, or 443 and 80 when there are none. Returns how many (1..MAX).
+ */
+size_t cpool_ports_predict(const struct cpool_ports *p, uint64_t now_s,
+                           uint16_t out[CPOOL_PORTS_MAX]);
 
 #endif /* UM_CIRCUIT_CIRCUIT_POOL_H */

@@ -362,6 +362,12 @@ is_exit(const struct relay_entry *e)
 }
 
 bool
+path_relay_is_exit(const struct relay_entry *e)
+{
+	return is_exit(e);
+}
+
+bool
 path_exit_allows(const struct relay_entry *e, const struct path_request *req)
 {
 	switch (req->dest) {

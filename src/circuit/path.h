@@ -5,7 +5,8 @@
  * two-hop fast mode. One call returns up to n_candidates ranked paths that share the entry, so
  * the circuit core can try the next one when a build fails, without asking again.
  *
- *   exits   : EXIT RUNNING VALID, not BADEXIT; the port summary allows the request; a literal
+ *   exits   : EXIT RUNNING VALID, not BADEXIT (path_relay_is_exit()); the port summary
+ *             allows the request (path_exit_allows()); a literal
  *             private destination needs an exit without the reject-private flag; locality by
  *             the fallback order (country, region, any); weight measured_bw x reputation, or
  *             uniform for exploration_pct percent of the draws; per-operator cap among the
@@ -110,7 +111,8 @@ int path_config_validate(const struct path_config *cfg, char *why, size_t why_le
 /* ---- requests ---- */
 
 enum path_dest {
-	PATH_DEST_NONE = 0,     /* no destination yet (a pre-built circuit): any exit */
+	PATH_DEST_NONE = 0,     /* no destination (a RESOLVE; the pool when no exit serves its
+	                         * predicted port): any exit */
 	PATH_DEST_HOSTNAME = 1, /* a name the exit resolves: the port for either family */
 	PATH_DEST_IPV4 = 4,
 	PATH_DEST_IPV6 = 6,
@@ -177,6 +179,8 @@ const struct relay_entry *path_hop(const struct consensus *c, const struct path 
  * addresses in one /32.
  */
 bool path_relays_compatible(const struct relay_entry *a, const struct relay_entry *b);
+/* Is e a usable exit: EXIT RUNNING VALID and not BADEXIT? */
+bool path_relay_is_exit(const struct relay_entry *e);
 /* Does exit e's port summary serve req (flags not checked)? */
 bool path_exit_allows(const struct relay_entry *e, const struct path_request *req);
 

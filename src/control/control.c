@@ -387,19 +387,20 @@ handle_circuits(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	arr = json_array();
 	if (st.client)
 		circ_io_foreach(io, circ_json_one, arr);
-	j = json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:b, s:i, s:I, s:I, s:I, s:i, s:b, "
-	              "s:s, s:I, s:I, s:I, s:I}}",
-	              "circuits", arr, "relay", "entry", (json_int_t)st.relay.entry, "middle",
-	              (json_int_t)st.relay.middle, "exit", (json_int_t)st.relay.exit, "total",
-	              (json_int_t)(st.relay.entry + st.relay.middle + st.relay.exit),
-	              "exit_streams", (json_int_t)st.exit_streams, "client", "enabled", st.client,
-	              "prebuilt", (int)st.prebuilt_target, "built", (json_int_t)st.built, "failed",
-	              (json_int_t)st.failed, "closed", (json_int_t)st.closed, "timeout_ms",
-	              (int)st.timeout_ms, "timeout_learned", st.timeout_learned, "last_error",
-	              st.last_error, "streams_open", (json_int_t)st.streams_open, "streams_waiting",
-	              (json_int_t)st.streams_waiting, "streams_opened",
-	              (json_int_t)st.streams_opened, "streams_failed",
-	              (json_int_t)st.streams_failed);
+	j = json_pack(
+	        "{s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:b, s:i, s:I, s:I, s:I, s:i, s:b, "
+	        "s:s, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	        "circuits", arr, "relay", "entry", (json_int_t)st.relay.entry, "middle",
+	        (json_int_t)st.relay.middle, "exit", (json_int_t)st.relay.exit, "total",
+	        (json_int_t)(st.relay.entry + st.relay.middle + st.relay.exit), "exit_streams",
+	        (json_int_t)st.exit_streams, "client", "enabled", st.client, "prebuilt",
+	        (int)st.prebuilt_target, "built", (json_int_t)st.built, "failed",
+	        (json_int_t)st.failed, "closed", (json_int_t)st.closed, "timeout_ms",
+	        (int)st.timeout_ms, "timeout_learned", st.timeout_learned, "last_error",
+	        st.last_error, "streams_open", (json_int_t)st.streams_open, "streams_waiting",
+	        (json_int_t)st.streams_waiting, "streams_opened", (json_int_t)st.streams_opened,
+	        "streams_failed", (json_int_t)st.streams_failed, "streams_retried",
+	        (json_int_t)st.streams_retried, "streams_no_exit", (json_int_t)st.streams_no_exit);
 	if (j == NULL) {
 		reply_error(resp, 500, "internal");
 		return;

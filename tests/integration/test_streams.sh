@@ -7,7 +7,7 @@
 #   - 200 concurrent small streams all complete;
 #   - isolation: two SOCKS user names use two circuits, two streams of one user share one
 #     (stream counts per circuit from `umbra circuits --json`);
-#   - refusals: closed port -> SOCKS 05 / HTTP 502; a port the exit policy rejects (25) ->
+#   - refusals: closed port -> SOCKS 05 / HTTP 502; a port no exit policy allows (25) ->
 #     SOCKS 02 / HTTP 403; RESOLVE (F0) answers through the exit;
 #   - a malformed greeting or an oversized host name gets its error reply and only that
 #     connection closes, while a download on another connection completes intact;
