@@ -12,7 +12,11 @@
  * so a script can sample the relay's RSS meanwhile (bench/relay_mem.sh). Exit status 0 when
  * every circuit was built and none closed while held.
  *
- * usage: bench_relay_circuits PEER ONION_KEY_FILE N [IN_FLIGHT [HOLD_S]]
+ * With PEER2 and ONION_KEY_FILE2 the circuits have two hops: the first relay extends each one
+ * (EXTEND2, with the second relay's link key as a client sends it) to the second relay, which
+ * needs no consensus on either relay (tests/integration/test_extend_link_key.sh).
+ *
+ * usage: bench_relay_circuits PEER ONION_KEY_FILE N [IN_FLIGHT [HOLD_S [PEER2 ONION_KEY_FILE2]]]
  *   PEER            the relay as `umbra whoami --peer` prints it: <node-id>/<link-key>@host:port
  *   ONION_KEY_FILE  the relay's onion key file (<state_dir>/onion.key; only its public half
  *                   is used, as a client would take it from the consensus)
@@ -21,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "lib/err.h"
 #include "lib/time.h"
@@ -44,6 +50,8 @@ struct bench {
 	struct circ_core *core;
 	struct link *link; /* the link to the relay, once open */
 	struct relay_entry relay;
+	struct relay_entry relay2; /* the second hop, if n_hops is 2 */
+	size_t n_hops;
 	struct ev_timer *deadline;
 	struct ev_signal *sigint, *sigterm;
 	uint64_t n_target, n_started, n_built, n_failed, n_closed;
@@ -92,14 +100,14 @@ finish_builds(struct bench *b)
 static void
 pump(struct bench *b)
 {
-	const struct relay_entry *path[1] = { &b->relay };
+	const struct relay_entry *path[2] = { &b->relay, &b->relay2 };
 	uint64_t now = um_mono_ms();
 	int ret;
 
 	while (!b->done && b->link != NULL && !b->blocked && b->n_started < b->n_target &&
 	       b->n_started - b->n_built - b->n_failed < b->in_flight_max) {
-		if ((ret = circ_client_build(b->core, as_circ_link(b->link), path, 1, NULL, now,
-		                             NULL)) != UM_OK)
+		if ((ret = circ_client_build(b->core, as_circ_link(b->link), path, b->n_hops, NULL,
+		                             now, NULL)) != UM_OK)
 			die("circ_client_build", ret);
 		b->n_started++;
 	}
@@ -228,6 +236,50 @@ on_signal(void *arg, int signum)
 	ev_loop_stop(b->loop);
 }
 
+/*
+ * Fill e's identity, link key, onion key (public half of the key file) and, when with_addr,
+ * its one address (an EXTEND2 needs it) from a PEER spec. Exit on error.
+ */
+static void
+load_relay(struct relay_entry *e, const char *peer, const char *onion_file, bool with_addr,
+           char *hostport, size_t hostport_len)
+{
+	struct keys_x25519 onion;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char why[256];
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	if ((ret = config_peer_parse(peer, e->identity, e->link_key, hostport, hostport_len)) !=
+	    UM_OK)
+		die("PEER (expected <node-id>/<link-key>@host:port)", ret);
+	if ((ret = keys_x25519_load(onion_file, &onion, why, sizeof(why))) != UM_OK) {
+		fprintf(stderr, "bench_relay_circuits: %s\n", why);
+		exit(1);
+	}
+	memcpy(e->onion_key, onion.pk, sizeof(e->onion_key));
+	keys_x25519_clear(&onion);
+	if (!with_addr)
+		return;
+	if ((ret = ev_addr_parse(hostport, &ss, &sl)) != UM_OK)
+		die("PEER2 address", ret);
+	e->n_addrs = 1;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		e->addrs[0].type = RELAY_ADDR_IPV4;
+		memcpy(e->addrs[0].addr, &in->sin_addr, 4);
+		e->addrs[0].port = ntohs(in->sin_port);
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+
+		e->addrs[0].type = RELAY_ADDR_IPV6;
+		memcpy(e->addrs[0].addr, &in6->sin6_addr, 16);
+		e->addrs[0].port = ntohs(in6->sin6_port);
+	}
+}
+
 static uint64_t
 parse_count(const char *s, const char *what)
 {
@@ -246,20 +298,19 @@ main(int argc, char **argv)
 {
 	struct bench b;
 	struct keys_ed25519 me_id;
-	struct keys_x25519 me_lk, onion;
+	struct keys_x25519 me_lk;
 	struct link_identity me;
 	struct link_mgr_config lc;
 	struct link_callbacks cb = { on_open, on_cell, on_close, on_drain, NULL };
 	struct circ_config cc;
 	struct circ_ops ops = { op_send_cell, op_on_event, NULL };
 	struct circ_core_stats st;
-	uint8_t lk[CONFIG_KEY_LEN];
-	char hostport[CONFIG_HOSTPORT_MAX], why[256];
+	char hostport[CONFIG_HOSTPORT_MAX], hostport2[CONFIG_HOSTPORT_MAX];
 	int ret;
 
-	if (argc < 4 || argc > 6) {
+	if (argc < 4 || argc > 8 || argc == 7) {
 		fprintf(stderr, "usage: bench_relay_circuits PEER ONION_KEY_FILE N "
-		                "[IN_FLIGHT [HOLD_S]]\n");
+		                "[IN_FLIGHT [HOLD_S [PEER2 ONION_KEY_FILE2]]]\n");
 		return 2;
 	}
 	if ((ret = um_crypto_init()) != UM_OK)
@@ -269,17 +320,14 @@ main(int argc, char **argv)
 	b.in_flight_max = argc > 4 ? parse_count(argv[4], "IN_FLIGHT") : DEFAULT_IN_FLIGHT;
 	b.hold_s = argc > 5 ? parse_count(argv[5], "HOLD_S") : DEFAULT_HOLD_S;
 
-	/* The one-hop path: the relay's identity and onion key are all CREATE2 needs. */
-	if ((ret = config_peer_parse(argv[1], b.relay.identity, lk, hostport, sizeof(hostport))) !=
-	    UM_OK)
-		die("PEER (expected <node-id>/<link-key>@host:port)", ret);
-	if ((ret = keys_x25519_load(argv[2], &onion, why, sizeof(why))) != UM_OK) {
-		fprintf(stderr, "bench_relay_circuits: %s\n", why);
-		return 1;
+	/* The first hop: its identity and onion key are all CREATE2 needs. The second, if any,
+	 * also needs an address for the EXTEND2. */
+	load_relay(&b.relay, argv[1], argv[2], false, hostport, sizeof(hostport));
+	b.n_hops = 1;
+	if (argc == 8) {
+		load_relay(&b.relay2, argv[6], argv[7], true, hostport2, sizeof(hostport2));
+		b.n_hops = 2;
 	}
-	memcpy(b.relay.link_key, lk, sizeof(b.relay.link_key));
-	memcpy(b.relay.onion_key, onion.pk, sizeof(b.relay.onion_key));
-	keys_x25519_clear(&onion);
 
 	/* A throwaway identity: the link is NK, so the relay never learns it. */
 	keys_ed25519_generate(&me_id);
@@ -305,8 +353,8 @@ main(int argc, char **argv)
 	ops.arg = &b;
 	b.core = circ_core_new(&cc, &ops, NULL);
 
-	if ((ret = link_mgr_connect(b.links, LINK_PATTERN_NK, b.relay.identity, lk, hostport,
-	                            NULL)) != UM_OK)
+	if ((ret = link_mgr_connect(b.links, LINK_PATTERN_NK, b.relay.identity, b.relay.link_key,
+	                            hostport, NULL)) != UM_OK)
 		die("link_mgr_connect", ret);
 	b.deadline = ev_timer_new(b.loop, on_deadline, &b);
 	ev_timer_start(b.deadline, BUILD_DEADLINE_S * 1000ull, 0);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz the EXTEND2 parser (link specifiers and the CREATE2 request). Only UM_OK, TRUNCATED,
- * MALFORMED and TRAILING may come back; a parsed message re-encodes (canonical order, skipped
- * specifiers dropped), parses back to the same struct, and re-encodes to the same bytes.
+ * Fuzz the EXTEND2 parser (link specifiers, our link key included, and the CREATE2 request).
+ * Only UM_OK, TRUNCATED, MALFORMED and TRAILING may come back; a parsed message re-encodes
+ * (canonical order, skipped specifiers dropped), parses back to the same struct, and
+ * re-encodes to the same bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,6 +43,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (!e.has_ipv4 && !e.has_ipv6)
 		abort();
+	/* Without our link-key specifier the key stays all zero (the struct is canonical). */
+	for (size_t i = 0; i < sizeof(e.link_key) && !e.has_link_key; i++)
+		if (e.link_key[i] != 0)
+			abort();
 	n = encode(&e, out, sizeof(out));
 	if (n > size || relay_extend2_parse(out, n, &p) != UM_OK || memcmp(&e, &p, sizeof(e)) != 0)
 		abort();

@@ -101,7 +101,8 @@ struct circ_event {
 	 * an authenticated SENDME for a DATA cell echoes (docs/PROTOCOL.md 14.3) */
 	const uint8_t *digest;
 	/* LINK_REQUEST: identity (ed25519_id) and addresses of the relay to reach. Open an XK
-	 * link that proves that identity, with the link key the consensus gives for it. */
+	 * link that proves that identity, with the link key the EXTEND2 gives (has_link_key),
+	 * else the one our consensus gives for it. */
 	const struct relay_extend2 *target;
 };
 

@@ -20,6 +20,9 @@
 #include "crypto/ntor.h"
 #include "circuit/circuit_st.h"
 
+_Static_assert((int)RELAY_LS_LINK_KEY_LEN == (int)RELAY_DESC_KEY_LEN,
+               "EXTEND2 link key is a descriptor's");
+
 static struct log_ratelim rl_proto = LOG_RATELIM_INIT(60000);
 
 static void
@@ -54,6 +57,7 @@ hop_from_entry(struct circ_hop_info *h, const struct relay_entry *e)
 	memset(h, 0, sizeof(*h));
 	memcpy(h->identity, e->identity, CIRC_ID_KEY_LEN);
 	memcpy(h->onion_key, e->onion_key, NTOR_KEY_LEN);
+	memcpy(h->link_key, e->link_key, RELAY_LS_LINK_KEY_LEN);
 	for (size_t i = 0; i < e->n_addrs && i < RELAY_DESC_MAX_ADDRS; i++) {
 		const struct relay_addr *a = &e->addrs[i];
 
@@ -116,6 +120,10 @@ send_extend(struct circ_core *core, struct circuit *circ, uint64_t now)
 	memcpy(e.ipv6, h->ipv6, 16);
 	e.ipv6_port = h->ipv6_port;
 	memcpy(e.ed25519_id, h->identity, CIRC_ID_KEY_LEN);
+	/* The link key lets the extending relay reach the next hop even when its consensus is
+	 * older than ours and does not list it yet (docs/PROTOCOL.md 13.4). */
+	e.has_link_key = true;
+	memcpy(e.link_key, h->link_key, RELAY_LS_LINK_KEY_LEN);
 	e.create.htype = CIRC_HTYPE_NTOR;
 	e.create.hlen = NTOR_ONIONSKIN_LEN;
 	ntor_node_id(node_id, h->identity);

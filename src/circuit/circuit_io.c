@@ -1269,10 +1269,24 @@ defer_failed(struct circ_io *io, const uint8_t id[CIRC_ID_KEY_LEN])
 	ev_defer_schedule(io->kick);
 }
 
+_Static_assert((int)RELAY_LS_LINK_KEY_LEN == (int)X25519_KEY_LEN,
+               "EXTEND2 link key is an XK static key");
+
+/*
+ * The core found no open link proving t's identity (docs/PROTOCOL.md 13.4): open an XK link
+ * to the address t gives. The link key comes from the EXTEND2 itself when the client sent one
+ * (ours, 11.6), else from our consensus; a relay must not need the client's view of the
+ * network, which may be newer than ours. Trusting the client's key is safe: XK only completes
+ * with a responder holding that key's private half, and link_mgr_connect() with expected_id
+ * fails the handshake (handshake.c accept_identity(): UM_ERR_AUTH) unless the responder's
+ * hello carries a link certificate, signed by the Ed25519 identity t names, for exactly that
+ * key. A wrong key or an impostor fails the link, and the core sends CONNECTFAILED.
+ */
 static void
 link_request(struct circ_io *io, const struct relay_extend2 *t)
 {
 	const struct consensus *c;
+	const uint8_t *link_key = NULL;
 	struct link *l = NULL;
 	char addr[80], ip[INET6_ADDRSTRLEN];
 	bool merged;
@@ -1285,10 +1299,17 @@ link_request(struct circ_io *io, const struct relay_extend2 *t)
 	}
 	if (merged)
 		return; /* one connect serves every circuit waiting for this relay */
-	c = io->env.consensus(io->env.arg, um_wall_s());
-	k = c != NULL ? path_find_relay(c, t->ed25519_id) : -1;
-	if (k < 0) {
-		log_info(LD_CIRC, "EXTEND2 to a relay not in our consensus: refused");
+	if (t->has_link_key) {
+		link_key = t->link_key;
+	} else {
+		c = io->env.consensus(io->env.arg, um_wall_s());
+		k = c != NULL ? path_find_relay(c, t->ed25519_id) : -1;
+		if (k >= 0)
+			link_key = c->relays[k].link_key;
+	}
+	if (link_key == NULL) {
+		log_info(LD_CIRC, "EXTEND2 without a link key to a relay not in our consensus: "
+		                  "refused");
 		(void)cpool_req_remove(&io->reqs, t->ed25519_id);
 		defer_failed(io, t->ed25519_id);
 		return;
@@ -1300,7 +1321,7 @@ link_request(struct circ_io *io, const struct relay_extend2 *t)
 	else
 		addr[0] = '\0';
 	ret = addr[0] != '\0' ? link_mgr_connect(io->env.links, LINK_PATTERN_XK, t->ed25519_id,
-	                                         c->relays[k].link_key, addr, &l)
+	                                         link_key, addr, &l)
 	                      : UM_ERR_INVALID;
 	if (ret != UM_OK || l == NULL) {
 		log_info(LD_CIRC, "cannot open a link for EXTEND2: %s", um_err_str(ret));

@@ -6,8 +6,9 @@
  *   relay roles : cells from links go to the core, the core's cells go to link_send_cell()
  *                 (a link over its write bound is reported blocked; on_drain unblocks it); the
  *                 core's link requests (EXTEND2 to a relay we have no link to) become an XK
- *                 connect with the link key the current consensus lists for that identity,
- *                 one connect per relay however many circuits wait (circuit_pool.h); its
+ *                 connect with the link key the EXTEND2 carries (else the one the current
+ *                 consensus lists for that identity), the link proving that identity, one
+ *                 connect per relay however many circuits wait (circuit_pool.h); its
  *                 success or failure goes back to the core.
  *   client role : once the app's consensus is valid, keep circuits_prebuilt circuits built
  *                 through path_select() paths with the persistent guard set (path_guard.h,

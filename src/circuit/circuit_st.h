@@ -56,6 +56,7 @@ struct circ_extend {
 struct circ_hop_info {
 	uint8_t identity[CIRC_ID_KEY_LEN];
 	uint8_t onion_key[NTOR_KEY_LEN];
+	uint8_t link_key[RELAY_LS_LINK_KEY_LEN]; /* sent in EXTEND2 (docs/PROTOCOL.md 11.6) */
 	bool has_ipv4, has_ipv6;
 	uint8_t ipv4[4], ipv6[16];
 	uint16_t ipv4_port, ipv6_port;

@@ -398,8 +398,11 @@ struct sel {
 	const struct path_health *health;
 	uint64_t now_s;
 	const struct path_rng *rng;
-	size_t *pool;     /* indices */
-	uint64_t *weight; /* per pool slot */
+	/* Second pass (path_select): relays cooling down are allowed, still down-weighted. */
+	bool health_soft;
+	size_t n_health_excluded; /* relays health kept out of this pass (counted per check) */
+	size_t *pool;             /* indices */
+	uint64_t *weight;         /* per pool slot */
 	size_t n_pool;
 };
 
@@ -410,9 +413,12 @@ failures(const struct sel *s, const struct relay_entry *e)
 }
 
 static bool
-health_excludes(const struct sel *s, const struct relay_entry *e)
+health_excludes(struct sel *s, const struct relay_entry *e)
 {
-	return failures(s, e) >= PATH_HEALTH_EXCLUDE_FAILURES;
+	if (failures(s, e) < PATH_HEALTH_EXCLUDE_FAILURES)
+		return false;
+	s->n_health_excluded++;
+	return !s->health_soft;
 }
 
 /* Weight after health: halved per recent failure. */
@@ -734,15 +740,75 @@ check_request(const struct path_request *req, char *why, size_t why_len)
 	}
 }
 
+/* One selection pass over s (path_select() sets it up): entries, then a plan for the first
+ * entry that has one. */
+static int
+select_pass(struct sel *s, const struct path_guards *guards, struct path_plan *out, char *why,
+            size_t why_len)
+{
+	const uint16_t want = RELAY_FLAG_GUARD | RELAY_FLAG_RUNNING | RELAY_FLAG_VALID;
+	const struct consensus *c = s->c;
+	size_t entries[PATH_GUARDS_MAX], n_entries = 0;
+	char first_why[PATH_WHY_LEN] = "";
+
+	s->n_health_excluded = 0;
+	if (guards != NULL && guards->n > 0) {
+		for (size_t i = 0; i < UM_MIN(guards->n, (size_t)PATH_GUARDS_MAX); i++) {
+			ssize_t k = path_find_relay(c, guards->ids[i]);
+
+			if (k >= 0 && has_flags(&c->relays[k], want) &&
+			    !health_excludes(s, &c->relays[k]))
+				entries[n_entries++] = (size_t)k;
+		}
+		if (n_entries == 0) {
+			set_why(why, why_len,
+			        "none of the %zu entry guards is listed with the Guard flag and "
+			        "healthy",
+			        guards->n);
+			return UM_ERR_NOT_FOUND;
+		}
+	} else {
+		/* No guard set: draw a few entries by bandwidth, without replacement. */
+		s->n_pool = 0;
+		for (size_t i = 0; i < c->n_relays; i++) {
+			const struct relay_entry *e = &c->relays[i];
+
+			if (!has_flags(e, want) || health_excludes(s, e))
+				continue;
+			s->pool[s->n_pool] = i;
+			s->weight[s->n_pool] = health_weight(s, e, e->measured_bw);
+			s->n_pool++;
+		}
+		while (n_entries < PATH_GUARDS_MAX && s->n_pool > 0) {
+			size_t slot = draw(s->rng, s->weight, s->n_pool, false);
+
+			entries[n_entries++] = s->pool[slot];
+			pool_remove(s->pool, s->weight, &s->n_pool, slot);
+		}
+		if (n_entries == 0) {
+			set_why(why, why_len, "no healthy relay with the Guard flag");
+			return UM_ERR_NOT_FOUND;
+		}
+	}
+	for (size_t i = 0; i < n_entries; i++) {
+		char w[PATH_WHY_LEN];
+
+		if (plan_for_entry(s, entries[i], out, w, sizeof(w)) == UM_OK)
+			return UM_OK;
+		if (i == 0)
+			memcpy(first_why, w, sizeof(w));
+	}
+	/* The first entry's reason: that is the guard the client would have used. */
+	set_why(why, why_len, "%s", first_why);
+	return UM_ERR_NOT_FOUND;
+}
+
 int
 path_select(const struct path_config *cfg, const struct consensus *c,
             const struct path_guards *guards, const struct path_request *req,
             const struct path_health *health, uint64_t now_s, const struct path_rng *rng,
             struct path_plan *out, char *why, size_t why_len)
 {
-	const uint16_t want = RELAY_FLAG_GUARD | RELAY_FLAG_RUNNING | RELAY_FLAG_VALID;
-	size_t entries[PATH_GUARDS_MAX], n_entries = 0;
-	char first_why[PATH_WHY_LEN] = "";
 	struct sel s = { 0 };
 	int ret;
 
@@ -762,58 +828,18 @@ path_select(const struct path_config *cfg, const struct consensus *c,
 	s.rng = rng;
 	s.pool = um_xcalloc(c->n_relays, sizeof(*s.pool));
 	s.weight = um_xcalloc(c->n_relays, sizeof(*s.weight));
-
-	if (guards != NULL && guards->n > 0) {
-		for (size_t i = 0; i < UM_MIN(guards->n, (size_t)PATH_GUARDS_MAX); i++) {
-			ssize_t k = path_find_relay(c, guards->ids[i]);
-
-			if (k >= 0 && has_flags(&c->relays[k], want) &&
-			    !health_excludes(&s, &c->relays[k]))
-				entries[n_entries++] = (size_t)k;
-		}
-		if (n_entries == 0) {
-			set_why(why, why_len,
-			        "none of the %zu entry guards is listed with the Guard flag and "
-			        "healthy",
-			        guards->n);
-			ret = UM_ERR_NOT_FOUND;
-			goto out;
-		}
-	} else {
-		/* No guard set: draw a few entries by bandwidth, without replacement. */
-		for (size_t i = 0; i < c->n_relays; i++) {
-			const struct relay_entry *e = &c->relays[i];
-
-			if (!has_flags(e, want) || health_excludes(&s, e))
-				continue;
-			s.pool[s.n_pool] = i;
-			s.weight[s.n_pool] = health_weight(&s, e, e->measured_bw);
-			s.n_pool++;
-		}
-		while (n_entries < PATH_GUARDS_MAX && s.n_pool > 0) {
-			size_t slot = draw(rng, s.weight, s.n_pool, false);
-
-			entries[n_entries++] = s.pool[slot];
-			pool_remove(s.pool, s.weight, &s.n_pool, slot);
-		}
-		if (n_entries == 0) {
-			set_why(why, why_len, "no healthy relay with the Guard flag");
-			ret = UM_ERR_NOT_FOUND;
-			goto out;
-		}
+	ret = select_pass(&s, guards, out, why, why_len);
+	/*
+	 * Health steers away from failing relays; it must not leave the client without any
+	 * path for the whole cool-down. When excluding the relays cooling down is what left no
+	 * path (a small network: the only middle failed three times because of a transient
+	 * fault elsewhere), select again with them allowed, still weighted down per failure
+	 * (docs/PATHS.md 1.6). The caller's build backoff paces the retries.
+	 */
+	if (ret == UM_ERR_NOT_FOUND && s.n_health_excluded > 0) {
+		s.health_soft = true;
+		ret = select_pass(&s, guards, out, why, why_len);
 	}
-	for (size_t i = 0; i < n_entries; i++) {
-		char w[PATH_WHY_LEN];
-
-		if ((ret = plan_for_entry(&s, entries[i], out, w, sizeof(w))) == UM_OK)
-			goto out;
-		if (i == 0)
-			memcpy(first_why, w, sizeof(w));
-	}
-	/* The first entry's reason: that is the guard the client would have used. */
-	set_why(why, why_len, "%s", first_why);
-	ret = UM_ERR_NOT_FOUND;
-out:
 	free(s.pool);
 	free(s.weight);
 	return ret;

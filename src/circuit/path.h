@@ -17,7 +17,8 @@
  *   the path: distinct relays, no two in one (mutual) family, no two with one operator, no two
  *             IPv4 addresses in one /16, no two IPv6 addresses in one /32.
  *   health  : a caller-kept table of recent failures per relay: each failure halves a relay's
- *             weight for the cool-down, PATH_HEALTH_EXCLUDE_FAILURES or more exclude it.
+ *             weight for the cool-down, PATH_HEALTH_EXCLUDE_FAILURES or more exclude it,
+ *             unless excluding leaves no path (then they are allowed, still down-weighted).
  *
  * Nothing here does I/O, keeps a pointer past a call, or logs. Randomness comes from a
  * struct path_rng (the CSPRNG unless a test passes its own generator).
@@ -188,7 +189,9 @@ bool path_exit_allows(const struct relay_entry *e, const struct path_request *re
  * Choose paths for req from c. guards (NULL or empty: entries are drawn from the consensus)
  * lists the entries to try in order: the first one that is in c with GUARD RUNNING VALID, not
  * excluded by health, and with a usable exit and middle supplies every path. health may be
- * NULL. On UM_OK *out holds 1..cfg->n_candidates ranked paths (indices into c->relays);
+ * NULL; when its exclusions are what leaves no path, the relays cooling down are allowed
+ * (still down-weighted) rather than failing (docs/PATHS.md 1.6). On UM_OK *out holds
+ * 1..cfg->n_candidates ranked paths (indices into c->relays);
  * UM_ERR_NOT_FOUND when no path exists, with why (if why_len > 0) saying what is missing, e.g.
  * "no exit allows port 25" or "no exit in country DE with geo_confidence >= 50 allows port
  * 443 (strict)"; UM_ERR_INVALID for a bad cfg or req (why says which field).

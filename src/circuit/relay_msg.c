@@ -117,12 +117,13 @@ rollback(struct wire_wr *w, size_t start, int ret)
 static int
 extend2_put(struct wire_wr *w, const struct relay_extend2 *e)
 {
-	uint8_t nspec = (uint8_t)(1 + (e->has_ipv4 ? 1 : 0) + (e->has_ipv6 ? 1 : 0));
+	uint8_t nspec = (uint8_t)(1 + (e->has_ipv4 ? 1 : 0) + (e->has_ipv6 ? 1 : 0) +
+	                          (e->has_link_key ? 1 : 0));
 	int ret;
 
 	if ((ret = wire_put_u8(w, nspec)) != UM_OK)
 		return ret;
-	/* Order 00, 03, 01 (PROTOCOLS.md 2.1). */
+	/* Order 00, 03, 01 (PROTOCOLS.md 2.1), then ours, 80 (docs/PROTOCOL.md 11.6). */
 	if (e->has_ipv4 && ((ret = wire_put_u8(w, RELAY_LS_IPV4)) != UM_OK ||
 	                    (ret = wire_put_u8(w, RELAY_LS_IPV4_LEN)) != UM_OK ||
 	                    (ret = wire_put_bytes(w, e->ipv4, 4)) != UM_OK ||
@@ -136,6 +137,11 @@ extend2_put(struct wire_wr *w, const struct relay_extend2 *e)
 	                    (ret = wire_put_u8(w, RELAY_LS_IPV6_LEN)) != UM_OK ||
 	                    (ret = wire_put_bytes(w, e->ipv6, 16)) != UM_OK ||
 	                    (ret = wire_put_u16(w, e->ipv6_port)) != UM_OK))
+		return ret;
+	if (e->has_link_key &&
+	    ((ret = wire_put_u8(w, RELAY_LS_LINK_KEY)) != UM_OK ||
+	     (ret = wire_put_u8(w, RELAY_LS_LINK_KEY_LEN)) != UM_OK ||
+	     (ret = wire_put_bytes(w, e->link_key, RELAY_LS_LINK_KEY_LEN)) != UM_OK))
 		return ret;
 	return circ_create2_write(w, &e->create);
 }

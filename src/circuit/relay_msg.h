@@ -99,6 +99,10 @@ enum relay_lspec_type {
 	RELAY_LS_IPV6 = 1,       /* IPv6 [16] | port [2] */
 	RELAY_LS_LEGACY_ID = 2,  /* RSA identity digest [20]: accepted and skipped */
 	RELAY_LS_ED25519_ID = 3, /* Ed25519 identity [32] */
+	/* Ours (docs/PROTOCOL.md 11.6): the target's X25519 link key [32], so the extending
+	 * relay can open an XK link without the target in its own consensus. Outside Tor's
+	 * numbers; a node that does not know it skips it. */
+	RELAY_LS_LINK_KEY = 0x80,
 };
 
 enum relay_lspec_len {
@@ -106,6 +110,7 @@ enum relay_lspec_len {
 	RELAY_LS_IPV6_LEN = 18,
 	RELAY_LS_LEGACY_ID_LEN = 20,
 	RELAY_LS_ED25519_ID_LEN = 32,
+	RELAY_LS_LINK_KEY_LEN = 32, /* = X25519_KEY_LEN */
 };
 
 /* BEGIN flags (tor-spec 6.2; bit 1 is the least significant). Other bits are refused. */
@@ -148,6 +153,8 @@ struct relay_extend2 {
 	uint8_t ipv6[16];
 	uint16_t ipv6_port;
 	uint8_t ed25519_id[RELAY_LS_ED25519_ID_LEN];
+	bool has_link_key; /* the target's link key (RELAY_LS_LINK_KEY) was given */
+	uint8_t link_key[RELAY_LS_LINK_KEY_LEN];
 	struct circ_create2 create;
 };
 

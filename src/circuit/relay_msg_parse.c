@@ -280,6 +280,13 @@ relay_extend2_parse(const uint8_t *data, size_t len, struct relay_extend2 *out)
 				return ret;
 			has_id = true;
 			break;
+		case RELAY_LS_LINK_KEY:
+			if (lslen != RELAY_LS_LINK_KEY_LEN)
+				return UM_ERR_MALFORMED;
+			if ((ret = wire_get_bytes(&r, e.link_key, RELAY_LS_LINK_KEY_LEN)) != UM_OK)
+				return ret;
+			e.has_link_key = true;
+			break;
 		default:
 			/* Unknown: skipped (NSPEC bounds how many). */
 			if ((ret = wire_get_view(&r, lslen, &v)) != UM_OK)

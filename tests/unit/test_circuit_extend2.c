@@ -3,7 +3,9 @@
  * EXTEND2 and EXTENDED2 relay messages (docs/PROTOCOL.md 11.6): a hand-written vector with
  * IPv4, Ed25519 and IPv6 link specifiers in our order, the same message in another order with
  * a legacy id and an unknown specifier (parsed, then re-encoded canonically), round trips,
- * every prefix truncated, trailing bytes, and the malformed table.
+ * every prefix truncated, trailing bytes, and the malformed table. Our link-key specifier
+ * (0x80): sent last, parsed in any order, at most once, exactly 32 bytes; absent, nothing
+ * changes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,11 +46,19 @@
 	"7f"   \
 	"03"   \
 	"010203" /* unknown, skipped */
+#define LK "505152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f"
+#define LS_KEY \
+	"80"   \
+	"20" LK /* our X25519 link key */
+#define LS_UNK81 \
+	"81"     \
+	"00" /* unknown in our range, empty: skipped */
 #define HS     \
 	"0002" \
 	"0054" HDATA84 /* ntor request */
 
 static const char extend2_hex[] = "03" LS_V4 LS_ED LS_V6 HS;
+static const char extend2_key_hex[] = "04" LS_V4 LS_ED LS_V6 LS_KEY HS;
 
 static size_t
 unhex(uint8_t *out, size_t cap, const char *hex)
@@ -78,6 +88,15 @@ extend2_sample(struct relay_extend2 *e)
 	e->create.hlen = CIRC_NTOR_ONIONSKIN_LEN;
 	for (int i = 0; i < CIRC_NTOR_ONIONSKIN_LEN; i++)
 		e->create.hdata[i] = (uint8_t)i;
+}
+
+static void
+extend2_sample_key(struct relay_extend2 *e)
+{
+	extend2_sample(e);
+	e->has_link_key = true;
+	for (int i = 0; i < 32; i++)
+		e->link_key[i] = (uint8_t)(0x50 + i);
 }
 
 static size_t
@@ -151,9 +170,71 @@ test_extend2_other_orders(void **state)
 }
 
 static void
+test_extend2_link_key(void **state)
+{
+	static const char *const variants[] = {
+		/* Any order; unknown specifiers around it skipped. */
+		"04" LS_KEY LS_V6 LS_ED LS_V4 HS,
+		"06" LS_V6 LS_UNK LS_KEY LS_RSA LS_ED LS_V4 HS,
+		"05" LS_V4 LS_ED LS_V6 LS_UNK81 LS_KEY HS,
+	};
+	struct relay_extend2 e, p;
+	struct relay_msg m;
+	uint8_t want[RELAY_DATA_MAX], in[RELAY_DATA_MAX], out[RELAY_DATA_MAX];
+	size_t n, wn;
+
+	(void)state;
+	/* Known vector: the key goes last, after 00, 03, 01. */
+	extend2_sample_key(&e);
+	wn = unhex(want, sizeof(want), extend2_key_hex);
+	assert_int_equal(wn, 1 + 8 + 34 + 20 + 34 + 4 + 84);
+	assert_int_equal(encode(&e, out, sizeof(out)), wn);
+	assert_memory_equal(out, want, wn);
+	assert_int_equal(relay_extend2_parse(want, wn, &p), UM_OK);
+	assert_true(p.has_link_key);
+	assert_memory_equal(p.link_key, e.link_key, RELAY_LS_LINK_KEY_LEN);
+	assert_memory_equal(&p, &e, sizeof(e));
+	assert_int_equal(relay_msg_parse(RELAY_EXTEND2, 0, want, wn, &m), UM_OK);
+	assert_memory_equal(&m.u.extend2, &e, sizeof(e));
+	assert_int_equal(relay_msg_encode(&m, out, sizeof(out), &n), UM_OK);
+	assert_int_equal(n, wn);
+	assert_memory_equal(out, want, wn);
+
+	for (size_t i = 0; i < UM_ARRAY_LEN(variants); i++) {
+		n = unhex(in, sizeof(in), variants[i]);
+		assert_int_equal(relay_extend2_parse(in, n, &p), UM_OK);
+		assert_memory_equal(&p, &e, sizeof(e));
+		assert_int_equal(encode(&p, out, sizeof(out)), wn);
+		assert_memory_equal(out, want, wn);
+	}
+
+	/* With one address family only. */
+	n = unhex(in, sizeof(in), "03" LS_V4 LS_ED LS_KEY HS);
+	assert_int_equal(relay_extend2_parse(in, n, &p), UM_OK);
+	assert_true(p.has_ipv4 && !p.has_ipv6 && p.has_link_key);
+	assert_int_equal(encode(&p, out, sizeof(out)), n);
+	assert_memory_equal(out, in, n);
+
+	/* Without it (an older client): has_link_key false, link_key all zero, and the
+	 * encoding carries no 0x80 specifier. */
+	n = unhex(in, sizeof(in), extend2_hex);
+	assert_int_equal(relay_extend2_parse(in, n, &p), UM_OK);
+	assert_false(p.has_link_key);
+	for (size_t i = 0; i < RELAY_LS_LINK_KEY_LEN; i++)
+		assert_int_equal(p.link_key[i], 0);
+	extend2_sample_key(&e);
+	e.has_link_key = false;
+	memset(e.link_key, 0, sizeof(e.link_key));
+	assert_memory_equal(&p, &e, sizeof(e));
+	assert_int_equal(encode(&e, out, sizeof(out)), n);
+	assert_memory_equal(out, in, n);
+}
+
+static void
 test_extend2_prefixes_trailing(void **state)
 {
-	static const char *const msgs[] = { extend2_hex, "05" LS_V6 LS_RSA LS_ED LS_UNK LS_V4 HS };
+	static const char *const msgs[] = { extend2_hex, "05" LS_V6 LS_RSA LS_ED LS_UNK LS_V4 HS,
+		                            extend2_key_hex, "04" LS_KEY LS_V6 LS_ED LS_V4 HS };
 	struct relay_extend2 p;
 	uint8_t in[RELAY_DATA_MAX + 1];
 
@@ -182,6 +263,18 @@ static const struct {
 	{ "two ed25519", "03" LS_V4 LS_ED LS_ED HS },
 	{ "two legacy", "04" LS_V4 LS_ED LS_RSA LS_RSA HS },
 	{ "two unknown of a type", "04" LS_V4 LS_ED LS_UNK LS_UNK HS },
+	{ "two link keys", "04" LS_V4 LS_ED LS_KEY LS_KEY HS },
+	{ "two link keys, apart", "05" LS_KEY LS_V4 LS_ED LS_V6 LS_KEY HS },
+	{ "link key, no ed25519", "02" LS_V4 LS_KEY HS },
+	{ "link key, no address", "02" LS_ED LS_KEY HS },
+	{ "link key lslen 33", "03" LS_V4 LS_ED "80"
+	                       "21" LK "00" HS },
+	{ "link key lslen 31", "03" LS_V4 LS_ED "80"
+	                       "1f" },
+	{ "link key lslen 0", "03" LS_V4 LS_ED "80"
+	                      "00" HS },
+	{ "link key lslen ff", "03" LS_V4 LS_ED "80"
+	                       "ff" },
 	{ "ipv4 lslen 5", "02"
 	                  "00"
 	                  "05"
@@ -254,6 +347,19 @@ test_extend2_encode_refuses(void **state)
 	wire_wr_init(&w, out, 150); /* one short */
 	assert_int_equal(relay_extend2_write(&w, &e), UM_ERR_TOO_LARGE);
 	assert_int_equal(w.len, 0);
+	extend2_sample_key(&e);
+	wire_wr_init(&w, out, 184); /* one short: the key does not fit */
+	assert_int_equal(relay_extend2_write(&w, &e), UM_ERR_TOO_LARGE);
+	assert_int_equal(w.len, 0);
+	wire_wr_init(&w, out, 185);
+	assert_int_equal(relay_extend2_write(&w, &e), UM_OK);
+	assert_int_equal(w.len, 185);
+	/* A key alone does not make a valid message. */
+	extend2_sample_key(&e);
+	e.has_ipv4 = e.has_ipv6 = false;
+	wire_wr_init(&w, out, sizeof(out));
+	assert_int_equal(relay_extend2_write(&w, &e), UM_ERR_INVALID);
+	assert_int_equal(w.len, 0);
 }
 
 static void
@@ -299,6 +405,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_extend2_known_vector),
 		cmocka_unit_test(test_extend2_other_orders),
+		cmocka_unit_test(test_extend2_link_key),
 		cmocka_unit_test(test_extend2_prefixes_trailing),
 		cmocka_unit_test(test_extend2_malformed),
 		cmocka_unit_test(test_extend2_encode_refuses),

@@ -659,20 +659,41 @@ test_path_health(void **state)
 		assert_int_equal(plan.n, 1);
 		assert_int_equal(exit_of(&plan.p[0]), 3);
 	}
-	/* Both exits failing: the reason says so. */
+	/* Both exits failing: excluding them would leave no path, so both are used anyway,
+	 * still weighted by their failures (3 vs 5: exit 2 is drawn first 4 times in 5). */
 	for (int i = 0; i < 3; i++)
 		path_health_note_failure(h, c.relays[3].identity, NOW);
+	path_health_note_failure(h, c.relays[3].identity, NOW);
+	path_health_note_failure(h, c.relays[3].identity, NOW);
 	{
 		struct path_plan plan;
 		char why[PATH_WHY_LEN];
+		unsigned first2 = 0;
 
+		for (int i = 0; i < 1000; i++) {
+			plan = select_ok(&cfg, &c, NULL, &req, h, &r);
+			assert_int_equal(plan.n, 2);
+			first2 += exit_of(&plan.p[0]) == 2;
+		}
+		assert_true(first2 > 700 && first2 < 900);
+		/* The only middle cooling down too: still a path. */
+		for (int i = 0; i < 3; i++)
+			path_health_note_failure(h, c.relays[1].identity, NOW);
+		plan = select_ok(&cfg, &c, NULL, &req, h, &r);
+		assert_int_equal(plan.p[0].idx[1], 1);
+		/* Cooling down and conflicting with the entry: the reason says so. */
+		fx_operator(&c.relays[2], 1000); /* the guard's operator */
+		fx_operator(&c.relays[3], 1000);
 		assert_int_equal(
 		        path_select(&cfg, &c, NULL, &req, h, NOW, &r.rng, &plan, why, sizeof(why)),
 		        UM_ERR_NOT_FOUND);
 		assert_string_equal(why, "every exit that allows port 443 conflicts with the entry "
 		                         "(family, operator or subnet) or is cooling down after "
 		                         "failures");
-		/* After the cool-down (600 s after the last failure) both are back. */
+		fx_operator(&c.relays[2], 1002);
+		fx_operator(&c.relays[3], 1003);
+		/* After the cool-down (600 s after the last failure) both are back at full
+		 * weight. */
 		assert_int_equal(path_select(&cfg, &c, NULL, &req, h, NOW + 600, &r.rng, &plan, why,
 		                             sizeof(why)),
 		                 UM_OK);
