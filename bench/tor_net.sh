@@ -374,7 +374,7 @@ for name, a in after.items():
     if a is None:
         procs[name] = None
         continue
-    p = {"rss_mb": a["rss_mb"]}
+    p = {k: a[k] for k in ("rss_mb", "pss_mb", "private_mb") if k in a}
     if b and bulk and "seconds" in bulk:
         p["cpu_pct_during_bulk"] = round(100 * (a["cpu_s"] - b["cpu_s"]) / bulk["seconds"], 1)
     procs[name] = p
