@@ -47,6 +47,7 @@ struct source {
 	char url_diff[URL_FULL_LEN + 2 * DIR_DIGEST_LEN + 32];
 	bool full_next;     /* fetch the whole document next time, not a diff */
 	unsigned n_not_yet; /* 404s while we hold no consensus (bootstrap retries) */
+	unsigned n_thin;    /* answers while our consensus was too thin for a path */
 	bool in_flight;
 	enum dirclient_fetch_kind in_flight_kind;
 	char sent_etag[DIRCLIENT_ETAG_MAX_LEN];
@@ -879,6 +880,18 @@ dirclient_next_wakeup_s(const struct dirclient *dc)
 	return t;
 }
 
+/* Too thin to build a path from: fewer than DIRCLIENT_THIN_RELAYS Running relays (a network
+ * whose authorities have not tested its relays yet). */
+static bool
+consensus_is_thin(const struct consensus *c)
+{
+	size_t running = 0;
+
+	for (size_t i = 0; i < c->n_relays; i++)
+		running += (c->relays[i].flags & RELAY_FLAG_RUNNING) != 0;
+	return running < DIRCLIENT_THIN_RELAYS;
+}
+
 /* The source answered usefully: ask again after fresh_until (spread), or soon if stale. */
 static void
 schedule_ok(struct dirclient *dc, struct source *s, uint64_t now_s)
@@ -891,7 +904,15 @@ schedule_ok(struct dirclient *dc, struct source *s, uint64_t now_s)
 	s->last_err = UM_OK;
 	s->error[0] = '\0';
 	s->last_success_s = now_s;
-	if (c != NULL && now_s < c->fresh_until_s) {
+	if (c != NULL && s->n_thin < DIRCLIENT_THIN_TRIES && consensus_is_thin(c)) {
+		/* A network starting up: its first consensus lists too few usable relays for a
+		 * path (the authorities had not tested the others yet). The next one, due at a
+		 * period boundary, is what the client waits for: ask every second (a 304 costs
+		 * little) rather than at fresh_until plus jitter, for a bounded number of answers.
+		 */
+		s->n_thin++;
+		s->next_fetch_s = now_s + 1;
+	} else if (c != NULL && now_s < c->fresh_until_s) {
 		uint64_t span = (c->valid_until_s - c->fresh_until_s) / 2;
 
 		s->next_fetch_s =

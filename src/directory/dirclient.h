@@ -46,6 +46,8 @@ enum dirclient_limits {
 	DIRCLIENT_BACKOFF_MIN_S = 10,       /* first retry after a failure: [min/2, min] */
 	DIRCLIENT_BACKOFF_MAX_S = 1800,     /* doubling up to this */
 	DIRCLIENT_BOOTSTRAP_TRIES = 120,    /* "no consensus yet" (404): retry every second */
+	DIRCLIENT_THIN_RELAYS = 3,          /* fewer Running relays: ...                      */
+	DIRCLIENT_THIN_TRIES = 120,         /* ... no path: ask every second, this many times */
 	DIRCLIENT_REFETCH_S = 120,          /* past fresh_until and nothing newer: ask again */
 	DIRCLIENT_FRESH_JITTER_MAX_S = 600, /* spread fetches after fresh_until */
 };

@@ -62,7 +62,8 @@ mk_entry(struct relay_entry *e, uint8_t id)
 	memset(e->desc_digest, id ^ 1, 32);
 	e->measured_bw = 1000;
 	snprintf(e->nickname, sizeof(e->nickname), "relay%u", (unsigned)id);
-	e->roles = RELAY_ROLE_ENTRY | RELAY_ROLE_MIDDLE;
+	e->roles = RELAY_ROLE_ENTRY | RELAY_ROLE_MIDDLE | RELAY_ROLE_EXIT;
+	e->flags = RELAY_FLAG_RUNNING | RELAY_FLAG_VALID;
 	memset(e->link_key, id ^ 0x55, 32);
 	memset(e->onion_key, id ^ 0xaa, 32);
 	e->n_addrs = 1;
@@ -71,6 +72,9 @@ mk_entry(struct relay_entry *e, uint8_t id)
 	e->addrs[0].addr[3] = id;
 	e->addrs[0].port = 9001;
 	e->policy4.kind = e->policy6.kind = RELAY_POLICY_ACCEPT;
+	e->policy4.n_ranges = 1; /* an exit: accept 80-443 over IPv4 */
+	e->policy4.r[0].lo = 80;
+	e->policy4.r[0].hi = 443;
 	memset(e->operator_id, 0x77, 32);
 	strcpy(e->country, "DE");
 	strcpy(e->region, "eu-central");
@@ -83,27 +87,31 @@ mk_entry(struct relay_entry *e, uint8_t id)
  * An encoded consensus for the period starting at va, voted by voters[] (all of them count as
  * the authority total) and signed by signers[].
  */
+/* Relays in the documents mk_doc() makes (1..3; 3 = enough for a path). */
+static size_t doc_relays = 3;
+
 static uint8_t *
 mk_doc(uint64_t va, const size_t *voters, size_t n_voters, const size_t *signers, size_t n_signers,
        size_t *len)
 {
 	struct vote v[N_AUTH];
 	const struct vote *vp[N_AUTH];
-	struct relay_entry e[2];
+	struct relay_entry e[3];
 	struct consensus c;
 	uint8_t *buf = NULL;
 
 	mk_entry(&e[0], 0x21);
 	mk_entry(&e[1], 0x42);
+	mk_entry(&e[2], 0x63);
 	for (size_t i = 0; i < n_voters; i++) {
 		vote_init(&v[i]);
 		v[i].cert = C[voters[i]];
 		v[i].valid_after_s = va;
 		v[i].fresh_until_s = va + PERIOD;
 		v[i].valid_until_s = va + 3 * PERIOD;
-		v[i].n_relays = 2;
-		v[i].relays = um_xcalloc(2, sizeof(e[0]));
-		memcpy(v[i].relays, e, sizeof(e));
+		v[i].n_relays = doc_relays;
+		v[i].relays = um_xcalloc(doc_relays, sizeof(e[0]));
+		memcpy(v[i].relays, e, doc_relays * sizeof(e[0]));
 		assert_int_equal(vote_sort_relays(&v[i]), UM_OK);
 		assert_int_equal(vote_sign(&v[i], &S[voters[i]]), UM_OK);
 		vp[i] = &v[i];
@@ -260,7 +268,7 @@ test_dirclient_threshold_2_of_3_accepted_1_refused(void **state)
 	assert_int_equal(s->sigs[2].status, CONS_AUTH_SIGNED);
 	assert_int_equal(s->valid_after_s, VA);
 	assert_int_equal(s->age_s, NOW - VA);
-	assert_int_equal(s->n_relays, 2);
+	assert_int_equal(s->n_relays, 3);
 	assert_int_not_equal(s->sources[0].error[0], '\0');
 	assert_int_equal(s->sources[1].last_http, 200);
 	assert_int_equal(s->sources[1].last_success_s, NOW);
@@ -276,6 +284,45 @@ test_dirclient_threshold_2_of_3_accepted_1_refused(void **state)
 
 	free(one);
 	free(two);
+	dirclient_free(dc);
+	store_close(st);
+}
+
+/* A network starting up: a consensus too thin for a path (fewer than 3 relays) is asked for
+ * again every second, a bounded number of times, instead of at fresh_until plus jitter. */
+static void
+test_dirclient_thin_consensus_refetched_soon(void **state)
+{
+	static const size_t s012[] = { 0, 1, 2 };
+	struct store *st = mem_store();
+	struct dirclient *dc = new_dc(st, DIRCLIENT_PIN_STRICT, 3, 1, NOW);
+	struct dirclient_fetch f[DIRCLIENT_MAX_SOURCES];
+	uint8_t *thin, *full;
+	size_t len_thin, len_full;
+	bool acc;
+
+	(void)state;
+	doc_relays = 2;
+	thin = doc3(VA, s012, 3, &len_thin);
+	doc_relays = 3;
+	full = doc3(VA + 1, s012, 3, &len_full);
+	assert_int_equal(due(dc, NOW, f), 3);
+	assert_int_equal(answer(dc, 0, NOW, 200, thin, len_thin, NULL, &acc), UM_OK);
+	assert_true(acc);
+	assert_int_equal(status(dc, NOW)->sources[0].next_fetch_s, NOW + 1);
+	/* Bounded: after DIRCLIENT_THIN_TRIES answers, back to the usual schedule. */
+	for (unsigned i = 1; i <= DIRCLIENT_THIN_TRIES; i++) {
+		assert_int_equal(due(dc, NOW + i, f), 1);
+		assert_int_equal(answer(dc, 0, NOW + i, 200, thin, len_thin, NULL, &acc), UM_OK);
+	}
+	assert_true(status(dc, NOW + DIRCLIENT_THIN_TRIES)->sources[0].next_fetch_s >=
+	            NOW + DIRCLIENT_THIN_TRIES + 1);
+	/* A consensus with enough relays: the usual schedule, at fresh_until or later. */
+	assert_int_equal(answer(dc, 1, NOW, 200, full, len_full, NULL, &acc), UM_OK);
+	assert_true(acc);
+	assert_true(status(dc, NOW)->sources[1].next_fetch_s >= VA + 1 + PERIOD);
+	free(thin);
+	free(full);
 	dirclient_free(dc);
 	store_close(st);
 }
@@ -974,6 +1021,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dirclient_threshold_2_of_3_accepted_1_refused),
+		cmocka_unit_test(test_dirclient_thin_consensus_refetched_soon),
 		cmocka_unit_test(test_dirclient_altered_byte_rejected_cache_kept),
 		cmocka_unit_test(test_dirclient_expired_and_future_rejected),
 		cmocka_unit_test(test_dirclient_foreign_keys_refused),
