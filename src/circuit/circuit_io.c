@@ -1049,6 +1049,16 @@ on_demand_building(const struct circ_io *io)
  * serve it at all, fail it at once (EXITPOLICY, or the last exit's refusal). Returns true
  * when a stream left the waiting list (the lists may have changed: the kick runs again).
  */
+/* Does c list any relay usable as an exit at all (whatever its policy)? */
+static bool
+consensus_has_exit(const struct consensus *c)
+{
+	for (size_t i = 0; i < c->n_relays; i++)
+		if (path_relay_is_exit(&c->relays[i]))
+			return true;
+	return false;
+}
+
 static bool
 streams_attach_waiting(struct circ_io *io)
 {
@@ -1065,7 +1075,10 @@ streams_attach_waiting(struct circ_io *io)
 			cs_attach(io, rec, s);
 			return true;
 		}
-		if (c == NULL)
+		/* No consensus yet, or one without a single usable exit (a network starting up:
+		 * its relays not tested yet): wait for the next one, up to the open timeout,
+		 * rather than blame an exit policy nobody has published. */
+		if (c == NULL || !consensus_has_exit(c))
 			continue;
 		if (cpool_exits_serving(c, &s->preq, &io->refusals,
 		                        (const uint8_t(*)[CIRC_ID_KEY_LEN])s->tried, s->n_tried,

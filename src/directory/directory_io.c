@@ -631,6 +631,10 @@ upload_done(void *arg, const struct ev_http_result *res)
 		b *= 2;
 	if (b > DIRIO_UPLOAD_RETRY_MAX_S)
 		b = DIRIO_UPLOAD_RETRY_MAX_S;
+	/* An authority not reachable at the first try is most often one starting beside us
+	 * (a network coming up): try once more soon before backing off. */
+	if (u->n_failures == 0 && res->err != UM_OK)
+		b = DIRIO_UPLOAD_RETRY_FIRST_S;
 	u->n_failures++;
 	u->next_s = um_wall_s() + b;
 	if (res->err != UM_OK)

@@ -48,6 +48,7 @@ enum directory_io_limits {
 	DIRIO_REACH_EVERY_MAX_S = 300,     /* reachability rounds: min(P/2, this) apart */
 	DIRIO_DESC_REPUBLISH_S = 6 * 3600, /* new descriptor this often (lifetime 18 h) */
 	DIRIO_UPLOAD_RETRY_MIN_S = 5,      /* failed upload: retry after this, doubling */
+	DIRIO_UPLOAD_RETRY_FIRST_S = 1,    /* ... but the first unreachable: after this */
 	DIRIO_UPLOAD_RETRY_MAX_S = 600,
 };
 
