@@ -18,6 +18,7 @@ NET=$T/net
 ORIGIN_PID=
 cleanup() {
 	local rc=$?
+	set +e # every step below must run, whatever failed before or fails here
 	if [ "$rc" -ne 0 ] && [ -d "$NET" ]; then
 		echo "demo failed; the last lines of each node's log:" >&2
 		for l in "$NET"/*/umbra.log; do
