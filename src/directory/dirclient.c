@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1168,6 +1169,18 @@ dirclient_handle(struct dirclient *dc, size_t srcno, enum dirclient_fetch_kind k
 		else
 			copy_str(s->error, sizeof(s->error), um_err_str(r->err));
 		ret = r->err;
+		/* Refused while we hold no consensus: most often a directory starting beside us
+		 * (a network coming up). Ask again in a second, for the bootstrap tries, before
+		 * backing off. */
+		if (r->err == UM_ERR_SYS && r->sys_errno == ECONNREFUSED && dc->cur == NULL &&
+		    s->n_not_yet < DIRCLIENT_BOOTSTRAP_TRIES) {
+			s->n_not_yet++;
+			s->last_err = ret;
+			s->next_fetch_s = now_s + 1;
+			save_source(dc, s);
+			log_info(LD_DIR, "directory %s: %s", s->base, s->error);
+			return ret;
+		}
 		goto fail;
 	}
 	s->unreachable = false;

@@ -31,7 +31,7 @@
 #include "directory/dirserv_st.h"
 
 enum {
-	TICK_MS = 1000,
+	TICK_MS = 250, /* schedule steps land within a quarter second of their time */
 	ADDR_TEXT_MAX = EV_ADDR_STRLEN,
 	URL_MAX = 256,
 };
@@ -105,6 +105,9 @@ struct dirauth_io {
 	uint8_t *vote; /* our encoded vote for period.valid_after_s, or NULL */
 	size_t vote_len;
 	uint64_t next_reach_s;
+	bool new_desc;               /* a descriptor arrived: probe it at the next tick */
+	uint64_t hold_vote_until_s;  /* probes of new relays in flight: vote after them */
+	uint64_t start_hold_until_s; /* just started: let relays starting with us upload */
 	size_t n_probes;
 	struct reach_probe probes[DIRIO_REACH_MAX_PROBES];
 	struct log_ratelim rl_peer;
@@ -141,8 +144,10 @@ auth_http(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 	/* A new descriptor: test its relay's reachability at the next tick rather than at the
 	 * next round, so it can be Running in the very next vote. */
 	if (resp->status == 200 && strcmp(req->method, "POST") == 0 &&
-	    strcmp(req->path, "/v1/desc") == 0)
+	    strcmp(req->path, "/v1/desc") == 0) {
 		io->next_reach_s = 0;
+		io->new_desc = true;
+	}
 }
 
 static int
@@ -488,6 +493,12 @@ reach_round(struct dirauth_io *io, uint64_t now_s)
 	io->next_reach_s = now_s + every;
 	if (dirserv_db_foreach_latest(io->ds, now_s, reach_one, io) != UM_OK)
 		log_warn(LD_DIR, "cannot list descriptors for reachability tests");
+	/* Probes of relays that just uploaded: a vote due now waits for them (a loopback
+	 * handshake takes milliseconds) for at most a second, so a network starting up
+	 * lists its relays Running one period earlier. */
+	if (io->new_desc && io->n_probes > 0)
+		io->hold_vote_until_s = now_s + 1;
+	io->new_desc = false;
 }
 
 static void
@@ -504,7 +515,9 @@ auth_tick(void *arg)
 	}
 	/* Each step once per period, in order; a late start or a stalled loop runs the steps
 	 * that are due one after the other. */
-	if (io->phase == PH_WAIT_VOTE && now >= p->vote_at_s) {
+	if (io->phase == PH_WAIT_VOTE && now >= p->vote_at_s &&
+	    (now >= p->fetch_at_s || (now >= io->start_hold_until_s &&
+	                              (io->n_probes == 0 || now >= io->hold_vote_until_s)))) {
 		do_vote(io);
 		io->phase = PH_VOTED;
 	}
@@ -537,6 +550,9 @@ dirauth_io_start(struct dirauth_io *io)
 	dirauth_period_next(now, io->interval_s, &io->period);
 	io->phase = PH_WAIT_VOTE;
 	io->next_reach_s = now;
+	/* A vote due at once (we started inside its window) waits a second for the relays
+	 * of a network starting with us to upload and be tested, if the window allows. */
+	io->start_hold_until_s = now + 1;
 	ev_timer_free(io->timer);
 	io->timer = ev_timer_new(io->loop, auth_tick, io);
 	ev_timer_start(io->timer, 0, TICK_MS);
