@@ -416,9 +416,17 @@ ev_tcp_abort(struct ev_tcp *t)
 	list_remove(&t->dirty_node);
 	/* SO_LINGER 0 then close: the peer sees a reset (RST), not a clean end of stream, so a
 	 * proxied transfer that broke is never taken for a complete one. uv_tcp_close_reset()
-	 * refuses a handle with a shutdown in progress: then a plain close. */
-	if (uv_tcp_close_reset(&t->h, tcp_close_cb) != 0)
+	 * refuses a handle with a shutdown in progress (a half-closed stream whose peer was
+	 * slow to read): set SO_LINGER 0 on its socket ourselves, so the close still resets
+	 * instead of sending the FIN that would pass a truncated stream off as complete. */
+	if (uv_tcp_close_reset(&t->h, tcp_close_cb) != 0) {
+		uv_os_fd_t fd;
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		if (uv_fileno((const uv_handle_t *)&t->h, &fd) == 0)
+			(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		uv_close((uv_handle_t *)&t->h, tcp_close_cb);
+	}
 }
 
 static void
