@@ -75,20 +75,6 @@ done
 [ "$total" -ge 2 ] || fail "relays carry only $total middle/exit circuit ends"
 ok "the relays report the circuits they carry ($GNAME as entry, $total middle/exit positions)"
 
-# Kill the middle relay of circuit $CID (that PID only).
-kill "$MPID"
-gone_and_rebuilt() {
-	circuits client >"$T/c2.json" || return 1
-	python3 - "$T/c2.json" "$CID" <<'PY' || return 1
-import json, sys
-c = json.load(open(sys.argv[1]))
-assert all(str(x["id"]) != sys.argv[2] for x in c["circuits"])
-PY
-	check_paths "$T/c2.json" "$MID" >/dev/null
-}
-wait_for 60 "circuit $CID dropped and rebuilt avoiding $MNAME" gone_and_rebuilt
-ok "killing $MNAME (pid $MPID) dropped circuit $CID; the client rebuilt without it: $("$UMBRA" circuits -s "$NET/client/control.sock" | head -3 | tail -2 | tr -s ' ' | paste -sd';')"
-
 # `umbra circuits build`: fresh circuits on demand, each reported with its build time, each
 # then listed among the client's circuits.
 before=$(circuits client | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["circuits"]))')
@@ -105,6 +91,20 @@ after=$(circuits client | python3 -c 'import json,sys; print(len(json.load(sys.s
 "$UMBRA" circuits build --count 0 -s "$NET/client/control.sock" >/dev/null 2>&1 &&
 	fail "--count 0 accepted"
 ok "umbra circuits build: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["build_ms"])' "$T/build.json") ms"
+
+# Kill the middle relay of circuit $CID (that PID only).
+kill "$MPID"
+gone_and_rebuilt() {
+	circuits client >"$T/c2.json" || return 1
+	python3 - "$T/c2.json" "$CID" <<'PY' || return 1
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert all(str(x["id"]) != sys.argv[2] for x in c["circuits"])
+PY
+	check_paths "$T/c2.json" "$MID" >/dev/null
+}
+wait_for 60 "circuit $CID dropped and rebuilt avoiding $MNAME" gone_and_rebuilt
+ok "killing $MNAME (pid $MPID) dropped circuit $CID; the client rebuilt without it: $("$UMBRA" circuits -s "$NET/client/control.sock" | head -3 | tail -2 | tr -s ' ' | paste -sd';')"
 
 "$UMBRA" testnet down --dir "$NET" >"$T/down.out" 2>&1 || fail "down: $(cat "$T/down.out")"
 for l in "$NET"/*/umbra.log; do
