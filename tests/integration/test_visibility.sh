@@ -37,7 +37,7 @@ trap on_exit EXIT
 
 # Capture from before the first link (the connections' starts are needed to parse them);
 # linkcap.py keeps only the entry's and the exit's ports.
-tcpdump -i lo -U -n -w "$T/cap.pcap" "tcp and net 127.0.0.0/8" 2>"$T/tcpdump.err" &
+tcpdump -i lo -U -n -B 65536 -w "$T/cap.pcap" "tcp and net 127.0.0.0/8" 2>"$T/tcpdump.err" &
 TCPDUMP=$!
 wait_for 10 "tcpdump" grep -q "listening on" "$T/tcpdump.err"
 
@@ -80,6 +80,8 @@ sleep 1 # let the last records reach the capture
 kill -INT "$TCPDUMP"
 wait "$TCPDUMP" 2>/dev/null || true
 TCPDUMP=
+dropped=$(sed -n 's/^\([0-9]*\) packets* dropped by kernel.*/\1/p' "$T/tcpdump.err")
+[ "${dropped:-0}" -eq 0 ] || fail "tcpdump dropped $dropped packets: the capture has holes"
 ok "captured the entry's and the exit's ports during a page fetch and 1 MiB"
 
 "$UMBRA" circuits -s "$NET/$ENTRY/control.sock" --json >"$T/entry.json"
