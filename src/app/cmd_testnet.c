@@ -443,7 +443,7 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		 * authorities on 127.0.0.1, as what each relay sees is visible in a capture. */
 		body = um_xasprintf(
 		        "[node]\nstate_dir = %s/client\nnickname = client\nroles = client\n"
-		        "[link]\nlisten = 127.0.0.1:0\noutbound_address = 127.0.0.2\n"
+		        "[link]\noutbound_address = 127.0.0.2\n"
 		        "[log]\nlevel = info\n"
 		        "[client]\nsocks_listen = %s\nhttp_connect_listen = %s\n"
 		        "[directory]\nvote_interval = %us\n%s",
