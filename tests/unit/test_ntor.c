@@ -242,8 +242,10 @@ test_ntor_random_keys_agree(void **state)
 		                 UM_OK);
 		assert_int_equal(ntor_client_finish(&cs, reply, kc, len), UM_OK);
 		assert_memory_equal(kc, ks, len);
-		/* Fresh ephemerals every time: never the same keys twice. */
-		assert_memory_not_equal(kc, prev, len);
+		/* Fresh ephemerals every time: never the same keys twice (checked where a
+		 * chance match is negligible: 16 bytes or more, against the previous output). */
+		if (len >= 16 && i > 0 && (i - 1) % KM_LEN + 1 >= 16)
+			assert_memory_not_equal(kc, prev, 16);
 		memcpy(prev, kc, len);
 	}
 	relay_clear(&r);
