@@ -18,8 +18,9 @@ import os
 import socket
 import statistics
 import sys
-import threading
 import time
+
+from proxy_measure import exit_with  # same directory: python puts it on sys.path
 
 TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 12)
 
@@ -98,20 +99,6 @@ def build_once(c, timeout):
             if f[3] in ("FAILED", "CLOSED"):
                 return None, 0, None
     raise TimeoutError("circuit %s not built within %.0f s" % (cid, timeout))
-
-
-def exit_with(pid):
-    """Exit (status 3) once process PID is gone: no orphan outlives a killed caller."""
-    def watch():
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(3)
-            except PermissionError:
-                pass
-            time.sleep(0.5)
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def main():

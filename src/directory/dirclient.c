@@ -932,6 +932,26 @@ schedule_ok(struct dirclient *dc, struct source *s, uint64_t now_s)
 	}
 }
 
+/*
+ * A network starting up: while we hold no consensus, a source that cannot serve one yet is
+ * asked again in a second rather than backed off, for DIRCLIENT_BOOTSTRAP_TRIES answers.
+ * Returns false (nothing changed) once that no longer applies. why (NULL: keep s->error)
+ * is the source's error text.
+ */
+static bool
+bootstrap_retry(struct dirclient *dc, struct source *s, uint64_t now_s, int err, const char *why)
+{
+	if (dc->cur != NULL || s->n_not_yet >= DIRCLIENT_BOOTSTRAP_TRIES)
+		return false;
+	if (why != NULL)
+		snprintf(s->error, sizeof(s->error), "%s", why);
+	s->n_not_yet++;
+	s->last_err = err;
+	s->next_fetch_s = now_s + 1;
+	save_source(dc, s);
+	return true;
+}
+
 /* The source failed: exponential backoff with jitter in [b/2, b]. */
 static void
 schedule_fail(struct dirclient *dc, struct source *s, uint64_t now_s, int err)
@@ -1172,12 +1192,8 @@ dirclient_handle(struct dirclient *dc, size_t srcno, enum dirclient_fetch_kind k
 		/* Refused while we hold no consensus: most often a directory starting beside us
 		 * (a network coming up). Ask again in a second, for the bootstrap tries, before
 		 * backing off. */
-		if (r->err == UM_ERR_SYS && r->sys_errno == ECONNREFUSED && dc->cur == NULL &&
-		    s->n_not_yet < DIRCLIENT_BOOTSTRAP_TRIES) {
-			s->n_not_yet++;
-			s->last_err = ret;
-			s->next_fetch_s = now_s + 1;
-			save_source(dc, s);
+		if (r->err == UM_ERR_SYS && r->sys_errno == ECONNREFUSED &&
+		    bootstrap_retry(dc, s, now_s, ret, NULL)) {
 			log_info(LD_DIR, "directory %s: %s", s->base, s->error);
 			return ret;
 		}
@@ -1212,16 +1228,11 @@ dirclient_handle(struct dirclient *dc, size_t srcno, enum dirclient_fetch_kind k
 		ret = handle_diff(dc, srcno, now_s, r->body, r->body_len, accepted);
 	else if (r->status == 200)
 		ret = handle_body(dc, srcno, now_s, r->body, r->body_len, accepted);
-	else if (r->status == 404 && dc->cur == NULL && s->n_not_yet < DIRCLIENT_BOOTSTRAP_TRIES) {
-		/* A live directory without a consensus yet (a network starting up): ask again
-		 * soon rather than backing off, for a bounded number of tries. */
-		snprintf(s->error, sizeof(s->error), "no consensus yet");
-		s->n_not_yet++;
-		s->last_err = UM_ERR_NOT_FOUND;
-		s->next_fetch_s = now_s + 1;
-		save_source(dc, s);
+	else if (r->status == 404 &&
+	         bootstrap_retry(dc, s, now_s, UM_ERR_NOT_FOUND, "no consensus yet"))
+		/* A live directory without a consensus yet (a network starting up). */
 		return UM_ERR_NOT_FOUND;
-	} else {
+	else {
 		snprintf(s->error, sizeof(s->error), "HTTP %d", r->status);
 		ret = UM_ERR_PROTOCOL;
 	}
