@@ -544,6 +544,10 @@ pool_maintain(struct circ_io *io)
 		if (guard_set_update(io->guards, c, now_s, NULL) != UM_OK)
 			log_warn(LD_CIRC, "cannot save the guard set");
 		io->guards_for = c->valid_after_s;
+		/* A new consensus may offer the paths the last one lacked: try it now, not after
+		 * the backoff earned on the old one. */
+		io->n_fail = 0;
+		io->next_build_ms = 0;
 	}
 	if (now < io->next_build_ms)
 		return;

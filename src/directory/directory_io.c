@@ -5,9 +5,9 @@
  * dirserv.c (authority state), descriptor.c (relay descriptors) and dirclient.c (clients);
  * this file only moves bytes and keeps time.
  *
- * Time: the schedule is in wall-clock seconds (um_wall_s()), since periods are aligned to
- * unix time on every authority; a one-second timer checks what is due, so a clock step
- * moves the next step rather than losing it.
+ * Time: periods are in wall-clock seconds (um_wall_s()), aligned to unix time on every
+ * authority; the steps are checked against the wall clock in milliseconds by a timer every
+ * TICK_MS, so a clock step moves the next step rather than losing it.
  *
  * Shortcuts, admitted: a reachability probe counts as a success when an
  * open link with the relay's identity exists, whoever opened it (the link layer
@@ -32,6 +32,12 @@
 
 enum {
 	TICK_MS = 250, /* schedule steps land within a quarter second of their time */
+	/* Bootstrap (no live consensus): the first period voted for starts at least this far
+	 * ahead, so the votes can meet before it, and signatures go out again this often. */
+	BOOT_MIN_LEAD_MS = 750,
+	BOOT_RESIGN_MS = 500,
+	START_HOLD_MS = 1000, /* just started: let relays starting with us upload */
+	PROBE_HOLD_MS = 1000, /* probes of new relays in flight: a vote waits this long */
 	ADDR_TEXT_MAX = EV_ADDR_STRLEN,
 	URL_MAX = 256,
 };
@@ -105,9 +111,11 @@ struct dirauth_io {
 	uint8_t *vote; /* our encoded vote for period.valid_after_s, or NULL */
 	size_t vote_len;
 	uint64_t next_reach_s;
-	bool new_desc;               /* a descriptor arrived: probe it at the next tick */
-	uint64_t hold_vote_until_s;  /* probes of new relays in flight: vote after them */
-	uint64_t start_hold_until_s; /* just started: let relays starting with us upload */
+	bool new_desc;                /* a descriptor arrived: probe it at the next tick */
+	uint64_t hold_vote_until_ms;  /* probes of new relays in flight: vote after them */
+	uint64_t start_hold_until_ms; /* just started: let relays starting with us upload */
+	bool early;                   /* this period's vote was a bootstrap vote */
+	uint64_t resign1_ms, resign2_ms;
 	size_t n_probes;
 	struct reach_probe probes[DIRIO_REACH_MAX_PROBES];
 	struct log_ratelim rl_peer;
@@ -497,7 +505,7 @@ reach_round(struct dirauth_io *io, uint64_t now_s)
 	 * handshake takes milliseconds) for at most a second, so a network starting up
 	 * lists its relays Running one period earlier. */
 	if (io->new_desc && io->n_probes > 0)
-		io->hold_vote_until_s = now_s + 1;
+		io->hold_vote_until_ms = um_wall_ms() + PROBE_HOLD_MS;
 	io->new_desc = false;
 }
 
@@ -505,19 +513,34 @@ static void
 auth_tick(void *arg)
 {
 	struct dirauth_io *io = arg;
-	uint64_t now = um_wall_s();
+	uint64_t now_ms = um_wall_ms(), now = now_ms / 1000;
 	struct dirauth_period *p = &io->period;
+	bool held, boot;
 
 	if (io->links != NULL) {
 		reach_check(io, now);
 		if (now >= io->next_reach_s)
 			reach_round(io, now);
 	}
+	held = now_ms < io->start_hold_until_ms ||
+	       (io->n_probes > 0 && now_ms < io->hold_vote_until_ms);
+	/* Bootstrap: nothing to serve yet. Vote now for the first period that leaves time for
+	 * the votes to meet, and compute as soon as every authority's vote is in rather than at
+	 * its start (clients accept a consensus up to 300 s ahead): a network starting up has
+	 * its first consensus about a second after its relays uploaded, whatever the phase. */
+	boot = !dirserv_has_live_consensus(io->ds, now);
+	if (io->phase == PH_WAIT_VOTE && boot && !held) {
+		while (p->valid_after_s * 1000 < now_ms + BOOT_MIN_LEAD_MS)
+			dirauth_period_next(p->valid_after_s, io->interval_s, p);
+		io->early = true;
+		do_vote(io);
+		io->phase = PH_VOTED;
+	}
 	/* Each step once per period, in order; a late start or a stalled loop runs the steps
 	 * that are due one after the other. */
-	if (io->phase == PH_WAIT_VOTE && now >= p->vote_at_s &&
-	    (now >= p->fetch_at_s || (now >= io->start_hold_until_s &&
-	                              (io->n_probes == 0 || now >= io->hold_vote_until_s)))) {
+	if (io->phase == PH_WAIT_VOTE && !boot && now >= p->vote_at_s &&
+	    (now >= p->fetch_at_s || !held)) {
+		io->early = false;
 		do_vote(io);
 		io->phase = PH_VOTED;
 	}
@@ -525,17 +548,22 @@ auth_tick(void *arg)
 		do_fetch_votes(io);
 		io->phase = PH_FETCHED;
 	}
-	if (io->phase == PH_FETCHED && now >= p->compute_at_s) {
+	if ((io->phase == PH_VOTED || io->phase == PH_FETCHED) &&
+	    (now >= p->compute_at_s ||
+	     (io->early && dirserv_all_votes_held(io->ds, p->valid_after_s)))) {
 		do_compute(io, now);
 		io->phase = PH_COMPUTED;
+		io->resign1_ms = io->early ? now_ms + BOOT_RESIGN_MS : p->resign1_at_s * 1000;
+		io->resign2_ms = io->early ? now_ms + 2 * BOOT_RESIGN_MS : p->resign2_at_s * 1000;
 	}
-	if (io->phase == PH_COMPUTED && now >= p->resign1_at_s) {
+	if (io->phase == PH_COMPUTED && now_ms >= io->resign1_ms) {
 		post_sig(io);
 		io->phase = PH_RESIGNED1;
 	}
-	if (io->phase == PH_RESIGNED1 && now >= p->resign2_at_s) {
+	if (io->phase == PH_RESIGNED1 && now_ms >= io->resign2_ms) {
 		post_sig(io);
-		dirauth_period_next(now, io->interval_s, p);
+		/* An early consensus ends its round before its period starts: go on from there. */
+		dirauth_period_next(UM_MAX(now, p->valid_after_s), io->interval_s, p);
 		io->phase = PH_WAIT_VOTE;
 		if (io->on_period_end != NULL)
 			io->on_period_end(io->arg, now);
@@ -550,9 +578,9 @@ dirauth_io_start(struct dirauth_io *io)
 	dirauth_period_next(now, io->interval_s, &io->period);
 	io->phase = PH_WAIT_VOTE;
 	io->next_reach_s = now;
-	/* A vote due at once (we started inside its window) waits a second for the relays
-	 * of a network starting with us to upload and be tested, if the window allows. */
-	io->start_hold_until_s = now + 1;
+	/* A vote due at once (we started inside its window, or hold no consensus) waits a
+	 * second for the relays of a network starting with us to upload and be tested. */
+	io->start_hold_until_ms = um_wall_ms() + START_HOLD_MS;
 	ev_timer_free(io->timer);
 	io->timer = ev_timer_new(io->loop, auth_tick, io);
 	ev_timer_start(io->timer, 0, TICK_MS);

@@ -677,6 +677,32 @@ out:
 	return ret;
 }
 
+static int
+count_vote(void *arg, const uint8_t *blob, size_t len)
+{
+	(void)blob;
+	(void)len;
+	(*(size_t *)arg)++;
+	return UM_OK;
+}
+
+bool
+dirserv_all_votes_held(struct dirserv *ds, uint64_t valid_after_s)
+{
+	size_t n = 0;
+
+	/* Only verified votes from configured authorities are stored, one per voter. */
+	if (dirserv_db_foreach_vote(ds, valid_after_s, count_vote, &n) != UM_OK)
+		return false;
+	return n >= ds->n_auths;
+}
+
+bool
+dirserv_has_live_consensus(const struct dirserv *ds, uint64_t now_s)
+{
+	return ds->has_cons && ds->cons.valid_until_s > now_s;
+}
+
 int
 dirserv_latest_consensus(struct dirserv *ds, const uint8_t **bytes, size_t *len,
                          uint8_t digest[DIR_DIGEST_LEN])

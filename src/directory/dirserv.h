@@ -186,6 +186,12 @@ int dirserv_consensus_sig_encode(struct dirserv *ds, const uint8_t digest[DIR_DI
 int dirserv_add_consensus_sig(struct dirserv *ds, const uint8_t *bytes, size_t len,
                               uint64_t now_s) UM_WARN_UNUSED;
 
+/* Whether we hold a vote for the period valid_after_s from every configured authority. */
+bool dirserv_all_votes_held(struct dirserv *ds, uint64_t valid_after_s);
+
+/* Whether we hold a consensus still valid at now_s (valid_until after it). */
+bool dirserv_has_live_consensus(const struct dirserv *ds, uint64_t now_s);
+
 /* The latest stored consensus (highest valid_after): a view valid until the next call that
  * changes ds, or UM_ERR_NOT_FOUND. */
 int dirserv_latest_consensus(struct dirserv *ds, const uint8_t **bytes, size_t *len,

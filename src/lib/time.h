@@ -11,5 +11,7 @@ uint64_t um_mono_ms(void);
 uint64_t um_mono_ns(void);
 /* Seconds since the Unix epoch (wall clock; may jump). */
 uint64_t um_wall_s(void);
+/* Milliseconds since the Unix epoch (wall clock; may jump). */
+uint64_t um_wall_ms(void);
 
 #endif /* UM_LIB_TIME_H */
