@@ -301,9 +301,11 @@ main(int argc, char **argv)
 	struct keys_x25519 me_lk;
 	struct link_identity me;
 	struct link_mgr_config lc;
-	struct link_callbacks cb = { on_open, on_cell, on_close, on_drain, NULL };
+	struct link_callbacks cb = {
+		.on_open = on_open, .on_cell = on_cell, .on_close = on_close, .on_drain = on_drain
+	};
 	struct circ_config cc;
-	struct circ_ops ops = { op_send_cell, op_on_event, NULL };
+	struct circ_ops ops = { .send_cell = op_send_cell, .on_event = op_on_event };
 	struct circ_core_stats st;
 	char hostport[CONFIG_HOSTPORT_MAX], hostport2[CONFIG_HOSTPORT_MAX];
 	int ret;

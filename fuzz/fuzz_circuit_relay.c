@@ -81,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct circ_relay_keys keys = { relay_id.pk, &onion, 1 };
 	struct circ_config cfg;
-	struct circ_ops ops = { on_send, on_event, NULL };
+	struct circ_ops ops = { .send_cell = on_send, .on_event = on_event };
 	struct circ_core *core;
 	struct circ_core_stats st;
 	uint64_t now = 1000;

@@ -69,6 +69,23 @@ sget(const json_t *o, const char *k)
 	return s != NULL ? s : "-";
 }
 
+/* Entry abuse control (relays): one line, or nothing for a node without it. */
+static void
+print_abuse(const json_t *a)
+{
+	if (!json_is_object(a))
+		return;
+	printf("abuse control: %lld sources (%lld banned, %lld bans so far); handshakes %lld "
+	       "admitted, %lld over rate, %lld banned; circuit creations %lld admitted, %lld "
+	       "over rate, %lld banned; puzzle %lld bits\n",
+	       (long long)iget(a, "sources"), (long long)iget(a, "banned"),
+	       (long long)iget(a, "bans"), (long long)iget(a, "handshakes_admitted"),
+	       (long long)iget(a, "handshakes_refused_rate"),
+	       (long long)iget(a, "handshakes_refused_banned"),
+	       (long long)iget(a, "creates_admitted"), (long long)iget(a, "creates_refused_rate"),
+	       (long long)iget(a, "creates_refused_banned"), (long long)iget(a, "puzzle_bits"));
+}
+
 static void
 print_links(const json_t *links)
 {
@@ -174,12 +191,14 @@ status_or_links(int argc, char **argv, bool links_only)
 		}
 		printf("%s\n", json_array_size(listen) ? "" : " (not listening)");
 		printf("links: %lld open, %lld pending; handshakes %lld ok, %lld failed; "
-		       "%lld auth failures, %lld protocol errors, %lld refused by limits\n",
+		       "%lld auth failures, %lld protocol errors, %lld refused by limits, "
+		       "%lld by abuse control\n",
 		       (long long)iget(lk, "open"), (long long)iget(lk, "pending"),
 		       (long long)iget(lk, "handshakes_ok"),
 		       (long long)iget(lk, "handshakes_failed"),
 		       (long long)iget(lk, "auth_failures"), (long long)iget(lk, "protocol_errors"),
-		       (long long)iget(lk, "refused_limit"));
+		       (long long)iget(lk, "refused_limit"), (long long)iget(lk, "refused_abuse"));
+		print_abuse(json_object_get(j, "abuse"));
 		if (json_array_size(links) > 0)
 			print_links(links);
 	}

@@ -10,7 +10,9 @@
 #include "app/app.h"
 #include "app/dir_node.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "crypto/crypto.h"
 #include "evloop/evloop.h"
 #include "link/link.h"
+#include "trust/abuse.h"
 #include "exit/exit_conn.h"
 #include "exit/exit_policy.h"
 #include "circuit/circuit_io.h"
@@ -49,6 +52,8 @@ struct daemon {
 	struct exit_policy *exit_policy; /* the exit role */
 	struct exit_ctx *exit;           /* the exit role: opens streams */
 	struct front_io *front;          /* the client role: SOCKS / HTTP CONNECT ports */
+	struct abuse *abuse;             /* relay roles: entry abuse control */
+	struct log_ratelim rl_abuse;
 	struct keys_x25519
 	        onion_view[2]; /* the core's view of the onion keys (app_dir_onion_keys) */
 	struct ev_signal *sig_int, *sig_term, *sig_hup;
@@ -243,6 +248,111 @@ cert_renew(void *arg)
 
 /* ---- the circuit layer (circuit_io.h) ---- */
 
+/* The address bytes abuse control keys on (an IPv4-mapped IPv6 address counts as IPv4). */
+static const uint8_t *
+abuse_addr(const struct sockaddr_storage *ss, int *family)
+{
+	if (ss->ss_family == AF_INET) {
+		*family = AF_INET;
+		return (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			*family = AF_INET;
+			return a->s6_addr + 12;
+		}
+		*family = AF_INET6;
+		return a->s6_addr;
+	}
+	*family = AF_UNSPEC;
+	return NULL;
+}
+
+static const char *
+abuse_verdict_str(enum abuse_verdict v)
+{
+	return v == ABUSE_BANNED ? "source banned"
+	       : v == ABUSE_BUSY ? "too many in flight"
+	                         : "source over its rate";
+}
+
+static bool
+abuse_admit(struct daemon *d, enum abuse_kind kind, const struct sockaddr_storage *peer)
+{
+	enum abuse_verdict v;
+	const uint8_t *a;
+	int family;
+
+	if (d->abuse == NULL)
+		return true;
+	if ((a = abuse_addr(peer, &family)) == NULL)
+		return true; /* not an IP source (a Unix socket in tests): nothing to key on */
+	v = abuse_check(d->abuse, kind, family, a, um_mono_ms());
+	if (v != ABUSE_OK)
+		log_ratelim(&d->rl_abuse, UM_LOG_NOTICE, LD_APP, "refusing a %s: %s",
+		            kind == ABUSE_CREATE ? "circuit creation" : "link handshake",
+		            abuse_verdict_str(v));
+	return v == ABUSE_OK;
+}
+
+static bool
+on_link_admit(void *arg, const struct sockaddr_storage *peer)
+{
+	return abuse_admit(arg, ABUSE_HANDSHAKE, peer);
+}
+
+static void
+on_link_admit_done(void *arg, const struct sockaddr_storage *peer)
+{
+	struct daemon *d = arg;
+	const uint8_t *a;
+	int family;
+
+	if (d->abuse != NULL && (a = abuse_addr(peer, &family)) != NULL)
+		abuse_handshake_end(d->abuse, family, a);
+}
+
+/* CREATE2 limits apply to clients: inbound links whose peer proved no relay identity. */
+static bool
+may_create(void *arg, struct link *l)
+{
+	uint8_t id[LINK_ID_LEN];
+	struct sockaddr_storage ss;
+
+	if (!link_is_inbound(l) || link_peer_id(l, id))
+		return true;
+	link_peer_addr(l, &ss);
+	return abuse_admit(arg, ABUSE_CREATE, &ss);
+}
+
+static int
+start_abuse(struct daemon *d, char *why, size_t why_len)
+{
+	const struct config *c = d->cfg;
+	struct abuse_config ac;
+
+	if ((c->node.roles & ROLE_RELAY_ANY) == 0)
+		return UM_OK;
+	abuse_config_defaults(&ac);
+	ac.bucket[ABUSE_HANDSHAKE].rate_per_s = c->relay.handshake_rate;
+	ac.bucket[ABUSE_HANDSHAKE].burst = c->relay.handshake_burst;
+	ac.bucket[ABUSE_CREATE].rate_per_s = c->relay.create_rate;
+	ac.bucket[ABUSE_CREATE].burst = c->relay.create_burst;
+	ac.violations = c->relay.ban_after;
+	ac.violation_window_ms = (uint32_t)UM_MIN(c->relay.ban_window_ms, UINT32_MAX);
+	ac.ban_ms = (uint32_t)UM_MIN(c->relay.ban_time_ms, UINT32_MAX);
+	ac.ban_max_ms = (uint32_t)UM_MIN(c->relay.ban_time_max_ms, UINT32_MAX);
+	/* The link manager enforces these caps first; here they measure load for the puzzle. */
+	ac.max_inflight = c->link.max_pending;
+	ac.max_inflight_per_source = c->link.max_pending_per_ip;
+	ac.v4_prefix = (uint8_t)c->relay.source_prefix_v4;
+	ac.v6_prefix = (uint8_t)c->relay.source_prefix_v6;
+	d->rl_abuse = (struct log_ratelim)LOG_RATELIM_INIT(10000);
+	return abuse_new(&ac, &d->abuse, why, why_len);
+}
+
 static void
 on_link_open(void *arg, struct link *l)
 {
@@ -331,6 +441,7 @@ start_circuits(struct daemon *d, char *why, size_t why_len)
 	env.circuits_prebuilt = c->client.circuits_prebuilt;
 	env.hops = (uint8_t)c->client.hops;
 	env.max_circuits = c->relay.max_circuits;
+	env.may_create = may_create;
 	env.store = d->dir.store;
 	env.consensus = circ_consensus;
 	env.arg = d;
@@ -409,6 +520,8 @@ daemon_start(struct daemon *d)
 		                      .on_cell = on_link_cell,
 		                      .on_close = on_link_close,
 		                      .on_drain = on_link_drain,
+		                      .admit = on_link_admit,
+		                      .admit_done = on_link_admit_done,
 		                      .arg = d };
 	struct control_ctx cc;
 	char why[512], b32[53], roles[128];
@@ -428,6 +541,10 @@ daemon_start(struct daemon *d)
 	link_identity_init(&d->li, &d->id, &d->lk, um_wall_s() + CERT_LIFETIME_S);
 	d->loop = ev_loop_new();
 	d->start_ms = um_mono_ms();
+	if ((ret = start_abuse(d, why, sizeof(why))) != UM_OK) {
+		log_err(LD_APP, "cannot start abuse control: %s", why);
+		return ret;
+	}
 	link_cfg_from(d->cfg, &lc);
 	d->links = link_mgr_new(d->loop, &d->li, &lc, &lcb);
 	if ((ret = start_listeners(d)) != UM_OK || (ret = add_peers(d, d->cfg)) != UM_OK)
@@ -457,6 +574,7 @@ daemon_start(struct daemon *d)
 		cc.dir = &d->dir.dc;
 		cc.fed = &d->dir.fed;
 		cc.circ = &d->circ;
+		cc.abuse = &d->abuse;
 		cc.listen = (const char *const *)d->listen;
 		cc.reload = reload;
 		cc.arg = d;
@@ -490,6 +608,7 @@ daemon_stop(struct daemon *d)
 	exit_policy_free(d->exit_policy);
 	app_dir_clear(&d->dir);
 	link_mgr_free(d->links);
+	abuse_free(d->abuse); /* after the links: closing ones report their handshakes */
 	ev_signal_free(d->sig_int);
 	ev_signal_free(d->sig_term);
 	ev_signal_free(d->sig_hup);

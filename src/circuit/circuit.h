@@ -114,6 +114,9 @@ struct circ_ops {
 	int (*send_cell)(void *arg, struct circ_link *l, const struct cell *c);
 	void (*on_event)(void *arg, const struct circ_event *ev);
 	void *arg;
+	/* A CREATE2 arrived on l: false refuses it with DESTROY(RESOURCELIMIT) before any
+	 * public-key work (entry abuse control). NULL: every CREATE2 may proceed. */
+	bool (*may_create)(void *arg, struct circ_link *l);
 };
 
 /*

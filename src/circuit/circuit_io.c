@@ -1364,6 +1364,14 @@ op_send_cell(void *arg, struct circ_link *cl, const struct cell *c)
 	return ret;
 }
 
+static bool
+op_may_create(void *arg, struct circ_link *cl)
+{
+	struct circ_io *io = arg;
+
+	return io->env.may_create == NULL || io->env.may_create(io->env.arg, as_link(cl));
+}
+
 static void
 on_built(struct circ_io *io, struct cio_circ *rec, uint64_t now)
 {
@@ -1548,7 +1556,9 @@ circ_io_new(const struct circ_io_env *env, const struct circ_relay_keys *keys, s
             char *why, size_t why_len)
 {
 	struct circ_config cfg;
-	struct circ_ops ops = { .send_cell = op_send_cell, .on_event = op_on_event };
+	struct circ_ops ops = { .send_cell = op_send_cell,
+		                .on_event = op_on_event,
+		                .may_create = op_may_create };
 	struct circ_io *io;
 	int ret;
 

@@ -81,6 +81,9 @@ struct circ_io_env {
 	void *arg;
 	/* The core's circuit table cap ([relay] max_circuits); 0: CIRC_DEFAULT_MAX_CIRCUITS. */
 	uint32_t max_circuits;
+	/* A CREATE2 arrived on l (relay roles): false refuses it with DESTROY(RESOURCELIMIT)
+	 * before any public-key work. NULL: no limit. Called with arg. */
+	bool (*may_create)(void *arg, struct link *l);
 };
 
 struct circ_io;

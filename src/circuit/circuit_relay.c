@@ -86,7 +86,8 @@ circ_relay_create2(struct circ_core *core, struct circ_lrec *lr, const struct ce
 	memset(&rep, 0, sizeof(rep));
 	if (!core->has_node_id || core->n_onion_keys == 0)
 		goto refuse; /* not a relay */
-	if (core->n_circs >= core->cfg.max_circuits) {
+	if (core->n_circs >= core->cfg.max_circuits ||
+	    (core->ops.may_create != NULL && !core->ops.may_create(core->ops.arg, lr->handle))) {
 		reason = CIRC_REASON_RESOURCELIMIT;
 		goto refuse;
 	}

@@ -107,6 +107,12 @@ struct config {
 		char *operator_key;             /* Ed25519 operator key file; "" = none */
 		char *contact;                  /* printable ASCII, up to 64 */
 		uint32_t max_circuits;          /* circuits carried at once (circuit table cap) */
+		/* Entry abuse control (trust/abuse.h), per source prefix. */
+		uint32_t handshake_rate, handshake_burst; /* inbound link handshakes */
+		uint32_t create_rate, create_burst;       /* CREATE2 on client (NK) links */
+		uint32_t ban_after;                       /* refusals within ban_window_ms */
+		uint64_t ban_window_ms, ban_time_ms, ban_time_max_ms;
+		uint32_t source_prefix_v4, source_prefix_v6;
 	} relay;
 	struct {
 		uint32_t circuits_prebuilt; /* circuits kept built ahead of use, 0..16 */

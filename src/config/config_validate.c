@@ -77,6 +77,21 @@ rule_pending_per_ip(struct config_ctx *x)
 	                     (unsigned)x->c->link.max_pending);
 }
 
+static void
+rule_ban_time(struct config_ctx *x)
+{
+	const struct config_var *max = usable(x, "relay", "ban_time_max");
+	char ta[32], tb[32];
+
+	if (max == NULL || usable(x, "relay", "ban_time") == NULL ||
+	    x->c->relay.ban_time_max_ms >= x->c->relay.ban_time_ms)
+		return;
+	config_value_format(x->c, max, ta, sizeof(ta));
+	config_value_format(x->c, usable(x, "relay", "ban_time"), tb, sizeof(tb));
+	config_ctx_var_error(x, max, "\"%s\" must not be shorter than relay.ban_time (\"%s\")", ta,
+	                     tb);
+}
+
 static bool
 addr_equal(const struct config_addr *a, const struct config_addr *b)
 {
@@ -309,6 +324,7 @@ config_validate(struct config_ctx *x)
 	rule_shorter(x, "keepalive", "idle_timeout");
 	rule_shorter(x, "handshake_timeout", "idle_timeout");
 	rule_pending_per_ip(x);
+	rule_ban_time(x);
 	rule_listen_unique(x);
 	rule_peers_unique(x);
 	rule_socket_fits(x);

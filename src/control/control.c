@@ -106,6 +106,28 @@ links_json(const struct control_ctx *ctx)
 	return arr;
 }
 
+/* Entry abuse control counters, or null without it. */
+static json_t *
+abuse_json(const struct control_ctx *ctx)
+{
+	struct abuse_stats s;
+
+	if (ctx->abuse == NULL || *ctx->abuse == NULL)
+		return json_null();
+	abuse_stats(*ctx->abuse, um_mono_ms(), &s);
+	return json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sources",
+	        (json_int_t)s.sources, "banned", (json_int_t)s.banned, "bans", (json_int_t)s.bans,
+	        "inflight", (json_int_t)s.inflight, "puzzle_bits", (json_int_t)s.puzzle_bits,
+	        "handshakes_admitted", (json_int_t)s.admitted[ABUSE_HANDSHAKE],
+	        "handshakes_refused_rate", (json_int_t)s.refused_rate[ABUSE_HANDSHAKE],
+	        "handshakes_refused_banned", (json_int_t)s.refused_banned[ABUSE_HANDSHAKE],
+	        "handshakes_refused_busy", (json_int_t)s.refused_busy, "creates_admitted",
+	        (json_int_t)s.admitted[ABUSE_CREATE], "creates_refused_rate",
+	        (json_int_t)s.refused_rate[ABUSE_CREATE], "creates_refused_banned",
+	        (json_int_t)s.refused_banned[ABUSE_CREATE], "evicted", (json_int_t)s.evicted);
+}
+
 static void
 handle_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 {
@@ -125,7 +147,7 @@ handle_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	for (size_t i = 0; ctx->listen != NULL && ctx->listen[i] != NULL; i++)
 		json_array_append_new(listen, json_string(ctx->listen[i]));
 	j = json_pack("{s:o, s:s, s:s, s:o, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	              "s:I}, s:o}",
+	              "s:I, s:I}, s:o, s:o}",
 	              "id", id_json(ctx->node_id), "nickname",
 	              ctx->nickname != NULL ? ctx->nickname : "", "version",
 	              ctx->version != NULL ? ctx->version : "", "roles", roles, "listen", listen,
@@ -135,7 +157,8 @@ handle_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	              (json_int_t)st.refused_limit, "handshakes_ok", (json_int_t)st.handshakes_ok,
 	              "handshakes_failed", (json_int_t)st.handshakes_failed, "auth_failures",
 	              (json_int_t)st.auth_failures, "protocol_errors",
-	              (json_int_t)st.protocol_errors, "link_list", links_json(ctx));
+	              (json_int_t)st.protocol_errors, "refused_abuse", (json_int_t)st.refused_abuse,
+	              "link_list", links_json(ctx), "abuse", abuse_json(ctx));
 	if (j == NULL) {
 		reply_error(resp, 500, "internal");
 		return;

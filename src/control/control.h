@@ -31,6 +31,7 @@
 #include "link/link.h"
 #include "directory/dirclient.h"
 #include "directory/dirfed.h"
+#include "trust/abuse.h"
 #include "circuit/circuit_io.h"
 
 enum control_limits {
@@ -59,6 +60,9 @@ struct control_ctx {
 	/* The circuit layer, read through the daemon's slot; NULL or *circ NULL: no relay or
 	 * client role (GET /v1/circuits answers 404). */
 	struct circ_io *const *circ;
+	/* Entry abuse control (relay roles), read through the daemon's slot; NULL or *abuse
+	 * NULL: "abuse": null in GET /v1/status. */
+	struct abuse *const *abuse;
 	/* POST /v1/reload; may be NULL. Returns UM_OK, or an error with the reason in why. */
 	int (*reload)(void *arg, char *why, size_t why_len);
 	void *arg;

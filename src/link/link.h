@@ -77,6 +77,11 @@ struct link_callbacks {
 	/* A link that was blocked (link_is_blocked) drained to half its bound: producers and
 	 * links paused on its account may resume. */
 	void (*on_drain)(void *arg, struct link *l);
+	/* An inbound connection from peer passed the manager's own limits; before any handshake
+	 * work, false refuses it (closed at once, counted in refused_abuse). NULL admits all. */
+	bool (*admit)(void *arg, const struct sockaddr_storage *peer);
+	/* An admitted inbound connection left the handshake (it opened or closed). May be NULL. */
+	void (*admit_done)(void *arg, const struct sockaddr_storage *peer);
 	void *arg;
 };
 
@@ -141,6 +146,8 @@ bool link_is_inbound(const struct link *l);
 /* An open link whose peer proved an identity (XK): copy it to id and return true; false for
  * an anonymous (NK) initiator or a link not open. */
 bool link_peer_id(const struct link *l, uint8_t id[LINK_ID_LEN]);
+/* The address at the other end of the TCP connection. */
+void link_peer_addr(const struct link *l, struct sockaddr_storage *out);
 
 /* Diagnostic bulk transfer over one link ("umbra link test"). */
 struct link_test_info {
@@ -188,6 +195,7 @@ struct link_mgr_stats {
 	uint64_t pending;
 	uint64_t accepted;      /* inbound TCP connections accepted */
 	uint64_t refused_limit; /* refused before any handshake work */
+	uint64_t refused_abuse; /* refused by the admit callback (rate limits, bans) */
 	uint64_t handshakes_ok; /* completed, both directions */
 	uint64_t handshakes_failed;
 	uint64_t auth_failures; /* records that failed authentication */

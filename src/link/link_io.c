@@ -76,6 +76,12 @@ link_peer_id(const struct link *l, uint8_t id[LINK_ID_LEN])
 	return true;
 }
 
+void
+link_peer_addr(const struct link *l, struct sockaddr_storage *out)
+{
+	*out = l->addr;
+}
+
 struct link *
 link_new_(struct link_mgr *m, struct ev_tcp *tcp, bool inbound, const struct sockaddr_storage *addr)
 {

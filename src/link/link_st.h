@@ -49,6 +49,7 @@ struct link {
 	enum link_state state;
 	bool inbound;
 	bool closed_notified;
+	bool admitted; /* admit() said yes and admit_done() is still owed */
 	int close_reason;
 	struct sockaddr_storage addr;
 	char addr_str[EV_ADDR_STRLEN];

@@ -272,8 +272,25 @@ on_accept(void *arg, struct ev_tcp *conn, const struct sockaddr_storage *peer)
 		ev_tcp_close(conn);
 		return;
 	}
+	if (m->cb.admit != NULL && !m->cb.admit(m->cb.arg, peer)) {
+		m->st.refused_abuse++;
+		ev_tcp_abort(conn);
+		return;
+	}
 	l = link_new_(m, conn, true, peer);
+	l->admitted = m->cb.admit != NULL;
 	link_start_inbound_(l);
+}
+
+/* The admitted handshake of l is over: tell whoever admitted it, once. */
+static void
+admit_done(struct link_mgr *m, struct link *l)
+{
+	if (!l->admitted)
+		return;
+	l->admitted = false;
+	if (m->cb.admit_done != NULL)
+		m->cb.admit_done(m->cb.arg, &l->addr);
 }
 
 /*
@@ -476,6 +493,7 @@ void
 mgr_link_opened_(struct link_mgr *m, struct link *l)
 {
 	m->st.handshakes_ok++;
+	admit_done(m, l);
 	if (l->peer != NULL)
 		l->peer->backoff_ms = m->cfg.reconnect_ms;
 	log_info(LD_LINK, "link %llu: open (%s %s, handshake %llu us)", (unsigned long long)l->id,
@@ -491,6 +509,7 @@ mgr_link_closed_(struct link_mgr *m, struct link *l)
 {
 	bool was_open = l->open_ms != 0;
 
+	admit_done(m, l);
 	if (l->peer != NULL) {
 		l->peer->link = NULL;
 		if (was_open)

@@ -347,6 +347,7 @@ sim_new(const struct circ_config *relay_cfg)
 		ops.send_cell = sim_send;
 		ops.on_event = sim_event;
 		ops.arg = n;
+		ops.may_create = NULL;
 		n->core = circ_core_new(&cfg, &ops, i == 0 ? NULL : &keys);
 	}
 	sim->nodes[3].echo = true;

@@ -247,9 +247,9 @@ static void
 check_link_counters(const json_t *links, json_int_t total, json_int_t open)
 {
 	static const char *const keys[] = {
-		"total",          "open",          "pending",           "accepted",
-		"refused_limit",  "handshakes_ok", "handshakes_failed", "auth_failures",
-		"protocol_errors"
+		"total",           "open",          "pending",           "accepted",
+		"refused_limit",   "handshakes_ok", "handshakes_failed", "auth_failures",
+		"protocol_errors", "refused_abuse"
 	};
 
 	assert_true(json_is_object(links));
@@ -273,7 +273,9 @@ test_control_status(void **state)
 	json_t *roles, *listen;
 
 	assert_int_equal(status, 200);
-	assert_int_equal(json_object_size(j), 8);
+	assert_int_equal(json_object_size(j), 9);
+	/* No abuse control in this fixture (not a relay). */
+	assert_true(json_is_null(json_object_get(j, "abuse")));
 	/* id: the node id in base32, 52 characters that decode to the identity key. */
 	s = json_string_value(json_object_get(j, "id"));
 	assert_non_null(s);
