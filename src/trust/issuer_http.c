@@ -1,0 +1,882 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The issuer's admin HTTP API, pure (no sockets): issuer_handle() authenticates, routes one
+ * request, parses its JSON body strictly (unknown fields, wrong types, duplicates: 400) and
+ * fills the response. Every input is capped before it is read and every error is JSON
+ * {"error": reason}. Routes, bodies and replies: docs/ISSUER.md. fuzz/fuzz_issuer_http.c runs
+ * it on arbitrary methods, paths, headers and bodies. Public routes (/v1/pubkeys, token
+ * issuance, ...) are not served here: anything outside /v1/admin/ is 404.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <jansson.h>
+
+#include "lib/err.h"
+#include "trust/issuer_st.h"
+
+enum {
+	AUTH_HEADER_MAX_LEN = 1024,
+	MAX_SEGS = 5, /* subjects/<id>/disputes/<n>/clear */
+	AUDIT_LIMIT_DEFAULT = 100,
+	MSG_LEN = 128,
+};
+
+#define ADMIN_PREFIX  "/v1/admin/"
+#define DEFAULT_ACTOR "admin"
+
+/* ---- replies ---- */
+
+static void
+reply_json(struct ev_http_resp *resp, int status, json_t *j)
+{
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(j);
+	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+	if (s == NULL) {
+		ev_http_resp_set_text(resp, 500, "application/json", "{\"error\":\"internal\"}");
+		return;
+	}
+	resp->status = status;
+	resp->content_type = "application/json";
+	resp->body = (uint8_t *)s;
+	resp->body_len = strlen(s);
+}
+
+static void
+reply_error(struct ev_http_resp *resp, int status, const char *msg)
+{
+	reply_json(resp, status, json_pack("{s:s}", "error", msg));
+}
+
+/* A core error to an HTTP status, with the core's reason. */
+static void
+reply_core_err(struct issuer *is, struct ev_http_resp *resp, int err)
+{
+	const char *why = issuer_errmsg(is);
+	int status;
+
+	switch (err) {
+	case UM_ERR_INVALID:
+		status = 400;
+		break;
+	case UM_ERR_NOT_FOUND:
+		status = 404;
+		break;
+	case UM_ERR_EXISTS:
+	case UM_ERR_STATE:
+	case UM_ERR_TOO_LARGE:
+		status = 409;
+		break;
+	case UM_ERR_TIMEOUT:
+		status = 503;
+		break;
+	default:
+		status = 500;
+		break;
+	}
+	reply_error(resp, status, why[0] != '\0' ? why : "internal error");
+}
+
+/* ---- JSON views ---- */
+
+static json_t *
+time_or_null(bool set, uint64_t t)
+{
+	return set ? json_integer((json_int_t)t) : json_null();
+}
+
+static json_t *
+dispute_obj(const struct issuer_dispute *d, uint64_t now_s)
+{
+	return json_pack("{s:I, s:i, s:I, s:I, s:o, s:s, s:s, s:b}", "id", (json_int_t)d->id,
+	                 "tier_cap", (int)d->tier_cap, "opened", (json_int_t)d->opened_s, "expires",
+	                 (json_int_t)d->expires_s, "cleared_at",
+	                 time_or_null(d->cleared, d->cleared_s), "case_id", d->case_id,
+	                 "evidence_ref", d->evidence_ref, "active",
+	                 !d->cleared && now_s < d->expires_s);
+}
+
+static json_t *
+appeal_obj(const struct issuer_appeal *a, uint64_t now_s)
+{
+	bool resolved = a->outcome != ISSUER_OUTCOME_NONE;
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:s, s:s, s:b}", "id", (json_int_t)a->id,
+	                 "dispute", (json_int_t)a->dispute_id, "opened", (json_int_t)a->opened_s,
+	                 "expires", (json_int_t)a->expires_s, "resolved_at",
+	                 time_or_null(resolved, a->resolved_s), "outcome",
+	                 resolved ? json_string(issuer_outcome_name(a->outcome)) : json_null(),
+	                 "case_id", a->case_id, "evidence_ref", a->evidence_ref, "open",
+	                 !resolved && now_s < a->expires_s);
+}
+
+struct list_ctx {
+	json_t *arr;
+	uint64_t now_s;
+};
+
+static int
+add_dispute(void *arg, const struct issuer_dispute *d)
+{
+	struct list_ctx *c = arg;
+	json_t *o = dispute_obj(d, c->now_s);
+
+	if (o == NULL)
+		return UM_ERR_INTERNAL;
+	json_array_append_new(c->arr, o);
+	return UM_OK;
+}
+
+static int
+add_appeal(void *arg, const struct issuer_appeal *a)
+{
+	struct list_ctx *c = arg;
+	json_t *o = appeal_obj(a, c->now_s);
+
+	if (o == NULL)
+		return UM_ERR_INTERNAL;
+	json_array_append_new(c->arr, o);
+	return UM_OK;
+}
+
+/* The subject's view at now_s as JSON (docs/ISSUER.md), or NULL with *err set. */
+static json_t *
+subject_doc(struct issuer *is, const char *id, uint64_t now_s, int *err)
+{
+	struct issuer_subject_view v;
+	struct list_ctx disputes = { json_array(), now_s }, appeals = { json_array(), now_s };
+	const struct issuer_subject *s = &v.subject;
+	json_t *cap = json_null(), *appeal = json_null();
+
+	if ((*err = issuer_subject_get(is, id, now_s, &v)) != UM_OK ||
+	    (*err = issuer_dispute_foreach(is, id, ISSUER_LIST_MAX, add_dispute, &disputes)) !=
+	            UM_OK ||
+	    (*err = issuer_appeal_foreach(is, id, ISSUER_LIST_MAX, add_appeal, &appeals)) !=
+	            UM_OK) {
+		json_decref(disputes.arr);
+		json_decref(appeals.arr);
+		return NULL;
+	}
+	if (v.capped)
+		cap = json_pack("{s:i, s:I, s:I}", "tier_cap", (int)v.cap, "expires",
+		                (json_int_t)v.cap_expires_s, "dispute",
+		                (json_int_t)v.cap_dispute_id);
+	if (v.has_open_appeal)
+		appeal = appeal_obj(&v.appeal, now_s);
+	return json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "id",
+	                 s->id, "kind", issuer_kind_name(s->kind), "tier", (int)s->tier,
+	                 "effective_tier", (int)v.effective_tier, "reputation",
+	                 (json_int_t)s->reputation, "bond", (json_int_t)s->bond, "created",
+	                 (json_int_t)s->created_s, "updated", (json_int_t)s->updated_s,
+	                 "active_disputes", (json_int_t)v.n_active_disputes, "cap", cap, "appeal",
+	                 appeal, "disputes", disputes.arr, "appeals", appeals.arr);
+}
+
+/*
+ * Reply {"subject": <view>} plus key: extra (stolen; key NULL for none) with status. The write
+ * is already committed: if reading it back fails, the reply says so with the core's error.
+ */
+static void
+reply_subject(struct issuer *is, const char *id, uint64_t now_s, int status, const char *key,
+              json_t *extra, struct ev_http_resp *resp)
+{
+	int err = UM_OK;
+	json_t *doc = subject_doc(is, id, now_s, &err);
+	json_t *j;
+
+	if (doc == NULL) {
+		json_decref(extra);
+		reply_core_err(is, resp, err);
+		return;
+	}
+	j = json_pack("{s:o}", "subject", doc);
+	if (j != NULL && key != NULL)
+		json_object_set_new(j, key, extra != NULL ? extra : json_null());
+	else
+		json_decref(extra);
+	reply_json(resp, status, j);
+}
+
+/* ---- strict body parsing ---- */
+
+enum field_type { F_STR, F_INT };
+
+struct field {
+	const char *name;
+	enum field_type type;
+	bool required;
+};
+
+/* Every body may name the actor recorded in the audit trail. */
+static const struct field actor_field = { "actor", F_STR, false };
+
+/* A field name safe to quote back (short, ASCII word), else NULL. */
+static const char *
+quotable(const char *key)
+{
+	size_t n = strlen(key);
+
+	if (n == 0 || n > 32)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= 'A' && key[i] <= 'Z') ||
+		      (key[i] >= '0' && key[i] <= '9') || key[i] == '_'))
+			return NULL;
+	return key;
+}
+
+/*
+ * Parse body as one JSON object holding only fields of spec (plus "actor"), each of its type,
+ * the required ones present. NULL after replying 400 with the reason.
+ */
+static json_t *
+parse_body(const uint8_t *body, size_t len, const struct field *spec, size_t n_spec,
+           struct ev_http_resp *resp)
+{
+	char msg[MSG_LEN];
+	json_error_t jerr;
+	json_t *o, *v;
+	const char *key;
+
+	if (len == 0) {
+		reply_error(resp, 400, "a JSON object body is required");
+		return NULL;
+	}
+	o = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL) {
+		/* jerr.text may quote input bytes: give the position only. */
+		snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d", jerr.line,
+		         jerr.column);
+		reply_error(resp, 400, msg);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		reply_error(resp, 400, "the body must be a JSON object");
+		return NULL;
+	}
+	json_object_foreach(o, key, v)
+	{
+		const struct field *f = NULL;
+
+		if (strcmp(key, actor_field.name) == 0)
+			f = &actor_field;
+		for (size_t i = 0; i < n_spec && f == NULL; i++)
+			if (strcmp(key, spec[i].name) == 0)
+				f = &spec[i];
+		if (f == NULL) {
+			if (quotable(key) != NULL)
+				snprintf(msg, sizeof(msg), "unknown field \"%s\"", key);
+			else
+				snprintf(msg, sizeof(msg), "unknown field");
+			goto bad;
+		}
+		if ((f->type == F_STR && !json_is_string(v)) ||
+		    (f->type == F_INT && !json_is_integer(v))) {
+			snprintf(msg, sizeof(msg), "field \"%s\" must be %s", f->name,
+			         f->type == F_STR ? "a string" : "an integer");
+			goto bad;
+		}
+	}
+	for (size_t i = 0; i < n_spec; i++) {
+		if (spec[i].required && json_object_get(o, spec[i].name) == NULL) {
+			snprintf(msg, sizeof(msg), "missing field \"%s\"", spec[i].name);
+			goto bad;
+		}
+	}
+	return o;
+bad:
+	json_decref(o);
+	reply_error(resp, 400, msg);
+	return NULL;
+}
+
+/* A string field (already type-checked), or dflt when absent. */
+static const char *
+get_str(json_t *o, const char *name, const char *dflt)
+{
+	json_t *v = json_object_get(o, name);
+
+	return v != NULL ? json_string_value(v) : dflt;
+}
+
+/* An integer field in [lo, hi] (or dflt when absent); false after replying 400. */
+static bool
+get_int(json_t *o, const char *name, json_int_t lo, json_int_t hi, json_int_t dflt, json_int_t *out,
+        struct ev_http_resp *resp)
+{
+	json_t *v = json_object_get(o, name);
+	char msg[MSG_LEN];
+
+	*out = v != NULL ? json_integer_value(v) : dflt;
+	if (*out < lo || *out > hi) {
+		snprintf(msg, sizeof(msg), "field \"%s\" must be %lld..%lld", name, (long long)lo,
+		         (long long)hi);
+		reply_error(resp, 400, msg);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Strings that reach the core as C strings must not hide a NUL (jansson refuses \u0000
+ * without JSON_ALLOW_NUL, so this holds; checked again because the audit trail relies on it).
+ */
+static bool
+str_clean(json_t *o, const char *name)
+{
+	json_t *v = json_object_get(o, name);
+
+	return v == NULL || strlen(json_string_value(v)) == json_string_length(v);
+}
+
+static const char *
+get_actor(json_t *o, struct ev_http_resp *resp)
+{
+	const char *a = get_str(o, "actor", DEFAULT_ACTOR);
+
+	if (!str_clean(o, "actor") || !issuer_id_is_valid(a)) {
+		reply_error(resp, 400, "invalid actor: 1..64 of [A-Za-z0-9._:@-]");
+		return NULL;
+	}
+	return a;
+}
+
+/* Text fields (0..128 printable) with a default of "". false after replying 400. */
+static bool
+get_text(json_t *o, const char *name, const char **out, struct ev_http_resp *resp)
+{
+	char msg[MSG_LEN];
+
+	*out = get_str(o, name, "");
+	if (!str_clean(o, name) || !issuer_text_is_valid(*out)) {
+		snprintf(msg, sizeof(msg), "field \"%s\" must be 0..128 printable ASCII characters",
+		         name);
+		reply_error(resp, 400, msg);
+		return false;
+	}
+	return true;
+}
+
+/* ---- handlers ---- */
+
+struct req {
+	struct issuer *is;
+	const char *id; /* subject id from the path */
+	const uint8_t *body;
+	size_t len;
+	uint64_t now_s;
+	struct ev_http_resp *resp;
+};
+
+static void
+h_subject_get(struct req *r)
+{
+	reply_subject(r->is, r->id, r->now_s, 200, NULL, NULL, r->resp);
+}
+
+static void
+h_subject_put(struct req *r)
+{
+	static const struct field spec[] = { { "kind", F_STR, true }, { "tier", F_INT, true } };
+	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
+	enum issuer_kind kind;
+	const char *actor;
+	json_int_t tier;
+	bool created = false;
+	int ret;
+
+	if (o == NULL)
+		return;
+	if ((actor = get_actor(o, r->resp)) == NULL)
+		goto out;
+	if (issuer_kind_parse(get_str(o, "kind", ""), &kind) != UM_OK) {
+		reply_error(r->resp, 400, "field \"kind\" must be \"client\" or \"relay\"");
+		goto out;
+	}
+	if (!get_int(o, "tier", ISSUER_TIER_MIN, ISSUER_TIER_MAX, 0, &tier, r->resp))
+		goto out;
+	ret = issuer_subject_upsert(r->is, actor, r->id, kind, (uint8_t)tier, r->now_s, &created);
+	if (ret != UM_OK)
+		reply_core_err(r->is, r->resp, ret);
+	else
+		reply_subject(r->is, r->id, r->now_s, created ? 201 : 200, "created",
+		              json_boolean(created), r->resp);
+out:
+	json_decref(o);
+}
+
+static void
+h_promote(struct req *r)
+{
+	static const struct field spec[] = { { "tier", F_INT, true }, { "reason", F_STR, false } };
+	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
+	const char *actor, *reason;
+	json_int_t tier;
+	int ret;
+
+	if (o == NULL)
+		return;
+	if ((actor = get_actor(o, r->resp)) == NULL || !get_text(o, "reason", &reason, r->resp) ||
+	    !get_int(o, "tier", ISSUER_TIER_MIN, ISSUER_TIER_MAX, 0, &tier, r->resp))
+		goto out;
+	ret = issuer_subject_promote(r->is, actor, r->id, (uint8_t)tier, reason, r->now_s);
+	if (ret != UM_OK)
+		reply_core_err(r->is, r->resp, ret);
+	else
+		reply_subject(r->is, r->id, r->now_s, 200, NULL, NULL, r->resp);
+out:
+	json_decref(o);
+}
+
+static void
+h_adjust(struct req *r)
+{
+	static const struct field spec[] = {
+		{ "reputation_delta", F_INT, false },
+		{ "bond_delta", F_INT, false },
+		{ "reason", F_STR, false },
+	};
+	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
+	const char *actor, *reason;
+	json_int_t rep, bond;
+	int ret;
+
+	if (o == NULL)
+		return;
+	if ((actor = get_actor(o, r->resp)) == NULL || !get_text(o, "reason", &reason, r->resp) ||
+	    !get_int(o, "reputation_delta", INT64_MIN, INT64_MAX, 0, &rep, r->resp) ||
+	    !get_int(o, "bond_delta", INT64_MIN, INT64_MAX, 0, &bond, r->resp))
+		goto out;
+	ret = issuer_subject_adjust(r->is, actor, r->id, (int64_t)rep, (int64_t)bond, reason,
+	                            r->now_s);
+	if (ret != UM_OK)
+		reply_core_err(r->is, r->resp, ret);
+	else
+		reply_subject(r->is, r->id, r->now_s, 200, NULL, NULL, r->resp);
+out:
+	json_decref(o);
+}
+
+static void
+h_dispute_open(struct req *r)
+{
+	static const struct field spec[] = {
+		{ "tier_cap", F_INT, true },
+		{ "ttl_s", F_INT, true },
+		{ "case_id", F_STR, false },
+		{ "evidence_ref", F_STR, false },
+	};
+	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
+	const char *actor, *case_id, *evidence_ref;
+	json_int_t cap, ttl;
+	struct issuer_dispute d;
+	int64_t id = 0;
+	int ret;
+
+	if (o == NULL)
+		return;
+	if ((actor = get_actor(o, r->resp)) == NULL ||
+	    !get_int(o, "tier_cap", ISSUER_TIER_MIN, ISSUER_TIER_MAX, 0, &cap, r->resp) ||
+	    !get_int(o, "ttl_s", 1, (json_int_t)r->is->dispute_ttl_max_s, 0, &ttl, r->resp) ||
+	    !get_text(o, "case_id", &case_id, r->resp) ||
+	    !get_text(o, "evidence_ref", &evidence_ref, r->resp))
+		goto out;
+	ret = issuer_dispute_open(r->is, actor, r->id, (uint8_t)cap, (uint64_t)ttl, case_id,
+	                          evidence_ref, r->now_s, &id);
+	if (ret == UM_OK)
+		ret = issuer_dispute_get(r->is, id, &d);
+	if (ret != UM_OK)
+		reply_core_err(r->is, r->resp, ret);
+	else
+		reply_subject(r->is, r->id, r->now_s, 201, "dispute", dispute_obj(&d, r->now_s),
+		              r->resp);
+out:
+	json_decref(o);
+}
+
+static void
+h_dispute_clear(struct req *r, int64_t dispute_id)
+{
+	static const struct field spec[] = { { "reason", F_STR, false } };
+	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
+	const char *actor, *reason;
+	int ret;
+
+	if (o == NULL)
+		return;
+	if ((actor = get_actor(o, r->resp)) == NULL || !get_text(o, "reason", &reason, r->resp))
+		goto out;
+	ret = issuer_dispute_clear(r->is, actor, r->id, dispute_id, reason, r->now_s);
+	if (ret != UM_OK)
+		reply_core_err(r->is, r->resp, ret);
+	else
+		reply_subject(r->is, r->id, r->now_s, 200, NULL, NULL, r->resp);
+out:
+	json_decref(o);
+}
+
+static void
+h_appeal_open(struct req *r)
+{
+	static const struct field spec[] = {
+		{ "dispute", F_INT, true },
+		{ "ttl_s", F_INT, true },
+		{ "case_id", F_STR, false },
+		{ "evidence_ref", F_STR, false },
+	};
+	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
+	const char *actor, *case_id, *evidence_ref;
+	json_int_t dispute, ttl;
+	struct issuer_appeal a;
+	int64_t id = 0;
+	int ret;
+
+	if (o == NULL)
+		return;
+	if ((actor = get_actor(o, r->resp)) == NULL ||
+	    !get_int(o, "dispute", 1, INT64_MAX, 0, &dispute, r->resp) ||
+	    !get_int(o, "ttl_s", 1, (json_int_t)r->is->appeal_ttl_max_s, 0, &ttl, r->resp) ||
+	    !get_text(o, "case_id", &case_id, r->resp) ||
+	    !get_text(o, "evidence_ref", &evidence_ref, r->resp))
+		goto out;
+	ret = issuer_appeal_open(r->is, actor, r->id, (int64_t)dispute, (uint64_t)ttl, case_id,
+	                         evidence_ref, r->now_s, &id);
+	if (ret == UM_OK)
+		ret = issuer_appeal_get(r->is, id, &a);
+	if (ret != UM_OK)
+		reply_core_err(r->is, r->resp, ret);
+	else
+		reply_subject(r->is, r->id, r->now_s, 201, "appeal", appeal_obj(&a, r->now_s),
+		              r->resp);
+out:
+	json_decref(o);
+}
+
+static void
+h_appeal_resolve(struct req *r, int64_t appeal_id)
+{
+	static const struct field spec[] = {
+		{ "outcome", F_STR, true },
+		{ "reason", F_STR, false },
+	};
+	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
+	const char *actor, *reason;
+	enum issuer_outcome outcome;
+	int ret;
+
+	if (o == NULL)
+		return;
+	if ((actor = get_actor(o, r->resp)) == NULL || !get_text(o, "reason", &reason, r->resp))
+		goto out;
+	if (issuer_outcome_parse(get_str(o, "outcome", ""), &outcome) != UM_OK) {
+		reply_error(r->resp, 400, "field \"outcome\" must be \"granted\" or \"denied\"");
+		goto out;
+	}
+	ret = issuer_appeal_resolve(r->is, actor, r->id, appeal_id, outcome, reason, r->now_s);
+	if (ret != UM_OK)
+		reply_core_err(r->is, r->resp, ret);
+	else
+		reply_subject(r->is, r->id, r->now_s, 200, NULL, NULL, r->resp);
+out:
+	json_decref(o);
+}
+
+/* ---- audit listing ---- */
+
+/* A decimal 0..max without sign or leading garbage, from s[0..n). */
+static bool
+parse_dec(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	if (n == 0 || n > 19)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		x = x * 10 + (uint64_t)(s[i] - '0'); /* 19 digits cannot wrap */
+	}
+	if (x > max)
+		return false;
+	*out = x;
+	return true;
+}
+
+/* after=N&limit=M (each optional, once); false after replying 400. */
+static bool
+parse_audit_query(const char *q, int64_t *after, size_t *limit, struct ev_http_resp *resp)
+{
+	bool seen_after = false, seen_limit = false;
+	uint64_t v;
+
+	*after = 0;
+	*limit = AUDIT_LIMIT_DEFAULT;
+	while (q != NULL && *q != '\0') {
+		const char *amp = strchr(q, '&');
+		size_t n = amp != NULL ? (size_t)(amp - q) : strlen(q);
+
+		if (n > 6 && strncmp(q, "after=", 6) == 0 && !seen_after) {
+			if (!parse_dec(q + 6, n - 6, INT64_MAX, &v)) {
+				reply_error(resp, 400, "after must be a decimal 0..2^63-1");
+				return false;
+			}
+			*after = (int64_t)v;
+			seen_after = true;
+		} else if (n > 6 && strncmp(q, "limit=", 6) == 0 && !seen_limit) {
+			if (!parse_dec(q + 6, n - 6, ISSUER_AUDIT_LIMIT_MAX, &v) || v == 0) {
+				reply_error(resp, 400, "limit must be a decimal 1..1000");
+				return false;
+			}
+			*limit = (size_t)v;
+			seen_limit = true;
+		} else {
+			reply_error(resp, 400,
+			            "bad query: only after=N and limit=N, each at most once");
+			return false;
+		}
+		q = amp != NULL ? amp + 1 : q + n;
+	}
+	return true;
+}
+
+struct audit_ctx {
+	json_t *arr;
+	int64_t last;
+};
+
+static int
+add_audit(void *arg, const struct issuer_audit_entry *e)
+{
+	struct audit_ctx *c = arg;
+	json_t *detail = json_loads(e->detail, 0, NULL);
+	json_t *o;
+
+	o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:o}", "seq", (json_int_t)e->seq, "time",
+	              (json_int_t)e->time_s, "actor", e->actor, "action", e->action, "subject",
+	              e->subject, "detail", detail != NULL ? detail : json_null());
+	if (o == NULL)
+		return UM_ERR_INTERNAL;
+	json_array_append_new(c->arr, o);
+	c->last = e->seq;
+	return UM_OK;
+}
+
+static void
+h_audit(struct issuer *is, const char *query, struct ev_http_resp *resp)
+{
+	struct audit_ctx c;
+	int64_t after;
+	size_t limit;
+	int ret;
+
+	if (!parse_audit_query(query, &after, &limit, resp))
+		return;
+	c.arr = json_array();
+	c.last = after;
+	if ((ret = issuer_audit_foreach(is, after, limit, add_audit, &c)) != UM_OK) {
+		json_decref(c.arr);
+		if (ret == UM_ERR_INTERNAL)
+			reply_error(resp, 500, "cannot encode the audit trail");
+		else
+			reply_core_err(is, resp, ret);
+		return;
+	}
+	reply_json(resp, 200,
+	           json_pack("{s:o, s:I}", "entries", c.arr, "next_after", (json_int_t)c.last));
+}
+
+/* ---- authentication ---- */
+
+enum auth_result { AUTH_OK, AUTH_MISSING, AUTH_WRONG };
+
+/*
+ * "Bearer <token>" (scheme case-insensitive, RFC 7235) against the configured token. Both
+ * sides are hashed first, so the comparison is constant-time in content and in length.
+ */
+static enum auth_result
+auth_check(const struct issuer *is, const char *h)
+{
+	uint8_t got[BLAKE2B_256_LEN];
+	size_t n;
+	bool ok;
+
+	if (h == NULL)
+		return AUTH_MISSING;
+	n = strnlen(h, AUTH_HEADER_MAX_LEN + 1);
+	if (n > AUTH_HEADER_MAX_LEN || n < 7 || strncasecmp(h, "Bearer", 6) != 0 ||
+	    (h[6] != ' ' && h[6] != '\t'))
+		return AUTH_MISSING;
+	h += 7;
+	while (*h == ' ' || *h == '\t')
+		h++;
+	n = strlen(h);
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	if (n == 0)
+		return AUTH_MISSING;
+	hash_blake2b(got, sizeof(got), h, n, NULL, 0);
+	ok = um_memeq_ct(got, is->admin_hash, sizeof(got));
+	um_memzero(got, sizeof(got));
+	return ok ? AUTH_OK : AUTH_WRONG;
+}
+
+/* ---- routing ---- */
+
+/* A decimal id 1..INT64_MAX from a path segment. */
+static bool
+parse_id(const char *s, int64_t *id)
+{
+	uint64_t v;
+
+	if (s[0] == '0' || !parse_dec(s, strlen(s), INT64_MAX, &v))
+		return false;
+	*id = (int64_t)v;
+	return true;
+}
+
+/* Route the subject routes: segs[0] is "subjects", n_segs >= 2. */
+static void
+route_subject(struct req *r, const char *method, char **segs, size_t n_segs)
+{
+	bool get = strcmp(method, "GET") == 0, put = strcmp(method, "PUT") == 0;
+	bool post = strcmp(method, "POST") == 0;
+	int64_t n = 0;
+	const char *verb = n_segs >= 3 ? segs[2] : NULL;
+	const char *action = n_segs == 5 ? segs[4] : NULL;
+
+	/* The route's shape first, so an unknown route is 404 whatever the id looks like. */
+	if (!(n_segs == 2 ||
+	      (n_segs == 3 && (strcmp(verb, "promote") == 0 || strcmp(verb, "adjust") == 0 ||
+	                       strcmp(verb, "disputes") == 0 || strcmp(verb, "appeals") == 0)) ||
+	      (n_segs == 5 &&
+	       ((strcmp(verb, "disputes") == 0 && strcmp(action, "clear") == 0) ||
+	        (strcmp(verb, "appeals") == 0 && strcmp(action, "resolve") == 0))))) {
+		reply_error(r->resp, 404, "no such endpoint");
+		return;
+	}
+	if (n_segs == 2 ? !get && !put : !post) {
+		reply_error(r->resp, 405,
+		            n_segs == 2 ? "method not allowed: GET or PUT"
+		                        : "method not allowed: POST");
+		return;
+	}
+	if (!issuer_id_is_valid(segs[1])) {
+		reply_error(r->resp, 400, "invalid subject id: 1..64 of [A-Za-z0-9._:@-]");
+		return;
+	}
+	r->id = segs[1];
+	if (n_segs == 5 && !parse_id(segs[3], &n)) {
+		reply_error(r->resp, 400, "bad id in path: a decimal 1..2^63-1");
+		return;
+	}
+	if (get && r->len > 0) {
+		reply_error(r->resp, 400, "GET takes no body");
+		return;
+	}
+	if (n_segs == 2 && get)
+		h_subject_get(r);
+	else if (n_segs == 2)
+		h_subject_put(r);
+	else if (n_segs == 5 && strcmp(verb, "disputes") == 0)
+		h_dispute_clear(r, n);
+	else if (n_segs == 5)
+		h_appeal_resolve(r, n);
+	else if (strcmp(verb, "promote") == 0)
+		h_promote(r);
+	else if (strcmp(verb, "adjust") == 0)
+		h_adjust(r);
+	else if (strcmp(verb, "disputes") == 0)
+		h_dispute_open(r);
+	else
+		h_appeal_open(r);
+}
+
+void
+issuer_handle(struct issuer *is, const char *method, const char *path,
+              const char *authorization_header, const uint8_t *body, size_t len, uint64_t now_s,
+              struct ev_http_resp *resp)
+{
+	char buf[ISSUER_PATH_MAX_LEN + 1];
+	char *segs[MAX_SEGS], *query, *p;
+	size_t n_segs = 0, path_len;
+	enum auth_result auth;
+	struct req r;
+
+	resp->status = 500;
+	resp->content_type = "application/json";
+	resp->body = NULL;
+	resp->body_len = 0;
+	resp->etag = NULL;
+	if (is == NULL || method == NULL || path == NULL) {
+		reply_error(resp, 400, "bad request");
+		return;
+	}
+	if (body == NULL)
+		len = 0;
+	path_len = strnlen(path, ISSUER_PATH_MAX_LEN + 1);
+	if (path_len > ISSUER_PATH_MAX_LEN) {
+		reply_error(resp, 414, "path too long");
+		return;
+	}
+	memcpy(buf, path, path_len + 1);
+	query = strchr(buf, '?');
+	if (query != NULL)
+		*query++ = '\0';
+	/* Not ours: the public issuer routes are served elsewhere (or not yet at all). */
+	if (strncmp(buf, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) != 0 &&
+	    strcmp(buf, "/v1/admin") != 0) {
+		reply_error(resp, 404, "no such endpoint");
+		return;
+	}
+	/* Authenticate before anything else: no route, method or body detail leaks first. */
+	if (!is->has_admin_token) {
+		reply_error(resp, 403, "the admin API is disabled: no admin token is configured");
+		return;
+	}
+	auth = auth_check(is, authorization_header);
+	if (auth != AUTH_OK) {
+		reply_error(resp, 401,
+		            auth == AUTH_MISSING ? "missing Authorization: Bearer <admin token>"
+		                                 : "invalid admin token");
+		return;
+	}
+	if (len > ISSUER_BODY_MAX_LEN) {
+		reply_error(resp, 413, "body too large (at most 4096 bytes)");
+		return;
+	}
+	p = buf + strlen(ADMIN_PREFIX) - 1;
+	while (p != NULL && *p == '/') {
+		*p++ = '\0';
+		if (n_segs == MAX_SEGS || *p == '\0' || *p == '/') {
+			reply_error(resp, 404, "no such endpoint");
+			return;
+		}
+		segs[n_segs++] = p;
+		p = strchr(p, '/');
+	}
+	if (n_segs == 1 && strcmp(segs[0], "audit") == 0) {
+		if (strcmp(method, "GET") != 0)
+			reply_error(resp, 405, "method not allowed: GET");
+		else if (len > 0)
+			reply_error(resp, 400, "GET takes no body");
+		else
+			h_audit(is, query, resp);
+		return;
+	}
+	if (n_segs < 2 || strcmp(segs[0], "subjects") != 0) {
+		reply_error(resp, 404, "no such endpoint");
+		return;
+	}
+	if (query != NULL && *query != '\0') {
+		reply_error(resp, 400, "this route takes no query string");
+		return;
+	}
+	r = (struct req){ is, NULL, body, len, now_s, resp };
+	route_subject(&r, method, segs, n_segs);
+}
