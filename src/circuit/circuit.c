@@ -419,7 +419,20 @@ circ_oldest_queued(const struct circuit *circ)
 		t = circ->prev.qhead->enq_ms;
 	if (circ->next.qhead != NULL && circ->next.qhead->enq_ms < t)
 		t = circ->next.qhead->enq_ms;
+	/* Bytes waiting for a stream's socket are memory the circuit holds as well (Tor's
+	 * circuit_max_queued_item_age counts the edge connections' buffers too). */
+	if (circ->stream_cells > 0 && circ->stream_since_ms < t)
+		t = circ->stream_since_ms;
 	return t;
+}
+
+/* Drop circ's stream backlog from the relay-wide count. */
+static void
+stream_backlog_clear(struct circ_core *core, struct circuit *circ)
+{
+	core->queued -= circ->stream_cells;
+	core->stream_cells -= circ->stream_cells;
+	circ->stream_cells = 0;
 }
 
 /*
@@ -488,6 +501,29 @@ circ_end_send(struct circ_core *core, struct circuit *circ, struct circ_end *e, 
 	core->queued++;
 	if (core->queued > core->cfg.max_queue_total)
 		oom_kill(core, now);
+}
+
+void
+circ_set_stream_backlog(struct circ_core *core, struct circuit *circ, size_t bytes,
+                        uint64_t oldest_ms, uint64_t now)
+{
+	/* As the DATA cells the bytes came in: what they cost us is what a cell queue of the
+	 * same data would, so both count against one cap. */
+	size_t cells = bytes / RELAY_DATA_MAX + (bytes % RELAY_DATA_MAX != 0);
+
+	if (circ->state == CIRC_S_CLOSED)
+		return;
+	cells = UM_MIN(cells, (size_t)UINT32_MAX);
+	stream_backlog_clear(core, circ);
+	circ->stream_cells = (uint32_t)cells;
+	circ->stream_since_ms = oldest_ms;
+	core->queued += cells;
+	core->stream_cells += cells;
+	if (core->queued > core->cfg.max_queue_total) {
+		circ_enter(core);
+		oom_kill(core, now);
+		circ_leave(core);
+	}
 }
 
 static void
@@ -568,6 +604,7 @@ circ_kill(struct circ_core *core, struct circuit *circ, uint8_t reason, bool rem
 		core->st.protocol++;
 	end_queue_clear(core, &circ->prev);
 	end_queue_clear(core, &circ->next);
+	stream_backlog_clear(core, circ);
 	if (skip != &circ->prev)
 		send_destroy(core, &circ->prev, reason);
 	if (skip != &circ->next)
@@ -791,6 +828,7 @@ circ_core_stats(const struct circ_core *core, struct circ_core_stats *st)
 	st->circuits = core->n_circs;
 	st->links = core->n_links;
 	st->queued_cells = core->queued;
+	st->stream_cells = core->stream_cells;
 }
 
 void

@@ -177,7 +177,8 @@ uint64_t circ_core_next_deadline(const struct circ_core *core);
 struct circ_core_stats {
 	size_t circuits;     /* in the table (any state) */
 	size_t links;        /* known links */
-	size_t queued_cells; /* relay-wide */
+	size_t queued_cells; /* relay-wide, stream_cells included */
+	size_t stream_cells; /* stream bytes toward sockets, as cells (circ_set_stream_backlog) */
 	uint64_t created;    /* CREATE2 answered */
 	uint64_t destroyed;  /* circuits closed, any reason */
 	uint64_t oom_killed; /* closed by the queue cap */
@@ -254,5 +255,16 @@ size_t circ_queue_len(const struct circuit *circ);
  */
 void circ_set_stream_user(struct circuit *circ, void *p);
 void *circ_stream_user(const struct circuit *circ);
+/*
+ * The stream layer holds bytes of circ's streams toward their sockets (an exit: the
+ * destinations'; a client: the applications'): bytes in all, the oldest of them queued at
+ * oldest_ms (the core's clock; ignored when bytes is 0). Replaces the previous report. They
+ * count for max_queue_total as the DATA cells they came in (ceil(bytes / RELAY_DATA_MAX)),
+ * and their age for the OOM rule, as queued cells do (docs/PROTOCOL.md 13.7). Going over
+ * the cap runs the OOM rule at once: circuits may close inside this call, circ included
+ * (CIRC_EV_CLOSED). No-op on a closed circuit.
+ */
+void circ_set_stream_backlog(struct circ_core *core, struct circuit *circ, size_t bytes,
+                             uint64_t oldest_ms, uint64_t now);
 
 #endif /* UM_CIRCUIT_CIRCUIT_H */

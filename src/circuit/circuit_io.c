@@ -66,6 +66,8 @@ struct cio_circ {
 	uint64_t bound_ms;
 	uint64_t idle_since_ms; /* bound and without streams since */
 	struct circ_io *mux_io; /* for the mux callbacks */
+	size_t backlog;         /* bytes toward applications, as last told to the core */
+	uint64_t backlog_since; /* ... the oldest queued at (ev_now_ms), UINT64_MAX: none */
 };
 
 enum cs_state {
@@ -1352,6 +1354,48 @@ link_request(struct circ_io *io, const struct relay_extend2 *t)
 
 /* ---- the core's callbacks ---- */
 
+/*
+ * Tell the core what rec's streams hold toward their applications, for its OOM rule. exact:
+ * ask the owners for their oldest queued byte (the tick); otherwise (after DATA) only a
+ * change of the total is reported, aged from the last exact look (an upper bound until the
+ * next tick) or from now for a backlog that was empty. May close circuits, rec's too.
+ */
+static void
+rec_report_backlog(struct circ_io *io, struct cio_circ *rec, bool exact)
+{
+	uint64_t now = ev_now_ms(io->env.loop), core_now, age;
+	size_t bytes;
+
+	if (rec->gone || rec->mux == NULL || rec->circ == NULL)
+		return;
+	bytes = smux_recv_queued(rec->mux);
+	if (exact) {
+		struct list_node *pos;
+
+		rec->backlog_since = UINT64_MAX;
+		list_for_each (pos, &rec->streams) {
+			struct circ_io_stream *s = list_entry(pos, struct circ_io_stream, node);
+
+			if (s->state == CS_OPEN && s->ops.queued_since != NULL)
+				rec->backlog_since =
+				        UM_MIN(rec->backlog_since, s->ops.queued_since(s->arg));
+		}
+	} else if (bytes == rec->backlog) {
+		return;
+	} else if (rec->backlog == 0) {
+		rec->backlog_since = now; /* fresh bytes */
+	}
+	if (bytes == 0 || rec->backlog_since > now)
+		rec->backlog_since = bytes == 0 ? UINT64_MAX : now;
+	rec->backlog = bytes;
+	age = bytes == 0 ? 0 : now - rec->backlog_since;
+	core_now = um_mono_ms();
+	enter(io);
+	circ_set_stream_backlog(io->core, rec->circ, bytes, core_now - UM_MIN(age, core_now),
+	                        core_now);
+	leave(io);
+}
+
 static int
 op_send_cell(void *arg, struct circ_link *cl, const struct cell *c)
 {
@@ -1463,6 +1507,17 @@ sx_close(void *arg, struct circuit *circ)
 }
 
 static void
+sx_backlog(void *arg, struct circuit *circ, size_t bytes, uint64_t age_ms)
+{
+	struct circ_io *io = arg;
+	uint64_t now = um_mono_ms();
+
+	enter(io);
+	circ_set_stream_backlog(io->core, circ, bytes, now - UM_MIN(age_ms, now), now);
+	leave(io);
+}
+
+static void
 op_on_event(void *arg, const struct circ_event *ev)
 {
 	struct circ_io *io = arg;
@@ -1494,9 +1549,13 @@ op_on_event(void *arg, const struct circ_event *ev)
 		break;
 	case CIRC_EV_MSG:
 		if (rec != NULL && !rec->gone && rec->mux != NULL && ev->digest != NULL &&
-		    ev->hop == rec->n_hops)
+		    ev->hop == rec->n_hops) {
 			smux_on_msg(rec->mux, ev->cmd, ev->stream_id, ev->data, ev->len, ev->digest,
 			            um_mono_ns());
+			/* DATA grows what the streams hold toward the applications. */
+			if (ev->cmd == RELAY_DATA)
+				rec_report_backlog(io, rec, false);
+		}
 		break;
 	case CIRC_EV_EXIT_MSG:
 		exit_msg(io, ev, now);
@@ -1508,6 +1567,31 @@ op_on_event(void *arg, const struct circ_event *ev)
 	default:
 		break;
 	}
+}
+
+/* Per built circuit: send the SENDMEs its mux held back if its streams' owners drained
+ * meanwhile (streams freed outside the mux's callbacks do not tell it), and report what
+ * they hold. */
+static void
+streams_tick(struct circ_io *io)
+{
+	struct list_node *pos;
+	struct cio_circ **v;
+	size_t n = list_count(&io->circs), i = 0;
+
+	if (n == 0)
+		return;
+	/* A snapshot: a send may close circuits (moved to dead_recs, freed by the kick). */
+	v = um_xcalloc(n, sizeof(*v));
+	list_for_each (pos, &io->circs)
+		v[i++] = list_entry(pos, struct cio_circ, node);
+	for (i = 0; i < n; i++) {
+		if (v[i]->gone || v[i]->mux == NULL)
+			continue;
+		smux_pump(v[i]->mux, um_mono_ns());
+		rec_report_backlog(io, v[i], true);
+	}
+	free(v);
 }
 
 /* ---- loop ---- */
@@ -1547,6 +1631,7 @@ on_tick(void *arg)
 	leave(io);
 	pool_maintain(io);
 	streams_upkeep(io, um_mono_ms());
+	streams_tick(io);
 	if (!list_is_empty(&io->waiting))
 		ev_defer_schedule(io->kick); /* builds for waiting streams after a backoff */
 }
@@ -1598,7 +1683,9 @@ circ_io_new(const struct circ_io_env *env, const struct circ_relay_keys *keys, s
 	io->tick = ev_timer_new(env->loop, on_tick, io);
 	io->kick = ev_defer_new(env->loop, on_kick, io);
 	if (env->node_id != NULL) {
-		struct stream_exit_ops so = { .send = sx_send, .close = sx_close, .arg = io };
+		struct stream_exit_ops so = {
+			.send = sx_send, .close = sx_close, .backlog = sx_backlog, .arg = io
+		};
 
 		io->sx = stream_exit_new(env->loop, env->exit, &so);
 	}

@@ -149,6 +149,11 @@ struct circ_io_stream_ops {
 	/* Optional: our END(DONE) went out after the last buffered byte
 	 * (circ_io_stream_finished() may have become true). */
 	void (*on_end_sent)(void *arg);
+	/* Optional: when the oldest byte still queued toward the application was queued
+	 * (ev_now_ms() time, UINT64_MAX: none). A query: no calls back. With it, the bytes a
+	 * circuit's streams hold toward their applications count for the circuit core's OOM
+	 * rule by their age (docs/PROTOCOL.md 13.7). */
+	uint64_t (*queued_since)(void *arg);
 };
 
 /*
@@ -163,7 +168,9 @@ int circ_io_stream_open(struct circ_io *io, const struct circ_io_stream_req *req
 int circ_io_stream_write(struct circ_io_stream *s, const uint8_t *p, size_t n) UM_WARN_UNUSED;
 /* May more be read from the application now? */
 bool circ_io_stream_writable(const struct circ_io_stream *s);
-/* The application took n bytes of what on_data gave; buffered bytes are left. */
+/* The application took n bytes of what on_data gave; buffered bytes are left (call it for
+ * partial progress too: the circuit's SENDMEs wait while its streams hold over
+ * SMUX_CIRC_RECV_MAX toward the applications). */
 void circ_io_stream_drained(struct circ_io_stream *s, size_t n, size_t buffered);
 /* The application sent EOF: END(DONE) after the buffered bytes (half-close). */
 void circ_io_stream_shutdown(struct circ_io_stream *s);

@@ -82,6 +82,11 @@ struct circuit {
 	struct list_node tnode;  /* core->timed while a deadline runs */
 	uint64_t serial;
 	uint64_t deadline_ms;
+	/* Bytes the stream layer holds for this circuit toward its sockets, as the DATA cells
+	 * they came in (circ_set_stream_backlog): counted in core->queued for the OOM rule,
+	 * with the time the oldest of them was queued. */
+	uint32_t stream_cells;
+	uint64_t stream_since_ms;
 	uint8_t state;    /* enum circ_state */
 	uint8_t early_in; /* relay: forward RELAY_EARLY cells received */
 };
@@ -119,7 +124,8 @@ struct circ_core {
 	struct list_node timed; /* circuits with a deadline */
 	struct list_node dead;  /* closed, freed when the outermost call returns */
 	size_t n_circs;
-	size_t queued; /* cells queued on every end */
+	size_t queued;       /* cells queued on every end, plus every circuit's stream_cells */
+	size_t stream_cells; /* ... of which stream_cells */
 	uint64_t next_serial, next_link_serial;
 	int depth; /* nesting of public calls (callbacks may re-enter) */
 	struct circ_core_stats st;

@@ -8,6 +8,12 @@
  * Lifetime: streams and circuit states that end are unlinked at once and freed from the
  * `reap` defer, so no callback stack (a TCP callback that sends a cell that kills the
  * circuit that closes the stream) ever touches freed memory.
+ *
+ * A tick (SX_TICK_MS) tells flow control what the destinations took since (on_drain only
+ * fires on an empty queue), which also lets the mux send the SENDMEs it held back for the
+ * circuit's budget (SMUX_CIRC_RECV_MAX); reports each circuit's bytes toward sockets to the
+ * circuit core's OOM rule (ops->backlog); and resets closing streams whose destination took
+ * nothing for the drain timeout.
  */
 #include "circuit/stream_exit.h"
 
@@ -20,6 +26,10 @@
 #include "lib/time.h"
 #include "lib/wire.h"
 #include "circuit/stream_mux.h"
+
+enum {
+	SX_TICK_MS = 1000,
+};
 
 struct sx_circ;
 
@@ -39,12 +49,14 @@ struct sx_stream {
 	struct exit_resolve *resolve;
 	struct ev_tcp *tcp;
 	struct smux_stream *ms;
-	bool dst_eof;     /* the destination sent EOF (our END(DONE) is queued) */
-	bool peer_done;   /* the client's END(DONE): FIN sent to the destination */
-	bool end_sent;    /* our END(DONE) went out */
-	bool closing;     /* both directions done: close once the socket's queue drained */
-	uint64_t to_dst;  /* bytes queued toward the destination */
-	uint64_t drained; /* ... of which the kernel took (reported to flow control) */
+	bool dst_eof;      /* the destination sent EOF (our END(DONE) is queued) */
+	bool peer_done;    /* the client's END(DONE): FIN sent to the destination */
+	bool end_sent;     /* our END(DONE) went out */
+	bool closing;      /* both directions done: close once the socket's queue drained */
+	uint64_t to_dst;   /* bytes queued toward the destination */
+	uint64_t drained;  /* ... of which the kernel took (reported to flow control) */
+	size_t drain_q;    /* closing: the socket's queue at the last progress ... */
+	uint64_t drain_ms; /* ... and when (um_mono_ms) */
 };
 
 struct sx_circ {
@@ -54,6 +66,8 @@ struct sx_circ {
 	struct smux *mux;
 	struct list_node streams;
 	size_t n_streams;
+	size_t backlog;         /* bytes toward sockets, as last reported to ops->backlog */
+	uint64_t backlog_since; /* ... the oldest queued at (ev_now_ms), UINT64_MAX: none */
 };
 
 struct stream_exit {
@@ -61,6 +75,8 @@ struct stream_exit {
 	struct exit_ctx *exit;
 	struct stream_exit_ops ops;
 	struct ev_defer *reap;
+	struct ev_timer *tick;
+	uint64_t drain_timeout_ms;
 	struct list_node circs;
 	struct list_node dead;       /* struct sx_stream */
 	struct list_node dead_circs; /* struct sx_circ */
@@ -169,6 +185,83 @@ send_end(struct sx_circ *xc, uint16_t id, uint8_t reason, const struct exit_addr
 		log_debug(LD_CIRC, "END not sent: the circuit is closing");
 }
 
+/*
+ * A local failure on a stream the client knows about (it sent the BEGIN): END(reason) to the
+ * client, else its stream would hang until it times out, then reset the destination. An
+ * END after our END(DONE) still goes as the abort it is (15.3); after an abort, nothing.
+ */
+static void
+stream_fail(struct sx_stream *st, uint8_t reason)
+{
+	if (st->dead)
+		return;
+	if (st->ms != NULL)
+		smux_stream_end(st->ms, reason, um_mono_ns()); /* may close the circuit */
+	else
+		send_end(st->xc, st->id, reason, NULL, 0);
+	stream_kill(st, true);
+}
+
+/* The reason for a socket we could not start reading: dead already, or a local error. */
+static uint8_t
+read_fail_reason(int ret)
+{
+	return ret == UM_ERR_CLOSED ? RELAY_END_CONNRESET : RELAY_END_INTERNAL;
+}
+
+/* The destination took bytes since the last report: tell flow control (XON, and what the
+ * circuit's streams hold toward their sockets). May close the circuit. */
+static void
+note_drained(struct sx_stream *st)
+{
+	size_t q = ev_tcp_write_queue(st->tcp);
+	uint64_t n;
+
+	if (st->ms == NULL || st->to_dst - q <= st->drained)
+		return;
+	n = st->to_dst - q - st->drained;
+	st->drained += n;
+	smux_stream_drained(st->ms, (size_t)n, q, um_mono_ns());
+}
+
+/*
+ * Tell the circuit core what xc's streams hold toward their sockets, for its OOM rule.
+ * exact: find the oldest queued byte on the sockets (the tick); otherwise (after DATA) only
+ * a change of the total is reported, with the age kept from the last exact look (an upper
+ * bound until the next tick) or now for a backlog that was empty. May close circuits.
+ */
+static void
+report_backlog(struct sx_circ *xc, bool exact)
+{
+	struct stream_exit *sx = xc->sx;
+	uint64_t now = ev_now_ms(sx->loop);
+	size_t bytes;
+
+	if (xc->circ == NULL || sx->ops.backlog == NULL)
+		return;
+	bytes = smux_recv_queued(xc->mux);
+	if (exact) {
+		const struct list_node *pos;
+
+		xc->backlog_since = UINT64_MAX;
+		list_for_each (pos, &xc->streams) {
+			const struct sx_stream *st = list_entry_const(pos, struct sx_stream, node);
+
+			if (st->tcp != NULL)
+				xc->backlog_since =
+				        UM_MIN(xc->backlog_since, ev_tcp_queue_since_ms(st->tcp));
+		}
+	} else if (bytes == xc->backlog) {
+		return;
+	} else if (xc->backlog == 0) {
+		xc->backlog_since = now; /* fresh bytes */
+	}
+	if (bytes == 0 || xc->backlog_since > now)
+		xc->backlog_since = bytes == 0 ? UINT64_MAX : now;
+	xc->backlog = bytes;
+	sx->ops.backlog(sx->ops.arg, xc->circ, bytes, bytes == 0 ? 0 : now - xc->backlog_since);
+}
+
 /* ---- the destination socket ---- */
 
 static void
@@ -187,7 +280,7 @@ tcp_on_read(void *arg, const uint8_t *data, size_t len)
 		return;
 	exit_ctx_count_bytes(st->xc->sx->exit, len, 0);
 	if (smux_stream_write(st->ms, data, len, um_mono_ns()) != UM_OK) {
-		stream_kill(st, true);
+		stream_fail(st, RELAY_END_INTERNAL);
 		return;
 	}
 	if (!st->dead && st->tcp != NULL && !smux_stream_writable(st->ms))
@@ -199,11 +292,15 @@ maybe_finish(struct sx_stream *st)
 {
 	if (!st->dst_eof || !st->peer_done || !st->end_sent || st->dead)
 		return;
-	/* Both directions ended cleanly: close once our bytes reached the kernel. */
-	if (st->tcp == NULL || ev_tcp_write_queue(st->tcp) == 0)
+	/* Both directions ended cleanly: close once our bytes reached the kernel, or reset
+	 * when the destination takes nothing for the drain timeout (the tick). */
+	if (st->tcp == NULL || ev_tcp_write_queue(st->tcp) == 0) {
 		stream_kill(st, false);
-	else
-		st->closing = true;
+		return;
+	}
+	st->closing = true;
+	st->drain_q = ev_tcp_write_queue(st->tcp);
+	st->drain_ms = um_mono_ms();
 }
 
 static void
@@ -216,8 +313,7 @@ tcp_on_eof(void *arg, int status, int sys_errno)
 		return;
 	if (status != UM_OK) {
 		/* The destination reset or failed: abort the stream both ways. */
-		smux_stream_end(st->ms, RELAY_END_CONNRESET, um_mono_ns());
-		stream_kill(st, true);
+		stream_fail(st, RELAY_END_CONNRESET);
 		return;
 	}
 	st->dst_eof = true;
@@ -228,21 +324,14 @@ static void
 tcp_on_drain(void *arg)
 {
 	struct sx_stream *st = arg;
-	size_t q;
 
 	if (st->dead || st->tcp == NULL)
 		return;
-	q = ev_tcp_write_queue(st->tcp);
-	if (st->closing && q == 0) {
+	if (st->closing && ev_tcp_write_queue(st->tcp) == 0) {
 		stream_kill(st, false);
 		return;
 	}
-	if (st->ms != NULL && st->to_dst - q > st->drained) {
-		uint64_t n = st->to_dst - q - st->drained;
-
-		st->drained += n;
-		smux_stream_drained(st->ms, (size_t)n, q, um_mono_ns());
-	}
+	note_drained(st);
 }
 
 static const struct ev_tcp_ops sx_tcp_ops = {
@@ -262,8 +351,7 @@ ms_on_data(void *arg, const uint8_t *p, size_t n)
 	if (st->dead || st->tcp == NULL || st->peer_done)
 		return 0;
 	if (ev_tcp_write(st->tcp, p, n) != UM_OK) {
-		smux_stream_end(st->ms, RELAY_END_CONNRESET, um_mono_ns());
-		stream_kill(st, true);
+		stream_fail(st, RELAY_END_CONNRESET);
 		return 0;
 	}
 	st->to_dst += n;
@@ -293,10 +381,14 @@ static void
 ms_on_writable(void *arg)
 {
 	struct sx_stream *st = arg;
+	int ret;
 
-	if (!st->dead && st->tcp != NULL && !st->dst_eof && !ev_tcp_is_reading(st->tcp) &&
-	    ev_tcp_read_start(st->tcp) != UM_OK)
-		stream_kill(st, true);
+	if (st->dead || st->tcp == NULL || st->dst_eof || ev_tcp_is_reading(st->tcp))
+		return;
+	/* Fails if the socket died while we were not reading (a write found it reset and its
+	 * on_eof is still pending): the client must hear of it. */
+	if ((ret = ev_tcp_read_start(st->tcp)) != UM_OK)
+		stream_fail(st, read_fail_reason(ret));
 }
 
 static void
@@ -325,6 +417,7 @@ on_open_done(void *arg, const struct exit_conn_result *res)
 	uint8_t b[32];
 	struct wire_wr w = { .p = b, .cap = sizeof(b), .len = 0 };
 	struct relay_connected c;
+	int ret;
 
 	st->open = NULL;
 	if (res->status != UM_OK || res->tcp == NULL) {
@@ -357,11 +450,11 @@ on_open_done(void *arg, const struct exit_conn_result *res)
 	xc->sx->opened++;
 	if (relay_connected_write(&w, &c) != UM_OK ||
 	    smux_send(xc->mux, RELAY_CONNECTED, st->id, b, w.len) != UM_OK) {
-		stream_kill(st, true);
+		stream_fail(st, RELAY_END_INTERNAL); /* nothing goes if the circuit is gone */
 		return;
 	}
-	if (!st->dead && ev_tcp_read_start(st->tcp) != UM_OK)
-		stream_kill(st, true);
+	if (!st->dead && (ret = ev_tcp_read_start(st->tcp)) != UM_OK)
+		stream_fail(st, read_fail_reason(ret));
 }
 
 static struct sx_stream *
@@ -554,6 +647,77 @@ static const struct smux_ops sx_mux_ops_tmpl = {
 	.on_violation = mux_violation,
 };
 
+/* ---- the tick ---- */
+
+/* A snapshot of the live circuit states (the caller frees it): what runs for each may close
+ * circuits, which only moves them to dead_circs (freed by reap, not before we return). */
+static struct sx_circ **
+circs_snapshot(struct stream_exit *sx, size_t *n)
+{
+	struct list_node *pos;
+	struct sx_circ **v;
+	size_t i = 0;
+
+	*n = list_count(&sx->circs);
+	if (*n == 0)
+		return NULL;
+	v = um_xcalloc(*n, sizeof(*v));
+	list_for_each (pos, &sx->circs)
+		v[i++] = list_entry(pos, struct sx_circ, node);
+	return v;
+}
+
+static void
+circ_tick(struct sx_circ *xc, uint64_t now_ms)
+{
+	struct stream_exit *sx = xc->sx;
+	struct list_node *pos, *tmp;
+
+	list_for_each_safe (pos, tmp, &xc->streams) {
+		struct sx_stream *st = list_entry(pos, struct sx_stream, node);
+
+		if (st->tcp == NULL)
+			continue; /* opening or resolving */
+		if (st->closing) {
+			size_t q = ev_tcp_write_queue(st->tcp);
+
+			/* Progress restarts the drain timeout; none for that long: give up with
+			 * a reset (never a FIN that would pass the cut data off as complete). */
+			if (q < st->drain_q) {
+				st->drain_q = q;
+				st->drain_ms = now_ms;
+			} else if (now_ms - st->drain_ms >= sx->drain_timeout_ms) {
+				log_info(LD_CIRC,
+				         "stream: destination stalled %llu ms at the end: reset",
+				         (unsigned long long)(now_ms - st->drain_ms));
+				stream_kill(st, true);
+				continue;
+			}
+		}
+		note_drained(st);
+		/* Sending (an XON, SENDMEs) may have closed the circuit: every stream is gone. */
+		if (xc->circ == NULL)
+			return;
+	}
+	/* Streams freed since the last call into the mux may let its held SENDMEs go. */
+	smux_pump(xc->mux, um_mono_ns());
+	report_backlog(xc, true);
+}
+
+static void
+on_tick(void *arg)
+{
+	struct stream_exit *sx = arg;
+	uint64_t now_ms = um_mono_ms();
+	size_t n;
+	struct sx_circ **v = circs_snapshot(sx, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->circ != NULL)
+			circ_tick(v[i], now_ms);
+	free(v);
+}
+
 /* ---- public ---- */
 
 struct stream_exit *
@@ -564,11 +728,20 @@ stream_exit_new(struct ev_loop *loop, struct exit_ctx *exit, const struct stream
 	sx->loop = loop;
 	sx->exit = exit;
 	sx->ops = *ops;
+	sx->drain_timeout_ms = STREAM_EXIT_DRAIN_TIMEOUT_MS;
 	list_init(&sx->circs);
 	list_init(&sx->dead);
 	list_init(&sx->dead_circs);
 	sx->reap = ev_defer_new(loop, on_reap, sx);
+	sx->tick = ev_timer_new(loop, on_tick, sx);
+	ev_timer_start(sx->tick, SX_TICK_MS, SX_TICK_MS);
 	return sx;
+}
+
+void
+stream_exit_set_drain_timeout(struct stream_exit *sx, uint64_t ms)
+{
+	sx->drain_timeout_ms = ms;
 }
 
 static void
@@ -597,7 +770,35 @@ stream_exit_free_(struct stream_exit *sx)
 		circ_drop(list_entry(sx->circs.next, struct sx_circ, node));
 	on_reap(sx);
 	ev_defer_free(sx->reap);
+	ev_timer_free(sx->tick);
 	free(sx);
+}
+
+/* No stream state for circ (a local failure): still answer what the client waits for. */
+static void
+refuse_without_mux(struct stream_exit *sx, struct circuit *circ, uint8_t cmd, uint16_t id)
+{
+	uint8_t b[RELAY_DATA_MAX], dg[RELAY_DIGEST_LEN];
+	struct wire_wr w = { .p = b, .cap = sizeof(b), .len = 0 };
+	int ret;
+
+	if (cmd == RELAY_RESOLVE) {
+		struct relay_resolved r = { .n_answers = 1 };
+
+		r.answers[0].type = RELAY_ANSWER_ERR_TRANSIENT;
+		ret = relay_resolved_write(&w, &r);
+	} else if (cmd == RELAY_BEGIN || cmd == RELAY_BEGIN_DIR) {
+		struct relay_end e = { .reason = RELAY_END_INTERNAL };
+
+		ret = relay_end_write(&w, &e);
+	} else {
+		return;
+	}
+	log_warn(LD_BUG, "stream: no stream state for a circuit");
+	if (ret == UM_OK &&
+	    sx->ops.send(sx->ops.arg, circ, cmd == RELAY_RESOLVE ? RELAY_RESOLVED : RELAY_END, id,
+	                 b, w.len, dg) != UM_OK)
+		log_debug(LD_CIRC, "END not sent: the circuit is closing");
 }
 
 void
@@ -618,14 +819,19 @@ stream_exit_on_msg(struct stream_exit *sx, struct circuit *circ, uint8_t cmd, ui
 		xc->circ = circ;
 		list_init(&xc->streams);
 		ops.arg = xc;
+		xc->backlog_since = UINT64_MAX;
 		if (smux_new(FLOW_SIDE_EXIT, &ops, &xc->mux) != UM_OK) {
 			free(xc);
+			refuse_without_mux(sx, circ, cmd, stream_id);
 			return;
 		}
 		list_push_back(&sx->circs, &xc->node);
 		circ_set_stream_user(circ, xc);
 	}
 	smux_on_msg(xc->mux, cmd, stream_id, data, len, digest != NULL ? digest : zero, now_ns);
+	/* DATA grows what the streams hold toward their sockets (xc lives until reap). */
+	if (cmd == RELAY_DATA)
+		report_backlog(xc, false);
 }
 
 void
@@ -641,19 +847,10 @@ stream_exit_circ_closed(struct stream_exit *sx, struct circuit *circ)
 void
 stream_exit_pump(struct stream_exit *sx, uint64_t now_ns)
 {
-	struct list_node *pos;
-	struct sx_circ **v;
-	size_t n = 0, i = 0;
+	size_t n;
+	struct sx_circ **v = circs_snapshot(sx, &n);
 
-	/* A snapshot: pumping may close circuits (moved to dead_circs, freed only by reap). */
-	list_for_each (pos, &sx->circs)
-		n++;
-	if (n == 0)
-		return;
-	v = um_xcalloc(n, sizeof(*v));
-	list_for_each (pos, &sx->circs)
-		v[i++] = list_entry(pos, struct sx_circ, node);
-	for (i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (v[i]->circ != NULL)
 			smux_pump(v[i]->mux, now_ns);
 	free(v);

@@ -9,8 +9,14 @@
  *                SENDMEs, XON/XOFF); bytes counted with exit_ctx_count_bytes()
  *   END(DONE) from the client -> FIN to the destination, keep reading it (half-close);
  *   EOF from the destination  -> END(DONE) after its last byte; the stream is over when both
- *                                went; any other END, or a socket error -> reset (RST) and
- *                                END(CONNRESET / the reason)
+ *                                went and the destination took our last byte, or it took
+ *                                nothing for STREAM_EXIT_DRAIN_TIMEOUT_MS (then reset); any
+ *                                other END, or a socket error -> reset (RST) and
+ *                                END(CONNRESET / the reason); a local failure -> END(reason)
+ *
+ * Bytes queued toward the destinations count, per circuit, for the mux's budget
+ * (SMUX_CIRC_RECV_MAX: SENDMEs wait above it) and, through ops->backlog, for the circuit
+ * core's OOM rule (docs/PROTOCOL.md 13.7, 15.2).
  *
  * A relay without the exit role (exit == NULL) answers BEGIN, BEGIN_DIR and RESOLVE with
  * END(EXITPOLICY) / a RESOLVED error. At most SMUX_STREAMS_MAX streams per circuit (opening
@@ -33,6 +39,14 @@
 #include "exit/exit_conn.h"
 #include "circuit/circuit.h"
 
+enum stream_exit_limits {
+	/* A closing stream (END both ways, bytes still queued toward the destination) whose
+	 * destination takes nothing for this long is reset and freed; progress restarts it.
+	 * Tor gives up flushing a closed connection after 15 s without a write as well
+	 * (connection_expire_held_open). */
+	STREAM_EXIT_DRAIN_TIMEOUT_MS = 15 * 1000,
+};
+
 struct stream_exit;
 
 struct stream_exit_ops {
@@ -42,6 +56,10 @@ struct stream_exit_ops {
 	            const uint8_t *data, size_t len, uint8_t digest[RELAY_DIGEST_LEN]);
 	/* Close circ for a protocol violation (circ_close(PROTOCOL) under the guard). */
 	void (*close)(void *arg, struct circuit *circ);
+	/* Optional: circ's streams hold bytes toward their sockets, the oldest queued age_ms
+	 * ago (circ_set_stream_backlog under the guard: it may close circuits, circ too). Called
+	 * when DATA changed the total and every SX tick (1 s) per circuit. */
+	void (*backlog)(void *arg, struct circuit *circ, size_t bytes, uint64_t age_ms);
 	void *arg;
 };
 
@@ -53,6 +71,8 @@ struct stream_exit *stream_exit_new(struct ev_loop *loop, struct exit_ctx *exit,
                                     const struct stream_exit_ops *ops);
 void stream_exit_free_(struct stream_exit *sx);
 #define stream_exit_free(s) UM_FREE_AND_NULL(stream_exit_free_, s)
+/* Replace STREAM_EXIT_DRAIN_TIMEOUT_MS (tests); checked once a second. */
+void stream_exit_set_drain_timeout(struct stream_exit *sx, uint64_t ms);
 
 /* A CIRC_EV_EXIT_MSG (its fields as they are). now_ns: monotonic nanoseconds. */
 void stream_exit_on_msg(struct stream_exit *sx, struct circuit *circ, uint8_t cmd,

@@ -7,6 +7,11 @@
  * Reentrancy: every public entry point counts itself (depth). A callback may close the mux
  * (the circuit died inside ops->send) or free it: work stops at the next check of `closed`,
  * and a free requested while depth > 0 happens when the outermost call returns.
+ *
+ * SENDMEs fall due as DATA arrives (prop 324: the circuit window acks receipt) but go out
+ * when the outermost call returns, and only while the bytes the owners hold toward their
+ * sockets (recv_q) are within SMUX_CIRC_RECV_MAX; above it they wait, so a circuit whose
+ * sockets do not drain stops its sender whatever XOFF does per stream.
  */
 #include "circuit/stream_mux.h"
 
@@ -36,6 +41,7 @@ struct smux_stream {
 	uint8_t end_rcvd_reason;
 	bool want_writable; /* the owner stopped reading: tell it when writable */
 	uint64_t delivered; /* bytes handed to on_data */
+	size_t recv_q;      /* bytes the owner holds toward its socket (last report) */
 };
 
 struct smux {
@@ -47,6 +53,8 @@ struct smux {
 	struct list_node streams;
 	size_t n_streams;
 	uint16_t next_id;
+	size_t recv_q;         /* sum of the attached streams' recv_q */
+	uint32_t sendmes_held; /* due SENDMEs not sent yet (sendme_rcv keeps their digests) */
 	int depth;
 	bool closed;
 	bool free_pending;
@@ -77,10 +85,37 @@ enter(struct smux *m)
 	m->depth++;
 }
 
-/* Returns false when m was freed. */
+/*
+ * Send the SENDMEs that fell due, while the owners' queues toward their sockets are within
+ * the budget; over it, the sender's window stays shut until they drain (docs/PROTOCOL.md
+ * 15.2). A sender that goes on regardless runs out of deliver window: a violation (14.3).
+ */
+static void
+flush_sendmes(struct smux *m)
+{
+	while (m->sendmes_held > 0 && !m->closed && m->recv_q <= SMUX_CIRC_RECV_MAX) {
+		uint8_t b[RELAY_DATA_MAX], dg[RELAY_DIGEST_LEN];
+		struct wire_wr w = { .p = b, .cap = sizeof(b), .len = 0 };
+		struct relay_sendme sm;
+
+		m->sendmes_held--;
+		if (sendme_rcv_next(m->rcv, &sm) != UM_OK) {
+			log_warn(LD_BUG, "stream: a SENDME fell due without its digest");
+			m->sendmes_held = 0;
+			return;
+		}
+		if (relay_sendme_write(&w, &sm) == UM_OK)
+			(void)m->ops.send(m->ops.arg, RELAY_SENDME, 0, b, w.len, dg);
+	}
+}
+
+/* Returns false when m was freed. The outermost call sends the SENDMEs due (the callbacks
+ * it ran may have changed what the owners hold). */
 static bool
 leave(struct smux *m)
 {
+	if (m->depth == 1 && m->sendmes_held > 0)
+		flush_sendmes(m);
 	if (--m->depth == 0 && m->free_pending) {
 		mux_release(m);
 		return false;
@@ -135,7 +170,17 @@ detach(struct smux_stream *s)
 	list_remove(&s->node);
 	list_init(&s->node);
 	s->m->n_streams--;
+	s->m->recv_q -= s->recv_q;
 	s->m = NULL;
+}
+
+/* The owner of s now holds n bytes toward its socket. */
+static void
+set_recv_q(struct smux_stream *s, size_t n)
+{
+	if (s->m != NULL)
+		s->m->recv_q = s->m->recv_q - s->recv_q + n;
+	s->recv_q = n;
 }
 
 void
@@ -216,6 +261,18 @@ bool
 smux_link_blocked(const struct smux *m)
 {
 	return cc_blocked(m->cc);
+}
+
+size_t
+smux_recv_queued(const struct smux *m)
+{
+	return m->recv_q;
+}
+
+uint32_t
+smux_sendmes_held(const struct smux *m)
+{
+	return m->sendmes_held;
 }
 
 int
@@ -386,25 +443,19 @@ on_data(struct smux *m, uint16_t id, const uint8_t *data, size_t len,
         const uint8_t digest[RELAY_DIGEST_LEN], uint64_t now_ns)
 {
 	struct smux_stream *s;
-	struct relay_sendme sm;
 	struct flow_out fo = { 0 };
 	bool due = false;
 	size_t buffered;
 
-	/* Every DATA cell counts for the circuit's window, whichever stream it names. */
+	/* Every DATA cell counts for the circuit's window, whichever stream it names. The
+	 * SENDME it makes due goes when the outermost call returns (leave), after the owner
+	 * said how much it now holds. */
 	if (sendme_rcv_on_data(m->rcv, digest, &due) != UM_OK) {
 		violation(m, "DATA beyond the deliver window");
 		return;
 	}
-	if (due && sendme_rcv_next(m->rcv, &sm) == UM_OK) {
-		uint8_t b[RELAY_DATA_MAX], dg[RELAY_DIGEST_LEN];
-		struct wire_wr w = { .p = b, .cap = sizeof(b), .len = 0 };
-
-		if (relay_sendme_write(&w, &sm) == UM_OK)
-			(void)m->ops.send(m->ops.arg, RELAY_SENDME, 0, b, w.len, dg);
-		if (m->closed)
-			return;
-	}
+	if (due)
+		m->sendmes_held++;
 	s = find(m, id);
 	if (s == NULL || s->end_rcvd)
 		return; /* a stream we closed: the data is dropped (it still counted above) */
@@ -412,6 +463,7 @@ on_data(struct smux *m, uint16_t id, const uint8_t *data, size_t len,
 	buffered = s->ops.on_data(s->arg, data, len);
 	if (m->closed || find(m, id) != s)
 		return; /* the owner freed the stream or the circuit died */
+	set_recv_q(s, buffered);
 	if (flow_on_delivered(s->flow, buffered, now_ns, &fo) != UM_OK) {
 		violation(m, "stream peer ignored XOFF");
 		return;
@@ -603,12 +655,15 @@ smux_stream_drained(struct smux_stream *s, size_t n_written, size_t buffered, ui
 	struct smux *m = s->m;
 	struct flow_out fo = { 0 };
 
-	if (m == NULL || m->closed || s->end_rcvd)
+	if (m == NULL || m->closed)
 		return;
-	flow_on_drained(s->flow, n_written, buffered, now_ns, &fo);
 	enter(m);
-	send_signal(m, s, &fo);
-	(void)leave(m);
+	set_recv_q(s, buffered);
+	if (!s->end_rcvd) {
+		flow_on_drained(s->flow, n_written, buffered, now_ns, &fo);
+		send_signal(m, s, &fo);
+	}
+	(void)leave(m); /* may send SENDMEs held back */
 }
 
 void

@@ -10,7 +10,8 @@
  *   stops reading the socket until on_writable) -> DATA cells, round robin over streams,
  *   while the Vegas window is open (cc.h) and the circuit's queue toward the link is short
  *   -> ops->send; each DATA cell's digest kept every sendme_inc cells (sendme.h).
- *   DATA in -> deliver window, SENDME every sendme_inc cells -> on_data() to the app, whose
+ *   DATA in -> deliver window, SENDME every sendme_inc cells (held back while the circuit's
+ *   owners hold over SMUX_CIRC_RECV_MAX toward their sockets) -> on_data() to the app, whose
  *   answer (bytes still queued toward the app) drives XOFF / XON (flow.h).
  *
  * Half-close: END(DONE) means "I will send no more data" (a FIN); a stream ends when END
@@ -38,6 +39,18 @@ enum smux_limits {
 	SMUX_SEND_BUF_MAX = 64 * 1024, /* app bytes waiting for the circuit, per stream */
 	SMUX_QUEUE_MAX = 256,          /* cells queued for the link: stop packaging above */
 	SMUX_PUMP_BURST = 64,          /* DATA cells per stream per round-robin turn */
+	/*
+	 * Bytes the owners of one circuit's streams hold toward their sockets, summed over the
+	 * streams (what on_data and smux_stream_drained report). While the sum is above it, the
+	 * SENDMEs that fall due are held back, so the sender's window closes; they go once it
+	 * is back at or below it (docs/PROTOCOL.md 15.2). Per stream, XOFF bounds the queue
+	 * only for a peer that obeys it, at 5103000 bytes otherwise (14.4): 256 of them would
+	 * be 1.3 GB on one circuit. With this budget a circuit holds at most the budget plus
+	 * one deliver window (5000 cells, 2430000 bytes) before its peer breaks the protocol.
+	 * 4 MiB is above what honest streams reach under XOFF on a busy circuit (16 streams at
+	 * their 243000-byte XOFF threshold, plus cells in flight), so it seldom stalls them.
+	 */
+	SMUX_CIRC_RECV_MAX = 4 * 1024 * 1024,
 };
 
 struct smux;
@@ -59,7 +72,9 @@ struct smux_ops {
 };
 
 struct smux_stream_ops {
-	/* DATA for the application; return the bytes now queued toward it (after this). */
+	/* DATA for the application; return the bytes now queued toward it (after this). The
+	 * answer counts for XOFF (14.4) and for the circuit's SMUX_CIRC_RECV_MAX until the
+	 * next report (smux_stream_drained) or the stream's free. */
 	size_t (*on_data)(void *arg, const uint8_t *p, size_t n);
 	/* The peer sent END(reason): DONE = it sends no more (write an EOF, keep sending ours);
 	 * any other reason, or the circuit went away (DESTROY): abort. After a DONE it may come
@@ -92,7 +107,10 @@ void smux_close(struct smux *m, uint8_t reason);
  */
 void smux_on_msg(struct smux *m, uint8_t cmd, uint16_t stream_id, const uint8_t *data, size_t len,
                  const uint8_t digest[RELAY_DIGEST_LEN], uint64_t now_ns);
-/* Package what the window allows (call when the link under the circuit drained). */
+/* Package what the window allows (call when the link under the circuit drained), and send
+ * the SENDMEs held back if the owners' queues allow now. Every entry point below that
+ * counts as a call into the mux does the latter on its way out; an owner that freed
+ * streams outside the mux's callbacks calls this (from a timer) to have it done. */
 void smux_pump(struct smux *m, uint64_t now_ns);
 /* Send a message that is not DATA (BEGIN, CONNECTED, RESOLVE, RESOLVED, END for a stream
  * that has no struct smux_stream). UM_ERR_CLOSED once closed. */
@@ -108,6 +126,10 @@ uint32_t smux_cwnd(const struct smux *m);
 uint32_t smux_inflight(const struct smux *m);
 /* Vegas was told the link is blocked (the circuit's queue reached SMUX_QUEUE_MAX). */
 bool smux_link_blocked(const struct smux *m);
+/* Bytes the streams' owners last reported queued toward their sockets, summed; and the
+ * SENDMEs held back because that sum is over SMUX_CIRC_RECV_MAX. */
+size_t smux_recv_queued(const struct smux *m);
+uint32_t smux_sendmes_held(const struct smux *m);
 
 /*
  * Add a stream with id stream_id (nonzero, unused). UM_ERR_EXISTS (id in use),
@@ -116,7 +138,8 @@ bool smux_link_blocked(const struct smux *m);
  */
 int smux_stream_new(struct smux *m, uint16_t stream_id, const struct smux_stream_ops *ops,
                     void *arg, struct smux_stream **out) UM_WARN_UNUSED;
-/* Forget s (no message is sent: end it first); NULL-safe; allowed inside its callbacks. */
+/* Forget s (no message is sent: end it first); NULL-safe; allowed inside its callbacks.
+ * Its queued bytes stop counting for SMUX_CIRC_RECV_MAX. */
 void smux_stream_free_(struct smux_stream *s);
 #define smux_stream_free(s) UM_FREE_AND_NULL(smux_stream_free_, s)
 uint16_t smux_stream_id(const struct smux_stream *s);
@@ -128,7 +151,8 @@ int smux_stream_write(struct smux_stream *s, const uint8_t *p, size_t n,
 bool smux_stream_writable(const struct smux_stream *s);
 /* Bytes of application data waiting for the circuit. */
 size_t smux_stream_buffered(const struct smux_stream *s);
-/* The application socket took n_written bytes of what on_data gave; buffered left. */
+/* The application socket took n_written bytes of what on_data gave; buffered left (also
+ * after the peer's END, for SMUX_CIRC_RECV_MAX: the bytes are still ours to hold). */
 void smux_stream_drained(struct smux_stream *s, size_t n_written, size_t buffered, uint64_t now_ns);
 /*
  * End our direction: DONE after every buffered byte went out (a half-close); another reason

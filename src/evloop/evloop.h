@@ -123,6 +123,10 @@ void ev_tcp_commit(struct ev_tcp *t, size_t n);
 /* Copy and queue len bytes (any length). UM_ERR_CLOSED once shut down or failed. */
 int ev_tcp_write(struct ev_tcp *t, const void *data, size_t len) UM_WARN_UNUSED;
 size_t ev_tcp_write_queue(const struct ev_tcp *t);
+/* When the oldest byte of that queue was committed (ev_now_ms(), to the EV_TCP_CHUNK: the
+ * time of the first commit into its chunk), UINT64_MAX when the queue is empty. For memory
+ * accounting that evicts the oldest data first. */
+uint64_t ev_tcp_queue_since_ms(const struct ev_tcp *t);
 /* on_drain fires when the queue falls to <= low after having been above it. */
 void ev_tcp_set_drain_threshold(struct ev_tcp *t, size_t low);
 /* Flush queued bytes, then send FIN. Further writes fail. */

@@ -33,12 +33,14 @@ struct ev_hobj {
 };
 
 /* One output chunk: bytes [0, done) reached the kernel, [done, issued) are in flight,
- * [issued, len) wait to be written, [len, EV_TCP_CHUNK) are free. */
+ * [issued, len) wait to be written, [len, EV_TCP_CHUNK) are free. stamp_ms: loop time of
+ * the first commit into it (ev_tcp_queue_since_ms). */
 struct ev_chunk {
 	struct list_node node;
 	size_t len;
 	size_t issued;
 	size_t done;
+	uint64_t stamp_ms;
 	uint8_t data[EV_TCP_CHUNK];
 };
 

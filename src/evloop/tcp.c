@@ -619,6 +619,8 @@ ev_tcp_commit(struct ev_tcp *t, size_t n)
 		return;
 	if (t->failed)
 		return; /* the bytes have nowhere to go; the owner learns it from on_eof */
+	if (c->len == 0)
+		c->stamp_ms = uv_now(&t->loop->uv);
 	c->len += n;
 	t->unsent += n;
 	t->queued += n;
@@ -657,6 +659,23 @@ size_t
 ev_tcp_write_queue(const struct ev_tcp *t)
 {
 	return t->queued;
+}
+
+uint64_t
+ev_tcp_queue_since_ms(const struct ev_tcp *t)
+{
+	const struct list_node *pos;
+
+	if (t->queued == 0)
+		return UINT64_MAX;
+	/* Chunks are taken oldest first: the first one not done holds the oldest byte. */
+	list_for_each (pos, &t->chunks) {
+		const struct ev_chunk *c = list_entry_const(pos, struct ev_chunk, node);
+
+		if (c->done < c->len)
+			return c->stamp_ms;
+	}
+	return UINT64_MAX;
 }
 
 void

@@ -6,8 +6,10 @@
  *                connection closed (F_LINGER)
  *   F_OPENING    the stream is opening; later bytes wait in `early` (bounded: reading stops)
  *   F_OPEN       bytes both ways
- *   F_LINGER     a final reply is flushing: closed on the peer's EOF, a drained queue, or
- *                after FRONT_IO_LINGER_MS
+ *   F_LINGER     a final reply, or the last data after END both ways, is flushing: closed
+ *                on a drained queue; reset (RST) after FRONT_IO_LINGER_MS without progress,
+ *                or on the peer's EOF with bytes still queued (a FIN there would make a
+ *                cut transfer look complete)
  *
  * Connections that end are unlinked at once and freed from the `reap` defer (never inside a
  * callback the loop returns into).
@@ -58,7 +60,8 @@ struct fconn {
 	bool app_eof;  /* the application sent EOF (END(DONE) sent) */
 	bool exit_eof; /* the exit's END(DONE): FIN written to the application */
 	uint64_t to_app, drained;
-	uint64_t since_ms; /* accept, or the start of F_LINGER */
+	uint64_t since_ms; /* accept, or the last progress in F_LINGER */
+	size_t linger_q;   /* F_LINGER: the queue toward the application at since_ms */
 };
 
 struct front_io {
@@ -132,6 +135,7 @@ fconn_linger(struct fconn *c)
 	}
 	c->state = F_LINGER;
 	c->since_ms = um_mono_ms();
+	c->linger_q = ev_tcp_write_queue(c->tcp);
 	ev_tcp_shutdown(c->tcp);
 }
 
@@ -302,12 +306,21 @@ fs_on_writable(void *arg)
 		fconn_kill(c, true, RELAY_END_MISC);
 }
 
+static uint64_t
+fs_queued_since(void *arg)
+{
+	const struct fconn *c = arg;
+
+	return c->dead || c->tcp == NULL ? UINT64_MAX : ev_tcp_queue_since_ms(c->tcp);
+}
+
 static const struct circ_io_stream_ops fstream_ops = {
 	.on_open = fs_on_open,
 	.on_data = fs_on_data,
 	.on_end = fs_on_end,
 	.on_writable = fs_on_writable,
 	.on_end_sent = fs_on_end_sent,
+	.queued_since = fs_queued_since,
 };
 
 /* ---- the request ---- */
@@ -531,32 +544,41 @@ tcp_on_eof(void *arg, int status, int sys_errno)
 		c->app_eof = true; /* END(DONE) right after CONNECTED */
 		break;
 	default:
-		/* Handshake or linger: nothing more will come. */
-		fconn_kill(c, false, RELAY_END_DONE);
+		/* Handshake or linger: nothing more will come. Bytes still queued would be lost
+		 * behind a FIN that looks like a complete answer: reset then. */
+		fconn_kill(c, ev_tcp_write_queue(c->tcp) > 0, RELAY_END_DONE);
 		break;
 	}
+}
+
+/* The application took bytes since the last report: tell the stream (XON, and what its
+ * circuit holds toward applications). */
+static void
+note_drained(struct fconn *c)
+{
+	size_t q = ev_tcp_write_queue(c->tcp);
+	uint64_t n;
+
+	if (c->st == NULL || c->to_app - q <= c->drained)
+		return;
+	n = c->to_app - q - c->drained;
+	c->drained += n;
+	circ_io_stream_drained(c->st, (size_t)n, q);
 }
 
 static void
 tcp_on_drain(void *arg)
 {
 	struct fconn *c = arg;
-	size_t q;
 
 	if (c->dead || c->tcp == NULL)
 		return;
-	q = ev_tcp_write_queue(c->tcp);
 	if (c->state == F_LINGER) {
-		if (q == 0)
+		if (ev_tcp_write_queue(c->tcp) == 0)
 			fconn_kill(c, false, RELAY_END_DONE);
 		return;
 	}
-	if (c->st != NULL && c->to_app - q > c->drained) {
-		uint64_t n = c->to_app - q - c->drained;
-
-		c->drained += n;
-		circ_io_stream_drained(c->st, (size_t)n, q);
-	}
+	note_drained(c);
 }
 
 static const struct ev_tcp_ops fconn_ops = {
@@ -613,20 +635,59 @@ on_accept_http(void *arg, struct ev_tcp *conn, const struct sockaddr_storage *pe
 	on_accept(arg, conn, FK_HTTP);
 }
 
+/* One connection's upkeep: timeouts, and progress toward the application. */
+static void
+fconn_tick(struct fconn *c, uint64_t now)
+{
+	size_t q;
+
+	if (c->dead || c->tcp == NULL)
+		return;
+	if (c->state == F_HANDSHAKE && now - c->since_ms > FRONT_IO_HANDSHAKE_MS) {
+		fconn_kill(c, true, RELAY_END_TIMEOUT);
+		return;
+	}
+	q = ev_tcp_write_queue(c->tcp);
+	if (c->state == F_LINGER) {
+		/* A slow application that keeps taking bytes gets them all; one that takes
+		 * nothing for the linger time gets a reset, not a FIN after a cut. */
+		if (q < c->linger_q) {
+			c->linger_q = q;
+			c->since_ms = now;
+		} else if (now - c->since_ms > c->f->env.linger_ms) {
+			log_info(LD_SOCKS, "application took nothing for %llu ms: reset",
+			         (unsigned long long)(now - c->since_ms));
+			fconn_kill(c, true, RELAY_END_TIMEOUT);
+		}
+		return;
+	}
+	/* on_drain only fires once the queue is empty: report partial progress too, so XON
+	 * and the circuit's held-back SENDMEs (SMUX_CIRC_RECV_MAX) need not wait for that. */
+	if (c->state == F_OPEN)
+		note_drained(c);
+}
+
 static void
 on_tick(void *arg)
 {
 	struct front_io *f = arg;
-	struct list_node *pos, *tmp;
+	struct list_node *pos;
+	struct fconn **v;
+	size_t n = 0, i = 0;
 	uint64_t now = um_mono_ms();
 
-	list_for_each_safe (pos, tmp, &f->conns) {
-		struct fconn *c = list_entry(pos, struct fconn, node);
-
-		if ((c->state == F_HANDSHAKE && now - c->since_ms > FRONT_IO_HANDSHAKE_MS) ||
-		    (c->state == F_LINGER && now - c->since_ms > FRONT_IO_LINGER_MS))
-			fconn_kill(c, c->state == F_HANDSHAKE, RELAY_END_TIMEOUT);
-	}
+	/* A snapshot: a call into a stream may end its circuit and with it other connections
+	 * (unlinked to f->dead, freed only by reap, after we return). */
+	list_for_each (pos, &f->conns)
+		n++;
+	if (n == 0)
+		return;
+	v = um_xcalloc(n, sizeof(*v));
+	list_for_each (pos, &f->conns)
+		v[i++] = list_entry(pos, struct fconn, node);
+	for (i = 0; i < n; i++)
+		fconn_tick(v[i], now);
+	free(v);
 }
 
 static int
@@ -668,6 +729,8 @@ front_io_new(const struct front_io_env *env, struct front_io **out, char *why, s
 	f->env = *env;
 	f->env.socks_listen = NULL;
 	f->env.http_listen = NULL;
+	if (f->env.linger_ms == 0)
+		f->env.linger_ms = FRONT_IO_LINGER_MS;
 	list_init(&f->conns);
 	list_init(&f->dead);
 	f->reap = ev_defer_new(env->loop, on_reap, f);

@@ -18,7 +18,9 @@
  * End of stream: the exit's END(DONE) becomes a FIN to the application after its last byte;
  * the application's EOF becomes END(DONE). Any other end (an END with an error reason, the
  * circuit dying, a reset by the application) resets the other side (RST), so a broken
- * transfer never looks complete.
+ * transfer never looks complete. Once both ends are done, the bytes still queued toward the
+ * application have FRONT_IO_LINGER_MS without progress to drain (each byte the application
+ * takes restarts it); after that the connection is reset, never closed as if complete.
  *
  * Ownership: the caller owns the struct front_io and frees it before the circ_io it uses.
  * Loop thread only.
@@ -38,7 +40,8 @@
 enum front_io_limits {
 	FRONT_IO_EARLY_MAX = 64 * 1024,    /* data after the request, kept until CONNECTED */
 	FRONT_IO_HANDSHAKE_MS = 30 * 1000, /* accept to a complete request */
-	FRONT_IO_LINGER_MS = 10 * 1000,    /* an error reply flushing before the close */
+	FRONT_IO_LINGER_MS = 10 * 1000,    /* a final reply or the last data flushing before the
+	                                    * close: without progress for this long, reset */
 	FRONT_IO_TICK_MS = 1000,
 };
 
@@ -48,6 +51,7 @@ struct front_io_env {
 	const char *socks_listen; /* "host:port" or "" / NULL: none */
 	const char *http_listen;  /* "host:port" or "" / NULL: none */
 	uint32_t max_conns;       /* proxy connections at once (both ports) */
+	uint32_t linger_ms;       /* 0: FRONT_IO_LINGER_MS (tests set less) */
 };
 
 struct front_io;

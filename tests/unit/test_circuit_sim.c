@@ -13,8 +13,9 @@
  * bits are ignored; EXTEND2 toward a relay whose link key is not the consensus one fails;
  * a link closing destroys its circuits both ways; the extend timeout; the previous onion key
  * works; a blocked link queues cells and the OOM cap closes the circuit holding the oldest
- * queue; 10,000 circuits through one relay, then the cap refuses the next, with the memory
- * per circuit printed.
+ * queue, bytes the stream layer holds for sockets counting as cells of their age; 10,000
+ * circuits through one relay, then the cap refuses the next, with the memory per circuit
+ * printed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -825,6 +826,66 @@ test_circuit_oom_kills_oldest_queue(void **state)
 }
 
 static void
+test_circuit_oom_counts_stream_backlog(void **state)
+{
+	struct circ_config cfg;
+	struct sim *sim;
+	struct sim_link *cl;
+	struct circuit *c[3], *x[3];
+	struct circ_core *exit_core;
+	struct circ_core_stats st;
+	const struct rec_event *ev;
+
+	(void)state;
+	circ_config_default(&cfg);
+	cfg.max_queue_total = 20;
+	sim = sim_new(&cfg);
+	cl = sim_connect(sim, 0, 1);
+	exit_core = sim->nodes[3].core;
+	for (int i = 0; i < 3; i++) {
+		c[i] = build3(sim, cl);
+		send_data(sim, c[i], "begin");
+		sim_pump(sim);
+		x[i] = last_event(&sim->nodes[3], CIRC_EV_EXIT_MSG)->circ; /* the exit's side */
+	}
+	/* No cell is queued anywhere: only bytes held for the exit's sockets, counted as the
+	 * DATA cells they came in (rounded up). Circuit 1's are the oldest. */
+	circ_set_stream_backlog(exit_core, x[0], 5 * RELAY_DATA_MAX, T0 + 100, sim->now);
+	circ_set_stream_backlog(exit_core, x[1], 10 * RELAY_DATA_MAX - 1, T0 + 50, sim->now);
+	circ_core_stats(exit_core, &st);
+	assert_int_equal(st.queued_cells, 15);
+	assert_int_equal(st.stream_cells, 15);
+	assert_int_equal(st.oom_killed, 0);
+	/* 21 > 20: the OOM rule closes the circuit whose backlog is oldest, leaving 11. */
+	circ_set_stream_backlog(exit_core, x[2], 6 * RELAY_DATA_MAX, T0 + 300, sim->now);
+	circ_core_stats(exit_core, &st);
+	assert_int_equal(st.oom_killed, 1);
+	assert_int_equal(st.queued_cells, 11);
+	assert_int_equal(st.stream_cells, 11);
+	assert_int_equal(st.circuits, 2);
+	ev = last_event(&sim->nodes[3], CIRC_EV_CLOSED);
+	assert_non_null(ev);
+	assert_ptr_equal(ev->circ, x[1]);
+	assert_int_equal(ev->reason, CIRC_REASON_RESOURCELIMIT);
+	sim_pump(sim);
+	ev = last_event(&sim->nodes[0], CIRC_EV_CLOSED);
+	assert_non_null(ev);
+	assert_ptr_equal(ev->circ, c[1]);
+	/* A report replaces the previous one; a drained backlog counts for nothing. */
+	circ_set_stream_backlog(exit_core, x[0], 0, 0, sim->now);
+	circ_set_stream_backlog(exit_core, x[2], 1, T0 + 300, sim->now);
+	circ_core_stats(exit_core, &st);
+	assert_int_equal(st.queued_cells, 1);
+	assert_int_equal(st.stream_cells, 1);
+	/* A circuit closed for another reason takes its backlog along. */
+	circ_close(exit_core, x[2], CIRC_REASON_FINISHED, sim->now);
+	circ_core_stats(exit_core, &st);
+	assert_int_equal(st.queued_cells, 0);
+	assert_int_equal(st.stream_cells, 0);
+	sim_free(sim);
+}
+
+static void
 test_circuit_ten_thousand_through_one_relay(void **state)
 {
 	enum { N = 10000 };
@@ -894,6 +955,7 @@ main(void)
 		cmocka_unit_test(test_circuit_extend_timeout),
 		cmocka_unit_test(test_circuit_previous_onion_key),
 		cmocka_unit_test(test_circuit_oom_kills_oldest_queue),
+		cmocka_unit_test(test_circuit_oom_counts_stream_backlog),
 		cmocka_unit_test(test_circuit_ten_thousand_through_one_relay),
 	};
 

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,10 @@ struct fx {
 	size_t n_msgs, cap;
 	uint64_t ctr;
 	int closes;
+	/* ops->backlog reports */
+	int backlog_calls;
+	size_t backlog_last, backlog_max;
+	uint64_t age_max;
 	/* the destination */
 	struct ev_listener *l;
 	uint16_t port;
@@ -66,6 +71,7 @@ struct fx {
 	uint8_t got[256];
 	size_t got_len;
 	bool got_eof;
+	bool dst_no_fin; /* the destination sends BLOB but no FIN */
 	/* what stops the loop */
 	bool (*until)(struct fx *);
 	struct ev_timer *watchdog, *poll;
@@ -103,6 +109,18 @@ op_close(void *arg, struct circuit *circ)
 
 	(void)circ;
 	f->closes++;
+}
+
+static void
+op_backlog(void *arg, struct circuit *circ, size_t bytes, uint64_t age_ms)
+{
+	struct fx *f = arg;
+
+	assert_ptr_equal(circ, &f->circ);
+	f->backlog_calls++;
+	f->backlog_last = bytes;
+	f->backlog_max = bytes > f->backlog_max ? bytes : f->backlog_max;
+	f->age_max = age_ms > f->age_max ? age_ms : f->age_max;
 }
 
 static void
@@ -175,14 +193,17 @@ dst_accept(void *arg, struct ev_tcp *conn, const struct sockaddr_storage *peer)
 	ev_tcp_set_ops(conn, &dst_ops, f);
 	assert_int_equal(ev_tcp_read_start(conn), UM_OK);
 	assert_int_equal(ev_tcp_write(conn, f->blob, BLOB), UM_OK);
-	ev_tcp_shutdown(conn);
+	if (!f->dst_no_fin)
+		ev_tcp_shutdown(conn);
 }
 
 static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct stream_exit_ops ops = { .send = op_send, .close = op_close, .arg = f };
+	struct stream_exit_ops ops = {
+		.send = op_send, .close = op_close, .backlog = op_backlog, .arg = f
+	};
 	struct sockaddr_in sin;
 	struct sockaddr_storage ss;
 	char err[128];
@@ -462,6 +483,270 @@ test_stream_cap(void **state)
 	assert_int_equal(st.circuits, 0);
 }
 
+/* ---- helpers for the tests below ---- */
+
+static uint64_t g_deadline_ms;
+
+static bool
+past_deadline(struct fx *f)
+{
+	(void)f;
+	return um_mono_ms() >= g_deadline_ms;
+}
+
+static void
+run_for(struct fx *f, uint64_t ms)
+{
+	g_deadline_ms = um_mono_ms() + ms;
+	run_until(f, past_deadline);
+}
+
+/* The client acks the next 31st DATA cell it has not acked yet; false if there is none. */
+static bool
+ack_next(struct fx *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n_msgs; i++) {
+		if (f->msgs[i].cmd != RELAY_DATA)
+			continue;
+		if (++n % CC_SENDME_INC == 0 && n / CC_SENDME_INC > g_sendmes) {
+			struct relay_sendme sm;
+			uint8_t b[64];
+			struct wire_wr w = { .p = b, .cap = sizeof(b), .len = 0 };
+
+			memcpy(sm.digest, f->msgs[i].digest, RELAY_DIGEST_LEN);
+			assert_int_equal(relay_sendme_write(&w, &sm), UM_OK);
+			g_sendmes++;
+			stream_exit_on_msg(f->sx, &f->circ, RELAY_SENDME, 0, b, w.len, b,
+			                   um_mono_ns());
+			return true;
+		}
+	}
+	return false;
+}
+
+static size_t
+n_streams(const struct fx *f)
+{
+	struct stream_exit_stats st;
+
+	stream_exit_stats(f->sx, &st);
+	return st.streams;
+}
+
+/* The client sends n bytes of DATA on sid, in full cells. */
+static void
+send_bytes(struct fx *f, uint16_t sid, size_t n)
+{
+	uint8_t cell[RELAY_DATA_MAX];
+
+	memset(cell, 'c', sizeof(cell));
+	while (n > 0) {
+		size_t k = n < sizeof(cell) ? n : sizeof(cell);
+
+		send_msg(f, RELAY_DATA, sid, cell, k);
+		n -= k;
+	}
+}
+
+static void
+test_dead_socket_found_later_sends_end(void **state)
+{
+	struct fx *f = *state;
+
+	f->dst_no_fin = true;
+	send_begin(f, 7, f->port);
+	run_until(f, connected);
+	/* No SENDME comes: the exit sends a window of DATA, fills its send buffer from the
+	 * destination and stops reading it. */
+	run_for(f, 300);
+	assert_int_equal(data_cells(f), CC_CWND_INIT);
+	/* The destination resets; the exit, not reading, does not notice yet. */
+	ev_tcp_abort(f->conn);
+	f->conn = NULL;
+	run_for(f, 50);
+	/* The client's bytes fill exactly one output chunk, whose write meets the reset (the
+	 * socket is dead; its report waits for the loop's flush point). */
+	send_bytes(f, 7, EV_TCP_CHUNK);
+	assert_int_equal(n_streams(f), 1);
+	assert_null(find_msg(f, RELAY_END, 7));
+	/* SENDMEs let the exit drain its send buffer; below the mark it wants to read the
+	 * destination again, finds the socket dead, and must tell the client. */
+	g_sendmes = 0;
+	while (n_streams(f) > 0 && ack_next(f))
+		;
+	assert_int_equal(n_streams(f), 0);
+	assert_int_equal(end_reason(f, 7), RELAY_END_CONNRESET);
+	assert_int_equal(f->closes, 0);
+}
+
+/* ---- closing streams: drain with progress, reset without ---- */
+
+enum {
+	DRAIN_BYTES = 9000 * RELAY_DATA_MAX, /* 4374000: below the XOFF hard cap (14.4) */
+};
+
+struct slow_dst {
+	int lfd, fd;
+	uint16_t port;
+	size_t got;
+	bool eof;
+	int err;
+	uint64_t next_read_ms; /* 0: not reading */
+};
+
+static struct slow_dst g_dst;
+
+/* A destination with a 4 KB receive buffer (accepted sockets inherit it): most of what the
+ * exit queues toward it stays in the exit's own queue instead of kernel buffers. */
+static void
+slow_dst_listen(struct slow_dst *d)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int small = 4096;
+
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	d->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(d->lfd >= 0);
+	assert_int_equal(setsockopt(d->lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(d->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(d->lfd, 1), 0);
+	assert_int_equal(getsockname(d->lfd, (struct sockaddr *)&sin, &len), 0);
+	d->port = ntohs(sin.sin_port);
+}
+
+/* Read up to max bytes without blocking; note EOF or an error. */
+static void
+slow_dst_read(struct slow_dst *d, size_t max)
+{
+	uint8_t b[16384];
+
+	while (max > 0 && !d->eof && d->err == 0) {
+		ssize_t n = recv(d->fd, b, max < sizeof(b) ? max : sizeof(b), MSG_DONTWAIT);
+
+		if (n > 0) {
+			d->got += (size_t)n;
+			max -= (size_t)n;
+		} else if (n == 0) {
+			d->eof = true;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			return;
+		} else if (errno != EINTR) {
+			d->err = errno;
+		}
+	}
+}
+
+static bool
+end_from_exit(struct fx *f)
+{
+	return find_msg(f, RELAY_END, 7) != NULL;
+}
+
+/*
+ * BEGIN to the slow destination, which half-closes at once (the exit answers END(DONE));
+ * then DRAIN_BYTES from the client and its END(DONE): the stream is closing, with most of
+ * the bytes still queued toward a destination that has read nothing.
+ */
+static void
+closing_with_backlog(struct fx *f)
+{
+	slow_dst_listen(&g_dst);
+	send_begin(f, 7, g_dst.port);
+	run_until(f, connected);
+	assert_non_null(find_msg(f, RELAY_CONNECTED, 7));
+	g_dst.fd = accept(g_dst.lfd, NULL, NULL);
+	assert_true(g_dst.fd >= 0);
+	assert_int_equal(shutdown(g_dst.fd, SHUT_WR), 0);
+	run_until(f, end_from_exit);
+	assert_int_equal(end_reason(f, 7), RELAY_END_DONE);
+	for (size_t sent = 0; sent < DRAIN_BYTES; sent += 1000 * RELAY_DATA_MAX) {
+		send_bytes(f, 7, 1000 * RELAY_DATA_MAX);
+		run_for(f, 20);
+	}
+	send_msg(f, RELAY_END, 7, (const uint8_t[]){ RELAY_END_DONE }, 1);
+	assert_int_equal(f->closes, 0);
+	assert_int_equal(n_streams(f), 1); /* closing: bytes are still queued */
+}
+
+static bool
+stream_gone_or_late(struct fx *f)
+{
+	return n_streams(f) == 0 || um_mono_ms() >= g_deadline_ms;
+}
+
+static void
+test_closing_stream_without_progress_is_reset(void **state)
+{
+	struct fx *f = *state;
+	uint64_t t0;
+
+	stream_exit_set_drain_timeout(f->sx, 1500);
+	closing_with_backlog(f);
+	t0 = um_mono_ms();
+	/* The destination reads nothing: after the drain timeout (checked each second) the
+	 * stream is freed and its socket reset. */
+	g_deadline_ms = t0 + 8000;
+	run_until(f, stream_gone_or_late);
+	assert_int_equal(n_streams(f), 0);
+	assert_true(um_mono_ms() - t0 >= 1500);
+	/* What was queued counted for the circuit core's OOM rule, aged: the tick before the
+	 * one that reset the stream came at least 500 ms after the last byte was queued. */
+	assert_true(f->backlog_max > 1000 * 1000);
+	assert_true(f->age_max >= 400);
+	run_for(f, 1100); /* a tick reports the backlog gone */
+	assert_int_equal(f->backlog_last, 0);
+	/* The destination sees a reset after what reached it, never a clean end. */
+	slow_dst_read(&g_dst, SIZE_MAX);
+	while (!g_dst.eof && g_dst.err == 0) {
+		run_for(f, 10);
+		slow_dst_read(&g_dst, SIZE_MAX);
+	}
+	assert_false(g_dst.eof);
+	assert_int_equal(g_dst.err, ECONNRESET);
+	assert_true(g_dst.got < DRAIN_BYTES);
+	close(g_dst.fd);
+	close(g_dst.lfd);
+}
+
+/* The destination reads 16 KB every 10 ms (~1.6 MB/s: several drain timeouts in all). */
+static bool
+slow_reader_done(struct fx *f)
+{
+	uint64_t now = um_mono_ms();
+
+	if (now >= g_dst.next_read_ms) {
+		slow_dst_read(&g_dst, 16384);
+		g_dst.next_read_ms = now + 10;
+	}
+	return (g_dst.eof || g_dst.err != 0) && n_streams(f) == 0;
+}
+
+static void
+test_closing_stream_with_progress_drains(void **state)
+{
+	struct fx *f = *state;
+	uint64_t t0;
+
+	stream_exit_set_drain_timeout(f->sx, 1000);
+	closing_with_backlog(f);
+	t0 = um_mono_ms();
+	run_until(f, slow_reader_done);
+	/* Progress kept restarting the timeout: every byte arrived, then a clean EOF. */
+	assert_true(um_mono_ms() - t0 > 1000);
+	assert_int_equal(g_dst.err, 0);
+	assert_true(g_dst.eof);
+	assert_int_equal(g_dst.got, DRAIN_BYTES);
+	close(g_dst.fd);
+	close(g_dst.lfd);
+}
+
 int
 main(void)
 {
@@ -470,6 +755,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_connect_data_half_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_socket_found_later_sends_end, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_closing_stream_without_progress_is_reset,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(test_closing_stream_with_progress_drains, setup,
+		                                teardown),
 	};
 
 	return cmocka_run_group_tests_name("circuit_stream_exit", tests, NULL, NULL);

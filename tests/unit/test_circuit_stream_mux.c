@@ -7,7 +7,9 @@
  * (124 cells) while no SENDME comes back and at the link queue cap, and its stream stops being
  * writable once its buffer is full; the receiver acks every 31st DATA cell with its digest; a
  * SENDME with a wrong digest, one nobody asked for, and a malformed one are violations; XOFF stops
- * the sending owner and XON resumes it; END(DONE) is a half-close (the other direction keeps
+ * the sending owner and XON resumes it; SENDMEs wait while the circuit's sinks hold more than
+ * SMUX_CIRC_RECV_MAX (released by a drain, or a freed stream and a pump; a sender that goes on
+ * runs out of deliver window); END(DONE) is a half-close (the other direction keeps
  * flowing), an abort END drops what was buffered; closing the mux ends every stream with DESTROY;
  * at most 256 streams. Simulated time only.
  */
@@ -359,9 +361,10 @@ test_sendme_every_31_cells(void **state)
 	end_init(&x, FLOW_SIDE_EXIT);
 	assert_int_equal(smux_stream_new(x.m, 1, &app_ops, &xa, &xs), UM_OK);
 	/* The receiver sends a SENDME for every 31st DATA cell as it arrives (prop 324: the
-	 * circuit window acks receipt; a slow application is paced by XOFF, not by withheld
-	 * SENDMEs), so the deliver window (5000) never runs out for a sender that waits for
-	 * them; each SENDME carries the digest of the cell that triggered it. */
+	 * circuit window acks receipt; a slow application is paced by XOFF, and SENDMEs wait
+	 * only while the circuit's sinks hold over SMUX_CIRC_RECV_MAX: see below), so the
+	 * deliver window (5000) never runs out for a sender that waits for them; each SENDME
+	 * carries the digest of the cell that triggered it. */
 	for (int i = 0; i < 20000 && x.violations == 0; i++)
 		smux_on_msg(x.m, RELAY_DATA, 1, &byte, 1, d, MS);
 	assert_int_equal(x.violations, 0);
@@ -378,6 +381,75 @@ test_sendme_every_31_cells(void **state)
 	smux_stream_free(xs);
 	end_clear(&x);
 	free(xa.rx);
+}
+
+static void
+test_recv_budget_holds_sendmes(void **state)
+{
+	struct end x;
+	struct app a1 = { 0 }, a2 = { 0 };
+	struct smux_stream *s1, *s2;
+	uint8_t d[RELAY_DIGEST_LEN];
+	uint8_t byte = 'x';
+	int cells = 0;
+
+	(void)state;
+	end_init(&x, FLOW_SIDE_EXIT);
+	assert_int_equal(smux_stream_new(x.m, 1, &app_ops, &a1, &s1), UM_OK);
+	assert_int_equal(smux_stream_new(x.m, 2, &app_ops, &a2, &s2), UM_OK);
+	/* Two sinks that take nothing, each holding just over half the circuit's budget:
+	 * neither is over anything on its own (below the XOFF hard cap), together they are. */
+	a1.report_buffered = SMUX_CIRC_RECV_MAX / 2 + 1;
+	a2.report_buffered = SMUX_CIRC_RECV_MAX / 2 + 1;
+	for (int i = 0; i < 2 * CC_SENDME_INC; i++, cells++) {
+		digest_of((uint64_t)cells + 1, d);
+		smux_on_msg(x.m, RELAY_DATA, (uint16_t)(1 + i % 2), &byte, 1, d, MS);
+	}
+	assert_true(smux_recv_queued(x.m) > SMUX_CIRC_RECV_MAX);
+	/* The SENDMEs fell due but wait: the client's window stays shut. */
+	assert_int_equal(count_cmd(&x, RELAY_SENDME), 0);
+	assert_int_equal(smux_sendmes_held(x.m), 2);
+	/* One sink drains: back within the budget, both go, with the digests of the 31st and
+	 * 62nd cells (the client checks them in order). */
+	smux_stream_drained(s1, SMUX_CIRC_RECV_MAX / 2 + 1, 0, 2 * MS);
+	assert_int_equal(count_cmd(&x, RELAY_SENDME), 2);
+	assert_int_equal(smux_sendmes_held(x.m), 0);
+	for (size_t i = 0, k = 1; i < x.out.n; i++) {
+		struct relay_sendme sm;
+
+		if (x.out.q[i].cmd != RELAY_SENDME)
+			continue;
+		assert_int_equal(relay_sendme_parse(x.out.q[i].data, x.out.q[i].len, &sm), UM_OK);
+		digest_of(k++ * CC_SENDME_INC, d);
+		assert_memory_equal(sm.digest, d, RELAY_DIGEST_LEN);
+	}
+	x.out.n = x.out.head = 0;
+	/* Over the budget again; freeing the stream that holds the bytes lets the SENDMEs go
+	 * at the next call into the mux (the owner's tick pumps). */
+	a1.report_buffered = SMUX_CIRC_RECV_MAX;
+	for (int i = 0; i < CC_SENDME_INC; i++, cells++) {
+		digest_of((uint64_t)cells + 1, d);
+		smux_on_msg(x.m, RELAY_DATA, 1, &byte, 1, d, 3 * MS);
+	}
+	assert_int_equal(count_cmd(&x, RELAY_SENDME), 0);
+	smux_stream_free(s1);
+	assert_int_equal(smux_recv_queued(x.m), SMUX_CIRC_RECV_MAX / 2 + 1);
+	smux_pump(x.m, 4 * MS);
+	assert_int_equal(count_cmd(&x, RELAY_SENDME), 1);
+	x.out.n = x.out.head = 0;
+	/* A sender that goes on without SENDMEs runs out of deliver window: a violation, so
+	 * one circuit never holds more than the budget plus a window. */
+	a2.report_buffered = SMUX_CIRC_RECV_MAX + 1;
+	for (int i = 0; i < CC_CWND_MAX + 1 && x.violations == 0; i++, cells++) {
+		digest_of((uint64_t)cells + 1, d);
+		smux_on_msg(x.m, RELAY_DATA, 2, &byte, 1, d, 5 * MS);
+	}
+	assert_int_equal(x.violations, 1);
+	assert_int_equal(count_cmd(&x, RELAY_SENDME), 0);
+	smux_stream_free(s2);
+	end_clear(&x);
+	free(a1.rx);
+	free(a2.rx);
 }
 
 static void
@@ -540,6 +612,7 @@ main(void)
 		cmocka_unit_test(test_window_and_queue_stop_the_sender),
 		cmocka_unit_test(test_bad_sendmes_are_violations),
 		cmocka_unit_test(test_sendme_every_31_cells),
+		cmocka_unit_test(test_recv_budget_holds_sendmes),
 		cmocka_unit_test(test_xoff_xon),
 		cmocka_unit_test(test_half_close_and_abort),
 		cmocka_unit_test(test_close_ends_every_stream),

@@ -3,8 +3,9 @@
  * Unit tests for the event loop (src/evloop/evloop.h) with real sockets: timers (one-shot,
  * repeat, stop, restart, free inside their own callback), signals, TCP between a listener
  * and a connector on 127.0.0.1 in one loop (echo, an 8 MiB reserve/commit transfer with
- * write-queue accounting and on_drain, shutdown and half-close, close inside on_read,
- * read_stop, refused connect), address parse/format tables, ev_unix_listen in a mkdtemp
+ * write-queue accounting and on_drain, shutdown and half-close, abort (a reset, also with a
+ * shutdown pending behind unsent bytes), close inside on_read, read_stop, refused connect),
+ * address parse/format tables, ev_unix_listen in a mkdtemp
  * directory, and ev_loop_free() closing handles left open. Every test that runs the loop
  * arms a watchdog that stops it after WATCHDOG_MS, so a bug fails a test instead of hanging.
  */
@@ -534,6 +535,143 @@ test_tcp_abort_resets_the_peer(void **state)
 	assert_int_equal(a.eof_status, UM_ERR_SYS);
 	assert_int_equal(a.eof_errno, ECONNRESET);
 	ev_listener_free(l);
+}
+
+/* ---- TCP: abort after shutdown (a half-closed stream whose peer reads slowly) ---- */
+
+enum {
+	HALF_LEN = 4 * 1024 * 1024, /* more than the kernel buffers hold for a 4 KB receiver */
+	/* The peer stops reading once our queue is this short: at most 8 chunks, all in the two
+	 * write requests in flight, so libuv has the shutdown pending behind them. */
+	HALF_STOP = 448 * 1024,
+};
+
+struct half_fx {
+	struct ev_loop *loop;
+	struct ev_tcp *t; /* ours: writes HALF_LEN, shuts down, then aborts */
+	int lfd, pfd;     /* the peer: a plain socket with a 4 KB receive buffer */
+	struct ev_timer *poll;
+	size_t peer_got;
+	bool aborted;
+	bool peer_eof;
+	int peer_errno;
+};
+
+static void
+half_connect(void *arg, int status)
+{
+	(void)arg;
+	assert_int_equal(status, UM_OK);
+}
+
+static const struct ev_tcp_ops half_ops = { .on_connect = half_connect };
+
+/* Read up to max bytes the peer's socket has now; false once it saw EOF or an error. */
+static bool
+half_peer_read(struct half_fx *h, size_t max)
+{
+	uint8_t b[16384];
+	size_t got = 0;
+
+	while (got < max) {
+		ssize_t n = recv(h->pfd, b, UM_MIN(sizeof(b), max - got), 0);
+
+		if (n > 0) {
+			h->peer_got += (size_t)n;
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			h->peer_eof = true;
+			return false;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return true;
+		if (errno == EINTR)
+			continue;
+		h->peer_errno = errno;
+		return false;
+	}
+	return true;
+}
+
+static void
+half_poll(void *arg)
+{
+	struct half_fx *h = arg;
+
+	if (h->pfd < 0) {
+		h->pfd = accept(h->lfd, NULL, NULL);
+		if (h->pfd < 0)
+			return;
+		assert_int_equal(fcntl(h->pfd, F_SETFL, O_NONBLOCK), 0);
+		/* Queue everything, then FIN: libuv issues the shutdown once every byte is in a
+		 * write request, long before the peer took them. */
+		for (size_t off = 0; off < HALF_LEN; off += 65536) {
+			uint8_t *p;
+
+			assert_int_equal(ev_tcp_reserve(h->t, 65536, &p), UM_OK);
+			memset(p, 'h', 65536);
+			ev_tcp_commit(h->t, 65536);
+		}
+		ev_tcp_shutdown(h->t);
+		return;
+	}
+	if (!h->aborted) {
+		size_t q = ev_tcp_write_queue(h->t);
+
+		/* The peer reads slowly until our last bytes sit in write requests (the shutdown
+		 * is pending behind them), then stops: the bytes stay queued. */
+		if (q > HALF_STOP) {
+			assert_true(half_peer_read(h, 32768));
+			return;
+		}
+		assert_true(q > 0);
+		ev_tcp_abort(h->t);
+		h->t = NULL;
+		h->aborted = true;
+		return;
+	}
+	if (!half_peer_read(h, SIZE_MAX))
+		ev_loop_stop(h->loop);
+}
+
+static void
+test_tcp_abort_after_shutdown_resets_the_peer(void **state)
+{
+	struct half_fx h = { .loop = *state, .pfd = -1 };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int small = 4096;
+	struct watchdog w;
+
+	watchdog_start(&w, h.loop);
+	/* The peer's receive buffer is fixed and small (accepted sockets inherit it), so most
+	 * of HALF_LEN waits in our queue instead of in kernel buffers. */
+	loopback_any_port(&ss);
+	h.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(h.lfd >= 0);
+	assert_int_equal(setsockopt(h.lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	assert_int_equal(bind(h.lfd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), 0);
+	assert_int_equal(listen(h.lfd, 1), 0);
+	assert_int_equal(getsockname(h.lfd, (struct sockaddr *)&ss, &len), 0);
+	assert_int_equal(fcntl(h.lfd, F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(ev_tcp_connect(h.loop, (struct sockaddr *)&ss, &half_ops, &h, &h.t),
+	                 UM_OK);
+	h.poll = ev_timer_new(h.loop, half_poll, &h);
+	ev_timer_start(h.poll, 1, 1);
+	assert_int_equal(ev_loop_run(h.loop), UM_OK);
+	watchdog_finish(&w);
+	ev_timer_free(h.poll);
+	/* A reset, never the clean end of stream that would pass the truncated data off as
+	 * complete (SO_LINGER 0 is set by hand: uv_tcp_close_reset refuses a handle with a
+	 * shutdown pending). */
+	assert_true(h.aborted);
+	assert_false(h.peer_eof);
+	assert_int_equal(h.peer_errno, ECONNRESET);
+	assert_true(h.peer_got < HALF_LEN);
+	close(h.pfd);
+	close(h.lfd);
 }
 
 /* ---- TCP: 8 MiB through reserve/commit, write-queue accounting, on_drain ---- */
@@ -1539,6 +1677,7 @@ main(void)
 		T(test_tcp_connect_from_source_address),
 		T(test_tcp_echo_between_listener_and_connector),
 		T(test_tcp_abort_resets_the_peer),
+		T(test_tcp_abort_after_shutdown_resets_the_peer),
 		T(test_tcp_8mib_reserve_commit_with_drain),
 		T(test_tcp_write_queue_counts_until_kernel_takes_bytes),
 		T(test_tcp_shutdown_sends_fin_after_data),
