@@ -8,7 +8,9 @@
 #   3. the per-record AEAD cost that bounds (1) (bench_crypto);
 #   4. consensus build/sign and verify time for 1,000 and 10,000 relays (bench_consensus);
 #   5. circuit crypto on one core: ntor v1 handshakes and relay crypto v1 cells
-#      (bench_circuit_crypto).
+#      (bench_circuit_crypto);
+#   6. anonymous tier tokens on one core (RFC 9474 blind RSA, 2048-bit key): issued/s,
+#      verified/s, client Blind + Finalize/s (bench_tokens, about 3 s).
 # usage: scripts/bench.sh BUILD_DIR   (BENCH_BYTES=2G BENCH_SECONDS=3 to change the sizes)
 set -euo pipefail
 B=$(cd "${1:-build/release}" && pwd)
@@ -60,6 +62,7 @@ hs=$("$B/bench_handshake" "$SECS")
 cr=$("$B/bench_crypto")
 cs=$("$B/bench_consensus")
 cc=$("$B/bench_circuit_crypto" "$SECS")
+tk=$("$B/bench_tokens" 0.5)
 get() { echo "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
@@ -97,7 +100,15 @@ printf '%-58s %12s\n' "endpoint (layer + running digest, recognized), cells/s" "
 printf '%-58s %12s\n' "client origination to hop 3 of 3, cells/s" "$(get "$cc" client_3hop_cells_per_s)"
 printf '%-58s %12s\n' "client origination to hop 3 of 3, MB/s" "$(get "$cc" client_3hop_mb_s)"
 
-# -- 6. anonymity end to end (issue #4): direct, umbra 3-hop and 2-hop, and Tor, one origin -----
+echo
+echo "anonymous tier tokens (issue #5): RFC 9474 RSABSSA-SHA384-PSS-Randomized, 2048-bit key, one core"
+printf '%-58s %12s\n' "tokens issued/s (issuer BlindSign, verified before release)" "$(get "$tk" tokens_issued_per_s)"
+printf '%-58s %12s\n' "tokens verified/s (exit token_verify)" "$(get "$tk" tokens_verified_per_s)"
+printf '%-58s %12s\n' "client Blind + Finalize/s (Finalize verifies)" "$(get "$tk" client_blind_finalize_per_s)"
+printf '%-58s %12s\n' "  client Blind/s, Finalize/s" "$(get "$tk" client_blind_per_s) / $(get "$tk" client_finalize_per_s)"
+printf '%-58s %12s\n' "token size on the wire, bytes" "$(get "$tk" token_bytes)"
+
+# -- 7. anonymity end to end (issue #4): direct, umbra 3-hop and 2-hop, and Tor, one origin -----
 # Every system is measured by the same client tool (bench/proxy_measure.py) against the same
 # origin (bench/origin.py): bulk MB/s (BENCH_BULK, 256 MiB, SHA-256 checked), time to first
 # byte of 1 KiB on a warm circuit, 50 parallel 1 KiB requests, circuit builds (umbra: `umbra
