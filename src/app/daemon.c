@@ -9,6 +9,7 @@
  */
 #include "app/app.h"
 #include "app/dir_node.h"
+#include "app/issuer_node.h"
 
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -53,6 +54,7 @@ struct daemon {
 	struct exit_ctx *exit;           /* the exit role: opens streams */
 	struct front_io *front;          /* the client role: SOCKS / HTTP CONNECT ports */
 	struct abuse *abuse;             /* relay roles: entry abuse control */
+	struct app_issuer issuer;        /* the issuer role */
 	struct log_ratelim rl_abuse;
 	struct keys_x25519
 	        onion_view[2]; /* the core's view of the onion keys (app_dir_onion_keys) */
@@ -558,6 +560,10 @@ daemon_start(struct daemon *d)
 			return ret;
 		}
 	}
+	if ((ret = app_issuer_start(&d->issuer, d->cfg, d->loop, why, sizeof(why))) != UM_OK) {
+		log_err(LD_APP, "cannot start the issuer: %s", why);
+		return ret;
+	}
 	if ((ret = start_circuits(d, why, sizeof(why))) != UM_OK ||
 	    (ret = start_front(d, why, sizeof(why))) != UM_OK) {
 		log_err(LD_APP, "%s", why);
@@ -575,6 +581,8 @@ daemon_start(struct daemon *d)
 		cc.fed = &d->dir.fed;
 		cc.circ = &d->circ;
 		cc.abuse = &d->abuse;
+		cc.issuer = &d->issuer.is;
+		cc.issuer_token = d->issuer.token;
 		cc.listen = (const char *const *)d->listen;
 		cc.reload = reload;
 		cc.arg = d;
@@ -607,6 +615,7 @@ daemon_stop(struct daemon *d)
 	exit_ctx_free(d->exit);
 	exit_policy_free(d->exit_policy);
 	app_dir_clear(&d->dir);
+	app_issuer_clear(&d->issuer);
 	link_mgr_free(d->links);
 	abuse_free(d->abuse); /* after the links: closing ones report their handshakes */
 	ev_signal_free(d->sig_int);

@@ -93,6 +93,13 @@ struct config {
 		char *operator_id;         /* base32 operator key; "" = the node's identity */
 	} directory;
 	struct {
+		struct config_list
+		        listen;         /* "host:port": the admin HTTP API, for the issuer role */
+		char *admin_token_file; /* bearer token of the admin API (0600; made if missing) */
+		uint64_t dispute_ttl_max_ms; /* longest dispute (tier cap) */
+		uint64_t appeal_ttl_max_ms;  /* longest appeal window */
+	} issuer;
+	struct {
 		char *country;            /* ISO 3166-1 alpha-2, "ZZ" = unknown */
 		char *region;             /* "" or [a-z0-9-]{1,32} */
 		uint32_t geo_confidence;  /* percent */

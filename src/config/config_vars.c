@@ -26,8 +26,8 @@ _Static_assert(sizeof(enum config_pin_mode) == sizeof(unsigned),
 #define MIB         (1024 * KIB)
 #define GIB         (1024 * MIB)
 
-const char *const config_sections[] = { "node",   "link",    "directory", "relay",
-	                                "client", "control", "log" };
+const char *const config_sections[] = { "node",   "link",   "directory", "relay",
+	                                "issuer", "client", "control",   "log" };
 const size_t config_n_sections = UM_ARRAY_LEN(config_sections);
 
 const struct config_choice config_role_choices[] = {
@@ -543,6 +543,40 @@ const struct config_var config_vars[] = {
 	  .min = 16,
 	  .max = 128,
 	  .help = "Leading bits of an IPv6 address that make one source for the limits." },
+
+	/* [issuer] */
+	{ .section = "issuer",
+	  .key = "listen",
+	  .type = CFG_LIST,
+	  .offset = OFF(issuer.listen),
+	  .def = "",
+	  .check = config_check_listen,
+	  .help = "HTTP address of the issuer's admin API, host:port (numeric; port 0 = any free "
+	          "port); repeat for more. Empty: only the control socket reaches it." },
+	{ .section = "issuer",
+	  .key = "admin_token_file",
+	  .type = CFG_PATH,
+	  .offset = OFF(issuer.admin_token_file),
+	  .def = "issuer_admin.token",
+	  .flags = CFG_F_IN_STATE_DIR,
+	  .help = "Bearer token of the issuer's admin API (mode 0600; a random one is written at "
+	          "the first start; default <state_dir>/issuer_admin.token)." },
+	{ .section = "issuer",
+	  .key = "dispute_ttl_max",
+	  .type = CFG_DURATION,
+	  .offset = OFF(issuer.dispute_ttl_max_ms),
+	  .def = "30d",
+	  .min = MS_S,
+	  .max = 366 * 24 * MS_H,
+	  .help = "Longest dispute (a temporary tier cap) the admin API accepts." },
+	{ .section = "issuer",
+	  .key = "appeal_ttl_max",
+	  .type = CFG_DURATION,
+	  .offset = OFF(issuer.appeal_ttl_max_ms),
+	  .def = "30d",
+	  .min = MS_S,
+	  .max = 366 * 24 * MS_H,
+	  .help = "Longest appeal window the admin API accepts." },
 
 	/* [client] */
 	{ .section = "client",

@@ -452,14 +452,41 @@ handle_circuit_build(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	reply_json(resp, 202, json_pack("{s:b}", "started", 1));
 }
 
+/*
+ * /v1/issuer/<rest> is the issuer's admin API /v1/admin/<rest> (docs/ISSUER.md), reached with
+ * the token the daemon holds: the control socket (0600, the daemon's user) is the credential.
+ */
+static void
+handle_issuer(const struct control_ctx *ctx, const char *method, const char *target,
+              const uint8_t *body, size_t body_len, struct ev_http_resp *resp)
+{
+	char *admin, *auth;
+
+	if (ctx->issuer == NULL || *ctx->issuer == NULL || ctx->issuer_token == NULL) {
+		reply_error(resp, 404, "not an issuer (add the issuer role)");
+		return;
+	}
+	admin = um_xasprintf("/v1/admin/%s", target + strlen("/v1/issuer/"));
+	auth = um_xasprintf("Bearer %s", ctx->issuer_token);
+	issuer_handle(*ctx->issuer, method, admin, auth, body, body_len, um_wall_s(), resp);
+	um_memzero(auth, strlen(auth));
+	free(auth);
+	free(admin);
+}
+
 void
-control_handle(const struct control_ctx *ctx, const char *method, const char *path,
+control_handle(const struct control_ctx *ctx, const char *method, const char *target,
                const uint8_t *body, size_t body_len, struct ev_http_resp *resp)
 {
 	bool get = strcmp(method, "GET") == 0;
 	bool post = strcmp(method, "POST") == 0;
+	char path[512];
 
-	if (strcmp(path, "/v1/status") == 0) {
+	/* Only the issuer routes read a query string; the others ignore it. */
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(target, "?"), target);
+	if (strncmp(target, "/v1/issuer/", strlen("/v1/issuer/")) == 0) {
+		handle_issuer(ctx, method, target, body, body_len, resp);
+	} else if (strcmp(path, "/v1/status") == 0) {
 		if (!get)
 			reply_error(resp, 405, "use GET");
 		else

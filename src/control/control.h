@@ -32,6 +32,7 @@
 #include "directory/dirclient.h"
 #include "directory/dirfed.h"
 #include "trust/abuse.h"
+#include "trust/issuer.h"
 #include "circuit/circuit_io.h"
 
 enum control_limits {
@@ -63,6 +64,10 @@ struct control_ctx {
 	/* Entry abuse control (relay roles), read through the daemon's slot; NULL or *abuse
 	 * NULL: "abuse": null in GET /v1/status. */
 	struct abuse *const *abuse;
+	/* The issuer role's core and admin token, read through the daemon's slots; NULL or
+	 * *issuer NULL: /v1/issuer/... answers 404. */
+	struct issuer *const *issuer;
+	const char *issuer_token;
 	/* POST /v1/reload; may be NULL. Returns UM_OK, or an error with the reason in why. */
 	int (*reload)(void *arg, char *why, size_t why_len);
 	void *arg;
@@ -76,8 +81,9 @@ int control_new(struct ev_loop *loop, const char *path, const struct control_ctx
 void control_free_(struct control *c);
 #define control_free(c) UM_FREE_AND_NULL(control_free_, c)
 
-/* Handle one request (method, path, body) into resp; never fails, never crashes. */
-void control_handle(const struct control_ctx *ctx, const char *method, const char *path,
+/* Handle one request (method, target = path with an optional "?query", body) into resp;
+ * never fails, never crashes. */
+void control_handle(const struct control_ctx *ctx, const char *method, const char *target,
                     const uint8_t *body, size_t body_len, struct ev_http_resp *resp);
 
 /*

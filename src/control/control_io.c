@@ -19,8 +19,17 @@ static void
 on_request(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 {
 	struct control *c = arg;
+	char query[2048], *target;
 
-	control_handle(&c->ctx, req->method, req->path, req->body, req->body_len, resp);
+	/* The request target: the path and, for the routes that read one, the query rebuilt. */
+	if (ev_http_req_query(req, query, sizeof(query)) != UM_OK) {
+		ev_http_resp_set_text(resp, 414, "application/json",
+		                      "{\"error\":\"request target too long\"}");
+		return;
+	}
+	target = query[0] != '\0' ? um_xasprintf("%s?%s", req->path, query) : um_xstrdup(req->path);
+	control_handle(&c->ctx, req->method, target, req->body, req->body_len, resp);
+	free(target);
 }
 
 int

@@ -211,40 +211,99 @@ UM_PRINTF(3, 4) static void say(char *why, size_t why_len, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Create path (0600, O_EXCL) holding text[0..len), fsync'd; what names the file in messages. */
+static int
+secret_write(const char *path, const char *what, const char *text, size_t len, char *why,
+             size_t why_len)
+{
+	ssize_t w;
+	int fd;
+	int ret;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = errno == EEXIST ? UM_ERR_EXISTS : UM_ERR_SYS;
+		say(why, why_len, "cannot create %s %s: %s", what, path,
+		    errno == EEXIST ? "it already exists (remove it first or use --force)"
+		                    : strerror(errno));
+		return ret;
+	}
+	/* The umask may have cleared bits but never adds any: 0600 or stricter. Be explicit. */
+	if (fchmod(fd, 0600) != 0 || (w = write(fd, text, len)) < 0 || (size_t)w != len ||
+	    fsync(fd) != 0) {
+		say(why, why_len, "cannot write %s %s: %s", what, path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return UM_ERR_SYS;
+	}
+	if (close(fd) != 0)
+		return UM_ERR_SYS;
+	return UM_OK;
+}
+
+/*
+ * Open path for reading after checking it is a regular file owned by the effective user with
+ * mode 0600 or stricter; *fd on UM_OK. missing_hint ends the "does not exist" message.
+ */
+static int
+secret_open(const char *path, const char *what, const char *missing_hint, int *fd, char *why,
+            size_t why_len)
+{
+	struct stat st;
+	int ret;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+	*fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (*fd < 0) {
+		if (errno == ENOENT) {
+			say(why, why_len, "%s %s does not exist%s", what, path, missing_hint);
+			return UM_ERR_NOT_FOUND;
+		}
+		if (errno == ELOOP) {
+			say(why, why_len,
+			    "%s %s is a symbolic link; configure the path of the file itself", what,
+			    path);
+			return UM_ERR_PERM;
+		}
+		say(why, why_len, "cannot open %s %s: %s", what, path, strerror(errno));
+		return UM_ERR_SYS;
+	}
+	if (fstat(*fd, &st) != 0) {
+		say(why, why_len, "cannot stat %s %s: %s", what, path, strerror(errno));
+		ret = UM_ERR_SYS;
+	} else if (!S_ISREG(st.st_mode)) {
+		say(why, why_len, "%s %s is not a regular file", what, path);
+		ret = UM_ERR_PERM;
+	} else if (st.st_uid != geteuid()) {
+		say(why, why_len, "%s %s is owned by uid %u, not by us (uid %u); run: chown %u %s",
+		    what, path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(),
+		    path);
+		ret = UM_ERR_PERM;
+	} else if ((st.st_mode & 077) != 0) {
+		say(why, why_len,
+		    "%s %s is accessible by group or others (mode 0%o); run: chmod 600 %s", what,
+		    path, (unsigned)(st.st_mode & 0777), path);
+		ret = UM_ERR_PERM;
+	} else {
+		return UM_OK;
+	}
+	close(*fd);
+	*fd = -1;
+	return ret;
+}
+
 int
 keyfile_write(const char *path, enum keyfile_type type, const uint8_t secret[X25519_KEY_LEN],
               char *why, size_t why_len)
 {
 	char text[KEYFILE_MAX_LEN];
 	size_t len = 0;
-	ssize_t w;
-	int fd;
 	int ret;
 
-	if ((ret = keyfile_encode(type, secret, text, sizeof(text), &len)) != UM_OK)
-		return ret;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = errno == EEXIST ? UM_ERR_EXISTS : UM_ERR_SYS;
-		say(why, why_len, "cannot create key file %s: %s", path,
-		    errno == EEXIST ? "it already exists (remove it first or use --force)"
-		                    : strerror(errno));
-		sodium_memzero(text, sizeof(text));
-		return ret;
-	}
-	/* The umask may have cleared bits but never adds any: 0600 or stricter. Be explicit. */
-	if (fchmod(fd, 0600) != 0 || (w = write(fd, text, len)) < 0 || (size_t)w != len ||
-	    fsync(fd) != 0) {
-		say(why, why_len, "cannot write key file %s: %s", path, strerror(errno));
-		sodium_memzero(text, sizeof(text));
-		close(fd);
-		unlink(path);
-		return UM_ERR_SYS;
-	}
+	if ((ret = keyfile_encode(type, secret, text, sizeof(text), &len)) == UM_OK)
+		ret = secret_write(path, "key file", text, len, why, why_len);
 	sodium_memzero(text, sizeof(text));
-	if (close(fd) != 0)
-		return UM_ERR_SYS;
-	return UM_OK;
+	return ret;
 }
 
 int
@@ -253,51 +312,13 @@ keyfile_read(const char *path, enum keyfile_type type, uint8_t secret[X25519_KEY
 {
 	uint8_t data[KEYFILE_MAX_LEN + 1];
 	enum keyfile_type got;
-	struct stat st;
 	ssize_t n;
 	int fd;
-	int ret = UM_ERR_INTERNAL;
+	int ret;
 
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			say(why, why_len, "key file %s does not exist (run 'umbra keygen')", path);
-			return UM_ERR_NOT_FOUND;
-		}
-		if (errno == ELOOP) {
-			say(why, why_len,
-			    "key file %s is a symbolic link; configure the path of the file itself",
-			    path);
-			return UM_ERR_PERM;
-		}
-		say(why, why_len, "cannot open key file %s: %s", path, strerror(errno));
-		return UM_ERR_SYS;
-	}
-	if (fstat(fd, &st) != 0) {
-		say(why, why_len, "cannot stat key file %s: %s", path, strerror(errno));
-		ret = UM_ERR_SYS;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		say(why, why_len, "key file %s is not a regular file", path);
-		ret = UM_ERR_PERM;
-		goto out;
-	}
-	if (st.st_uid != geteuid()) {
-		say(why, why_len,
-		    "key file %s is owned by uid %u, not by us (uid %u); run: chown %u %s", path,
-		    (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
-		ret = UM_ERR_PERM;
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0) {
-		say(why, why_len,
-		    "key file %s is accessible by group or others (mode 0%o); run: chmod 600 %s",
-		    path, (unsigned)(st.st_mode & 0777), path);
-		ret = UM_ERR_PERM;
-		goto out;
-	}
+	if ((ret = secret_open(path, "key file", " (run 'umbra keygen')", &fd, why, why_len)) !=
+	    UM_OK)
+		return ret;
 	n = read(fd, data, sizeof(data));
 	if (n < 0) {
 		say(why, why_len, "cannot read key file %s: %s", path, strerror(errno));
@@ -321,6 +342,62 @@ keyfile_read(const char *path, enum keyfile_type type, uint8_t secret[X25519_KEY
 out:
 	sodium_memzero(data, sizeof(data));
 	close(fd);
+	return ret;
+}
+
+int
+secretfile_write(const char *path, const char *text, char *why, size_t why_len)
+{
+	size_t len = strlen(text);
+	char *line;
+	int ret;
+
+	if (len < SECRETFILE_MIN_LEN || len > SECRETFILE_MAX_LEN || strchr(text, '\n') != NULL)
+		return UM_ERR_INVALID;
+	line = sodium_malloc(len + 1);
+	if (line == NULL)
+		return UM_ERR_NOMEM;
+	memcpy(line, text, len);
+	line[len] = '\n';
+	ret = secret_write(path, "secret file", line, len + 1, why, why_len);
+	sodium_free(line); /* wipes */
+	return ret;
+}
+
+int
+secretfile_read(const char *path, char *out, size_t out_len, char *why, size_t why_len)
+{
+	char data[SECRETFILE_MAX_LEN + 2];
+	size_t len;
+	ssize_t n;
+	int fd;
+	int ret;
+
+	if (out_len < SECRETFILE_MAX_LEN + 1)
+		return UM_ERR_INVALID;
+	out[0] = '\0';
+	if ((ret = secret_open(path, "secret file", "", &fd, why, why_len)) != UM_OK)
+		return ret;
+	n = read(fd, data, sizeof(data));
+	close(fd);
+	if (n < 0) {
+		say(why, why_len, "cannot read secret file %s: %s", path, strerror(errno));
+		return UM_ERR_SYS;
+	}
+	len = (size_t)n;
+	if (len > 0 && data[len - 1] == '\n')
+		len--;
+	ret = UM_OK;
+	if (len < SECRETFILE_MIN_LEN || len > SECRETFILE_MAX_LEN ||
+	    memchr(data, '\n', len) != NULL || memchr(data, '\0', len) != NULL) {
+		say(why, why_len, "secret file %s must hold one line of %d to %d characters", path,
+		    SECRETFILE_MIN_LEN, SECRETFILE_MAX_LEN);
+		ret = UM_ERR_MALFORMED;
+	} else {
+		memcpy(out, data, len);
+		out[len] = '\0';
+	}
+	sodium_memzero(data, sizeof(data));
 	return ret;
 }
 

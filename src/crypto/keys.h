@@ -35,6 +35,11 @@ struct keys_x25519 {
 	uint8_t *sk; /* 32 bytes, sodium_malloc; NULL when cleared */
 };
 
+enum secretfile_limits {
+	SECRETFILE_MIN_LEN = 16,
+	SECRETFILE_MAX_LEN = 256,
+};
+
 enum keyfile_type {
 	KEYFILE_ED25519 = 1,
 	KEYFILE_X25519 = 2,
@@ -78,6 +83,16 @@ int keyfile_write(const char *path, enum keyfile_type type, const uint8_t secret
  */
 int keyfile_read(const char *path, enum keyfile_type type, uint8_t secret[X25519_KEY_LEN],
                  char *why, size_t why_len) UM_WARN_UNUSED;
+/*
+ * A one-line secret such as a bearer token. secretfile_write creates path like keyfile_write
+ * (0600, O_EXCL, fsync'd) holding text (SECRETFILE_MIN_LEN..SECRETFILE_MAX_LEN characters, no
+ * newline) and a newline. secretfile_read checks the file like keyfile_read and copies its
+ * line, without the newline, NUL-terminated, into out (at least SECRETFILE_MAX_LEN + 1 bytes;
+ * the caller wipes it). UM_ERR_MALFORMED for anything but one such line.
+ */
+int secretfile_write(const char *path, const char *text, char *why, size_t why_len) UM_WARN_UNUSED;
+int secretfile_read(const char *path, char *out, size_t out_len, char *why,
+                    size_t why_len) UM_WARN_UNUSED;
 int keys_ed25519_load(const char *path, struct keys_ed25519 *k, char *why,
                       size_t why_len) UM_WARN_UNUSED;
 int keys_x25519_load(const char *path, struct keys_x25519 *k, char *why,

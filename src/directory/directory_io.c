@@ -166,7 +166,7 @@ listen_one(struct dirauth_io *io, const char *addr, char *why, size_t why_len)
 	char text[ADDR_TEXT_MAX];
 	int fd = -1, ret;
 
-	if ((ret = ev_addr_parse(addr, &ss, &len)) != UM_OK) {
+	if ((ret = ev_addr_parse_listen(addr, &ss, &len)) != UM_OK) {
 		snprintf(why, why_len, "directory.listen %s is not host:port", addr);
 		return UM_ERR_INVALID;
 	}

@@ -135,3 +135,25 @@ ev_addr_format(const struct sockaddr *sa, char *out, size_t out_len)
 	}
 	return UM_OK;
 }
+
+/* ev_addr_parse() wants a port in 1..65535 (right for peers), but a listener may ask for
+ * port 0 (any free port): parse such an address with port 1, then clear the port. */
+int
+ev_addr_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char tmp[EV_ADDR_STRLEN];
+	size_t n = strlen(s);
+	int ret;
+
+	if (n < 2 || n >= sizeof(tmp) || strcmp(s + n - 2, ":0") != 0)
+		return ev_addr_parse(s, ss, len);
+	memcpy(tmp, s, n + 1);
+	tmp[n - 1] = '1';
+	if ((ret = ev_addr_parse(tmp, ss, len)) != UM_OK)
+		return ret;
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)(void *)ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)(void *)ss)->sin6_port = 0;
+	return UM_OK;
+}

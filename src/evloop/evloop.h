@@ -151,6 +151,8 @@ enum ev_limits {
  * ev_addr_format: UM_ERR_TOO_LARGE if out_len is too small, UM_ERR_INVALID if not IPv4/IPv6.
  */
 int ev_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len) UM_WARN_UNUSED;
+/* ev_addr_parse for a listener: port 0 (any free port) is accepted too. */
+int ev_addr_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len) UM_WARN_UNUSED;
 int ev_addr_format(const struct sockaddr *sa, char *out, size_t out_len) UM_WARN_UNUSED;
 enum { EV_ADDR_STRLEN = 64 };
 

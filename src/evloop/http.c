@@ -71,6 +71,79 @@ ev_http_req_header(const struct ev_http_req *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct query_acc {
+	char *out;
+	size_t cap, len;
+	bool overflow;
+};
+
+static void
+query_put(struct query_acc *q, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		             (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+		size_t need = plain ? 1 : 3;
+
+		if (q->len + need >= q->cap) {
+			q->overflow = true;
+			return;
+		}
+		if (plain) {
+			q->out[q->len++] = (char)c;
+		} else {
+			q->out[q->len++] = '%';
+			q->out[q->len++] = hex[c >> 4];
+			q->out[q->len++] = hex[c & 15];
+		}
+	}
+}
+
+static void
+query_sep(struct query_acc *q, char c)
+{
+	if (q->len + 1 >= q->cap)
+		q->overflow = true;
+	else
+		q->out[q->len++] = c;
+}
+
+static enum MHD_Result
+query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_acc *q = cls;
+
+	(void)kind;
+	if (q->len > 0)
+		query_sep(q, '&');
+	query_put(q, key);
+	if (value != NULL) {
+		query_sep(q, '=');
+		query_put(q, value);
+	}
+	q->out[q->len] = '\0';
+	return q->overflow ? MHD_NO : MHD_YES;
+}
+
+int
+ev_http_req_query(const struct ev_http_req *req, char *out, size_t out_len)
+{
+	struct query_acc q = { out, out_len, 0, false };
+
+	if (out_len == 0)
+		return UM_ERR_TOO_LARGE;
+	out[0] = '\0';
+	(void)MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+	if (q.overflow) {
+		out[0] = '\0';
+		return UM_ERR_TOO_LARGE;
+	}
+	return UM_OK;
+}
+
 const char *
 ev_http_req_arg(const struct ev_http_req *req, const char *name)
 {

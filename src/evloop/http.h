@@ -33,6 +33,12 @@ const char *ev_http_req_header(const struct ev_http_req *req, const char *name);
  * socket peer) into out. UM_ERR_NOT_FOUND if unknown (out is then "").
  */
 int ev_http_req_peer(const struct ev_http_req *req, char *out, size_t out_len) UM_WARN_UNUSED;
+/*
+ * The query string rebuilt from the request's arguments, in order, duplicates kept, each
+ * name and value percent-encoded except A-Z a-z 0-9 - . _ ~ ("" without arguments; an
+ * argument without a value keeps no "="). UM_ERR_TOO_LARGE if it does not fit out_len.
+ */
+int ev_http_req_query(const struct ev_http_req *req, char *out, size_t out_len) UM_WARN_UNUSED;
 /* A query argument or NULL; valid during the handler call. */
 const char *ev_http_req_arg(const struct ev_http_req *req, const char *name);
 

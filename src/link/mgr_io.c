@@ -293,31 +293,6 @@ admit_done(struct link_mgr *m, struct link *l)
 		m->cb.admit_done(m->cb.arg, &l->addr);
 }
 
-/*
- * Parse a listen address. ev_addr_parse() wants a port in 1..65535 (right for peers), but a
- * listener may ask for port 0 (any free port, reported through bound_port), which the config
- * accepts too: parse such an address with port 1, then clear the port.
- */
-static int
-listen_addr_parse(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char tmp[EV_ADDR_STRLEN];
-	size_t n = strlen(addr);
-	int ret;
-
-	if (n < 2 || n >= sizeof(tmp) || strcmp(addr + n - 2, ":0") != 0)
-		return ev_addr_parse(addr, ss, len);
-	memcpy(tmp, addr, n + 1);
-	tmp[n - 1] = '1';
-	if ((ret = ev_addr_parse(tmp, ss, len)) != UM_OK)
-		return ret;
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)(void *)ss)->sin_port = 0;
-	else
-		((struct sockaddr_in6 *)(void *)ss)->sin6_port = 0;
-	return UM_OK;
-}
-
 int
 link_mgr_listen(struct link_mgr *m, const char *addr, uint16_t *bound_port)
 {
@@ -326,7 +301,7 @@ link_mgr_listen(struct link_mgr *m, const char *addr, uint16_t *bound_port)
 	struct link_listener *ll;
 	int ret;
 
-	if ((ret = listen_addr_parse(addr, &ss, &len)) != UM_OK)
+	if ((ret = ev_addr_parse_listen(addr, &ss, &len)) != UM_OK)
 		return ret;
 	ll = um_xcalloc(1, sizeof(*ll));
 	if ((ret = ev_tcp_listen(m->loop, (const struct sockaddr *)&ss, 511, on_accept, m,

@@ -118,6 +118,8 @@ struct srv {
 	char arg_name[64];
 	bool arg_name_seen;
 	bool arg_missing_null;
+	char query[128];
+	int query_small; /* ev_http_req_query() into 8 bytes */
 	size_t body_len;
 	uint8_t body[MAX_BODY];
 	bool watchdog_fired;
@@ -147,6 +149,12 @@ handler(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 		copy_str(s->arg_name, sizeof(s->arg_name), v);
 	}
 	s->arg_missing_null = ev_http_req_arg(req, "missing") == NULL;
+	assert_int_equal(ev_http_req_query(req, s->query, sizeof(s->query)), UM_OK);
+	{
+		char small[8];
+
+		s->query_small = ev_http_req_query(req, small, sizeof(small));
+	}
 	assert_true(req->body_len <= MAX_BODY);
 	s->body_len = req->body_len;
 	if (req->body_len > 0)
@@ -328,10 +336,11 @@ resp_body(const struct client *c, size_t *len)
 
 /* ---- tests ---- */
 
-static const char get_status_req[] = "GET /v1/status?verbose=1&name=a%20b HTTP/1.1\r\n"
-                                     "Host: x\r\n"
-                                     "X-Umbra-Test: hello there\r\n"
-                                     "Connection: close\r\n\r\n";
+static const char get_status_req[] =
+        "GET /v1/status?verbose=1&name=a%20b&flag&verbose=2 HTTP/1.1\r\n"
+        "Host: x\r\n"
+        "X-Umbra-Test: hello there\r\n"
+        "Connection: close\r\n\r\n";
 
 static void
 check_status_response(const struct srv *s, const struct client *c)
@@ -359,6 +368,9 @@ check_status_response(const struct srv *s, const struct client *c)
 	assert_true(s->arg_name_seen);
 	assert_string_equal(s->arg_name, "a b");
 	assert_true(s->arg_missing_null);
+	/* The query rebuilt: order and duplicates kept, values re-encoded. */
+	assert_string_equal(s->query, "verbose=1&name=a%20b&flag&verbose=2");
+	assert_int_equal(s->query_small, UM_ERR_TOO_LARGE);
 	assert_int_equal(s->body_len, 0);
 }
 

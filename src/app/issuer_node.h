@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's issuer role (issue #5), wired from configuration: the subject store
+ * (<state_dir>/issuer.db, trust/issuer.h), the admin bearer token (a 0600 file, made at the
+ * first start), and the admin HTTP API on each [issuer] listen address. The control socket
+ * reaches the same API (control.h) with the token the daemon holds.
+ */
+#ifndef UM_APP_ISSUER_NODE_H
+#define UM_APP_ISSUER_NODE_H
+
+#include <stddef.h>
+
+#include "lib/compiler.h"
+#include "config/config.h"
+#include "crypto/keys.h"
+#include "evloop/evloop.h"
+#include "evloop/http.h"
+#include "store/store.h"
+#include "trust/issuer.h"
+
+enum {
+	APP_ISSUER_MAX_LISTEN = 8,
+	APP_ISSUER_MAX_BODY = 16 << 10, /* issuer_http caps bodies tighter */
+};
+
+struct app_issuer {
+	struct ev_loop *loop;
+	struct store *store;
+	struct issuer *is;
+	char token[SECRETFILE_MAX_LEN + 1]; /* the admin token (wiped at clear); "" if none */
+	size_t n_http;
+	struct ev_http *http[APP_ISSUER_MAX_LISTEN];
+	char *bound[APP_ISSUER_MAX_LISTEN + 1]; /* "host:port" listened on, NULL-terminated */
+};
+
+/* Start the issuer role if c asks for it (else nothing). On failure why says what; call
+ * app_issuer_clear() either way. */
+int app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *loop, char *why,
+                     size_t why_len) UM_WARN_UNUSED;
+void app_issuer_clear(struct app_issuer *a);
+
+#endif /* UM_APP_ISSUER_NODE_H */
