@@ -26,6 +26,7 @@ static const struct command commands[] = {
 	  "List the relays of the current consensus [--exit] [--country CC]" },
 	{ "circuits", cmd_circuits, "List the daemon's circuits (client paths, relay counts)" },
 	{ "dir", cmd_dir, "Directory: umbra dir status | pin URL" },
+	{ "issuer", cmd_issuer, "Issuer: subjects, disputes, appeals, audit trail" },
 	{ "testnet", cmd_testnet,
 	  "A whole network on loopback: umbra testnet up | status | down [--dir DIR]" },
 	{ "config", cmd_config, "Configuration: umbra config validate FILE | show" },

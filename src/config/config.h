@@ -219,6 +219,9 @@ int config_peer_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN],
  * IPv6) as a sockaddr with port 0. UM_OK, or UM_ERR_MALFORMED (out zeroed). Pure.
  */
 int config_ip_sockaddr(const char *s, struct sockaddr_storage *out) UM_WARN_UNUSED;
+/* A duration as the config file writes one ("90", "1500ms", "30s", "5m", "2h", "7d") into
+ * milliseconds: UM_ERR_INVALID if it is not one or overflows. */
+int config_duration_parse(const char *text, uint64_t *ms) UM_WARN_UNUSED;
 
 /*
  * Parse a [directory] authorities item "<authority-id>@http://<host>:<port>": the id is

@@ -736,3 +736,14 @@ bad_range:
 	snprintf(msg, msg_len, "%s is out of range (%s)", q, range);
 	return false;
 }
+
+int
+config_duration_parse(const char *text, uint64_t *ms)
+{
+	uint64_t n;
+
+	if (unit_parse(text, duration_units, &n) != NUM_OK)
+		return UM_ERR_INVALID;
+	*ms = n;
+	return UM_OK;
+}
