@@ -2,6 +2,7 @@
 /* The issuer role's I/O (issuer_node.h): everything else is in trust/issuer*.c. */
 #include "app/issuer_node.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "lib/mem.h"
 #include "lib/time.h"
 #include "crypto/crypto.h"
+#include "trust/issuer_public.h"
 
 enum {
 	TOKEN_BYTES = 32,
@@ -45,7 +47,17 @@ static void
 on_request(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 {
 	struct app_issuer *a = arg;
-	char query[PATH_MAX_LEN], *target;
+	char query[PATH_MAX_LEN], *target, ip[EV_ADDR_STRLEN];
+	uint8_t addr[16];
+	int family = 0;
+
+	/* The client's address keys the issuance limit; it is never logged or stored. */
+	if (ev_http_req_peer(req, ip, sizeof(ip)) == UM_OK) {
+		if (inet_pton(AF_INET, ip, addr) == 1)
+			family = AF_INET;
+		else if (inet_pton(AF_INET6, ip, addr) == 1)
+			family = AF_INET6;
+	}
 
 	/* issuer_handle() takes the request target: the path and the query rebuilt. */
 	if (ev_http_req_query(req, query, sizeof(query)) != UM_OK) {
@@ -54,8 +66,10 @@ on_request(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 		return;
 	}
 	target = query[0] != '\0' ? um_xasprintf("%s?%s", req->path, query) : um_xstrdup(req->path);
-	issuer_handle(a->is, req->method, target, ev_http_req_header(req, "Authorization"),
-	              req->body, req->body_len, um_wall_s(), resp);
+	if (!issuer_public_handle(a->keys, a->limit, req->method, req->path, family, addr,
+	                          req->body, req->body_len, um_wall_s(), um_mono_ms(), resp))
+		issuer_handle(a->is, req->method, target, ev_http_req_header(req, "Authorization"),
+		              req->body, req->body_len, um_wall_s(), resp);
 	free(target);
 }
 
@@ -92,9 +106,11 @@ listen_one(struct app_issuer *a, const char *addr, char *why, size_t why_len)
 }
 
 int
-app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *loop, char *why,
-                 size_t why_len)
+app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *loop,
+                 const struct keys_ed25519 *id, char *why, size_t why_len)
 {
+	struct issuer_keyring_config kcfg;
+	struct abuse_config acfg;
 	struct issuer_config icfg;
 	char *path;
 	int ret;
@@ -120,6 +136,16 @@ app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *l
 	icfg.appeal_ttl_max_s = c->issuer.appeal_ttl_max_ms / 1000;
 	if ((ret = issuer_open(a->store, &icfg, &a->is, why, why_len)) != UM_OK)
 		return ret;
+	issuer_keyring_config_defaults(&kcfg);
+	kcfg.tiers = c->issuer.tiers;
+	if ((ret = issuer_keyring_open(a->store, id, &kcfg, um_wall_s(), &a->keys, why, why_len)) !=
+	    UM_OK)
+		return ret;
+	abuse_config_defaults(&acfg);
+	acfg.bucket[ABUSE_ISSUE].rate_per_s = c->issuer.issue_rate;
+	acfg.bucket[ABUSE_ISSUE].burst = c->issuer.issue_burst;
+	if ((ret = abuse_new(&acfg, &a->limit, why, why_len)) != UM_OK)
+		return ret;
 	for (size_t i = 0; i < c->issuer.listen.n; i++) {
 		if ((ret = listen_one(a, c->issuer.listen.v[i], why, why_len)) != UM_OK)
 			return ret;
@@ -137,6 +163,8 @@ app_issuer_clear(struct app_issuer *a)
 		ev_http_free(a->http[i]);
 		free(a->bound[i]);
 	}
+	issuer_keyring_free(a->keys);
+	abuse_free(a->limit);
 	issuer_free(a->is);
 	store_close(a->store);
 	um_memzero(a, sizeof(*a)); /* the token with it */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's issuer role (issue #5), wired from configuration: the subject store
- * (<state_dir>/issuer.db, trust/issuer.h), the admin bearer token (a 0600 file, made at the
- * first start), and the admin HTTP API on each [issuer] listen address. The control socket
- * reaches the same API (control.h) with the token the daemon holds.
+ * The daemon's issuer role (issue #5), wired from configuration: the subject store and the
+ * token signing keys (<state_dir>/issuer.db, trust/issuer.h, trust/issuer_keys.h; signed by
+ * the node's identity key), the admin bearer token (a 0600 file, made at the first start),
+ * and on each [issuer] listen address the public routes (key list, revocation feed, token
+ * issuance: trust/issuer_public.h) and the admin API. The control socket reaches the admin
+ * API (control.h) with the token the daemon holds.
  */
 #ifndef UM_APP_ISSUER_NODE_H
 #define UM_APP_ISSUER_NODE_H
@@ -16,7 +18,9 @@
 #include "evloop/evloop.h"
 #include "evloop/http.h"
 #include "store/store.h"
+#include "trust/abuse.h"
 #include "trust/issuer.h"
+#include "trust/issuer_keys.h"
 
 enum {
 	APP_ISSUER_MAX_LISTEN = 8,
@@ -27,6 +31,8 @@ struct app_issuer {
 	struct ev_loop *loop;
 	struct store *store;
 	struct issuer *is;
+	struct issuer_keyring *keys;
+	struct abuse *limit;                /* anonymous issuance requests per source */
 	char token[SECRETFILE_MAX_LEN + 1]; /* the admin token (wiped at clear); "" if none */
 	size_t n_http;
 	struct ev_http *http[APP_ISSUER_MAX_LISTEN];
@@ -35,8 +41,8 @@ struct app_issuer {
 
 /* Start the issuer role if c asks for it (else nothing). On failure why says what; call
  * app_issuer_clear() either way. */
-int app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *loop, char *why,
-                     size_t why_len) UM_WARN_UNUSED;
+int app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *loop,
+                     const struct keys_ed25519 *id, char *why, size_t why_len) UM_WARN_UNUSED;
 void app_issuer_clear(struct app_issuer *a);
 
 #endif /* UM_APP_ISSUER_NODE_H */

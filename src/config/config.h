@@ -98,6 +98,8 @@ struct config {
 		char *admin_token_file; /* bearer token of the admin API (0600; made if missing) */
 		uint64_t dispute_ttl_max_ms; /* longest dispute (tier cap) */
 		uint64_t appeal_ttl_max_ms;  /* longest appeal window */
+		uint32_t tiers;              /* token keys for tiers 1..tiers */
+		uint32_t issue_rate, issue_burst; /* anonymous issuance requests per source */
 	} issuer;
 	struct {
 		char *country;            /* ISO 3166-1 alpha-2, "ZZ" = unknown */

@@ -62,6 +62,7 @@ abuse_config_defaults(struct abuse_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->bucket[ABUSE_HANDSHAKE] = (struct abuse_bucket_config){ .rate_per_s = 5, .burst = 20 };
 	cfg->bucket[ABUSE_CREATE] = (struct abuse_bucket_config){ .rate_per_s = 20, .burst = 100 };
+	cfg->bucket[ABUSE_ISSUE] = (struct abuse_bucket_config){ .rate_per_s = 1, .burst = 4 };
 	cfg->violations = 10;
 	cfg->violation_window_ms = 10000;
 	cfg->ban_ms = 60000;

@@ -7,8 +7,9 @@
  *   source       the address cut to a prefix (default /32 for IPv4, /64 for IPv6: one host
  *                usually holds a whole /64), hashed with a secret key so a flood cannot aim
  *                at one hash chain;
- *   buckets      two token buckets per source: link handshakes and circuit creations
- *                (CREATE2), each `rate` per second with a `burst`;
+ *   buckets      a token bucket per source and kind: link handshakes, circuit creations
+ *                (CREATE2), token issuance requests (at an issuer), each `rate` per second
+ *                with a `burst`;
  *   bans         a source refused `violations` times within `violation_window_ms` is banned
  *                for `ban_ms`; each further ban of the same source doubles, up to `ban_max_ms`;
  *                a banned source is refused without touching its buckets;
@@ -45,7 +46,8 @@ enum abuse_limits {
 enum abuse_kind {
 	ABUSE_HANDSHAKE = 0,
 	ABUSE_CREATE = 1,
-	ABUSE_KINDS = 2,
+	ABUSE_ISSUE = 2, /* anonymous token issuance requests at an issuer */
+	ABUSE_KINDS = 3,
 };
 
 enum abuse_verdict {
@@ -74,7 +76,8 @@ struct abuse_config {
 	size_t max_sources;      /* 16..ABUSE_MAX_SOURCES_MAX */
 };
 
-/* Defaults: handshakes 5/s burst 20, creations 20/s burst 100 per source; 10 refusals in
+/* Defaults: handshakes 5/s burst 20, creations 20/s burst 100, issuance requests 1/s
+ * burst 4 per source; 10 refusals in
  * 10 s earn a 60 s ban doubling to 1 h; 256 handshakes in flight (8 per source); puzzle step
  * 1 s; /32 and /64 sources; 65,536 sources. */
 void abuse_config_defaults(struct abuse_config *cfg);

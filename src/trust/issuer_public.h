@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The issuer's public HTTP routes (docs/ISSUER.md "Public API"), sans-I/O:
+ *
+ *   GET  /v1/pubkeys       the signed key list (application/octet-stream, issuer_doc.h)
+ *   GET  /v1/revocations   the signed revocation feed (application/octet-stream)
+ *   POST /v1/tokens        {"tier": 1, "blinded": ["<base64 blinded message>", ...]} (1..32)
+ *                          -> 200 {"tier": 1, "epoch": E, "blind_sigs": ["<base64>", ...]}
+ *
+ * Tier-1 tokens need no identity: the request is rate-limited per source address (trust/
+ * abuse.h ABUSE_ISSUE; 429 over the rate, with Retry-After semantics left to the client's
+ * backoff) and nothing about it is stored or logged, so the issuer cannot tie a token it sees
+ * later to the request that made it (it never sees the token: only blinded messages).
+ * Higher tiers need a subject's credentials (403 until that is built).
+ */
+#ifndef UM_TRUST_ISSUER_PUBLIC_H
+#define UM_TRUST_ISSUER_PUBLIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evloop/http.h"
+#include "trust/abuse.h"
+#include "trust/issuer_keys.h"
+
+enum issuer_public_limits {
+	ISSUER_TOKENS_PER_REQUEST = 32,
+	ISSUER_PUBLIC_MAX_BODY = 32 * 700 + 256, /* 32 base64 4096-bit messages and the rest */
+};
+
+/*
+ * Serve one request if path is a public route (returns true and fills resp; never fails),
+ * else return false and leave resp alone. family/addr: the client's address (AF_INET with 4
+ * bytes, AF_INET6 with 16; family 0 for none: such requests share one bucket), for limit
+ * (may be NULL: no limit).
+ */
+bool issuer_public_handle(struct issuer_keyring *kr, struct abuse *limit, const char *method,
+                          const char *path, int family, const uint8_t *addr, const uint8_t *body,
+                          size_t len, uint64_t now_s, uint64_t now_ms, struct ev_http_resp *resp);
+
+#endif /* UM_TRUST_ISSUER_PUBLIC_H */
