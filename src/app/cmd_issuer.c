@@ -33,12 +33,17 @@ issuer_usage(FILE *f)
 	        "                                   [--case TEXT] [--evidence TEXT]\n"
 	        "       umbra issuer appeal resolve ID APPEAL granted|denied [--reason TEXT]\n"
 	        "       umbra issuer audit [--after SEQ] [--limit N]\n"
+	        "       umbra issuer keys [show | rotate | min-epoch EPOCH]\n"
 	        "Options for all: [--actor NAME] [--json] [-c FILE | -s SOCKET]\n\n"
 	        "Manage the subjects of this node's issuer role (docs/ISSUER.md): a subject's\n"
 	        "effective tier is its base tier (1..15; relays are pinned to 1) capped by its\n"
 	        "active disputes; a granted appeal clears its dispute. Every change is recorded\n"
 	        "in the audit trail with the actor (default: cli). DURATION: seconds, or a number\n"
-	        "with ms, s, m, h or d.\n");
+	        "with ms, s, m, h or d.\n\n"
+	        "keys: the token signing keys (one per tier and key epoch) the issuer publishes "
+	        "at\n"
+	        "GET /v1/pubkeys; rotate starts a new epoch (tokens already issued stay valid);\n"
+	        "min-epoch refuses tokens of older epochs from now on (their keys are deleted).\n");
 }
 
 struct opts {
@@ -90,6 +95,27 @@ print_subject(const json_t *s)
 }
 
 static void
+print_keys(const json_t *j)
+{
+	const json_t *k, *keys = json_object_get(j, "keys");
+	size_t i;
+
+	printf("key epoch %lld, tokens refused below epoch %lld (key list seq %lld)\n",
+	       (long long)json_integer_value(json_object_get(j, "key_epoch")),
+	       (long long)json_integer_value(json_object_get(j, "min_token_epoch")),
+	       (long long)json_integer_value(json_object_get(j, "seq")));
+	printf("%-5s %-6s %-12s %s\n", "TIER", "EPOCH", "NOT-AFTER", "KEY-ID");
+	json_array_foreach(keys, i, k)
+	{
+		printf("%-5lld %-6lld %-12lld %s\n",
+		       (long long)json_integer_value(json_object_get(k, "tier")),
+		       (long long)json_integer_value(json_object_get(k, "epoch")),
+		       (long long)json_integer_value(json_object_get(k, "not_after")),
+		       json_string_value(json_object_get(k, "key_id")));
+	}
+}
+
+static void
 print_audit(const json_t *j)
 {
 	const json_t *e, *entries = json_object_get(j, "entries");
@@ -129,7 +155,8 @@ run(const struct opts *o, const char *method, const char *url, json_t *body)
 	int ret;
 
 	if (body != NULL) {
-		json_object_set_new(body, "actor", json_string(o->actor));
+		if (o->actor != NULL)
+			json_object_set_new(body, "actor", json_string(o->actor));
 		text = json_dumps(body, JSON_COMPACT);
 		json_decref(body);
 	}
@@ -146,6 +173,8 @@ run(const struct opts *o, const char *method, const char *url, json_t *body)
 		free(s);
 	} else if (json_object_get(j, "entries") != NULL) {
 		print_audit(j);
+	} else if (json_object_get(j, "key_epoch") != NULL) {
+		print_keys(j);
 	} else {
 		if (json_is_object(json_object_get(j, "dispute")))
 			printf("dispute %lld opened\n",
@@ -160,6 +189,19 @@ run(const struct opts *o, const char *method, const char *url, json_t *body)
 	}
 	json_decref(j);
 	return APP_OK;
+}
+
+/* run() for routes that take no actor: body as text (may be NULL). */
+static int
+run_plain(const struct opts *o, const char *method, const char *url, const char *body)
+{
+	json_t *b = NULL;
+	struct opts o2 = *o;
+
+	if (body != NULL && (b = json_loads(body, 0, NULL)) == NULL)
+		return APP_FAIL;
+	o2.actor = NULL;
+	return run(&o2, method, url, b);
 }
 
 static int
@@ -276,6 +318,25 @@ cmd_issuer(int argc, char **argv)
 	 * which needs no escaping; refuse '/', '?' and '%' here so the path stays the one meant. */
 	if (n_pos >= 3 && strpbrk(pos[2], "/?%# ") != NULL)
 		return need(false, "a subject id is letters, digits and . _ : @ -");
+	if (strcmp(pos[0], "keys") == 0) {
+		long long e;
+
+		if (n_pos == 1 || (n_pos == 2 && strcmp(pos[1], "show") == 0))
+			return run(&o, "GET", "/v1/issuer/keys", NULL);
+		if (n_pos == 2 && strcmp(pos[1], "rotate") == 0)
+			return run_plain(&o, "POST", "/v1/issuer/keys/rotate", NULL);
+		if (n_pos == 3 && strcmp(pos[1], "min-epoch") == 0) {
+			char body[64];
+
+			if (need(num(pos[2], 1, UINT32_MAX, &e),
+			         "min-epoch needs an epoch number") != APP_OK)
+				return APP_USAGE;
+			snprintf(body, sizeof(body), "{\"epoch\":%lld}", e);
+			return run_plain(&o, "POST", "/v1/issuer/keys/min_epoch", body);
+		}
+		issuer_usage(stderr);
+		return APP_USAGE;
+	}
 	if (strcmp(pos[0], "audit") == 0 && n_pos == 1) {
 		snprintf(url, sizeof(url), "/v1/issuer/audit?after=%lld&limit=%lld", o.after,
 		         o.limit);

@@ -583,6 +583,7 @@ daemon_start(struct daemon *d)
 		cc.abuse = &d->abuse;
 		cc.issuer = &d->issuer.is;
 		cc.issuer_token = d->issuer.token;
+		cc.issuer_keys = &d->issuer.keys;
 		cc.listen = (const char *const *)d->listen;
 		cc.reload = reload;
 		cc.arg = d;

@@ -12,7 +12,9 @@
 #include "lib/log.h"
 #include "lib/time.h"
 #include "config/config.h"
+#include "crypto/hash.h"
 #include "directory/dirserv.h"
+#include "trust/issuer_doc.h"
 
 static void
 reply_json(struct ev_http_resp *resp, int status, json_t *j)
@@ -452,6 +454,95 @@ handle_circuit_build(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	reply_json(resp, 202, json_pack("{s:b}", "started", 1));
 }
 
+/* GET /v1/issuer/keys: the epochs and the published keys (from the signed key list). */
+static void
+keys_reply(struct issuer_keyring *kr, struct ev_http_resp *resp)
+{
+	struct issuer_keys *d = um_xcalloc(1, sizeof(*d));
+	const uint8_t *doc;
+	uint8_t kid[32];
+	char kid_hex[HEX_LEN(32)];
+	size_t len;
+	json_t *arr = json_array();
+
+	if (issuer_keyring_keys_doc(kr, um_wall_s(), &doc, &len) != UM_OK ||
+	    issuer_keys_parse(doc, len, d) != (ssize_t)len) {
+		json_decref(arr);
+		free(d);
+		reply_error(resp, 500, "cannot make the key list");
+		return;
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		/* key_id as tokens carry it (PROTOCOL.md 16.2). */
+		hash_blake2b(kid, sizeof(kid), d->keys[i].spki, d->keys[i].spki_len, NULL, 0);
+		if (enc_hex(kid_hex, sizeof(kid_hex), kid, sizeof(kid)) != UM_OK)
+			kid_hex[0] = '\0';
+		json_array_append_new(arr, json_pack("{s:i, s:I, s:I, s:o}", "tier",
+		                                     (int)d->keys[i].tier, "epoch",
+		                                     (json_int_t)d->keys[i].epoch, "not_after",
+		                                     (json_int_t)d->keys[i].not_after_s, "key_id",
+		                                     json_string(kid_hex)));
+	}
+	reply_json(resp, 200,
+	           json_pack("{s:I, s:I, s:I, s:o}", "key_epoch", (json_int_t)d->key_epoch,
+	                     "min_token_epoch", (json_int_t)d->min_token_epoch, "seq",
+	                     (json_int_t)d->seq, "keys", arr));
+	free(d);
+}
+
+static void
+handle_issuer_keys(const struct control_ctx *ctx, const char *method, const char *path,
+                   const uint8_t *body, size_t body_len, struct ev_http_resp *resp)
+{
+	struct issuer_keyring *kr = *ctx->issuer_keys;
+	bool post = strcmp(method, "POST") == 0;
+	json_error_t jerr;
+	json_int_t e = 0;
+	json_t *j;
+	int ret;
+
+	if (strcmp(path, "/v1/issuer/keys") == 0) {
+		if (strcmp(method, "GET") != 0)
+			reply_error(resp, 405, "use GET");
+		else
+			keys_reply(kr, resp);
+	} else if (strcmp(path, "/v1/issuer/keys/rotate") == 0) {
+		if (!post)
+			reply_error(resp, 405, "use POST");
+		else if ((ret = issuer_keyring_rotate(kr, um_wall_s())) == UM_ERR_STATE)
+			reply_error(resp, 409,
+			            "4 epochs are published: raise min_token_epoch first");
+		else if (ret != UM_OK)
+			reply_error(resp, 503, "cannot rotate (database)");
+		else
+			keys_reply(kr, resp);
+	} else if (strcmp(path, "/v1/issuer/keys/min_epoch") == 0) {
+		if (!post) {
+			reply_error(resp, 405, "use POST");
+			return;
+		}
+		j = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+		if (j == NULL || json_unpack_ex(j, &jerr, JSON_STRICT, "{s:I}", "epoch", &e) != 0 ||
+		    e < 1 || e > UINT32_MAX) {
+			json_decref(j);
+			reply_error(resp, 400, "want {\"epoch\": N}");
+			return;
+		}
+		json_decref(j);
+		if ((ret = issuer_keyring_set_min_epoch(kr, (uint32_t)e, um_wall_s())) ==
+		    UM_ERR_INVALID)
+			reply_error(resp, 409,
+			            "min_token_epoch must be between the current one and "
+			            "key_epoch");
+		else if (ret != UM_OK)
+			reply_error(resp, 503, "cannot change min_token_epoch (database)");
+		else
+			keys_reply(kr, resp);
+	} else {
+		reply_error(resp, 404, "no such endpoint");
+	}
+}
+
 /*
  * /v1/issuer/<rest> is the issuer's admin API /v1/admin/<rest> (docs/ISSUER.md), reached with
  * the token the daemon holds: the control socket (0600, the daemon's user) is the credential.
@@ -464,6 +555,14 @@ handle_issuer(const struct control_ctx *ctx, const char *method, const char *tar
 
 	if (ctx->issuer == NULL || *ctx->issuer == NULL || ctx->issuer_token == NULL) {
 		reply_error(resp, 404, "not an issuer (add the issuer role)");
+		return;
+	}
+	if (strncmp(target, "/v1/issuer/keys", strlen("/v1/issuer/keys")) == 0 &&
+	    ctx->issuer_keys != NULL && *ctx->issuer_keys != NULL) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%.*s", (int)strcspn(target, "?"), target);
+		handle_issuer_keys(ctx, method, path, body, body_len, resp);
 		return;
 	}
 	admin = um_xasprintf("/v1/admin/%s", target + strlen("/v1/issuer/"));

@@ -33,6 +33,7 @@
 #include "directory/dirfed.h"
 #include "trust/abuse.h"
 #include "trust/issuer.h"
+#include "trust/issuer_keys.h"
 #include "circuit/circuit_io.h"
 
 enum control_limits {
@@ -68,6 +69,7 @@ struct control_ctx {
 	 * *issuer NULL: /v1/issuer/... answers 404. */
 	struct issuer *const *issuer;
 	const char *issuer_token;
+	struct issuer_keyring *const *issuer_keys; /* its token keys (/v1/issuer/keys...) */
 	/* POST /v1/reload; may be NULL. Returns UM_OK, or an error with the reason in why. */
 	int (*reload)(void *arg, char *why, size_t why_len);
 	void *arg;

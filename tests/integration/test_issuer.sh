@@ -57,6 +57,44 @@ curl -sf -H "Authorization: Bearer $TOKEN" "$API/subjects/carol" | grep -q '"eff
 	fail "with the token"
 ok "remote admin API: 401 without the token or with a wrong one, 200 with it"
 
+# Token keys: epoch 1 made at the first start for tiers 1..3; a rotation adds epoch 2 and
+# keeps epoch 1 published; min-epoch 2 retires epoch 1. The signed key list over HTTP follows.
+pubkeys_len() { curl -sf "http://127.0.0.1:$PORT/v1/pubkeys" | wc -c; }
+iss keys | grep -q "^key epoch 1, tokens refused below epoch 1" || fail "keys: $(iss keys)"
+[ "$(iss keys --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))')" = 3 ] ||
+	fail "epoch 1 keys: $(iss keys)"
+L1=$(pubkeys_len)
+iss keys rotate | grep -q "^key epoch 2, tokens refused below epoch 1" || fail "rotate"
+[ "$(iss keys --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))')" = 6 ] ||
+	fail "after rotate: $(iss keys)"
+[ "$(pubkeys_len)" -gt "$L1" ] || fail "the published key list did not grow"
+iss keys min-epoch 2 | grep -q "^key epoch 2, tokens refused below epoch 2" || fail "min-epoch"
+[ "$(iss keys --json | python3 -c 'import json,sys; print(sorted({k["epoch"] for k in json.load(sys.stdin)["keys"]}))')" = "[2]" ] ||
+	fail "epoch 1 still listed: $(iss keys)"
+iss keys min-epoch 1 >/dev/null 2>&1 && fail "min-epoch went back"
+ok "token keys: epoch 1 at first start, rotation to 2, min-epoch 2 retires epoch 1"
+
+# Tier-1 issuance over HTTP: a blinded message of the key's length gets a blind signature
+# (the unit tests finalize real tokens); the per-source limit answers 429 after the burst.
+python3 - "http://127.0.0.1:$PORT" <<'PY' || fail "issuance"
+import base64, http.client, json, os, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+def post(body):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+    c.request("POST", "/v1/tokens", json.dumps(body))
+    r = c.getresponse()
+    return r.status, json.loads(r.read())
+m = base64.b64encode(b"\x00" + os.urandom(255)).decode()
+st, j = post({"tier": 1, "blinded": [m, m]})
+assert st == 200 and j["epoch"] == 2 and len(j["blind_sigs"]) == 2, (st, j)
+assert len(base64.b64decode(j["blind_sigs"][0])) == 256
+st, j = post({"tier": 2, "blinded": [m]})
+assert st == 403, (st, j)
+codes = [post({"tier": 1, "blinded": [m]})[0] for _ in range(6)]
+assert 429 in codes, codes
+PY
+ok "tier-1 issuance over HTTP: blind signatures under epoch 2; tier 2 refused without credentials; 429 past the burst"
+
 # Durability: a burst of writes over HTTP, SIGKILL in the middle; every acknowledged write
 # (and its audit row) is there after a restart.
 python3 - "$API" "$TOKEN" "$T/acked" >"$T/burst.out" 2>&1 <<'PY' &
