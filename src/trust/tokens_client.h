@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client's side of token issuance (PROTOCOL.md 17.4), sans-I/O: from the issuer's verified
+ * key list, prepare and blind n tokens and the POST /v1/tokens body; from the issuer's reply,
+ * finalize each token (verifying the issuer's signature: a wrong key or a marked signature is
+ * refused) and put it in the wallet. The blinding inverses stay in the request state (wiped
+ * when it is freed); the issuer sees only blinded messages.
+ */
+#ifndef UM_TRUST_TOKENS_CLIENT_H
+#define UM_TRUST_TOKENS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/compiler.h"
+#include "lib/mem.h"
+#include "trust/issuer_doc.h"
+#include "trust/wallet.h"
+
+enum tokens_client_limits {
+	TOKENS_PER_FETCH_MAX = 32, /* the issuer's per-request cap */
+};
+
+struct tokens_req;
+
+/*
+ * Start a request for n (1..TOKENS_PER_FETCH_MAX) tokens of tier from the issuer whose
+ * verified key list is keys (the key of (tier, keys->key_epoch) is used). *body is the JSON
+ * to POST (malloc'd, NUL-terminated; the caller frees it). UM_ERR_NOT_FOUND when the list
+ * has no key for the tier in its current epoch, UM_ERR_MALFORMED for a key that does not
+ * import, UM_ERR_INVALID for a bad n or tier.
+ */
+int tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n, struct tokens_req **out,
+                   char **body) UM_WARN_UNUSED;
+void tokens_req_free_(struct tokens_req *r);
+#define tokens_req_free(r) UM_FREE_AND_NULL(tokens_req_free_, r)
+
+/*
+ * Finish with the issuer's 200 reply body: every blind signature is finalized and verified,
+ * and each token that verifies is added to w under issuer (keys->issuer). *added counts them.
+ * UM_ERR_MALFORMED for a reply that is not the expected JSON (nothing added), UM_ERR_AUTH if
+ * any signature does not verify (the rest are still added; a cheating issuer is logged by
+ * the caller).
+ */
+int tokens_req_finish(struct tokens_req *r, const uint8_t *reply, size_t len, struct wallet *w,
+                      uint64_t now_s, size_t *added) UM_WARN_UNUSED;
+
+#endif /* UM_TRUST_TOKENS_CLIENT_H */
