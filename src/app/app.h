@@ -28,6 +28,7 @@ int cmd_reload(int argc, char **argv);
 int cmd_relays(int argc, char **argv);
 int cmd_circuits(int argc, char **argv);
 int cmd_issuer(int argc, char **argv);
+int cmd_tokens(int argc, char **argv);
 int cmd_dir(int argc, char **argv);
 int cmd_testnet(int argc, char **argv);
 

@@ -27,6 +27,7 @@
 #include "evloop/evloop.h"
 #include "link/link.h"
 #include "trust/abuse.h"
+#include "trust/tokens_io.h"
 #include "exit/exit_conn.h"
 #include "exit/exit_policy.h"
 #include "circuit/circuit_io.h"
@@ -55,6 +56,7 @@ struct daemon {
 	struct front_io *front;          /* the client role: SOCKS / HTTP CONNECT ports */
 	struct abuse *abuse;             /* relay roles: entry abuse control */
 	struct app_issuer issuer;        /* the issuer role */
+	struct tokens_io tokens;         /* the client role's tier tokens */
 	struct log_ratelim rl_abuse;
 	struct keys_x25519
 	        onion_view[2]; /* the core's view of the onion keys (app_dir_onion_keys) */
@@ -316,6 +318,14 @@ on_link_admit_done(void *arg, const struct sockaddr_storage *peer)
 		abuse_handshake_end(d->abuse, family, a);
 }
 
+static int
+take_token(void *arg, uint8_t *body, size_t cap, size_t *len)
+{
+	struct daemon *d = arg;
+
+	return tokens_io_take(&d->tokens, body, cap, len);
+}
+
 /* CREATE2 limits apply to clients: inbound links whose peer proved no relay identity. */
 static bool
 may_create(void *arg, struct link *l)
@@ -444,6 +454,7 @@ start_circuits(struct daemon *d, char *why, size_t why_len)
 	env.hops = (uint8_t)c->client.hops;
 	env.max_circuits = c->relay.max_circuits;
 	env.may_create = may_create;
+	env.take_token = take_token;
 	env.store = d->dir.store;
 	env.consensus = circ_consensus;
 	env.arg = d;
@@ -564,6 +575,10 @@ daemon_start(struct daemon *d)
 		log_err(LD_APP, "cannot start the issuer: %s", why);
 		return ret;
 	}
+	if ((ret = tokens_io_start(&d->tokens, d->cfg, d->loop, why, sizeof(why))) != UM_OK) {
+		log_err(LD_APP, "cannot open the token wallet: %s", why);
+		return ret;
+	}
 	if ((ret = start_circuits(d, why, sizeof(why))) != UM_OK ||
 	    (ret = start_front(d, why, sizeof(why))) != UM_OK) {
 		log_err(LD_APP, "%s", why);
@@ -584,6 +599,7 @@ daemon_start(struct daemon *d)
 		cc.issuer = &d->issuer.is;
 		cc.issuer_token = d->issuer.token;
 		cc.issuer_keys = &d->issuer.keys;
+		cc.tokens = &d->tokens;
 		cc.listen = (const char *const *)d->listen;
 		cc.reload = reload;
 		cc.arg = d;
@@ -617,6 +633,7 @@ daemon_stop(struct daemon *d)
 	exit_policy_free(d->exit_policy);
 	app_dir_clear(&d->dir);
 	app_issuer_clear(&d->issuer);
+	tokens_io_clear(&d->tokens);
 	link_mgr_free(d->links);
 	abuse_free(d->abuse); /* after the links: closing ones report their handshakes */
 	ev_signal_free(d->sig_int);

@@ -68,6 +68,9 @@ struct cio_circ {
 	struct circ_io *mux_io; /* for the mux callbacks */
 	size_t backlog;         /* bytes toward applications, as last told to the core */
 	uint64_t backlog_since; /* ... the oldest queued at (ev_now_ms), UINT64_MAX: none */
+	/* Tier token (PROTOCOL.md 17.5): sent after the build; the exit's verdict. */
+	bool token_sent, token_acked;
+	uint8_t token_status, tier;
 };
 
 enum cs_state {
@@ -123,6 +126,7 @@ struct circ_io {
 	unsigned n_fail; /* consecutive failed builds */
 	uint64_t next_build_ms;
 	uint64_t n_built, n_failed_builds, n_closed_circs;
+	uint64_t tokens_accepted, tokens_refused; /* exits' verdicts on our tokens */
 	char last_error[PATH_WHY_LEN];
 	/* Streams. */
 	struct stream_exit *sx;     /* relay: the exit's streams (refusals without the role) */
@@ -759,6 +763,20 @@ cs_resolved(struct cio_circ *rec, struct circ_io_stream *s, const uint8_t *data,
 	s->ops.on_open(s->arg, &r);
 }
 
+static const char *
+token_status_str(uint8_t st)
+{
+	static const char *const s[] = { "",
+		                         " (unknown issuer)",
+		                         " (invalid)",
+		                         " (refused epoch)",
+		                         " (double spend)",
+		                         " (already has a tier)",
+		                         " (malformed, or the exit cannot check tokens now)" };
+
+	return st < UM_ARRAY_LEN(s) ? s[st] : " (unknown status)";
+}
+
 static void
 cmux_on_msg(void *arg, uint8_t cmd, uint16_t stream_id, const uint8_t *data, size_t len)
 {
@@ -777,7 +795,24 @@ cmux_on_msg(void *arg, uint8_t cmd, uint16_t stream_id, const uint8_t *data, siz
 	case RELAY_BEGIN:
 	case RELAY_BEGIN_DIR:
 	case RELAY_RESOLVE:
+	case RELAY_TOKEN:
 		cmux_violation(rec, "client-to-exit message sent to the client");
+		break;
+	case RELAY_TOKEN_ACK:
+		if (!rec->token_sent || rec->token_acked || len != 2) {
+			cmux_violation(rec, "unexpected TOKEN_ACK");
+			break;
+		}
+		rec->token_acked = true;
+		rec->token_status = data[0];
+		rec->tier = data[0] == 0 ? data[1] : 0;
+		if (data[0] == 0)
+			rec->mux_io->tokens_accepted++;
+		else
+			rec->mux_io->tokens_refused++;
+		log_info(LD_CIRC, "circuit %llu: the exit %s our token%s",
+		         (unsigned long long)rec->serial, data[0] == 0 ? "accepted" : "refused",
+		         data[0] == 0 ? "" : token_status_str(data[0]));
 		break;
 	default:
 		break; /* END / data for a stream we forgot; unknown commands */
@@ -1416,6 +1451,22 @@ op_may_create(void *arg, struct circ_link *cl)
 	return io->env.may_create == NULL || io->env.may_create(io->env.arg, as_link(cl));
 }
 
+/* Spend one token on a circuit just built: to its exit, before any BEGIN (17.5). */
+static void
+send_token(struct circ_io *io, struct cio_circ *rec, uint64_t now)
+{
+	uint8_t body[RELAY_DATA_MAX];
+	size_t len = 0;
+
+	if (io->env.take_token == NULL || rec->circ == NULL ||
+	    io->env.take_token(io->env.arg, body, sizeof(body), &len) != UM_OK)
+		return;
+	if (circ_client_send(io->core, rec->circ, rec->n_hops, RELAY_TOKEN, 0, body, len, now) ==
+	    UM_OK)
+		rec->token_sent = true;
+	um_memzero(body, sizeof(body));
+}
+
 static void
 on_built(struct circ_io *io, struct cio_circ *rec, uint64_t now)
 {
@@ -1433,6 +1484,7 @@ on_built(struct circ_io *io, struct cio_circ *rec, uint64_t now)
 			log_warn(LD_BUG, "circuit %llu: no stream state",
 			         (unsigned long long)circ_serial(rec->circ));
 	}
+	send_token(io, rec, now);
 	ev_defer_schedule(io->kick); /* streams may be waiting for it */
 	cbt_note_build(&io->cbt, (uint32_t)UM_MIN(rec->build_ms, UINT32_MAX));
 	guard_ok(io, rec->hops[0].id, um_wall_s());
@@ -1876,6 +1928,11 @@ circ_io_foreach(const struct circ_io *io, circ_io_circ_fn *fn, void *arg)
 		info.age_ms = now - rec->start_ms;
 		info.streams = rec->n_streams;
 		info.isolated = rec->bound;
+		info.token = !rec->token_sent         ? "none"
+		             : !rec->token_acked      ? "sent"
+		             : rec->token_status == 0 ? "accepted"
+		                                      : "refused";
+		info.tier = rec->tier;
 		if (rec->bound)
 			memcpy(&info.iso_tag, rec->iso, sizeof(info.iso_tag));
 		fn(arg, &info);
@@ -1890,6 +1947,8 @@ circ_io_stats(const struct circ_io *io, struct circ_io_stats *st)
 	st->prebuilt_target = io->env.circuits_prebuilt;
 	st->built = io->n_built;
 	st->failed = io->n_failed_builds;
+	st->tokens_accepted = io->tokens_accepted;
+	st->tokens_refused = io->tokens_refused;
 	st->closed = io->n_closed_circs;
 	st->timeout_ms = cbt_timeout_ms(&io->cbt);
 	st->timeout_learned = cbt_is_learned(&io->cbt);

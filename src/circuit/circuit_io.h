@@ -84,6 +84,9 @@ struct circ_io_env {
 	/* A CREATE2 arrived on l (relay roles): false refuses it with DESTROY(RESOURCELIMIT)
 	 * before any public-key work. NULL: no limit. Called with arg. */
 	bool (*may_create)(void *arg, struct link *l);
+	/* Client: a TOKEN body (PROTOCOL.md 17.5) for a circuit just built, taken out of the
+	 * wallet (UM_OK), or UM_ERR_NOT_FOUND to spend none. NULL: never. Called with arg. */
+	int (*take_token)(void *arg, uint8_t *body, size_t cap, size_t *len);
 };
 
 struct circ_io;
@@ -210,6 +213,10 @@ struct circ_io_circ {
 	uint32_t streams;  /* open streams on it */
 	bool isolated;     /* bound to an isolation key (its first stream's) */
 	uint64_t iso_tag;  /* an opaque number equal for circuits of the same key (tests) */
+	/* Tier token: "none" (none spent), "sent" (no verdict yet), "accepted", "refused";
+	 * tier is the exit's word (0 unless accepted). */
+	const char *token;
+	uint8_t tier;
 };
 
 struct circ_io_stats {
@@ -226,6 +233,7 @@ struct circ_io_stats {
 	uint64_t streams_no_exit; /* failed at once: no exit of the consensus serves them */
 	uint32_t streams_open, streams_waiting;
 	uint32_t exit_streams; /* streams we carry as an exit */
+	uint64_t tokens_accepted, tokens_refused; /* exits' verdicts on our tier tokens */
 };
 
 typedef void circ_io_circ_fn(void *arg, const struct circ_io_circ *info);

@@ -65,6 +65,8 @@ enum relay_cmd {
 	RELAY_EXTENDED2 = 15,
 	RELAY_XON = 43,
 	RELAY_XOFF = 44,
+	RELAY_TOKEN = 70,     /* client -> exit: a tier token (PROTOCOL.md 17.5) */
+	RELAY_TOKEN_ACK = 71, /* exit -> client: its verdict */
 };
 
 /* Which StreamID a command must carry. */

@@ -129,6 +129,8 @@ struct config {
 		char *socks_listen;         /* SOCKS4/4a/5 host:port; "" = off */
 		char *http_connect_listen;  /* HTTP CONNECT host:port; "" = off */
 		uint32_t max_proxy_conns;   /* proxy connections open at once */
+		struct config_list issuers; /* "<issuer-id>@http://ip:port": token issuers */
+		uint32_t token_tier;        /* tier of the token spent per circuit; 0 = highest */
 	} client;
 	struct {
 		bool enabled;

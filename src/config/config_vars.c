@@ -644,6 +644,23 @@ const struct config_var config_vars[] = {
 	  .max = 65536,
 	  .help = "Proxy connections (SOCKS and HTTP CONNECT together) open at once; more are "
 	          "refused." },
+	{ .section = "client",
+	  .key = "issuers",
+	  .type = CFG_LIST,
+	  .offset = OFF(client.issuers),
+	  .def = "",
+	  .check = config_check_authority,
+	  .help = "Token issuer, <issuer-id>@http://host:port (its identity pinned); repeat for "
+	          "each. `umbra tokens fetch` asks the first." },
+	{ .section = "client",
+	  .key = "token_tier",
+	  .type = CFG_U32,
+	  .offset = OFF(client.token_tier),
+	  .def = "0",
+	  .min = 0,
+	  .max = 15,
+	  .help = "Tier of the token spent on each new circuit (one per circuit, sent to its "
+	          "exit); 0: the highest tier held. No token held: none is spent (tier 0)." },
 
 	/* [control] */
 	{ .section = "control",

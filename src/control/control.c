@@ -389,12 +389,12 @@ circ_json_one(void *arg, const struct circ_io_circ *ci)
 
 	if (ci->isolated)
 		snprintf(iso, sizeof(iso), "%016llx", (unsigned long long)ci->iso_tag);
-	json_array_append_new(arr,
-	                      json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:s}", "id",
-	                                (json_int_t)ci->id, "state", ci->state, "hops", hops,
-	                                "build_ms", (json_int_t)ci->build_ms, "build_us",
-	                                (json_int_t)ci->build_us, "age_ms", (json_int_t)ci->age_ms,
-	                                "streams", (json_int_t)ci->streams, "isolation", iso));
+	json_array_append_new(
+	        arr, json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:i}", "id",
+	                       (json_int_t)ci->id, "state", ci->state, "hops", hops, "build_ms",
+	                       (json_int_t)ci->build_ms, "build_us", (json_int_t)ci->build_us,
+	                       "age_ms", (json_int_t)ci->age_ms, "streams", (json_int_t)ci->streams,
+	                       "isolation", iso, "token", ci->token, "tier", (int)ci->tier));
 }
 
 static void
@@ -414,7 +414,7 @@ handle_circuits(const struct control_ctx *ctx, struct ev_http_resp *resp)
 		circ_io_foreach(io, circ_json_one, arr);
 	j = json_pack(
 	        "{s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:b, s:i, s:I, s:I, s:I, s:i, s:b, "
-	        "s:s, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	        "s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 	        "circuits", arr, "relay", "entry", (json_int_t)st.relay.entry, "middle",
 	        (json_int_t)st.relay.middle, "exit", (json_int_t)st.relay.exit, "total",
 	        (json_int_t)(st.relay.entry + st.relay.middle + st.relay.exit), "exit_streams",
@@ -425,7 +425,9 @@ handle_circuits(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	        st.last_error, "streams_open", (json_int_t)st.streams_open, "streams_waiting",
 	        (json_int_t)st.streams_waiting, "streams_opened", (json_int_t)st.streams_opened,
 	        "streams_failed", (json_int_t)st.streams_failed, "streams_retried",
-	        (json_int_t)st.streams_retried, "streams_no_exit", (json_int_t)st.streams_no_exit);
+	        (json_int_t)st.streams_retried, "streams_no_exit", (json_int_t)st.streams_no_exit,
+	        "tokens_accepted", (json_int_t)st.tokens_accepted, "tokens_refused",
+	        (json_int_t)st.tokens_refused);
 	if (j == NULL) {
 		reply_error(resp, 500, "internal");
 		return;
@@ -452,6 +454,79 @@ handle_circuit_build(const struct control_ctx *ctx, struct ev_http_resp *resp)
 		return;
 	}
 	reply_json(resp, 202, json_pack("{s:b}", "started", 1));
+}
+
+static int
+wallet_row(void *arg, const uint8_t issuer[32], uint8_t tier, uint32_t epoch, uint64_t count)
+{
+	json_array_append_new(arg, json_pack("{s:o, s:i, s:I, s:I}", "issuer", id_json(issuer),
+	                                     "tier", (int)tier, "epoch", (json_int_t)epoch, "count",
+	                                     (json_int_t)count));
+	return UM_OK;
+}
+
+/* GET /v1/tokens, POST /v1/tokens/fetch {"tier": N, "count": K}. */
+static void
+handle_tokens(const struct control_ctx *ctx, const char *method, const char *path,
+              const uint8_t *body, size_t body_len, struct ev_http_resp *resp)
+{
+	static const char *const states[] = { "idle", "running", "done", "failed" };
+	struct tokens_io *t = ctx->tokens;
+	json_error_t jerr;
+	json_int_t tier = 0, count = 0;
+	json_t *j, *rows;
+	int ret;
+
+	if (t == NULL || t->loop == NULL) {
+		reply_error(resp, 404, "no client role");
+		return;
+	}
+	if (strcmp(path, "/v1/tokens") == 0) {
+		if (strcmp(method, "GET") != 0) {
+			reply_error(resp, 405, "use GET");
+			return;
+		}
+		rows = json_array();
+		if (tokens_io_counts(t, wallet_row, rows) != UM_OK) {
+			json_decref(rows);
+			reply_error(resp, 503, "cannot read the wallet");
+			return;
+		}
+		reply_json(resp, 200,
+		           json_pack("{s:o, s:i, s:I, s:{s:s, s:i, s:I, s:I, s:s}}", "wallet", rows,
+		                     "issuers", (int)t->n_issuers, "spent", (json_int_t)t->spent,
+		                     "fetch", "state", states[t->state], "tier", (int)t->tier,
+		                     "want", (json_int_t)t->want, "got", (json_int_t)t->got,
+		                     "error", t->error));
+		return;
+	}
+	if (strcmp(path, "/v1/tokens/fetch") != 0) {
+		reply_error(resp, 404, "no such endpoint");
+		return;
+	}
+	if (strcmp(method, "POST") != 0) {
+		reply_error(resp, 405, "use POST");
+		return;
+	}
+	j = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL ||
+	    json_unpack_ex(j, &jerr, JSON_STRICT, "{s:I, s:I}", "tier", &tier, "count", &count) !=
+	            0 ||
+	    tier < 1 || tier > 15 || count < 1 || count > TOKENS_IO_FETCH_MAX) {
+		json_decref(j);
+		reply_error(resp, 400, "want {\"tier\": 1..15, \"count\": 1..10000}");
+		return;
+	}
+	json_decref(j);
+	ret = tokens_io_fetch(t, (uint8_t)tier, (size_t)count);
+	if (ret == UM_ERR_NOT_FOUND)
+		reply_error(resp, 409, "no [client] issuers configured");
+	else if (ret == UM_ERR_STATE)
+		reply_error(resp, 409, "a fetch is already running");
+	else if (ret != UM_OK)
+		reply_error(resp, 503, um_err_str(ret));
+	else
+		reply_json(resp, 202, json_pack("{s:b}", "started", 1));
 }
 
 /* GET /v1/issuer/keys: the epochs and the published keys (from the signed key list). */
@@ -585,6 +660,8 @@ control_handle(const struct control_ctx *ctx, const char *method, const char *ta
 	snprintf(path, sizeof(path), "%.*s", (int)strcspn(target, "?"), target);
 	if (strncmp(target, "/v1/issuer/", strlen("/v1/issuer/")) == 0) {
 		handle_issuer(ctx, method, target, body, body_len, resp);
+	} else if (strncmp(path, "/v1/tokens", strlen("/v1/tokens")) == 0) {
+		handle_tokens(ctx, method, path, body, body_len, resp);
 	} else if (strcmp(path, "/v1/status") == 0) {
 		if (!get)
 			reply_error(resp, 405, "use GET");

@@ -34,6 +34,7 @@
 #include "trust/abuse.h"
 #include "trust/issuer.h"
 #include "trust/issuer_keys.h"
+#include "trust/tokens_io.h"
 #include "circuit/circuit_io.h"
 
 enum control_limits {
@@ -70,6 +71,8 @@ struct control_ctx {
 	struct issuer *const *issuer;
 	const char *issuer_token;
 	struct issuer_keyring *const *issuer_keys; /* its token keys (/v1/issuer/keys...) */
+	/* The client's tier tokens (GET /v1/tokens, POST /v1/tokens/fetch); NULL: 404. */
+	struct tokens_io *tokens;
 	/* POST /v1/reload; may be NULL. Returns UM_OK, or an error with the reason in why. */
 	int (*reload)(void *arg, char *why, size_t why_len);
 	void *arg;

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/* The client role's tier tokens (tokens_io.h). */
+#include "trust/tokens_io.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/time.h"
+
+enum {
+	FETCH_TIMEOUT_MS = 20000,
+	KEYS_BODY_MAX = ISSUER_KEYS_MAX_LEN,
+	TOKENS_BODY_MAX = 64 * 1024,
+};
+
+static void fetch_fail(struct tokens_io *t, const char *fmt, ...) UM_PRINTF(2, 3);
+
+static void
+fetch_end(struct tokens_io *t)
+{
+	tokens_req_free(t->req);
+	free(t->body);
+	t->body = NULL;
+	free(t->keys);
+	t->keys = NULL;
+	free(t->keys_doc);
+	t->keys_doc = NULL;
+	t->call = NULL;
+}
+
+static void
+fetch_fail(struct tokens_io *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->error, sizeof(t->error), fmt, ap);
+	va_end(ap);
+	t->state = TOKENS_FETCH_FAILED;
+	log_warn(LD_APP, "token fetch failed after %zu of %zu tokens: %s", t->got, t->want,
+	         t->error);
+	fetch_end(t);
+}
+
+static void on_tokens(void *arg, const struct ev_http_result *res);
+
+/* Ask for the next batch (at most 32) with the fetch's key list. */
+static void
+next_batch(struct tokens_io *t)
+{
+	struct ev_http_request req;
+	struct ev_http_header h = { "Content-Type", "application/json" };
+	char url[TOKENS_IO_URL_MAX + 16];
+	size_t n = t->want - t->got;
+	int ret;
+
+	if (n == 0) {
+		t->state = TOKENS_FETCH_DONE;
+		log_notice(LD_APP, "fetched %zu tier-%u tokens (key epoch %u)", t->got,
+		           (unsigned)t->tier, t->keys->key_epoch);
+		fetch_end(t);
+		return;
+	}
+	if (n > TOKENS_PER_FETCH_MAX)
+		n = TOKENS_PER_FETCH_MAX;
+	tokens_req_free(t->req);
+	free(t->body);
+	t->body = NULL;
+	if ((ret = tokens_req_new(t->keys, t->tier, n, &t->req, &t->body)) != UM_OK) {
+		fetch_fail(t, "%s",
+		           ret == UM_ERR_NOT_FOUND ? "the issuer has no key for this tier"
+		                                   : um_err_str(ret));
+		return;
+	}
+	snprintf(url, sizeof(url), "%s/v1/tokens", t->issuer_urls[0]);
+	memset(&req, 0, sizeof(req));
+	req.url = url;
+	req.method = "POST";
+	req.headers = &h;
+	req.n_headers = 1;
+	req.body = (const uint8_t *)t->body;
+	req.body_len = strlen(t->body);
+	req.max_response_body = TOKENS_BODY_MAX;
+	req.timeout_ms = FETCH_TIMEOUT_MS;
+	if ((ret = ev_http_fetch(t->loop, &req, on_tokens, t, &t->call)) != UM_OK)
+		fetch_fail(t, "cannot reach the issuer: %s", um_err_str(ret));
+}
+
+static void
+on_tokens(void *arg, const struct ev_http_result *res)
+{
+	struct tokens_io *t = arg;
+	size_t added = 0;
+	int ret;
+
+	t->call = NULL;
+	if (res->err != UM_OK) {
+		fetch_fail(t, "issuer unreachable: %s", um_err_str(res->err));
+		return;
+	}
+	if (res->status != 200) {
+		fetch_fail(t, "the issuer refused (HTTP %d): %.*s", res->status,
+		           (int)UM_MIN(res->body_len, (size_t)100), (const char *)res->body);
+		return;
+	}
+	ret = tokens_req_finish(t->req, res->body, res->body_len, t->w, um_wall_s(), &added);
+	t->got += added;
+	if (ret == UM_ERR_AUTH) {
+		/* A signature that does not verify: a broken or cheating issuer. Stop. */
+		fetch_fail(t, "the issuer's signatures do not verify with its published key");
+		return;
+	}
+	if (ret != UM_OK) {
+		fetch_fail(t, "bad reply from the issuer: %s", um_err_str(ret));
+		return;
+	}
+	next_batch(t);
+}
+
+static void
+on_keys(void *arg, const struct ev_http_result *res)
+{
+	struct tokens_io *t = arg;
+	int ret;
+
+	t->call = NULL;
+	if (res->err != UM_OK) {
+		fetch_fail(t, "issuer unreachable: %s", um_err_str(res->err));
+		return;
+	}
+	if (res->status != 200) {
+		fetch_fail(t, "the issuer's key list: HTTP %d", res->status);
+		return;
+	}
+	t->keys_doc = um_xmalloc(res->body_len > 0 ? res->body_len : 1);
+	memcpy(t->keys_doc, res->body, res->body_len);
+	t->keys = um_xcalloc(1, sizeof(*t->keys));
+	if ((ret = issuer_keys_parse_verify(t->keys_doc, res->body_len, t->issuer_ids[0],
+	                                    um_wall_s(), t->keys)) != UM_OK) {
+		fetch_fail(t, "the issuer's key list does not verify against its pinned id: %s",
+		           um_err_str(ret));
+		return;
+	}
+	next_batch(t);
+}
+
+int
+tokens_io_fetch(struct tokens_io *t, uint8_t tier, size_t count)
+{
+	struct ev_http_request req;
+	char url[TOKENS_IO_URL_MAX + 16];
+	int ret;
+
+	if (t->w == NULL || t->n_issuers == 0)
+		return UM_ERR_NOT_FOUND;
+	if (t->state == TOKENS_FETCH_RUNNING)
+		return UM_ERR_STATE;
+	if (tier < TOKEN_TIER_MIN || tier > TOKEN_TIER_MAX || count < 1 ||
+	    count > TOKENS_IO_FETCH_MAX)
+		return UM_ERR_INVALID;
+	t->tier = tier;
+	t->want = count;
+	t->got = 0;
+	t->error[0] = '\0';
+	snprintf(url, sizeof(url), "%s/v1/pubkeys", t->issuer_urls[0]);
+	memset(&req, 0, sizeof(req));
+	req.url = url;
+	req.max_response_body = KEYS_BODY_MAX;
+	req.timeout_ms = FETCH_TIMEOUT_MS;
+	if ((ret = ev_http_fetch(t->loop, &req, on_keys, t, &t->call)) != UM_OK)
+		return ret;
+	t->state = TOKENS_FETCH_RUNNING;
+	return UM_OK;
+}
+
+int
+tokens_io_take(struct tokens_io *t, uint8_t *body, size_t cap, size_t *len)
+{
+	size_t n = 0;
+	int ret;
+
+	*len = 0;
+	if (t->w == NULL)
+		return UM_ERR_NOT_FOUND;
+	if (cap < 32 + WALLET_TOKEN_MAX)
+		return UM_ERR_INVALID;
+	ret = wallet_take(t->w, t->token_tier, 0, body, body + 32, cap - 32, &n);
+	if (ret != UM_OK)
+		return ret;
+	*len = 32 + n;
+	t->spent++;
+	return UM_OK;
+}
+
+int
+tokens_io_counts(struct tokens_io *t, wallet_count_fn *fn, void *arg)
+{
+	return t->w != NULL ? wallet_counts(t->w, fn, arg) : UM_OK;
+}
+
+int
+tokens_io_start(struct tokens_io *t, const struct config *c, struct ev_loop *loop, char *why,
+                size_t why_len)
+{
+	char *path;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	t->loop = loop;
+	if ((c->node.roles & ROLE_CLIENT) == 0)
+		return UM_OK;
+	if (c->client.issuers.n > TOKENS_IO_MAX_ISSUERS) {
+		snprintf(why, why_len, "at most %d [client] issuers", TOKENS_IO_MAX_ISSUERS);
+		return UM_ERR_CONFIG;
+	}
+	for (size_t i = 0; i < c->client.issuers.n; i++) {
+		if (config_authority_parse(c->client.issuers.v[i], t->issuer_ids[i],
+		                           t->issuer_urls[i], sizeof(t->issuer_urls[i])) != UM_OK) {
+			snprintf(why, why_len, "bad [client] issuers #%zu", i + 1);
+			return UM_ERR_CONFIG;
+		}
+	}
+	t->n_issuers = c->client.issuers.n;
+	t->token_tier = (uint8_t)c->client.token_tier;
+	if (t->n_issuers == 0)
+		return UM_OK; /* no issuer, no tokens: no wallet either */
+	path = um_xasprintf("%s/wallet.db", c->node.state_dir);
+	ret = store_open(path, NULL, &t->store, why, why_len);
+	free(path);
+	if (ret != UM_OK)
+		return ret;
+	return wallet_open(t->store, &t->w, why, why_len);
+}
+
+void
+tokens_io_clear(struct tokens_io *t)
+{
+	ev_http_call_cancel(t->call);
+	fetch_end(t);
+	wallet_free(t->w);
+	store_close(t->store);
+	memset(t, 0, sizeof(*t));
+}

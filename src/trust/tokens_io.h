@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client role's tier tokens (issue #5), the I/O around trust/wallet.h and
+ * trust/tokens_client.h, wired from configuration: the wallet
+ * (<state_dir>/wallet.db, trust/wallet.h), fetching tokens from the first of [client] issuers
+ * over HTTP (its signed key list checked against the pinned id, then blind issuance in
+ * requests of up to 32: trust/tokens_client.h), and taking one token out per new circuit for
+ * the circuit layer to send to the exit.
+ */
+#ifndef UM_TRUST_TOKENS_IO_H
+#define UM_TRUST_TOKENS_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/compiler.h"
+#include "config/config.h"
+#include "evloop/evloop.h"
+#include "evloop/http_client.h"
+#include "store/store.h"
+#include "trust/issuer_doc.h"
+#include "trust/tokens_client.h"
+#include "trust/wallet.h"
+
+enum {
+	TOKENS_IO_MAX_ISSUERS = 8,
+	TOKENS_IO_FETCH_MAX = 10000, /* tokens one fetch may ask for */
+	TOKENS_IO_URL_MAX = 256,
+	TOKENS_IO_ERROR_LEN = 160,
+};
+
+enum tokens_fetch_state {
+	TOKENS_FETCH_IDLE = 0,
+	TOKENS_FETCH_RUNNING,
+	TOKENS_FETCH_DONE,
+	TOKENS_FETCH_FAILED,
+};
+
+struct tokens_io {
+	struct ev_loop *loop;
+	struct store *store;
+	struct wallet *w;
+	uint8_t token_tier;
+	size_t n_issuers;
+	uint8_t issuer_ids[TOKENS_IO_MAX_ISSUERS][32];
+	char issuer_urls[TOKENS_IO_MAX_ISSUERS][TOKENS_IO_URL_MAX];
+	/* The fetch in progress or last finished. */
+	enum tokens_fetch_state state;
+	uint8_t tier;
+	size_t want, got;
+	char error[TOKENS_IO_ERROR_LEN];
+	struct ev_http_call *call;
+	struct issuer_keys *keys; /* the verified key list of this fetch */
+	uint8_t *keys_doc;        /* its bytes (the views in keys point here) */
+	struct tokens_req *req;
+	char *body;
+	uint64_t spent; /* tokens taken out for circuits since start */
+};
+
+/* Start if the client role is on (else nothing). On failure why says what; call
+ * tokens_io_clear() either way. */
+int tokens_io_start(struct tokens_io *t, const struct config *c, struct ev_loop *loop, char *why,
+                    size_t why_len) UM_WARN_UNUSED;
+void tokens_io_clear(struct tokens_io *t);
+
+/* Begin fetching count tokens of tier from the first issuer. UM_ERR_STATE while a fetch
+ * runs, UM_ERR_NOT_FOUND without issuers, UM_ERR_INVALID for bad arguments. */
+int tokens_io_fetch(struct tokens_io *t, uint8_t tier, size_t count) UM_WARN_UNUSED;
+
+/* A TOKEN body (PROTOCOL.md 17.5: issuer | token) for a new circuit, taken out of the wallet:
+ * UM_ERR_NOT_FOUND when none is held. */
+int tokens_io_take(struct tokens_io *t, uint8_t *body, size_t cap, size_t *len) UM_WARN_UNUSED;
+
+/* Counts per (issuer, tier, epoch) for the control API. */
+int tokens_io_counts(struct tokens_io *t, wallet_count_fn *fn, void *arg) UM_WARN_UNUSED;
+
+#endif /* UM_TRUST_TOKENS_IO_H */
