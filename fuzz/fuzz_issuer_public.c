@@ -49,8 +49,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data += 2;
 		size -= 2;
 	}
-	if (issuer_public_handle(kr, NULL, method, path, AF_INET, addr, data, size, 1000, 0,
-	                         &resp)) {
+	struct issuer_public_ctx pc = { kr, NULL, NULL, NULL };
+
+	if (issuer_public_handle(&pc, method, path, AF_INET, addr, data, size, 1000, 0, &resp)) {
 		if (resp.status < 200 || resp.status >= 500 || resp.body == NULL)
 			abort();
 	}

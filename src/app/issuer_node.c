@@ -66,8 +66,10 @@ on_request(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 		return;
 	}
 	target = query[0] != '\0' ? um_xasprintf("%s?%s", req->path, query) : um_xstrdup(req->path);
-	if (!issuer_public_handle(a->keys, a->limit, req->method, req->path, family, addr,
-	                          req->body, req->body_len, um_wall_s(), um_mono_ms(), resp))
+	struct issuer_public_ctx pc = { a->keys, a->limit, a->is, a->creds };
+
+	if (!issuer_public_handle(&pc, req->method, req->path, family, addr, req->body,
+	                          req->body_len, um_wall_s(), um_mono_ms(), resp))
 		issuer_handle(a->is, req->method, target, ev_http_req_header(req, "Authorization"),
 		              req->body, req->body_len, um_wall_s(), resp);
 	free(target);
@@ -144,7 +146,8 @@ app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *l
 	abuse_config_defaults(&acfg);
 	acfg.bucket[ABUSE_ISSUE].rate_per_s = c->issuer.issue_rate;
 	acfg.bucket[ABUSE_ISSUE].burst = c->issuer.issue_burst;
-	if ((ret = abuse_new(&acfg, &a->limit, why, why_len)) != UM_OK)
+	if ((ret = abuse_new(&acfg, &a->limit, why, why_len)) != UM_OK ||
+	    (ret = issuer_creds_open(a->store, &a->creds, why, why_len)) != UM_OK)
 		return ret;
 	for (size_t i = 0; i < c->issuer.listen.n; i++) {
 		if ((ret = listen_one(a, c->issuer.listen.v[i], why, why_len)) != UM_OK)
@@ -164,6 +167,7 @@ app_issuer_clear(struct app_issuer *a)
 		free(a->bound[i]);
 	}
 	issuer_keyring_free(a->keys);
+	issuer_creds_free(a->creds);
 	abuse_free(a->limit);
 	issuer_free(a->is);
 	store_close(a->store);

@@ -20,6 +20,7 @@
 #include "store/store.h"
 #include "trust/abuse.h"
 #include "trust/issuer.h"
+#include "trust/issuer_creds.h"
 #include "trust/issuer_keys.h"
 
 enum {
@@ -33,6 +34,7 @@ struct app_issuer {
 	struct issuer *is;
 	struct issuer_keyring *keys;
 	struct abuse *limit;                /* anonymous issuance requests per source */
+	struct issuer_creds *creds;         /* subjects' keys for identified issuance */
 	char token[SECRETFILE_MAX_LEN + 1]; /* the admin token (wiped at clear); "" if none */
 	size_t n_http;
 	struct ev_http *http[APP_ISSUER_MAX_LISTEN];

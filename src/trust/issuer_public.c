@@ -11,6 +11,7 @@
 #include "lib/encoding.h"
 #include "lib/err.h"
 #include "lib/mem.h"
+#include "crypto/hash.h"
 
 static void
 reply_json(struct ev_http_resp *resp, int status, json_t *j)
@@ -44,16 +45,65 @@ reply_doc(struct ev_http_resp *resp, const uint8_t *doc, size_t len)
 	resp->body_len = len;
 }
 
+/* Tokens above tier 1: the subject's signed request, then its effective tier. */
+static bool
+identified_ok(struct issuer *is, struct issuer_creds *creds, const char *subject, json_int_t time_s,
+              const char *sig_b64, uint8_t tier, const uint8_t hash[ISSUER_CREDS_HASH_LEN],
+              uint64_t now_s, struct ev_http_resp *resp)
+{
+	struct issuer_subject_view v;
+	uint8_t sig[ISSUER_CREDS_SIG_LEN + 1];
+	char msg[96];
+	int ret;
+
+	if (subject == NULL || sig_b64 == NULL || time_s < 0) {
+		reply_error(resp, 403, "tokens above tier 1 need a subject, time and sig");
+		return false;
+	}
+	if (is == NULL || creds == NULL) {
+		reply_error(resp, 403, "this issuer signs tier-1 tokens only");
+		return false;
+	}
+	if (dec_base64(sig, sizeof(sig), sig_b64, strlen(sig_b64)) != ISSUER_CREDS_SIG_LEN) {
+		reply_error(resp, 400, "sig: base64 of 64 bytes");
+		return false;
+	}
+	ret = issuer_creds_verify(creds, subject, tier, (uint64_t)time_s, hash, sig, now_s);
+	if (ret == UM_ERR_NOT_FOUND || ret == UM_ERR_AUTH) {
+		/* One answer for both: whether a subject has a key is not for strangers. */
+		reply_error(resp, 401, "the subject's signature does not verify");
+		return false;
+	}
+	if (ret == UM_ERR_EXPIRED) {
+		reply_error(resp, 401, "time: more than 300 s from the issuer's clock");
+		return false;
+	}
+	if (ret != UM_OK || issuer_subject_get(is, subject, now_s, &v) != UM_OK) {
+		reply_error(resp, 403, "no such subject");
+		return false;
+	}
+	if (v.effective_tier < tier) {
+		snprintf(msg, sizeof(msg), "the subject's effective tier is %u", v.effective_tier);
+		reply_error(resp, 403, msg);
+		return false;
+	}
+	return true;
+}
+
 static void
-issue(struct issuer_keyring *kr, struct abuse *limit, int family, const uint8_t *addr,
-      const uint8_t *body, size_t len, uint64_t now_ms, struct ev_http_resp *resp)
+issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const uint8_t *body,
+      size_t len, uint64_t now_s, uint64_t now_ms, struct ev_http_resp *resp)
 {
 	static const uint8_t none[16];
 	json_error_t jerr;
 	json_t *j, *blinded, *v, *out = NULL;
-	json_int_t tier = 0;
-	uint8_t msg[BLINDRSA_MAX_LEN], sig[BLINDRSA_MAX_LEN];
+	json_int_t tier = 0, time_s = -1;
+	const char *subject = NULL, *sig_b64 = NULL;
+	uint8_t(*msgs)[BLINDRSA_MAX_LEN] = NULL, sig[BLINDRSA_MAX_LEN];
+	uint8_t hash[ISSUER_CREDS_HASH_LEN];
+	size_t mlen[ISSUER_TOKENS_PER_REQUEST];
 	char b64[BASE64_LEN(BLINDRSA_MAX_LEN)];
+	struct hash_blake2b_state hs;
 	uint32_t epoch = 0;
 	size_t i, n;
 	int ret;
@@ -63,10 +113,13 @@ issue(struct issuer_keyring *kr, struct abuse *limit, int family, const uint8_t 
 		return;
 	}
 	j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (j == NULL || json_unpack_ex(j, &jerr, JSON_STRICT, "{s:I, s:o}", "tier", &tier,
-	                                "blinded", &blinded) != 0) {
+	if (j == NULL || json_unpack_ex(j, &jerr, JSON_STRICT, "{s:I, s:o, s?s, s?I, s?s}", "tier",
+	                                &tier, "blinded", &blinded, "subject", &subject, "time",
+	                                &time_s, "sig", &sig_b64) != 0) {
 		json_decref(j);
-		reply_error(resp, 400, "want {\"tier\": N, \"blinded\": [base64, ...]}");
+		reply_error(resp, 400,
+		            "want {\"tier\": N, \"blinded\": [base64, ...]} (and for "
+		            "tiers above 1 \"subject\", \"time\", \"sig\")");
 		return;
 	}
 	n = json_array_size(blinded);
@@ -80,31 +133,43 @@ issue(struct issuer_keyring *kr, struct abuse *limit, int family, const uint8_t 
 		reply_error(resp, 400, "tier: 1..15");
 		return;
 	}
-	if (tier != 1) {
+	if (tier == 1 && (subject != NULL || sig_b64 != NULL || time_s >= 0)) {
 		json_decref(j);
-		reply_error(resp, 403, "tokens above tier 1 need a subject's credentials");
+		reply_error(resp, 400, "tier 1 is anonymous: no subject, time or sig");
 		return;
 	}
 	/* The limit applies before any RSA work. */
-	if (limit != NULL && abuse_check(limit, ABUSE_ISSUE, family != 0 ? family : AF_INET,
-	                                 family != 0 ? addr : none, now_ms) != ABUSE_OK) {
+	if (c->limit != NULL && abuse_check(c->limit, ABUSE_ISSUE, family != 0 ? family : AF_INET,
+	                                    family != 0 ? addr : none, now_ms) != ABUSE_OK) {
 		json_decref(j);
 		reply_error(resp, 429, "too many token requests from this address; try later");
 		return;
 	}
-	out = json_array();
+	msgs = um_xcalloc(n, sizeof(*msgs));
+	hash_blake2b_init(&hs, NULL, 0, ISSUER_CREDS_HASH_LEN);
 	json_array_foreach(blinded, i, v)
 	{
 		const char *s = json_string_value(v);
-		ssize_t m;
-		size_t slen = 0;
+		ssize_t m = s != NULL ? dec_base64(msgs[i], sizeof(msgs[i]), s, strlen(s)) : -1;
 
-		if (s == NULL || (m = dec_base64(msg, sizeof(msg), s, strlen(s))) <= 0) {
+		if (m <= 0) {
+			hash_blake2b_wipe(&hs);
 			reply_error(resp, 400, "blinded: not base64");
 			goto out;
 		}
-		ret = issuer_keyring_blind_sign(kr, (uint8_t)tier, msg, (size_t)m, sig, sizeof(sig),
-		                                &slen, &epoch);
+		mlen[i] = (size_t)m;
+		hash_blake2b_update(&hs, msgs[i], mlen[i]);
+	}
+	hash_blake2b_final(&hs, hash, sizeof(hash));
+	if (tier > 1 && !identified_ok(c->is, c->creds, subject, time_s, sig_b64, (uint8_t)tier,
+	                               hash, now_s, resp))
+		goto out;
+	out = json_array();
+	for (i = 0; i < n; i++) {
+		size_t slen = 0;
+
+		ret = issuer_keyring_blind_sign(c->keys, (uint8_t)tier, msgs[i], mlen[i], sig,
+		                                sizeof(sig), &slen, &epoch);
 		if (ret == UM_ERR_NOT_FOUND) {
 			reply_error(resp, 404, "no key for this tier");
 			goto out;
@@ -123,16 +188,19 @@ issue(struct issuer_keyring *kr, struct abuse *limit, int family, const uint8_t 
 	           json_pack("{s:I, s:I, s:O}", "tier", tier, "epoch", (json_int_t)epoch,
 	                     "blind_sigs", out));
 out:
-	um_memzero(msg, sizeof(msg));
+	if (msgs != NULL)
+		um_memzero(msgs, n * sizeof(*msgs));
+	free(msgs);
 	json_decref(out);
 	json_decref(j);
 }
 
 bool
-issuer_public_handle(struct issuer_keyring *kr, struct abuse *limit, const char *method,
-                     const char *path, int family, const uint8_t *addr, const uint8_t *body,
-                     size_t len, uint64_t now_s, uint64_t now_ms, struct ev_http_resp *resp)
+issuer_public_handle(const struct issuer_public_ctx *c, const char *method, const char *path,
+                     int family, const uint8_t *addr, const uint8_t *body, size_t len,
+                     uint64_t now_s, uint64_t now_ms, struct ev_http_resp *resp)
 {
+	struct issuer_keyring *kr = c->keys;
 	bool get = strcmp(method, "GET") == 0;
 	const uint8_t *doc;
 	size_t dlen;
@@ -155,7 +223,7 @@ issuer_public_handle(struct issuer_keyring *kr, struct abuse *limit, const char 
 		if (strcmp(method, "POST") != 0)
 			reply_error(resp, 405, "use POST");
 		else
-			issue(kr, limit, family, addr, body, len, now_ms, resp);
+			issue(c, family, addr, body, len, now_s, now_ms, resp);
 	} else {
 		return false;
 	}

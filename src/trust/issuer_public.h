@@ -11,7 +11,9 @@
  * abuse.h ABUSE_ISSUE; 429 over the rate, with Retry-After semantics left to the client's
  * backoff) and nothing about it is stored or logged, so the issuer cannot tie a token it sees
  * later to the request that made it (it never sees the token: only blinded messages).
- * Higher tiers need a subject's credentials (403 until that is built).
+ * Higher tiers need the subject's signed request (trust/issuer_creds.h) and an effective
+ * tier (trust/issuer.h) at least the one asked for: 401 for a signature that does not verify
+ * (or a subject without a key), 403 for a tier too high.
  */
 #ifndef UM_TRUST_ISSUER_PUBLIC_H
 #define UM_TRUST_ISSUER_PUBLIC_H
@@ -22,6 +24,8 @@
 
 #include "evloop/http.h"
 #include "trust/abuse.h"
+#include "trust/issuer.h"
+#include "trust/issuer_creds.h"
 #include "trust/issuer_keys.h"
 
 enum issuer_public_limits {
@@ -29,14 +33,20 @@ enum issuer_public_limits {
 	ISSUER_PUBLIC_MAX_BODY = 32 * 700 + 256, /* 32 base64 4096-bit messages and the rest */
 };
 
+struct issuer_public_ctx {
+	struct issuer_keyring *keys; /* required */
+	struct abuse *limit;         /* per-source limit of issuance requests; NULL: none */
+	struct issuer *is;           /* subjects (effective tiers); NULL: tier 1 only */
+	struct issuer_creds *creds;  /* subject keys; NULL: tier 1 only */
+};
+
 /*
  * Serve one request if path is a public route (returns true and fills resp; never fails),
  * else return false and leave resp alone. family/addr: the client's address (AF_INET with 4
- * bytes, AF_INET6 with 16; family 0 for none: such requests share one bucket), for limit
- * (may be NULL: no limit).
+ * bytes, AF_INET6 with 16; family 0 for none: such requests share one bucket), for the limit.
  */
-bool issuer_public_handle(struct issuer_keyring *kr, struct abuse *limit, const char *method,
-                          const char *path, int family, const uint8_t *addr, const uint8_t *body,
-                          size_t len, uint64_t now_s, uint64_t now_ms, struct ev_http_resp *resp);
+bool issuer_public_handle(const struct issuer_public_ctx *c, const char *method, const char *path,
+                          int family, const uint8_t *addr, const uint8_t *body, size_t len,
+                          uint64_t now_s, uint64_t now_ms, struct ev_http_resp *resp);
 
 #endif /* UM_TRUST_ISSUER_PUBLIC_H */

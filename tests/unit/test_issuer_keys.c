@@ -241,9 +241,10 @@ serve(struct issuer_keyring *kr, struct abuse *lim, const char *method, const ch
 	struct ev_http_resp resp = { .status = 500 };
 	int status;
 
-	assert_true(issuer_public_handle(kr, lim, method, path, AF_INET, addr,
-	                                 (const uint8_t *)body, body != NULL ? strlen(body) : 0,
-	                                 1000, now_ms, &resp));
+	struct issuer_public_ctx pc = { kr, lim, NULL, NULL };
+
+	assert_true(issuer_public_handle(&pc, method, path, AF_INET, addr, (const uint8_t *)body,
+	                                 body != NULL ? strlen(body) : 0, 1000, now_ms, &resp));
 	status = resp.status;
 	if (j != NULL)
 		*j = json_loadb((const char *)resp.body, resp.body_len, 0, NULL);
@@ -339,9 +340,10 @@ test_public_routes(void **state)
 	                 405);
 	{
 		struct ev_http_resp resp = { .status = 500 };
+		struct issuer_public_ctx pc = { kr, NULL, NULL, NULL };
 
-		assert_false(issuer_public_handle(kr, NULL, "GET", "/v1/admin/audit", AF_INET, a1,
-		                                  NULL, 0, 1000, 0, &resp));
+		assert_false(issuer_public_handle(&pc, "GET", "/v1/admin/audit", AF_INET, a1, NULL,
+		                                  0, 1000, 0, &resp));
 		assert_null(resp.body);
 	}
 	blindrsa_key_free(pk);

@@ -90,7 +90,9 @@ post(struct fx *f, uint8_t tier_override, const char *body, uint8_t **reply, siz
 	struct ev_http_resp resp = { .status = 500 };
 
 	(void)tier_override;
-	assert_true(issuer_public_handle(f->kr, NULL, "POST", "/v1/tokens", AF_INET, a,
+	struct issuer_public_ctx pc = { f->kr, NULL, NULL, NULL };
+
+	assert_true(issuer_public_handle(&pc, "POST", "/v1/tokens", AF_INET, a,
 	                                 (const uint8_t *)body, strlen(body), 1000, 0, &resp));
 	*reply = resp.body;
 	*len = resp.body_len;
