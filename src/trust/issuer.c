@@ -1,22 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The issuer's subject-management core: argument checks, the effective tier rule, and each
- * operation as one transaction that writes the change and its audit row(s) together (see
- * issuer.h). Storage is in issuer_store.c, the admin HTTP API in issuer_http.c. Audit details
- * are JSON objects built here with jansson: {"old": ..., "new": ...} plus the operation's
- * context (ids, deltas, reason).
+ * The issuer's subject-management core: validation, the effective tier rule, lifecycle, the
+ * reads (subject views, snapshots, listings, audit trail and its verification) and the
+ * shorthand mutations (see issuer.h). The mutations themselves are in issuer_ops.c, storage
+ * in issuer_store.c, the admin HTTP API in issuer_http.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <jansson.h>
 
 #include "lib/err.h"
 #include "lib/log.h"
 #include "trust/issuer_st.h"
-
-/* Latest now_s accepted: every now_s + ttl then fits in an SQLite integer. */
-#define NOW_MAX ((uint64_t)INT64_MAX - ISSUER_TTL_MAX_S)
 
 void
 issuer_config_defaults(struct issuer_config *cfg)
@@ -87,6 +82,8 @@ issuer_outcome_name(enum issuer_outcome outcome)
 		return "granted";
 	case ISSUER_OUTCOME_DENIED:
 		return "denied";
+	case ISSUER_OUTCOME_WITHDRAWN:
+		return "withdrawn";
 	case ISSUER_OUTCOME_NONE:
 	default:
 		return "";
@@ -101,6 +98,8 @@ issuer_outcome_parse(const char *s, enum issuer_outcome *outcome)
 		*outcome = ISSUER_OUTCOME_GRANTED;
 	else if (s != NULL && strcmp(s, "denied") == 0)
 		*outcome = ISSUER_OUTCOME_DENIED;
+	else if (s != NULL && strcmp(s, "withdrawn") == 0)
+		*outcome = ISSUER_OUTCOME_WITHDRAWN;
 	else
 		return UM_ERR_INVALID;
 	return UM_OK;
@@ -114,10 +113,12 @@ tier_ok(unsigned tier)
 
 /* ---- the effective tier rule ---- */
 
-static bool
-dispute_is_active(const struct issuer_dispute *d, uint64_t now_s)
+bool
+issuer_dispute_is_active(const struct issuer_dispute *d, uint64_t now_s)
 {
-	return !d->cleared && now_s < d->expires_s;
+	/* opened_s <= now_s too: after the clock steps back, a dispute opened "later" waits. The
+	 * store's DISPUTE_ACTIVE_WHERE is this predicate in SQL. */
+	return !d->cleared && d->opened_s <= now_s && now_s < d->expires_s;
 }
 
 uint8_t
@@ -131,7 +132,7 @@ issuer_effective_tier(enum issuer_kind kind, uint8_t base_tier,
 	for (size_t i = 0; i < n && disputes != NULL; i++) {
 		const struct issuer_dispute *d = &disputes[i];
 
-		if (!dispute_is_active(d, now_s))
+		if (!issuer_dispute_is_active(d, now_s))
 			continue;
 		if (best == SIZE_MAX || d->tier_cap < disputes[best].tier_cap ||
 		    (d->tier_cap == disputes[best].tier_cap &&
@@ -220,58 +221,41 @@ issuer_errmsg(const struct issuer *is)
 	return is->why;
 }
 
-/* ---- helpers for the operations ---- */
+/* ---- helpers shared with issuer_ops.c ---- */
 
-static int
-fail(struct issuer *is, int err, const char *why)
+int
+issuer_fail(struct issuer *is, int err, const char *why)
 {
 	is->why = why;
 	return err;
 }
 
-/* A store error: say so, and log the detail (table names, never bound values). */
-static int
-db_fail(struct issuer *is, int err)
+int
+issuer_db_fail(struct issuer *is, int err)
 {
 	if (err == UM_ERR_TIMEOUT)
-		return fail(is, err, "the database is busy (locked by another process)");
-	log_warn(LD_STORE, "issuer: %s: %s", um_err_str(err), store_errmsg(is->st));
-	return fail(is, err, "database error");
+		return issuer_fail(is, err, "the database is busy (locked by another process)");
+	/* MALFORMED comes from our own column checks: store_errmsg() is not about it. */
+	log_warn(LD_STORE, "issuer: database error (%s): %s", um_err_str(err),
+	         err == UM_ERR_MALFORMED ? "a stored value is out of range or of the wrong type"
+	                                 : store_errmsg(is->st));
+	return issuer_fail(is, UM_ERR_DB, "database error");
 }
 
-static int
-check_base(struct issuer *is, const char *actor, const char *subject, uint64_t now_s)
-{
-	if (actor != NULL && !issuer_id_is_valid(actor))
-		return fail(is, UM_ERR_INVALID, "invalid actor: 1..64 of [A-Za-z0-9._:@-]");
-	if (!issuer_id_is_valid(subject))
-		return fail(is, UM_ERR_INVALID, "invalid subject id: 1..64 of [A-Za-z0-9._:@-]");
-	if (now_s > NOW_MAX)
-		return fail(is, UM_ERR_INVALID, "time out of range");
-	return UM_OK;
-}
-
-static int
-check_text(struct issuer *is, const char *s, const char *why)
-{
-	return issuer_text_is_valid(s) ? UM_OK : fail(is, UM_ERR_INVALID, why);
-}
-
-static int
-tx_begin(struct issuer *is)
+int
+issuer_tx_begin(struct issuer *is)
 {
 	int ret = store_begin(is->st);
 
-	return ret == UM_OK ? UM_OK : db_fail(is, ret);
+	return ret == UM_OK ? UM_OK : issuer_db_fail(is, ret);
 }
 
-/* Commit when ret is UM_OK, else roll back; the result of the whole operation. */
-static int
-tx_end(struct issuer *is, int ret)
+int
+issuer_tx_end(struct issuer *is, int ret)
 {
 	if (ret == UM_OK) {
 		if ((ret = store_commit(is->st)) != UM_OK)
-			return db_fail(is, ret);
+			return issuer_db_fail(is, ret);
 		is->why = "";
 		return UM_OK;
 	}
@@ -280,358 +264,124 @@ tx_end(struct issuer *is, int ret)
 	return ret;
 }
 
-/* Append one audit row with detail (a JSON object, reference stolen). */
+/* A read's arguments: no actor. */
 static int
-audit(struct issuer *is, uint64_t now_s, const char *actor, const char *action, const char *subject,
-      json_t *detail)
+check_read(struct issuer *is, const char *subject, uint64_t now_s)
 {
-	char *s = detail != NULL ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (!issuer_id_is_valid(subject))
+		return issuer_fail(is, UM_ERR_INVALID,
+		                   "invalid subject id: 1..64 of [A-Za-z0-9._:@-]");
+	if (now_s > ISSUER_NOW_MAX)
+		return issuer_fail(is, UM_ERR_INVALID, "time out of range");
+	return UM_OK;
+}
+
+/* ---- reads ---- */
+
+/* The view of subject id at now_s; the binding dispute and the count come from SQL over all
+ * of the subject's disputes. */
+static int
+view_read(struct issuer *is, const char *id, uint64_t now_s, struct issuer_subject_view *out)
+{
+	struct issuer_dispute bind;
+	bool capped;
 	int ret;
 
-	json_decref(detail);
-	if (s == NULL)
-		return fail(is, UM_ERR_INTERNAL, "cannot encode the audit record");
-	ret = issuer_db_audit_append(is, now_s, actor, action, subject, s);
-	free(s);
-	return ret == UM_OK ? UM_OK : db_fail(is, ret);
-}
-
-static json_t *
-time_or_null(bool set, uint64_t t)
-{
-	return set ? json_integer((json_int_t)t) : json_null();
-}
-
-static json_t *
-subject_json(const struct issuer_subject *s)
-{
-	return json_pack("{s:s, s:i, s:I, s:I}", "kind", issuer_kind_name(s->kind), "tier",
-	                 (int)s->tier, "reputation", (json_int_t)s->reputation, "bond",
-	                 (json_int_t)s->bond);
-}
-
-static json_t *
-dispute_json(const struct issuer_dispute *d)
-{
-	return json_pack("{s:i, s:I, s:I, s:o, s:s, s:s}", "tier_cap", (int)d->tier_cap, "opened",
-	                 (json_int_t)d->opened_s, "expires", (json_int_t)d->expires_s, "cleared_at",
-	                 time_or_null(d->cleared, d->cleared_s), "case_id", d->case_id,
-	                 "evidence_ref", d->evidence_ref);
-}
-
-static json_t *
-appeal_json(const struct issuer_appeal *a)
-{
-	return json_pack("{s:I, s:I, s:I, s:o, s:o, s:s, s:s}", "dispute",
-	                 (json_int_t)a->dispute_id, "opened", (json_int_t)a->opened_s, "expires",
-	                 (json_int_t)a->expires_s, "resolved_at",
-	                 time_or_null(a->outcome != ISSUER_OUTCOME_NONE, a->resolved_s), "outcome",
-	                 a->outcome != ISSUER_OUTCOME_NONE
-	                         ? json_string(issuer_outcome_name(a->outcome))
-	                         : json_null(),
-	                 "case_id", a->case_id, "evidence_ref", a->evidence_ref);
-}
-
-/* The stored subject, or NOT_FOUND ("no such subject") / a store error. */
-static int
-load_subject(struct issuer *is, const char *id, struct issuer_subject *out)
-{
-	int ret = issuer_db_subject_get(is, id, out);
-
+	memset(out, 0, sizeof(*out));
+	ret = issuer_db_subject_get(is, id, &out->subject);
 	if (ret == UM_ERR_NOT_FOUND)
-		return fail(is, ret, "no such subject");
-	return ret == UM_OK ? UM_OK : db_fail(is, ret);
-}
-
-/* ---- subjects ---- */
-
-int
-issuer_subject_upsert(struct issuer *is, const char *actor, const char *id, enum issuer_kind kind,
-                      uint8_t tier, uint64_t now_s, bool *created)
-{
-	struct issuer_subject old, sub;
-	int ret;
-
-	if (created != NULL)
-		*created = false;
-	if ((ret = check_base(is, actor, id, now_s)) != UM_OK)
-		return ret;
-	if (kind != ISSUER_KIND_CLIENT && kind != ISSUER_KIND_RELAY)
-		return fail(is, UM_ERR_INVALID, "kind must be client or relay");
-	if (!tier_ok(tier))
-		return fail(is, UM_ERR_INVALID, "tier must be 1..15");
-	if ((ret = tx_begin(is)) != UM_OK)
-		return ret;
-	ret = issuer_db_subject_get(is, id, &old);
-	if (ret == UM_ERR_NOT_FOUND) {
-		memset(&sub, 0, sizeof(sub));
-		snprintf(sub.id, sizeof(sub.id), "%s", id);
-		sub.kind = kind;
-		sub.tier = tier;
-		sub.created_s = sub.updated_s = now_s;
-		if ((ret = issuer_db_subject_insert(is, &sub)) != UM_OK) {
-			ret = db_fail(is, ret);
-			goto out;
-		}
-		ret = audit(is, now_s, actor, "subject.create", id,
-		            json_pack("{s:n, s:o}", "old", "new", subject_json(&sub)));
-		if (ret == UM_OK && created != NULL)
-			*created = true;
-		goto out;
+		return issuer_fail(is, ret, "no such subject");
+	if (ret != UM_OK || (ret = issuer_db_disputes_count_active(
+	                             is, id, now_s, &out->n_active_disputes)) != UM_OK)
+		goto fail;
+	ret = issuer_db_dispute_binding(is, id, now_s, &bind);
+	if (ret != UM_OK && ret != UM_ERR_NOT_FOUND)
+		goto fail;
+	capped = ret == UM_OK;
+	out->effective_tier =
+	        issuer_effective_tier(out->subject.kind, out->subject.tier, capped ? &bind : NULL,
+	                              capped ? 1 : 0, now_s, NULL);
+	if (capped) {
+		out->capped = true;
+		out->cap = bind.tier_cap;
+		out->cap_expires_s = bind.expires_s;
+		out->cap_dispute_id = bind.id;
 	}
-	if (ret != UM_OK) {
-		ret = db_fail(is, ret);
-		goto out;
-	}
-	if (old.kind == kind && old.tier == tier)
-		goto out; /* nothing changes: no write, no audit row */
-	sub = old;
-	sub.kind = kind;
-	sub.tier = tier;
-	sub.updated_s = now_s;
-	if ((ret = issuer_db_subject_update(is, &sub)) != UM_OK) {
-		ret = db_fail(is, ret);
-		goto out;
-	}
-	ret = audit(is, now_s, actor, "subject.update", id,
-	            json_pack("{s:{s:s, s:i}, s:{s:s, s:i}}", "old", "kind",
-	                      issuer_kind_name(old.kind), "tier", (int)old.tier, "new", "kind",
-	                      issuer_kind_name(kind), "tier", (int)tier));
-out:
-	return tx_end(is, ret);
+	ret = issuer_db_appeal_open_latest(is, id, now_s, &out->appeal);
+	if (ret == UM_OK)
+		out->has_open_appeal = true;
+	else if (ret != UM_ERR_NOT_FOUND)
+		goto fail;
+	return UM_OK;
+fail:
+	memset(out, 0, sizeof(*out));
+	return issuer_db_fail(is, ret);
 }
 
 int
 issuer_subject_get(struct issuer *is, const char *id, uint64_t now_s,
                    struct issuer_subject_view *out)
 {
-	struct issuer_dispute *act = NULL;
-	size_t n = 0, idx;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	if ((ret = check_base(is, NULL, id, now_s)) != UM_OK)
+	if ((ret = check_read(is, id, now_s)) != UM_OK ||
+	    (ret = view_read(is, id, now_s, out)) != UM_OK)
 		return ret;
-	if ((ret = load_subject(is, id, &out->subject)) != UM_OK)
-		return ret;
-	act = um_xcalloc(ISSUER_ACTIVE_DISPUTES_MAX, sizeof(*act));
-	if ((ret = issuer_db_disputes_active(is, id, now_s, act, ISSUER_ACTIVE_DISPUTES_MAX, &n)) !=
-	    UM_OK) {
-		ret = db_fail(is, ret);
-		goto out;
-	}
-	out->n_active_disputes = n;
-	out->effective_tier =
-	        issuer_effective_tier(out->subject.kind, out->subject.tier, act, n, now_s, &idx);
-	if (idx != SIZE_MAX) {
-		out->capped = true;
-		out->cap = act[idx].tier_cap;
-		out->cap_expires_s = act[idx].expires_s;
-		out->cap_dispute_id = act[idx].id;
-	}
-	ret = issuer_db_appeal_open_latest(is, id, now_s, &out->appeal);
-	if (ret == UM_OK) {
-		out->has_open_appeal = true;
-	} else if (ret == UM_ERR_NOT_FOUND) {
-		ret = UM_OK;
-	} else {
-		ret = db_fail(is, ret);
-		goto out;
-	}
 	is->why = "";
-out:
-	free(act);
-	return ret;
+	return UM_OK;
 }
 
-int
-issuer_subject_promote(struct issuer *is, const char *actor, const char *id, uint8_t tier,
-                       const char *reason, uint64_t now_s)
-{
-	struct issuer_subject sub;
-	uint8_t old_tier;
-	int ret;
-
-	if ((ret = check_base(is, actor, id, now_s)) != UM_OK)
-		return ret;
-	if (!tier_ok(tier))
-		return fail(is, UM_ERR_INVALID, "tier must be 1..15");
-	if ((ret = check_text(is, reason, "invalid reason: 0..128 printable ASCII")) != UM_OK)
-		return ret;
-	if ((ret = tx_begin(is)) != UM_OK)
-		return ret;
-	if ((ret = load_subject(is, id, &sub)) != UM_OK || sub.tier == tier)
-		goto out;
-	old_tier = sub.tier;
-	sub.tier = tier;
-	sub.updated_s = now_s;
-	if ((ret = issuer_db_subject_update(is, &sub)) != UM_OK) {
-		ret = db_fail(is, ret);
-		goto out;
-	}
-	ret = audit(is, now_s, actor, "subject.promote", id,
-	            json_pack("{s:{s:i}, s:{s:i}, s:s}", "old", "tier", (int)old_tier, "new",
-	                      "tier", (int)tier, "reason", reason));
-out:
-	return tx_end(is, ret);
-}
-
-int
-issuer_subject_adjust(struct issuer *is, const char *actor, const char *id,
-                      int64_t reputation_delta, int64_t bond_delta, const char *reason,
-                      uint64_t now_s)
-{
-	struct issuer_subject old, sub;
-	int ret;
-
-	if ((ret = check_base(is, actor, id, now_s)) != UM_OK)
-		return ret;
-	if ((ret = check_text(is, reason, "invalid reason: 0..128 printable ASCII")) != UM_OK)
-		return ret;
-	if ((ret = tx_begin(is)) != UM_OK)
-		return ret;
-	if ((ret = load_subject(is, id, &old)) != UM_OK ||
-	    (reputation_delta == 0 && bond_delta == 0))
-		goto out;
-	sub = old;
-	if (__builtin_add_overflow(old.reputation, reputation_delta, &sub.reputation)) {
-		ret = fail(is, UM_ERR_INVALID, "reputation would leave the 64-bit range");
-		goto out;
-	}
-	if (__builtin_add_overflow(old.bond, bond_delta, &sub.bond)) {
-		ret = fail(is, UM_ERR_INVALID, "bond would leave the 64-bit range");
-		goto out;
-	}
-	sub.updated_s = now_s;
-	if ((ret = issuer_db_subject_update(is, &sub)) != UM_OK) {
-		ret = db_fail(is, ret);
-		goto out;
-	}
-	ret = audit(is, now_s, actor, "subject.adjust", id,
-	            json_pack("{s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:s}", "old",
-	                      "reputation", (json_int_t)old.reputation, "bond",
-	                      (json_int_t)old.bond, "new", "reputation", (json_int_t)sub.reputation,
-	                      "bond", (json_int_t)sub.bond, "delta", "reputation",
-	                      (json_int_t)reputation_delta, "bond", (json_int_t)bond_delta,
-	                      "reason", reason));
-out:
-	return tx_end(is, ret);
-}
-
-/* ---- disputes ---- */
-
-int
-issuer_dispute_open(struct issuer *is, const char *actor, const char *subject, uint8_t tier_cap,
-                    uint64_t ttl_s, const char *case_id, const char *evidence_ref, uint64_t now_s,
-                    int64_t *dispute_id)
-{
-	struct issuer_subject sub;
-	struct issuer_dispute d;
-	size_t n_active;
-	int ret;
-
-	if (dispute_id != NULL)
-		*dispute_id = 0;
-	if ((ret = check_base(is, actor, subject, now_s)) != UM_OK)
-		return ret;
-	if (!tier_ok(tier_cap))
-		return fail(is, UM_ERR_INVALID, "tier_cap must be 1..15");
-	if (ttl_s == 0 || ttl_s > is->dispute_ttl_max_s)
-		return fail(is, UM_ERR_INVALID, "ttl_s out of range (1..the configured maximum)");
-	if ((ret = check_text(is, case_id, "invalid case_id: 0..128 printable ASCII")) != UM_OK ||
-	    (ret = check_text(is, evidence_ref, "invalid evidence_ref: 0..128 printable ASCII")) !=
-	            UM_OK)
-		return ret;
-	if ((ret = tx_begin(is)) != UM_OK)
-		return ret;
-	if ((ret = load_subject(is, subject, &sub)) != UM_OK)
-		goto out;
-	if ((ret = issuer_db_disputes_count_active(is, subject, now_s, &n_active)) != UM_OK) {
-		ret = db_fail(is, ret);
-		goto out;
-	}
-	if (n_active >= ISSUER_ACTIVE_DISPUTES_MAX) {
-		ret = fail(is, UM_ERR_TOO_LARGE, "too many active disputes for this subject");
-		goto out;
-	}
-	memset(&d, 0, sizeof(d));
-	snprintf(d.subject, sizeof(d.subject), "%s", subject);
-	d.tier_cap = tier_cap;
-	d.opened_s = now_s;
-	d.expires_s = now_s + ttl_s;
-	snprintf(d.case_id, sizeof(d.case_id), "%s", case_id);
-	snprintf(d.evidence_ref, sizeof(d.evidence_ref), "%s", evidence_ref);
-	if ((ret = issuer_db_dispute_insert(is, &d)) != UM_OK) {
-		ret = db_fail(is, ret);
-		goto out;
-	}
-	ret = audit(is, now_s, actor, "dispute.open", subject,
-	            json_pack("{s:I, s:n, s:o}", "dispute", (json_int_t)d.id, "old", "new",
-	                      dispute_json(&d)));
-	if (ret == UM_OK && dispute_id != NULL)
-		*dispute_id = d.id;
-out:
-	return tx_end(is, ret);
-}
-
-/* Dispute id of subject (NOT_FOUND if it is another subject's). */
 static int
-load_dispute(struct issuer *is, const char *subject, int64_t id, struct issuer_dispute *d)
+snap_dispute(void *arg, const struct issuer_dispute *d)
 {
-	int ret = issuer_db_dispute_get(is, id, d);
+	struct issuer_snapshot *s = arg;
 
-	if (ret == UM_ERR_NOT_FOUND || (ret == UM_OK && strcmp(d->subject, subject) != 0))
-		return fail(is, UM_ERR_NOT_FOUND, "no such dispute for this subject");
-	return ret == UM_OK ? UM_OK : db_fail(is, ret);
+	if (s->n_disputes >= ISSUER_LIST_MAX)
+		return UM_ERR_INTERNAL;
+	s->disputes[s->n_disputes++] = *d;
+	return UM_OK;
 }
 
-/* Mark d cleared at now_s and audit it (extra: more context for the detail, stolen). */
 static int
-clear_dispute(struct issuer *is, const char *actor, const struct issuer_dispute *d,
-              const char *reason, json_t *extra, uint64_t now_s)
+snap_appeal(void *arg, const struct issuer_appeal *a)
 {
-	json_t *detail;
-	int ret;
+	struct issuer_snapshot *s = arg;
 
-	if ((ret = issuer_db_dispute_clear(is, d->id, now_s)) != UM_OK) {
-		json_decref(extra);
-		return ret == UM_ERR_STATE ? fail(is, ret, "dispute already cleared")
-		                           : db_fail(is, ret);
-	}
-	detail = json_pack("{s:I, s:{s:n}, s:{s:I}, s:s}", "dispute", (json_int_t)d->id, "old",
-	                   "cleared_at", "new", "cleared_at", (json_int_t)now_s, "reason", reason);
-	if (detail != NULL && extra != NULL)
-		json_object_update(detail, extra);
-	json_decref(extra);
-	return audit(is, now_s, actor, "dispute.clear", d->subject, detail);
+	if (s->n_appeals >= ISSUER_LIST_MAX)
+		return UM_ERR_INTERNAL;
+	s->appeals[s->n_appeals++] = *a;
+	return UM_OK;
 }
 
 int
-issuer_dispute_clear(struct issuer *is, const char *actor, const char *subject, int64_t dispute_id,
-                     const char *reason, uint64_t now_s)
+issuer_snapshot_read(struct issuer *is, const char *id, uint64_t now_s, struct issuer_snapshot *out)
 {
-	struct issuer_dispute d;
 	int ret;
 
-	if ((ret = check_base(is, actor, subject, now_s)) != UM_OK)
+	memset(out, 0, sizeof(*out));
+	if ((ret = view_read(is, id, now_s, &out->view)) != UM_OK)
 		return ret;
-	if ((ret = check_text(is, reason, "invalid reason: 0..128 printable ASCII")) != UM_OK)
-		return ret;
-	if ((ret = tx_begin(is)) != UM_OK)
-		return ret;
-	if ((ret = load_dispute(is, subject, dispute_id, &d)) != UM_OK)
-		goto out;
-	if (d.cleared) {
-		ret = fail(is, UM_ERR_STATE, "dispute already cleared");
-		goto out;
+	if ((ret = issuer_db_dispute_foreach(is, id, ISSUER_LIST_MAX, snap_dispute, out)) !=
+	            UM_OK ||
+	    (ret = issuer_db_appeal_foreach(is, id, ISSUER_LIST_MAX, snap_appeal, out)) != UM_OK) {
+		memset(out, 0, sizeof(*out));
+		return issuer_db_fail(is, ret);
 	}
-	if (!dispute_is_active(&d, now_s)) {
-		ret = fail(is, UM_ERR_STATE, "dispute already expired");
-		goto out;
-	}
-	ret = clear_dispute(is, actor, &d, reason, NULL, now_s);
-out:
-	return tx_end(is, ret);
+	return UM_OK;
+}
+
+int
+issuer_snapshot_get(struct issuer *is, const char *id, uint64_t now_s, struct issuer_snapshot *out)
+{
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = check_read(is, id, now_s)) != UM_OK ||
+	    (ret = issuer_snapshot_read(is, id, now_s, out)) != UM_OK)
+		return ret;
+	is->why = "";
+	return UM_OK;
 }
 
 int
@@ -640,124 +390,8 @@ issuer_dispute_get(struct issuer *is, int64_t dispute_id, struct issuer_dispute 
 	int ret = issuer_db_dispute_get(is, dispute_id, out);
 
 	if (ret == UM_ERR_NOT_FOUND)
-		return fail(is, ret, "no such dispute");
-	return ret == UM_OK ? UM_OK : db_fail(is, ret);
-}
-
-/* ---- appeals ---- */
-
-int
-issuer_appeal_open(struct issuer *is, const char *actor, const char *subject, int64_t dispute_id,
-                   uint64_t ttl_s, const char *case_id, const char *evidence_ref, uint64_t now_s,
-                   int64_t *appeal_id)
-{
-	struct issuer_subject sub;
-	struct issuer_dispute d;
-	struct issuer_appeal a;
-	bool blocking;
-	int ret;
-
-	if (appeal_id != NULL)
-		*appeal_id = 0;
-	if ((ret = check_base(is, actor, subject, now_s)) != UM_OK)
-		return ret;
-	if (ttl_s == 0 || ttl_s > is->appeal_ttl_max_s)
-		return fail(is, UM_ERR_INVALID, "ttl_s out of range (1..the configured maximum)");
-	if ((ret = check_text(is, case_id, "invalid case_id: 0..128 printable ASCII")) != UM_OK ||
-	    (ret = check_text(is, evidence_ref, "invalid evidence_ref: 0..128 printable ASCII")) !=
-	            UM_OK)
-		return ret;
-	if ((ret = tx_begin(is)) != UM_OK)
-		return ret;
-	if ((ret = load_subject(is, subject, &sub)) != UM_OK ||
-	    (ret = load_dispute(is, subject, dispute_id, &d)) != UM_OK)
-		goto out;
-	if (!dispute_is_active(&d, now_s)) {
-		ret = fail(is, UM_ERR_STATE, "dispute is not active (cleared or expired)");
-		goto out;
-	}
-	if ((ret = issuer_db_appeal_blocking(is, dispute_id, now_s, &blocking)) != UM_OK) {
-		ret = db_fail(is, ret);
-		goto out;
-	}
-	if (blocking) {
-		ret = fail(is, UM_ERR_EXISTS,
-		           "this dispute already has an open or resolved appeal");
-		goto out;
-	}
-	memset(&a, 0, sizeof(a));
-	a.dispute_id = dispute_id;
-	snprintf(a.subject, sizeof(a.subject), "%s", subject);
-	a.opened_s = now_s;
-	a.expires_s = now_s + ttl_s;
-	snprintf(a.case_id, sizeof(a.case_id), "%s", case_id);
-	snprintf(a.evidence_ref, sizeof(a.evidence_ref), "%s", evidence_ref);
-	if ((ret = issuer_db_appeal_insert(is, &a)) != UM_OK) {
-		ret = db_fail(is, ret);
-		goto out;
-	}
-	ret = audit(is, now_s, actor, "appeal.open", subject,
-	            json_pack("{s:I, s:I, s:n, s:o}", "appeal", (json_int_t)a.id, "dispute",
-	                      (json_int_t)dispute_id, "old", "new", appeal_json(&a)));
-	if (ret == UM_OK && appeal_id != NULL)
-		*appeal_id = a.id;
-out:
-	return tx_end(is, ret);
-}
-
-int
-issuer_appeal_resolve(struct issuer *is, const char *actor, const char *subject, int64_t appeal_id,
-                      enum issuer_outcome outcome, const char *reason, uint64_t now_s)
-{
-	struct issuer_appeal a;
-	struct issuer_dispute d;
-	int ret;
-
-	if ((ret = check_base(is, actor, subject, now_s)) != UM_OK)
-		return ret;
-	if (outcome != ISSUER_OUTCOME_GRANTED && outcome != ISSUER_OUTCOME_DENIED)
-		return fail(is, UM_ERR_INVALID, "outcome must be granted or denied");
-	if ((ret = check_text(is, reason, "invalid reason: 0..128 printable ASCII")) != UM_OK)
-		return ret;
-	if ((ret = tx_begin(is)) != UM_OK)
-		return ret;
-	ret = issuer_db_appeal_get(is, appeal_id, &a);
-	if (ret == UM_ERR_NOT_FOUND || (ret == UM_OK && strcmp(a.subject, subject) != 0)) {
-		ret = fail(is, UM_ERR_NOT_FOUND, "no such appeal for this subject");
-		goto out;
-	}
-	if (ret != UM_OK) {
-		ret = db_fail(is, ret);
-		goto out;
-	}
-	if (a.outcome != ISSUER_OUTCOME_NONE) {
-		ret = fail(is, UM_ERR_STATE, "appeal already resolved");
-		goto out;
-	}
-	if (now_s >= a.expires_s) {
-		ret = fail(is, UM_ERR_STATE, "appeal lapsed (expired unresolved)");
-		goto out;
-	}
-	if ((ret = issuer_db_appeal_resolve(is, appeal_id, outcome, now_s)) != UM_OK) {
-		ret = ret == UM_ERR_STATE ? fail(is, ret, "appeal already resolved")
-		                          : db_fail(is, ret);
-		goto out;
-	}
-	ret = audit(is, now_s, actor, "appeal.resolve", subject,
-	            json_pack("{s:I, s:I, s:{s:n, s:n}, s:{s:s, s:I}, s:s}", "appeal",
-	                      (json_int_t)appeal_id, "dispute", (json_int_t)a.dispute_id, "old",
-	                      "outcome", "resolved_at", "new", "outcome",
-	                      issuer_outcome_name(outcome), "resolved_at", (json_int_t)now_s,
-	                      "reason", reason));
-	if (ret != UM_OK || outcome != ISSUER_OUTCOME_GRANTED)
-		goto out;
-	/* Granted: the dispute goes, in this same transaction. */
-	if ((ret = load_dispute(is, subject, a.dispute_id, &d)) != UM_OK || d.cleared)
-		goto out;
-	ret = clear_dispute(is, actor, &d, reason,
-	                    json_pack("{s:I}", "appeal", (json_int_t)appeal_id), now_s);
-out:
-	return tx_end(is, ret);
+		return issuer_fail(is, ret, "no such dispute");
+	return ret == UM_OK ? UM_OK : issuer_db_fail(is, ret);
 }
 
 int
@@ -766,8 +400,129 @@ issuer_appeal_get(struct issuer *is, int64_t appeal_id, struct issuer_appeal *ou
 	int ret = issuer_db_appeal_get(is, appeal_id, out);
 
 	if (ret == UM_ERR_NOT_FOUND)
-		return fail(is, ret, "no such appeal");
-	return ret == UM_OK ? UM_OK : db_fail(is, ret);
+		return issuer_fail(is, ret, "no such appeal");
+	return ret == UM_OK ? UM_OK : issuer_db_fail(is, ret);
+}
+
+/* ---- shorthand mutations ---- */
+
+int
+issuer_subject_upsert(struct issuer *is, const char *actor, const char *id, enum issuer_kind kind,
+                      uint8_t tier, uint64_t now_s, bool *created)
+{
+	struct issuer_op op = { .type = ISSUER_OP_SUBJECT_UPSERT,
+		                .actor = actor,
+		                .subject = id,
+		                .now_s = now_s,
+		                .kind = kind,
+		                .tier = tier };
+	struct issuer_result res;
+	int ret = issuer_apply(is, &op, &res, NULL);
+
+	if (created != NULL)
+		*created = ret == UM_OK && res.created;
+	return ret;
+}
+
+int
+issuer_subject_promote(struct issuer *is, const char *actor, const char *id, uint8_t tier,
+                       const char *reason, uint64_t now_s)
+{
+	struct issuer_op op = { .type = ISSUER_OP_SUBJECT_PROMOTE,
+		                .actor = actor,
+		                .subject = id,
+		                .now_s = now_s,
+		                .tier = tier,
+		                .reason = reason };
+
+	return issuer_apply(is, &op, NULL, NULL);
+}
+
+int
+issuer_subject_adjust(struct issuer *is, const char *actor, const char *id,
+                      int64_t reputation_delta, int64_t bond_delta, const char *reason,
+                      uint64_t now_s)
+{
+	struct issuer_op op = { .type = ISSUER_OP_SUBJECT_ADJUST,
+		                .actor = actor,
+		                .subject = id,
+		                .now_s = now_s,
+		                .reputation_delta = reputation_delta,
+		                .bond_delta = bond_delta,
+		                .reason = reason };
+
+	return issuer_apply(is, &op, NULL, NULL);
+}
+
+int
+issuer_dispute_open(struct issuer *is, const char *actor, const char *subject, uint8_t tier_cap,
+                    uint64_t ttl_s, const char *case_id, const char *evidence_ref, uint64_t now_s,
+                    int64_t *dispute_id)
+{
+	struct issuer_op op = { .type = ISSUER_OP_DISPUTE_OPEN,
+		                .actor = actor,
+		                .subject = subject,
+		                .now_s = now_s,
+		                .tier_cap = tier_cap,
+		                .ttl_s = ttl_s,
+		                .case_id = case_id,
+		                .evidence_ref = evidence_ref };
+	struct issuer_result res;
+	int ret = issuer_apply(is, &op, &res, NULL);
+
+	if (dispute_id != NULL)
+		*dispute_id = ret == UM_OK ? res.dispute_id : 0;
+	return ret;
+}
+
+int
+issuer_dispute_clear(struct issuer *is, const char *actor, const char *subject, int64_t dispute_id,
+                     const char *reason, uint64_t now_s)
+{
+	struct issuer_op op = { .type = ISSUER_OP_DISPUTE_CLEAR,
+		                .actor = actor,
+		                .subject = subject,
+		                .now_s = now_s,
+		                .dispute_id = dispute_id,
+		                .reason = reason };
+
+	return issuer_apply(is, &op, NULL, NULL);
+}
+
+int
+issuer_appeal_open(struct issuer *is, const char *actor, const char *subject, int64_t dispute_id,
+                   uint64_t ttl_s, const char *case_id, const char *evidence_ref, uint64_t now_s,
+                   int64_t *appeal_id)
+{
+	struct issuer_op op = { .type = ISSUER_OP_APPEAL_OPEN,
+		                .actor = actor,
+		                .subject = subject,
+		                .now_s = now_s,
+		                .ttl_s = ttl_s,
+		                .dispute_id = dispute_id,
+		                .case_id = case_id,
+		                .evidence_ref = evidence_ref };
+	struct issuer_result res;
+	int ret = issuer_apply(is, &op, &res, NULL);
+
+	if (appeal_id != NULL)
+		*appeal_id = ret == UM_OK ? res.appeal_id : 0;
+	return ret;
+}
+
+int
+issuer_appeal_resolve(struct issuer *is, const char *actor, const char *subject, int64_t appeal_id,
+                      enum issuer_outcome outcome, const char *reason, uint64_t now_s)
+{
+	struct issuer_op op = { .type = ISSUER_OP_APPEAL_RESOLVE,
+		                .actor = actor,
+		                .subject = subject,
+		                .now_s = now_s,
+		                .appeal_id = appeal_id,
+		                .outcome = outcome,
+		                .reason = reason };
+
+	return issuer_apply(is, &op, NULL, NULL);
 }
 
 /* ---- listings ---- */
@@ -776,9 +531,10 @@ static int
 check_list(struct issuer *is, const char *subject, size_t limit)
 {
 	if (subject != NULL && !issuer_id_is_valid(subject))
-		return fail(is, UM_ERR_INVALID, "invalid subject id: 1..64 of [A-Za-z0-9._:@-]");
+		return issuer_fail(is, UM_ERR_INVALID,
+		                   "invalid subject id: 1..64 of [A-Za-z0-9._:@-]");
 	if (limit == 0 || limit > ISSUER_AUDIT_LIMIT_MAX)
-		return fail(is, UM_ERR_INVALID, "limit must be 1..1000");
+		return issuer_fail(is, UM_ERR_INVALID, "limit must be 1..1000");
 	return UM_OK;
 }
 
@@ -788,7 +544,7 @@ list_end(struct issuer *is, int ret, bool *cb_stopped)
 {
 	if (ret == UM_OK || *cb_stopped)
 		return ret;
-	return db_fail(is, ret);
+	return issuer_db_fail(is, ret);
 }
 
 struct cb_wrap {
@@ -837,7 +593,7 @@ issuer_dispute_foreach(struct issuer *is, const char *subject, size_t limit, iss
 	int ret;
 
 	if (subject == NULL)
-		return fail(is, UM_ERR_INVALID, "no subject");
+		return issuer_fail(is, UM_ERR_INVALID, "no subject");
 	if ((ret = check_list(is, subject, limit)) != UM_OK)
 		return ret;
 	ret = issuer_db_dispute_foreach(is, subject, limit, dispute_cb, &w);
@@ -852,7 +608,7 @@ issuer_appeal_foreach(struct issuer *is, const char *subject, size_t limit, issu
 	int ret;
 
 	if (subject == NULL)
-		return fail(is, UM_ERR_INVALID, "no subject");
+		return issuer_fail(is, UM_ERR_INVALID, "no subject");
 	if ((ret = check_list(is, subject, limit)) != UM_OK)
 		return ret;
 	ret = issuer_db_appeal_foreach(is, subject, limit, appeal_cb, &w);
@@ -869,7 +625,34 @@ issuer_audit_foreach(struct issuer *is, int64_t after_seq, size_t limit, issuer_
 	if ((ret = check_list(is, NULL, limit)) != UM_OK)
 		return ret;
 	if (after_seq < 0)
-		return fail(is, UM_ERR_INVALID, "after must be >= 0");
+		return issuer_fail(is, UM_ERR_INVALID, "after must be >= 0");
 	ret = issuer_db_audit_foreach(is, after_seq, limit, audit_cb, &w);
 	return list_end(is, ret, &w.stopped);
+}
+
+int
+issuer_audit_verify(struct issuer *is, uint64_t *n_rows, int64_t *first_bad_seq)
+{
+	uint64_t n = 0;
+	int64_t bad = 0;
+	int ret;
+
+	/* One transaction, so a row appended by another process between the scan and the
+	 * counter check cannot look like a cut. */
+	if ((ret = issuer_tx_begin(is)) != UM_OK)
+		goto out;
+	ret = issuer_db_audit_verify(is, &n, &bad);
+	if (ret == UM_ERR_AUTH) {
+		log_warn(LD_STORE, "issuer: the audit chain is broken at seq %lld", (long long)bad);
+		ret = issuer_fail(is, UM_ERR_AUTH, "the audit chain is broken");
+	} else if (ret != UM_OK) {
+		ret = issuer_db_fail(is, ret);
+	}
+	ret = issuer_tx_end(is, ret); /* nothing was written: a rollback after AUTH is fine */
+out:
+	if (n_rows != NULL)
+		*n_rows = ret == UM_OK || ret == UM_ERR_AUTH ? n : 0;
+	if (first_bad_seq != NULL)
+		*first_bad_seq = ret == UM_ERR_AUTH ? bad : 0;
+	return ret;
 }

@@ -3,22 +3,29 @@
  * The issuer's subject management (issue 5, docs/ISSUER.md), sans-I/O: subjects (a client or
  * relay identity with a base tier, a reputation and a bond), disputes (a temporary tier cap
  * with an expiry and adjudication metadata), appeals against disputes, the effective tier
- * derived from them, and an append-only audit trail of every change. State lives in the
- * caller's store (SQLite schema "issuer"); issuer_handle() serves the admin HTTP API over it.
+ * derived from them, and an append-only, hash-chained audit trail of every change. State lives
+ * in the caller's store (SQLite schema "issuer"); issuer_handle() serves the admin HTTP API
+ * over it.
  *
  * Effective tier (issuer_effective_tier(), the one rule everything else calls):
  *   - a relay subject is pinned to tier 1, whatever its base tier and disputes;
  *   - otherwise the base tier, lowered to the lowest tier_cap among the subject's disputes
- *     that are active at now_s: not cleared and now_s < expires_s.
+ *     that are active at now_s (issuer_dispute_is_active(): not cleared and
+ *     opened_s <= now_s < expires_s). The store selects the binding dispute with the same
+ *     predicate and order in SQL, over all of a subject's disputes.
  * Appeals do not relax a cap by themselves: a granted appeal clears its dispute (in the same
- * transaction), a denied one leaves the cap in place until the dispute expires.
+ * transaction), a denied one leaves the cap in place until the dispute expires. Clearing a
+ * dispute withdraws its open appeal in the same transaction.
  *
- * Durability and audit: every mutation and its audit row(s) are written in one transaction,
- * so a call that returned UM_OK is on disk (store.h: WAL, synchronous=FULL) together with its
- * audit record, and a call that failed wrote nothing, audit included. A call that changes
- * nothing (an upsert with the stored values, a promotion to the current tier, zero deltas)
- * returns UM_OK and writes no audit row. The audit table refuses UPDATE and DELETE (SQLite
- * triggers); no function here edits it.
+ * Durability and audit: every mutation (issuer_apply()) writes the change, its audit row(s),
+ * its request id (if any) and reads everything its caller will report (struct
+ * issuer_result, struct issuer_snapshot) in one transaction, so a call that returned UM_OK is
+ * on disk (store.h: WAL, synchronous=FULL) together with its audit record and has nothing
+ * left that could fail, and a call that failed wrote nothing, audit included. A call that
+ * changes nothing (an upsert with the stored values, a promotion to the current tier, zero
+ * deltas) returns UM_OK and writes no audit row. The audit table refuses UPDATE and DELETE
+ * (SQLite triggers) and each row carries a hash over its content and the previous row's hash:
+ * whoever drops the triggers can still edit rows, but issuer_audit_verify() then finds where.
  *
  * Threading: like the store it uses, one thread at a time (the loop thread).
  */
@@ -42,14 +49,17 @@ enum issuer_limits {
 	ISSUER_TTL_MAX_S = 366 * 86400,            /* the largest configurable ttl bound */
 	ISSUER_DISPUTE_TTL_DEFAULT_S = 30 * 86400, /* default bound on a dispute's ttl */
 	ISSUER_APPEAL_TTL_DEFAULT_S = 30 * 86400,  /* default bound on an appeal's ttl */
-	ISSUER_ACTIVE_DISPUTES_MAX = 64, /* per subject: more is refused (UM_ERR_TOO_LARGE) */
-	ISSUER_AUDIT_LIMIT_MAX = 1000,   /* entries per audit listing */
-	ISSUER_LIST_MAX = 100,           /* disputes / appeals shown per subject */
+	/* Per subject, live (uncleared, unexpired) disputes, active or not yet: more is refused
+	 * (UM_ERR_TOO_LARGE). */
+	ISSUER_ACTIVE_DISPUTES_MAX = 64,
+	ISSUER_AUDIT_LIMIT_MAX = 1000, /* entries per audit listing */
+	ISSUER_LIST_MAX = 100,         /* disputes / appeals shown per subject */
 	ISSUER_ADMIN_TOKEN_MIN_LEN = 16,
 	ISSUER_ADMIN_TOKEN_MAX_LEN = 256,
 	ISSUER_BODY_MAX_LEN = 4096, /* admin request bodies; more is 413 */
 	ISSUER_PATH_MAX_LEN = 512,  /* path with query; more is 414 */
 	ISSUER_ACTION_MAX_LEN = 32,
+	ISSUER_AUDIT_HASH_LEN = 32, /* BLAKE2b-256 of an audit row (docs/ISSUER.md) */
 };
 
 enum issuer_kind {
@@ -61,6 +71,9 @@ enum issuer_outcome {
 	ISSUER_OUTCOME_NONE = 0, /* not resolved */
 	ISSUER_OUTCOME_GRANTED = 1,
 	ISSUER_OUTCOME_DENIED = 2,
+	/* Set by the issuer, not by a resolution: the dispute was cleared while the appeal was
+	 * open, so there is nothing left to appeal. */
+	ISSUER_OUTCOME_WITHDRAWN = 3,
 };
 
 struct issuer_config {
@@ -135,9 +148,13 @@ bool issuer_text_is_valid(const char *s);
 /* "client" / "relay" and back; parse returns UM_OK or UM_ERR_INVALID. */
 const char *issuer_kind_name(enum issuer_kind kind);
 int issuer_kind_parse(const char *s, enum issuer_kind *kind) UM_WARN_UNUSED;
-/* "granted" / "denied" ("" for NONE) and back (NONE is not accepted by parse). */
+/* "granted" / "denied" / "withdrawn" ("" for NONE) and back (NONE is not accepted by
+ * parse). */
 const char *issuer_outcome_name(enum issuer_outcome outcome);
 int issuer_outcome_parse(const char *s, enum issuer_outcome *outcome) UM_WARN_UNUSED;
+
+/* Whether d caps its subject at now_s: not cleared and opened_s <= now_s < expires_s. */
+bool issuer_dispute_is_active(const struct issuer_dispute *d, uint64_t now_s);
 
 /*
  * The effective tier rule (top of this file), pure. disputes[0..n) are the subject's disputes
@@ -173,72 +190,150 @@ const char *issuer_errmsg(const struct issuer *is);
 
 /* ---- operations ----
  *
- * Each mutation takes the actor recorded in the audit trail (issuer_id_is_valid()) and now_s
- * (at most INT64_MAX - ISSUER_TTL_MAX_S). Errors, besides those listed per function:
- *   UM_ERR_INVALID    a bad argument (actor, id, tier, text, ttl, time out of range);
+ * Every mutation goes through issuer_apply(); the functions after it are shorthands for
+ * callers that need neither a request id nor a snapshot. A mutation needs an actor, recorded
+ * in the audit trail (issuer_id_is_valid(); NULL is refused), and now_s at most
+ * INT64_MAX - ISSUER_TTL_MAX_S. Errors, besides those listed per operation:
+ *   UM_ERR_INVALID    a bad argument (actor, id, request id, tier, text, ttl, time);
  *   UM_ERR_NOT_FOUND  no such subject (or dispute/appeal of that subject);
+ *   UM_ERR_EXISTS     the request id was used before for a different request;
  *   UM_ERR_TIMEOUT    another process held the database lock for the busy timeout;
- *   UM_ERR_DB, ...    store errors (store_errmsg() has the detail).
+ *   UM_ERR_DB         any other store failure: I/O, a damaged row, a constraint the checks
+ *                     here should have caught (the detail is logged; nothing was written);
+ *   UM_ERR_INTERNAL   a bug.
  * issuer_errmsg() says which.
  */
 
+enum issuer_op_type {
+	ISSUER_OP_SUBJECT_UPSERT = 1,  /* audit: "subject.create" or "subject.update" */
+	ISSUER_OP_SUBJECT_PROMOTE = 2, /* "subject.promote" */
+	ISSUER_OP_SUBJECT_ADJUST = 3,  /* "subject.adjust" */
+	ISSUER_OP_DISPUTE_OPEN = 4,    /* "dispute.open" */
+	ISSUER_OP_DISPUTE_CLEAR = 5,   /* "dispute.clear", then "appeal.withdraw" if one was open */
+	ISSUER_OP_APPEAL_OPEN = 6,     /* "appeal.open" */
+	ISSUER_OP_APPEAL_RESOLVE = 7,  /* "appeal.resolve", then "dispute.clear" if granted */
+};
+
 /*
- * Create subject id (reputation and bond 0) or set the kind and base tier of an existing one.
- * *created (may be NULL) tells which. Audit: "subject.create" or "subject.update".
+ * One mutation. Each type reads the common fields and its own arguments (marked), and ignores
+ * the others. Texts (reason, case_id, evidence_ref) are 0..128 printable ASCII; NULL is "".
  */
-int issuer_subject_upsert(struct issuer *is, const char *actor, const char *id,
-                          enum issuer_kind kind, uint8_t tier, uint64_t now_s,
-                          bool *created) UM_WARN_UNUSED;
+struct issuer_op {
+	enum issuer_op_type type;
+	const char *actor;   /* who, for the audit trail (required) */
+	const char *subject; /* the subject id */
+	/*
+	 * NULL, or 1..64 characters of the subject-id alphabet: the call becomes idempotent. The
+	 * first successful call with a request id stores (request id -> type, subject, actor,
+	 * arguments, result) in its own transaction. A later call with the same request id and
+	 * the same type, subject, actor and arguments applies nothing and returns UM_OK with the
+	 * stored result (res->replayed); with anything different it is UM_ERR_EXISTS. A failed
+	 * call stores nothing, so it may be retried with the same id. Request ids are kept
+	 * forever, like the audit trail.
+	 */
+	const char *request_id;
+	uint64_t now_s;
+	enum issuer_kind kind;       /* UPSERT */
+	uint8_t tier;                /* UPSERT, PROMOTE: the base tier, 1..15 */
+	uint8_t tier_cap;            /* DISPUTE_OPEN: 1..15 */
+	uint64_t ttl_s;              /* DISPUTE_OPEN, APPEAL_OPEN */
+	int64_t reputation_delta;    /* ADJUST */
+	int64_t bond_delta;          /* ADJUST */
+	int64_t dispute_id;          /* DISPUTE_CLEAR, APPEAL_OPEN */
+	int64_t appeal_id;           /* APPEAL_RESOLVE */
+	enum issuer_outcome outcome; /* APPEAL_RESOLVE: GRANTED or DENIED */
+	const char *reason;          /* PROMOTE, ADJUST, DISPUTE_CLEAR, APPEAL_RESOLVE */
+	const char *case_id;         /* DISPUTE_OPEN, APPEAL_OPEN */
+	const char *evidence_ref;    /* DISPUTE_OPEN, APPEAL_OPEN */
+};
+
+/* What a mutation did; for a replay, what the original call did. */
+struct issuer_result {
+	bool replayed; /* the request id was known: this call applied nothing */
+	bool created;  /* UPSERT: the subject was created */
+	/* DISPUTE_OPEN: the new dispute; DISPUTE_CLEAR: the cleared one; APPEAL_*: the appeal's. */
+	int64_t dispute_id;
+	/* APPEAL_OPEN: the new appeal; APPEAL_RESOLVE: the resolved one; DISPUTE_CLEAR: the appeal
+	 * it withdrew, 0 if none. */
+	int64_t appeal_id;
+	/* Those rows as the transaction leaves them (read in it); all zero for an id of 0. */
+	struct issuer_dispute dispute;
+	struct issuer_appeal appeal;
+};
+
+/* A subject's view at now_s with its newest disputes and appeals (what the admin API shows). */
+struct issuer_snapshot {
+	struct issuer_subject_view view;
+	size_t n_disputes; /* newest first, at most ISSUER_LIST_MAX */
+	struct issuer_dispute disputes[ISSUER_LIST_MAX];
+	size_t n_appeals; /* newest first, at most ISSUER_LIST_MAX */
+	struct issuer_appeal appeals[ISSUER_LIST_MAX];
+};
+
+/*
+ * Apply op in one transaction. res (may be NULL) gets what it did. snap (may be NULL; about
+ * 80 KB, so heap-allocate it) gets the subject's snapshot at op->now_s after the change, read
+ * in the same transaction: if that read fails, the change is rolled back and the error
+ * returned, so on UM_OK the change is on disk and everything to report about it is in hand.
+ * On error res and snap are zeroed and nothing was written. Per type:
+ *   UPSERT          create the subject (reputation and bond 0) or set its kind and base tier.
+ *   PROMOTE         set the base tier, up or down.
+ *   ADJUST          add the deltas to reputation and bond. UM_ERR_INVALID if either result
+ *                   would leave the int64 range, or if a negative bond_delta would take the
+ *                   bond below 0 (a bond is posted collateral; one already below 0 from
+ *                   before schema 2 may only be raised).
+ *   DISPUTE_OPEN    cap the subject at tier_cap from now_s until now_s + ttl_s (ttl_s in
+ *                   1..dispute_ttl_max_s). UM_ERR_TOO_LARGE when the subject already has
+ *                   ISSUER_ACTIVE_DISPUTES_MAX live disputes.
+ *   DISPUTE_CLEAR   clear a live (uncleared, unexpired) dispute, UM_ERR_STATE otherwise. Its
+ *                   open appeal, if any, is closed as WITHDRAWN in the same transaction.
+ *   APPEAL_OPEN     appeal a live dispute (else UM_ERR_STATE), open from now_s until
+ *                   now_s + ttl_s (ttl_s in 1..appeal_ttl_max_s) or the dispute's expiry,
+ *                   whichever is first. A dispute takes one appeal: UM_ERR_EXISTS if it has
+ *                   one that is resolved or still open (one that lapsed unresolved allows
+ *                   another).
+ *   APPEAL_RESOLVE  resolve an open appeal whose dispute is live: UM_ERR_STATE if the appeal
+ *                   is resolved or lapsed, or its dispute is cleared or expired (an expired
+ *                   dispute is never marked cleared, by this or by DISPUTE_CLEAR). GRANTED
+ *                   clears the dispute; DENIED records the outcome and the cap stays until
+ *                   the dispute expires.
+ */
+int issuer_apply(struct issuer *is, const struct issuer_op *op, struct issuer_result *res,
+                 struct issuer_snapshot *snap) UM_WARN_UNUSED;
+
+/* The subject's snapshot at now_s (a read: no actor). */
+int issuer_snapshot_get(struct issuer *is, const char *id, uint64_t now_s,
+                        struct issuer_snapshot *out) UM_WARN_UNUSED;
 /* The subject with its effective tier, binding cap and open appeal at now_s. */
 int issuer_subject_get(struct issuer *is, const char *id, uint64_t now_s,
                        struct issuer_subject_view *out) UM_WARN_UNUSED;
-/* Set the base tier (up or down) with a reason (0..128 printable). Audit: "subject.promote". */
-int issuer_subject_promote(struct issuer *is, const char *actor, const char *id, uint8_t tier,
-                           const char *reason, uint64_t now_s) UM_WARN_UNUSED;
-/*
- * Add the deltas to reputation and bond. UM_ERR_INVALID (nothing written) if either result
- * would leave the int64 range. Audit: "subject.adjust".
- */
-int issuer_subject_adjust(struct issuer *is, const char *actor, const char *id,
-                          int64_t reputation_delta, int64_t bond_delta, const char *reason,
-                          uint64_t now_s) UM_WARN_UNUSED;
-
-/*
- * Open a dispute on subject: tier cap 1..15 from now_s until now_s + ttl_s (ttl_s in
- * 1..dispute_ttl_max_s). *dispute_id (may be NULL) gets its id. UM_ERR_TOO_LARGE when the
- * subject already has ISSUER_ACTIVE_DISPUTES_MAX active disputes. Audit: "dispute.open".
- */
-int issuer_dispute_open(struct issuer *is, const char *actor, const char *subject, uint8_t tier_cap,
-                        uint64_t ttl_s, const char *case_id, const char *evidence_ref,
-                        uint64_t now_s, int64_t *dispute_id) UM_WARN_UNUSED;
-/* Clear an active dispute of subject. UM_ERR_STATE if it is already cleared or expired.
- * Audit: "dispute.clear". */
-int issuer_dispute_clear(struct issuer *is, const char *actor, const char *subject,
-                         int64_t dispute_id, const char *reason, uint64_t now_s) UM_WARN_UNUSED;
 /* Dispute dispute_id (any subject). */
 int issuer_dispute_get(struct issuer *is, int64_t dispute_id,
                        struct issuer_dispute *out) UM_WARN_UNUSED;
+int issuer_appeal_get(struct issuer *is, int64_t appeal_id,
+                      struct issuer_appeal *out) UM_WARN_UNUSED;
 
-/*
- * Appeal dispute_id of subject, open from now_s until now_s + ttl_s (1..appeal_ttl_max_s).
- * The dispute must be active (else UM_ERR_STATE). A dispute takes one appeal: UM_ERR_EXISTS
- * if it has one that is resolved or still open (one that lapsed unresolved allows another).
- * *appeal_id (may be NULL) gets its id. Audit: "appeal.open".
- */
+/* Shorthands for issuer_apply() without request id and snapshot; the out-params (may be
+ * NULL) get the result's created flag or new id. */
+int issuer_subject_upsert(struct issuer *is, const char *actor, const char *id,
+                          enum issuer_kind kind, uint8_t tier, uint64_t now_s,
+                          bool *created) UM_WARN_UNUSED;
+int issuer_subject_promote(struct issuer *is, const char *actor, const char *id, uint8_t tier,
+                           const char *reason, uint64_t now_s) UM_WARN_UNUSED;
+int issuer_subject_adjust(struct issuer *is, const char *actor, const char *id,
+                          int64_t reputation_delta, int64_t bond_delta, const char *reason,
+                          uint64_t now_s) UM_WARN_UNUSED;
+int issuer_dispute_open(struct issuer *is, const char *actor, const char *subject, uint8_t tier_cap,
+                        uint64_t ttl_s, const char *case_id, const char *evidence_ref,
+                        uint64_t now_s, int64_t *dispute_id) UM_WARN_UNUSED;
+int issuer_dispute_clear(struct issuer *is, const char *actor, const char *subject,
+                         int64_t dispute_id, const char *reason, uint64_t now_s) UM_WARN_UNUSED;
 int issuer_appeal_open(struct issuer *is, const char *actor, const char *subject,
                        int64_t dispute_id, uint64_t ttl_s, const char *case_id,
                        const char *evidence_ref, uint64_t now_s, int64_t *appeal_id) UM_WARN_UNUSED;
-/*
- * Resolve an open appeal of subject (UM_ERR_STATE if resolved already or lapsed at now_s).
- * GRANTED clears its dispute (if still uncleared) in the same transaction, audited as
- * "appeal.resolve" then "dispute.clear"; DENIED records the outcome and the cap stays until
- * the dispute expires.
- */
 int issuer_appeal_resolve(struct issuer *is, const char *actor, const char *subject,
                           int64_t appeal_id, enum issuer_outcome outcome, const char *reason,
                           uint64_t now_s) UM_WARN_UNUSED;
-int issuer_appeal_get(struct issuer *is, int64_t appeal_id,
-                      struct issuer_appeal *out) UM_WARN_UNUSED;
 
 /*
  * Call fn for the subject's disputes (appeals), newest first, at most limit of them
@@ -263,6 +358,9 @@ struct issuer_audit_entry {
 	const char *action; /* "subject.create", "dispute.open", ... (docs/ISSUER.md) */
 	const char *subject;
 	const char *detail; /* {"old": ..., "new": ..., ...} */
+	/* The row's chain hash as stored (ISSUER_AUDIT_HASH_LEN bytes), NULL if it is missing or
+	 * of another length (a damaged row: issuer_audit_verify() reports it). */
+	const uint8_t *hash;
 };
 typedef int issuer_audit_fn(void *arg, const struct issuer_audit_entry *e);
 /*
@@ -271,6 +369,18 @@ typedef int issuer_audit_fn(void *arg, const struct issuer_audit_entry *e);
  */
 int issuer_audit_foreach(struct issuer *is, int64_t after_seq, size_t limit, issuer_audit_fn *fn,
                          void *arg) UM_WARN_UNUSED;
+/*
+ * Recompute the audit hash chain (docs/ISSUER.md) over every row, in one transaction (it reads
+ * the whole trail: an admin action, not a per-request check). UM_OK: every row's hash matches
+ * its content and its predecessor, seqs run 1, 2, ... without a gap, and no row is missing at
+ * the end; *n_rows (may be NULL) gets the count, *first_bad_seq 0. UM_ERR_AUTH: the chain is
+ * broken; *first_bad_seq is the first seq whose row was changed, removed or is not chained
+ * (a removed row's seq when rows are missing), *n_rows the rows read. Store errors otherwise.
+ * This detects edits made by whoever bypassed the triggers, unless they also rewrote every
+ * later hash: compare the hash of a row kept elsewhere (GET /v1/admin/audit shows it) to
+ * catch that.
+ */
+int issuer_audit_verify(struct issuer *is, uint64_t *n_rows, int64_t *first_bad_seq) UM_WARN_UNUSED;
 
 /* ---- admin HTTP API (issuer_http.c; routes in docs/ISSUER.md) ---- */
 

@@ -315,7 +315,8 @@ issuer_revocations_parse(const uint8_t *in, size_t len, struct issuer_revocation
 		}
 		memcpy(d->subjects[i], v, n);
 		d->subjects[i][n] = '\0';
-		if (!issuer_id_is_valid(d->subjects[i])) {
+		/* A NUL inside would cut the id short: "alice\0x" must not revoke "alice". */
+		if (strlen(d->subjects[i]) != n || !issuer_id_is_valid(d->subjects[i])) {
 			res = UM_ERR_MALFORMED;
 			goto out;
 		}

@@ -5,7 +5,9 @@
  * fills the response. Every input is capped before it is read and every error is JSON
  * {"error": reason}. Routes, bodies and replies: docs/ISSUER.md. fuzz/fuzz_issuer_http.c runs
  * it on arbitrary methods, paths, headers and bodies. Public routes (/v1/pubkeys, token
- * issuance, ...) are not served here: anything outside /v1/admin/ is 404.
+ * issuance, ...) are not served here: anything outside /v1/admin/ is 404. A mutation's reply
+ * is built from what issuer_apply() read inside its transaction: once the change is
+ * committed, only running out of memory can turn its reply into an error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <strings.h>
 #include <jansson.h>
 
+#include "lib/encoding.h"
 #include "lib/err.h"
 #include "trust/issuer_st.h"
 
@@ -72,10 +75,11 @@ reply_core_err(struct issuer *is, struct ev_http_resp *resp, int err)
 	case UM_ERR_TOO_LARGE:
 		status = 409;
 		break;
-	case UM_ERR_TIMEOUT:
+	case UM_ERR_TIMEOUT: /* the lock was busy */
+	case UM_ERR_DB:      /* I/O, disk full, a damaged row: nothing was written; retry */
 		status = 503;
 		break;
-	default:
+	default: /* a bug */
 		status = 500;
 		break;
 	}
@@ -98,7 +102,7 @@ dispute_obj(const struct issuer_dispute *d, uint64_t now_s)
 	                 (json_int_t)d->expires_s, "cleared_at",
 	                 time_or_null(d->cleared, d->cleared_s), "case_id", d->case_id,
 	                 "evidence_ref", d->evidence_ref, "active",
-	                 !d->cleared && now_s < d->expires_s);
+	                 issuer_dispute_is_active(d, now_s));
 }
 
 static json_t *
@@ -115,91 +119,32 @@ appeal_obj(const struct issuer_appeal *a, uint64_t now_s)
 	                 !resolved && now_s < a->expires_s);
 }
 
-struct list_ctx {
-	json_t *arr;
-	uint64_t now_s;
-};
-
-static int
-add_dispute(void *arg, const struct issuer_dispute *d)
-{
-	struct list_ctx *c = arg;
-	json_t *o = dispute_obj(d, c->now_s);
-
-	if (o == NULL)
-		return UM_ERR_INTERNAL;
-	json_array_append_new(c->arr, o);
-	return UM_OK;
-}
-
-static int
-add_appeal(void *arg, const struct issuer_appeal *a)
-{
-	struct list_ctx *c = arg;
-	json_t *o = appeal_obj(a, c->now_s);
-
-	if (o == NULL)
-		return UM_ERR_INTERNAL;
-	json_array_append_new(c->arr, o);
-	return UM_OK;
-}
-
-/* The subject's view at now_s as JSON (docs/ISSUER.md), or NULL with *err set. */
+/* The subject's snapshot at now_s as JSON (docs/ISSUER.md); NULL only without memory. */
 static json_t *
-subject_doc(struct issuer *is, const char *id, uint64_t now_s, int *err)
+snapshot_json(const struct issuer_snapshot *snap, uint64_t now_s)
 {
-	struct issuer_subject_view v;
-	struct list_ctx disputes = { json_array(), now_s }, appeals = { json_array(), now_s };
-	const struct issuer_subject *s = &v.subject;
+	const struct issuer_subject_view *v = &snap->view;
+	const struct issuer_subject *s = &v->subject;
+	json_t *disputes = json_array(), *appeals = json_array();
 	json_t *cap = json_null(), *appeal = json_null();
 
-	if ((*err = issuer_subject_get(is, id, now_s, &v)) != UM_OK ||
-	    (*err = issuer_dispute_foreach(is, id, ISSUER_LIST_MAX, add_dispute, &disputes)) !=
-	            UM_OK ||
-	    (*err = issuer_appeal_foreach(is, id, ISSUER_LIST_MAX, add_appeal, &appeals)) !=
-	            UM_OK) {
-		json_decref(disputes.arr);
-		json_decref(appeals.arr);
-		return NULL;
-	}
-	if (v.capped)
-		cap = json_pack("{s:i, s:I, s:I}", "tier_cap", (int)v.cap, "expires",
-		                (json_int_t)v.cap_expires_s, "dispute",
-		                (json_int_t)v.cap_dispute_id);
-	if (v.has_open_appeal)
-		appeal = appeal_obj(&v.appeal, now_s);
+	for (size_t i = 0; i < snap->n_disputes && disputes != NULL; i++)
+		json_array_append_new(disputes, dispute_obj(&snap->disputes[i], now_s));
+	for (size_t i = 0; i < snap->n_appeals && appeals != NULL; i++)
+		json_array_append_new(appeals, appeal_obj(&snap->appeals[i], now_s));
+	if (v->capped)
+		cap = json_pack("{s:i, s:I, s:I}", "tier_cap", (int)v->cap, "expires",
+		                (json_int_t)v->cap_expires_s, "dispute",
+		                (json_int_t)v->cap_dispute_id);
+	if (v->has_open_appeal)
+		appeal = appeal_obj(&v->appeal, now_s);
 	return json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "id",
 	                 s->id, "kind", issuer_kind_name(s->kind), "tier", (int)s->tier,
-	                 "effective_tier", (int)v.effective_tier, "reputation",
+	                 "effective_tier", (int)v->effective_tier, "reputation",
 	                 (json_int_t)s->reputation, "bond", (json_int_t)s->bond, "created",
 	                 (json_int_t)s->created_s, "updated", (json_int_t)s->updated_s,
-	                 "active_disputes", (json_int_t)v.n_active_disputes, "cap", cap, "appeal",
-	                 appeal, "disputes", disputes.arr, "appeals", appeals.arr);
-}
-
-/*
- * Reply {"subject": <view>} plus key: extra (stolen; key NULL for none) with status. The write
- * is already committed: if reading it back fails, the reply says so with the core's error.
- */
-static void
-reply_subject(struct issuer *is, const char *id, uint64_t now_s, int status, const char *key,
-              json_t *extra, struct ev_http_resp *resp)
-{
-	int err = UM_OK;
-	json_t *doc = subject_doc(is, id, now_s, &err);
-	json_t *j;
-
-	if (doc == NULL) {
-		json_decref(extra);
-		reply_core_err(is, resp, err);
-		return;
-	}
-	j = json_pack("{s:o}", "subject", doc);
-	if (j != NULL && key != NULL)
-		json_object_set_new(j, key, extra != NULL ? extra : json_null());
-	else
-		json_decref(extra);
-	reply_json(resp, status, j);
+	                 "active_disputes", (json_int_t)v->n_active_disputes, "cap", cap, "appeal",
+	                 appeal, "disputes", disputes, "appeals", appeals);
 }
 
 /* ---- strict body parsing ---- */
@@ -212,8 +157,12 @@ struct field {
 	bool required;
 };
 
-/* Every body may name the actor recorded in the audit trail. */
-static const struct field actor_field = { "actor", F_STR, false };
+/* Every body (every mutation) may name the actor recorded in the audit trail and a request
+ * id that makes it idempotent. */
+static const struct field common_fields[] = {
+	{ "actor", F_STR, false },
+	{ "request_id", F_STR, false },
+};
 
 /* A field name safe to quote back (short, ASCII word), else NULL. */
 static const char *
@@ -231,8 +180,8 @@ quotable(const char *key)
 }
 
 /*
- * Parse body as one JSON object holding only fields of spec (plus "actor"), each of its type,
- * the required ones present. NULL after replying 400 with the reason.
+ * Parse body as one JSON object holding only fields of spec (plus the common ones), each of its
+ * type, the required ones present. NULL after replying 400 with the reason.
  */
 static json_t *
 parse_body(const uint8_t *body, size_t len, const struct field *spec, size_t n_spec,
@@ -264,8 +213,9 @@ parse_body(const uint8_t *body, size_t len, const struct field *spec, size_t n_s
 	{
 		const struct field *f = NULL;
 
-		if (strcmp(key, actor_field.name) == 0)
-			f = &actor_field;
+		for (size_t i = 0; i < UM_ARRAY_LEN(common_fields) && f == NULL; i++)
+			if (strcmp(key, common_fields[i].name) == 0)
+				f = &common_fields[i];
 		for (size_t i = 0; i < n_spec && f == NULL; i++)
 			if (strcmp(key, spec[i].name) == 0)
 				f = &spec[i];
@@ -335,16 +285,22 @@ str_clean(json_t *o, const char *name)
 	return v == NULL || strlen(json_string_value(v)) == json_string_length(v);
 }
 
-static const char *
-get_actor(json_t *o, struct ev_http_resp *resp)
+/* The common fields into op (actor, request_id); false after replying 400. */
+static bool
+get_common(json_t *o, struct issuer_op *op, struct ev_http_resp *resp)
 {
-	const char *a = get_str(o, "actor", DEFAULT_ACTOR);
-
-	if (!str_clean(o, "actor") || !issuer_id_is_valid(a)) {
+	op->actor = get_str(o, "actor", DEFAULT_ACTOR);
+	if (!str_clean(o, "actor") || !issuer_id_is_valid(op->actor)) {
 		reply_error(resp, 400, "invalid actor: 1..64 of [A-Za-z0-9._:@-]");
-		return NULL;
+		return false;
 	}
-	return a;
+	op->request_id = get_str(o, "request_id", NULL);
+	if (op->request_id != NULL &&
+	    (!str_clean(o, "request_id") || !issuer_id_is_valid(op->request_id))) {
+		reply_error(resp, 400, "invalid request_id: 1..64 of [A-Za-z0-9._:@-]");
+		return false;
+	}
+	return true;
 }
 
 /* Text fields (0..128 printable) with a default of "". false after replying 400. */
@@ -377,7 +333,58 @@ struct req {
 static void
 h_subject_get(struct req *r)
 {
-	reply_subject(r->is, r->id, r->now_s, 200, NULL, NULL, r->resp);
+	struct issuer_snapshot *snap = um_xmalloc(sizeof(*snap));
+	int ret = issuer_snapshot_get(r->is, r->id, r->now_s, snap);
+
+	if (ret != UM_OK)
+		reply_core_err(r->is, r->resp, ret);
+	else
+		reply_json(r->resp, 200,
+		           json_pack("{s:o}", "subject", snapshot_json(snap, r->now_s)));
+	free(snap);
+}
+
+/* What a mutation's reply carries besides the subject. */
+enum extra { EXTRA_NONE, EXTRA_CREATED, EXTRA_DISPUTE, EXTRA_APPEAL };
+
+/*
+ * Apply op (its actor, request id and arguments filled) to the path's subject and reply
+ * {"subject": S} plus the extra, with status (201 when something was created, 200 for a
+ * replay). Everything in the reply was read inside the operation's transaction.
+ */
+static void
+run_op(struct req *r, struct issuer_op *op, enum extra extra)
+{
+	struct issuer_snapshot *snap = um_xmalloc(sizeof(*snap));
+	struct issuer_result res;
+	int status = 200, ret;
+	json_t *j;
+
+	op->subject = r->id;
+	op->now_s = r->now_s;
+	if ((ret = issuer_apply(r->is, op, &res, snap)) != UM_OK) {
+		reply_core_err(r->is, r->resp, ret);
+		free(snap);
+		return;
+	}
+	j = json_pack("{s:o}", "subject", snapshot_json(snap, r->now_s));
+	free(snap);
+	if (j != NULL && extra == EXTRA_CREATED) {
+		json_object_set_new(j, "created", json_boolean(res.created));
+		status = res.created ? 201 : 200;
+	} else if (j != NULL && extra == EXTRA_DISPUTE) {
+		json_object_set_new(j, "dispute", dispute_obj(&res.dispute, r->now_s));
+		status = 201;
+	} else if (j != NULL && extra == EXTRA_APPEAL) {
+		json_object_set_new(j, "appeal", appeal_obj(&res.appeal, r->now_s));
+		status = 201;
+	}
+	if (j != NULL && res.replayed) {
+		/* The original call's result; nothing was applied now. */
+		json_object_set_new(j, "replayed", json_true());
+		status = 200;
+	}
+	reply_json(r->resp, status, j);
 }
 
 static void
@@ -385,28 +392,21 @@ h_subject_put(struct req *r)
 {
 	static const struct field spec[] = { { "kind", F_STR, true }, { "tier", F_INT, true } };
 	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
-	enum issuer_kind kind;
-	const char *actor;
+	struct issuer_op op = { .type = ISSUER_OP_SUBJECT_UPSERT };
 	json_int_t tier;
-	bool created = false;
-	int ret;
 
 	if (o == NULL)
 		return;
-	if ((actor = get_actor(o, r->resp)) == NULL)
+	if (!get_common(o, &op, r->resp))
 		goto out;
-	if (issuer_kind_parse(get_str(o, "kind", ""), &kind) != UM_OK) {
+	if (issuer_kind_parse(get_str(o, "kind", ""), &op.kind) != UM_OK) {
 		reply_error(r->resp, 400, "field \"kind\" must be \"client\" or \"relay\"");
 		goto out;
 	}
 	if (!get_int(o, "tier", ISSUER_TIER_MIN, ISSUER_TIER_MAX, 0, &tier, r->resp))
 		goto out;
-	ret = issuer_subject_upsert(r->is, actor, r->id, kind, (uint8_t)tier, r->now_s, &created);
-	if (ret != UM_OK)
-		reply_core_err(r->is, r->resp, ret);
-	else
-		reply_subject(r->is, r->id, r->now_s, created ? 201 : 200, "created",
-		              json_boolean(created), r->resp);
+	op.tier = (uint8_t)tier;
+	run_op(r, &op, EXTRA_CREATED);
 out:
 	json_decref(o);
 }
@@ -416,20 +416,16 @@ h_promote(struct req *r)
 {
 	static const struct field spec[] = { { "tier", F_INT, true }, { "reason", F_STR, false } };
 	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
-	const char *actor, *reason;
+	struct issuer_op op = { .type = ISSUER_OP_SUBJECT_PROMOTE };
 	json_int_t tier;
-	int ret;
 
 	if (o == NULL)
 		return;
-	if ((actor = get_actor(o, r->resp)) == NULL || !get_text(o, "reason", &reason, r->resp) ||
+	if (!get_common(o, &op, r->resp) || !get_text(o, "reason", &op.reason, r->resp) ||
 	    !get_int(o, "tier", ISSUER_TIER_MIN, ISSUER_TIER_MAX, 0, &tier, r->resp))
 		goto out;
-	ret = issuer_subject_promote(r->is, actor, r->id, (uint8_t)tier, reason, r->now_s);
-	if (ret != UM_OK)
-		reply_core_err(r->is, r->resp, ret);
-	else
-		reply_subject(r->is, r->id, r->now_s, 200, NULL, NULL, r->resp);
+	op.tier = (uint8_t)tier;
+	run_op(r, &op, EXTRA_NONE);
 out:
 	json_decref(o);
 }
@@ -443,22 +439,18 @@ h_adjust(struct req *r)
 		{ "reason", F_STR, false },
 	};
 	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
-	const char *actor, *reason;
+	struct issuer_op op = { .type = ISSUER_OP_SUBJECT_ADJUST };
 	json_int_t rep, bond;
-	int ret;
 
 	if (o == NULL)
 		return;
-	if ((actor = get_actor(o, r->resp)) == NULL || !get_text(o, "reason", &reason, r->resp) ||
+	if (!get_common(o, &op, r->resp) || !get_text(o, "reason", &op.reason, r->resp) ||
 	    !get_int(o, "reputation_delta", INT64_MIN, INT64_MAX, 0, &rep, r->resp) ||
 	    !get_int(o, "bond_delta", INT64_MIN, INT64_MAX, 0, &bond, r->resp))
 		goto out;
-	ret = issuer_subject_adjust(r->is, actor, r->id, (int64_t)rep, (int64_t)bond, reason,
-	                            r->now_s);
-	if (ret != UM_OK)
-		reply_core_err(r->is, r->resp, ret);
-	else
-		reply_subject(r->is, r->id, r->now_s, 200, NULL, NULL, r->resp);
+	op.reputation_delta = (int64_t)rep;
+	op.bond_delta = (int64_t)bond;
+	run_op(r, &op, EXTRA_NONE);
 out:
 	json_decref(o);
 }
@@ -473,29 +465,20 @@ h_dispute_open(struct req *r)
 		{ "evidence_ref", F_STR, false },
 	};
 	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
-	const char *actor, *case_id, *evidence_ref;
+	struct issuer_op op = { .type = ISSUER_OP_DISPUTE_OPEN };
 	json_int_t cap, ttl;
-	struct issuer_dispute d;
-	int64_t id = 0;
-	int ret;
 
 	if (o == NULL)
 		return;
-	if ((actor = get_actor(o, r->resp)) == NULL ||
+	if (!get_common(o, &op, r->resp) ||
 	    !get_int(o, "tier_cap", ISSUER_TIER_MIN, ISSUER_TIER_MAX, 0, &cap, r->resp) ||
 	    !get_int(o, "ttl_s", 1, (json_int_t)r->is->dispute_ttl_max_s, 0, &ttl, r->resp) ||
-	    !get_text(o, "case_id", &case_id, r->resp) ||
-	    !get_text(o, "evidence_ref", &evidence_ref, r->resp))
+	    !get_text(o, "case_id", &op.case_id, r->resp) ||
+	    !get_text(o, "evidence_ref", &op.evidence_ref, r->resp))
 		goto out;
-	ret = issuer_dispute_open(r->is, actor, r->id, (uint8_t)cap, (uint64_t)ttl, case_id,
-	                          evidence_ref, r->now_s, &id);
-	if (ret == UM_OK)
-		ret = issuer_dispute_get(r->is, id, &d);
-	if (ret != UM_OK)
-		reply_core_err(r->is, r->resp, ret);
-	else
-		reply_subject(r->is, r->id, r->now_s, 201, "dispute", dispute_obj(&d, r->now_s),
-		              r->resp);
+	op.tier_cap = (uint8_t)cap;
+	op.ttl_s = (uint64_t)ttl;
+	run_op(r, &op, EXTRA_DISPUTE);
 out:
 	json_decref(o);
 }
@@ -505,19 +488,12 @@ h_dispute_clear(struct req *r, int64_t dispute_id)
 {
 	static const struct field spec[] = { { "reason", F_STR, false } };
 	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
-	const char *actor, *reason;
-	int ret;
+	struct issuer_op op = { .type = ISSUER_OP_DISPUTE_CLEAR, .dispute_id = dispute_id };
 
 	if (o == NULL)
 		return;
-	if ((actor = get_actor(o, r->resp)) == NULL || !get_text(o, "reason", &reason, r->resp))
-		goto out;
-	ret = issuer_dispute_clear(r->is, actor, r->id, dispute_id, reason, r->now_s);
-	if (ret != UM_OK)
-		reply_core_err(r->is, r->resp, ret);
-	else
-		reply_subject(r->is, r->id, r->now_s, 200, NULL, NULL, r->resp);
-out:
+	if (get_common(o, &op, r->resp) && get_text(o, "reason", &op.reason, r->resp))
+		run_op(r, &op, EXTRA_NONE);
 	json_decref(o);
 }
 
@@ -531,29 +507,20 @@ h_appeal_open(struct req *r)
 		{ "evidence_ref", F_STR, false },
 	};
 	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
-	const char *actor, *case_id, *evidence_ref;
+	struct issuer_op op = { .type = ISSUER_OP_APPEAL_OPEN };
 	json_int_t dispute, ttl;
-	struct issuer_appeal a;
-	int64_t id = 0;
-	int ret;
 
 	if (o == NULL)
 		return;
-	if ((actor = get_actor(o, r->resp)) == NULL ||
+	if (!get_common(o, &op, r->resp) ||
 	    !get_int(o, "dispute", 1, INT64_MAX, 0, &dispute, r->resp) ||
 	    !get_int(o, "ttl_s", 1, (json_int_t)r->is->appeal_ttl_max_s, 0, &ttl, r->resp) ||
-	    !get_text(o, "case_id", &case_id, r->resp) ||
-	    !get_text(o, "evidence_ref", &evidence_ref, r->resp))
+	    !get_text(o, "case_id", &op.case_id, r->resp) ||
+	    !get_text(o, "evidence_ref", &op.evidence_ref, r->resp))
 		goto out;
-	ret = issuer_appeal_open(r->is, actor, r->id, (int64_t)dispute, (uint64_t)ttl, case_id,
-	                         evidence_ref, r->now_s, &id);
-	if (ret == UM_OK)
-		ret = issuer_appeal_get(r->is, id, &a);
-	if (ret != UM_OK)
-		reply_core_err(r->is, r->resp, ret);
-	else
-		reply_subject(r->is, r->id, r->now_s, 201, "appeal", appeal_obj(&a, r->now_s),
-		              r->resp);
+	op.dispute_id = (int64_t)dispute;
+	op.ttl_s = (uint64_t)ttl;
+	run_op(r, &op, EXTRA_APPEAL);
 out:
 	json_decref(o);
 }
@@ -566,23 +533,18 @@ h_appeal_resolve(struct req *r, int64_t appeal_id)
 		{ "reason", F_STR, false },
 	};
 	json_t *o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp);
-	const char *actor, *reason;
-	enum issuer_outcome outcome;
-	int ret;
+	struct issuer_op op = { .type = ISSUER_OP_APPEAL_RESOLVE, .appeal_id = appeal_id };
 
 	if (o == NULL)
 		return;
-	if ((actor = get_actor(o, r->resp)) == NULL || !get_text(o, "reason", &reason, r->resp))
+	if (!get_common(o, &op, r->resp) || !get_text(o, "reason", &op.reason, r->resp))
 		goto out;
-	if (issuer_outcome_parse(get_str(o, "outcome", ""), &outcome) != UM_OK) {
+	if (issuer_outcome_parse(get_str(o, "outcome", ""), &op.outcome) != UM_OK ||
+	    op.outcome == ISSUER_OUTCOME_WITHDRAWN) {
 		reply_error(r->resp, 400, "field \"outcome\" must be \"granted\" or \"denied\"");
 		goto out;
 	}
-	ret = issuer_appeal_resolve(r->is, actor, r->id, appeal_id, outcome, reason, r->now_s);
-	if (ret != UM_OK)
-		reply_core_err(r->is, r->resp, ret);
-	else
-		reply_subject(r->is, r->id, r->now_s, 200, NULL, NULL, r->resp);
+	run_op(r, &op, EXTRA_NONE);
 out:
 	json_decref(o);
 }
@@ -655,11 +617,15 @@ add_audit(void *arg, const struct issuer_audit_entry *e)
 {
 	struct audit_ctx *c = arg;
 	json_t *detail = json_loads(e->detail, 0, NULL);
+	char hex[HEX_LEN(ISSUER_AUDIT_HASH_LEN)];
 	json_t *o;
 
-	o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:o}", "seq", (json_int_t)e->seq, "time",
+	if (e->hash == NULL || enc_hex(hex, sizeof(hex), e->hash, ISSUER_AUDIT_HASH_LEN) != UM_OK)
+		hex[0] = '\0';
+	o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:o}", "seq", (json_int_t)e->seq, "time",
 	              (json_int_t)e->time_s, "actor", e->actor, "action", e->action, "subject",
-	              e->subject, "detail", detail != NULL ? detail : json_null());
+	              e->subject, "detail", detail != NULL ? detail : json_null(), "hash",
+	              hex[0] != '\0' ? json_string(hex) : json_null());
 	if (o == NULL)
 		return UM_ERR_INTERNAL;
 	json_array_append_new(c->arr, o);
@@ -689,6 +655,23 @@ h_audit(struct issuer *is, const char *query, struct ev_http_resp *resp)
 	}
 	reply_json(resp, 200,
 	           json_pack("{s:o, s:I}", "entries", c.arr, "next_after", (json_int_t)c.last));
+}
+
+/* GET /v1/admin/audit/verify: 200 with the verdict, whatever it is. */
+static void
+h_audit_verify(struct issuer *is, struct ev_http_resp *resp)
+{
+	uint64_t n = 0;
+	int64_t bad = 0;
+	int ret = issuer_audit_verify(is, &n, &bad);
+
+	if (ret == UM_OK)
+		reply_json(resp, 200, json_pack("{s:b, s:I}", "ok", 1, "rows", (json_int_t)n));
+	else if (ret == UM_ERR_AUTH)
+		reply_json(resp, 200,
+		           json_pack("{s:b, s:I}", "ok", 0, "first_bad_seq", (json_int_t)bad));
+	else
+		reply_core_err(is, resp, ret);
 }
 
 /* ---- authentication ---- */
@@ -860,13 +843,18 @@ issuer_handle(struct issuer *is, const char *method, const char *path,
 		segs[n_segs++] = p;
 		p = strchr(p, '/');
 	}
-	if (n_segs == 1 && strcmp(segs[0], "audit") == 0) {
+	if ((n_segs == 1 || (n_segs == 2 && strcmp(segs[1], "verify") == 0)) &&
+	    strcmp(segs[0], "audit") == 0) {
 		if (strcmp(method, "GET") != 0)
 			reply_error(resp, 405, "method not allowed: GET");
 		else if (len > 0)
 			reply_error(resp, 400, "GET takes no body");
-		else
+		else if (n_segs == 1)
 			h_audit(is, query, resp);
+		else if (query != NULL && *query != '\0')
+			reply_error(resp, 400, "this route takes no query string");
+		else
+			h_audit_verify(is, resp);
 		return;
 	}
 	if (n_segs < 2 || strcmp(segs[0], "subjects") != 0) {

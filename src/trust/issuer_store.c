@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The issuer's tables (schema "issuer"): subjects, disputes, appeals and the append-only audit
- * trail. Fixed SQL with `?` parameters only; each call prepares, runs and frees its statement
- * (admin traffic is light). Transactions are the caller's (issuer.c): these calls only read
- * and write rows. The CHECK constraints repeat the API's rules, so a bug above cannot store a
- * value the readers here would refuse.
+ * The issuer's tables (schema "issuer"): subjects, disputes, appeals, request ids and the
+ * append-only, hash-chained audit trail. Fixed SQL with `?` parameters only; each call
+ * prepares, runs and frees its statement (admin traffic is light). Transactions are the
+ * caller's (issuer.c, issuer_ops.c): these calls only read and write rows. The CHECK
+ * constraints repeat the API's rules, so a bug above cannot store a value the readers here
+ * would refuse.
  */
 #include <string.h>
 
@@ -56,8 +57,58 @@ static const char schema_v1[] =
         "CREATE TRIGGER issuer_audit_no_delete BEFORE DELETE ON issuer_audit"
         " BEGIN SELECT RAISE(ABORT, 'issuer_audit is append-only'); END;";
 
+/*
+ * Version 2: the audit hash chain (a column filled for existing rows by migrate_v2(), which
+ * puts back the UPDATE trigger dropped here for that), request ids (issuer_requests), and the
+ * "withdrawn" appeal outcome. SQLite cannot change a CHECK in place, so issuer_appeals is
+ * rebuilt by its documented recipe (new table, copy, drop, rename); nothing references it, and
+ * since appeal rows are never deleted, the copy keeps the AUTOINCREMENT counter (max id).
+ */
+#define APPEAL_COPY_COLS \
+	"id, subject, dispute, opened, expires, resolved_at, outcome, case_id, evidence_ref"
+static const char schema_v2[] =
+        "DROP TRIGGER issuer_audit_no_update;"
+        "ALTER TABLE issuer_audit ADD COLUMN hash BLOB"
+        " CHECK (hash IS NULL OR (typeof(hash) = 'blob' AND length(hash) = 32));"
+        "CREATE TABLE issuer_requests ("
+        " request_id TEXT PRIMARY KEY NOT NULL CHECK (length(request_id) BETWEEN 1 AND 64),"
+        " time INTEGER NOT NULL,"
+        " op TEXT NOT NULL,"
+        " subject TEXT NOT NULL,"
+        " params TEXT NOT NULL,"
+        " created INTEGER NOT NULL CHECK (created IN (0, 1)),"
+        " dispute INTEGER NOT NULL,"
+        " appeal INTEGER NOT NULL);"
+        "CREATE TABLE issuer_appeals_v2 ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " subject TEXT NOT NULL REFERENCES issuer_subjects(id),"
+        " dispute INTEGER NOT NULL REFERENCES issuer_disputes(id),"
+        " opened INTEGER NOT NULL,"
+        " expires INTEGER NOT NULL CHECK (expires > opened),"
+        " resolved_at INTEGER,"
+        " outcome TEXT CHECK (outcome IN ('granted', 'denied', 'withdrawn')),"
+        " case_id TEXT NOT NULL CHECK (length(case_id) <= 128),"
+        " evidence_ref TEXT NOT NULL CHECK (length(evidence_ref) <= 128),"
+        " CHECK ((resolved_at IS NULL) = (outcome IS NULL)));"
+        "INSERT INTO issuer_appeals_v2 (" APPEAL_COPY_COLS ") SELECT " APPEAL_COPY_COLS
+        " FROM issuer_appeals ORDER BY id;"
+        "DROP TABLE issuer_appeals;"
+        "ALTER TABLE issuer_appeals_v2 RENAME TO issuer_appeals;"
+        "CREATE INDEX issuer_appeals_subject ON issuer_appeals(subject, id);"
+        "CREATE INDEX issuer_appeals_dispute ON issuer_appeals(dispute);";
+
+static const char audit_triggers_v2[] =
+        "CREATE TRIGGER issuer_audit_no_update BEFORE UPDATE ON issuer_audit"
+        " BEGIN SELECT RAISE(ABORT, 'issuer_audit is append-only'); END;"
+        "CREATE TRIGGER issuer_audit_need_hash BEFORE INSERT ON issuer_audit"
+        " WHEN NEW.hash IS NULL"
+        " BEGIN SELECT RAISE(ABORT, 'issuer_audit rows need a chain hash'); END;";
+
+static int migrate_v2(struct store *st);
+
 static const struct store_migration migs[] = {
 	{ 1, schema_v1, NULL },
+	{ 2, schema_v2, migrate_v2 },
 };
 
 const struct store_schema issuer_schema = { "issuer", migs, UM_ARRAY_LEN(migs) };
@@ -323,29 +374,59 @@ issuer_db_dispute_clear(struct issuer *is, int64_t id, uint64_t now_s)
 	return ret;
 }
 
+/* The predicate of issuer_dispute_is_active(), in SQL: subject, now_s, now_s are bound. */
+#define DISPUTE_ACTIVE_WHERE "subject = ? AND cleared_at IS NULL AND opened <= ? AND expires > ?"
+
 int
-issuer_db_disputes_active(struct issuer *is, const char *subject, uint64_t now_s,
-                          struct issuer_dispute *out, size_t cap, size_t *n)
+issuer_db_dispute_binding(struct issuer *is, const char *subject, uint64_t now_s,
+                          struct issuer_dispute *out)
 {
 	struct store_stmt *s = NULL;
 	int ret;
 
-	*n = 0;
+	memset(out, 0, sizeof(*out));
+	/* issuer_effective_tier()'s order: lowest cap, then latest expiry, then first opened. */
 	if ((ret = prepare(is,
-	                   "SELECT " DISPUTE_COLS " FROM issuer_disputes WHERE subject = ?"
-	                   " AND cleared_at IS NULL AND expires > ? ORDER BY id LIMIT ?",
+	                   "SELECT " DISPUTE_COLS
+	                   " FROM issuer_disputes WHERE " DISPUTE_ACTIVE_WHERE
+	                   " ORDER BY tier_cap, expires DESC, id LIMIT 1",
 	                   &s)) != UM_OK)
 		return ret;
 	if ((ret = store_stmt_bind_text(s, 1, subject)) != UM_OK ||
-	    (ret = bind_u64(s, 2, now_s)) != UM_OK || (ret = bind_u64(s, 3, cap)) != UM_OK)
+	    (ret = bind_u64(s, 2, now_s)) != UM_OK || (ret = bind_u64(s, 3, now_s)) != UM_OK)
 		goto out;
-	while ((ret = store_stmt_step(s)) == STORE_ROW && *n < cap) {
-		if ((ret = dispute_row(s, &out[*n])) != UM_OK)
+	ret = store_stmt_step(s);
+	if (ret == STORE_DONE)
+		ret = UM_ERR_NOT_FOUND;
+	else if (ret == STORE_ROW)
+		ret = dispute_row(s, out);
+out:
+	store_stmt_free(s);
+	return ret;
+}
+
+/* count(*) of sql with subject and now_s bound n_now times after it. */
+static int
+count_rows(struct issuer *is, const char *sql, const char *subject, uint64_t now_s, int n_now,
+           size_t *n)
+{
+	struct store_stmt *s = NULL;
+	uint64_t v = 0;
+	int ret;
+
+	*n = 0;
+	if ((ret = prepare(is, sql, &s)) != UM_OK)
+		return ret;
+	if ((ret = store_stmt_bind_text(s, 1, subject)) != UM_OK)
+		goto out;
+	for (int i = 0; i < n_now; i++)
+		if ((ret = bind_u64(s, 2 + i, now_s)) != UM_OK)
 			goto out;
-		(*n)++;
-	}
-	if (ret == STORE_DONE || ret == STORE_ROW)
-		ret = UM_OK;
+	ret = store_stmt_step(s);
+	if (ret == STORE_ROW && (ret = col_u64(s, 0, &v)) == UM_OK)
+		*n = (size_t)v;
+	else if (ret == STORE_DONE)
+		ret = UM_ERR_INTERNAL;
 out:
 	store_stmt_free(s);
 	return ret;
@@ -354,26 +435,17 @@ out:
 int
 issuer_db_disputes_count_active(struct issuer *is, const char *subject, uint64_t now_s, size_t *n)
 {
-	struct store_stmt *s = NULL;
-	uint64_t v = 0;
-	int ret;
+	return count_rows(is, "SELECT count(*) FROM issuer_disputes WHERE " DISPUTE_ACTIVE_WHERE,
+	                  subject, now_s, 2, n);
+}
 
-	*n = 0;
-	if ((ret = prepare(is,
-	                   "SELECT count(*) FROM issuer_disputes WHERE subject = ?"
-	                   " AND cleared_at IS NULL AND expires > ?",
-	                   &s)) != UM_OK)
-		return ret;
-	if ((ret = store_stmt_bind_text(s, 1, subject)) == UM_OK &&
-	    (ret = bind_u64(s, 2, now_s)) == UM_OK) {
-		ret = store_stmt_step(s);
-		if (ret == STORE_ROW && (ret = col_u64(s, 0, &v)) == UM_OK)
-			*n = (size_t)v;
-		else if (ret == STORE_DONE)
-			ret = UM_ERR_INTERNAL;
-	}
-	store_stmt_free(s);
-	return ret;
+int
+issuer_db_disputes_count_live(struct issuer *is, const char *subject, uint64_t now_s, size_t *n)
+{
+	return count_rows(is,
+	                  "SELECT count(*) FROM issuer_disputes WHERE subject = ?"
+	                  " AND cleared_at IS NULL AND expires > ?",
+	                  subject, now_s, 1, n);
 }
 
 int
@@ -456,9 +528,10 @@ issuer_db_appeal_insert(struct issuer *is, struct issuer_appeal *a)
 	return ret;
 }
 
-/* The one row of sql (bound to one integer or text key), or UM_ERR_NOT_FOUND. */
+/* The one row of sql, bound to a key (key_text, or key_int when it is NULL) and, if with_now,
+ * now_s after it; UM_ERR_NOT_FOUND when there is none. */
 static int
-appeal_one(struct issuer *is, const char *sql, int64_t key_int, const char *key_text,
+appeal_one(struct issuer *is, const char *sql, int64_t key_int, const char *key_text, bool with_now,
            uint64_t now_s, struct issuer_appeal *out)
 {
 	struct store_stmt *s = NULL;
@@ -471,7 +544,7 @@ appeal_one(struct issuer *is, const char *sql, int64_t key_int, const char *key_
 	                       : store_stmt_bind_int64(s, 1, key_int);
 	if (ret != UM_OK)
 		goto out;
-	if (key_text != NULL && (ret = bind_u64(s, 2, now_s)) != UM_OK)
+	if (with_now && (ret = bind_u64(s, 2, now_s)) != UM_OK)
 		goto out;
 	ret = store_stmt_step(s);
 	if (ret == STORE_DONE)
@@ -487,7 +560,7 @@ int
 issuer_db_appeal_get(struct issuer *is, int64_t id, struct issuer_appeal *out)
 {
 	return appeal_one(is, "SELECT " APPEAL_COLS " FROM issuer_appeals WHERE id = ?", id, NULL,
-	                  0, out);
+	                  false, 0, out);
 }
 
 int
@@ -497,7 +570,17 @@ issuer_db_appeal_open_latest(struct issuer *is, const char *subject, uint64_t no
 	return appeal_one(is,
 	                  "SELECT " APPEAL_COLS " FROM issuer_appeals WHERE subject = ?"
 	                  " AND resolved_at IS NULL AND expires > ? ORDER BY id DESC LIMIT 1",
-	                  0, subject, now_s, out);
+	                  0, subject, true, now_s, out);
+}
+
+int
+issuer_db_appeal_open_for_dispute(struct issuer *is, int64_t dispute_id, uint64_t now_s,
+                                  struct issuer_appeal *out)
+{
+	return appeal_one(is,
+	                  "SELECT " APPEAL_COLS " FROM issuer_appeals WHERE dispute = ?"
+	                  " AND resolved_at IS NULL AND expires > ? ORDER BY id DESC LIMIT 1",
+	                  dispute_id, NULL, true, now_s, out);
 }
 
 int
@@ -572,25 +655,276 @@ out:
 	return ret;
 }
 
+/* ---- request ids ---- */
+
+int
+issuer_db_request_find(struct issuer *is, const char *request_id, const char *op,
+                       const char *subject, const char *params, bool *same,
+                       struct issuer_result *res)
+{
+	struct store_stmt *s = NULL;
+	const char *r_op, *r_subject, *r_params;
+	int64_t created;
+	int ret;
+
+	*same = false;
+	memset(res, 0, sizeof(*res));
+	if ((ret = prepare(is,
+	                   "SELECT op, subject, params, created, dispute, appeal"
+	                   " FROM issuer_requests WHERE request_id = ?",
+	                   &s)) != UM_OK)
+		return ret;
+	if ((ret = store_stmt_bind_text(s, 1, request_id)) != UM_OK)
+		goto out;
+	ret = store_stmt_step(s);
+	if (ret == STORE_DONE) {
+		ret = UM_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (ret < 0)
+		goto out;
+	if ((ret = store_stmt_column_text(s, 0, &r_op, NULL)) != UM_OK ||
+	    (ret = store_stmt_column_text(s, 1, &r_subject, NULL)) != UM_OK ||
+	    (ret = store_stmt_column_text(s, 2, &r_params, NULL)) != UM_OK ||
+	    (ret = store_stmt_column_int64(s, 3, &created)) != UM_OK ||
+	    (ret = store_stmt_column_int64(s, 4, &res->dispute_id)) != UM_OK ||
+	    (ret = store_stmt_column_int64(s, 5, &res->appeal_id)) != UM_OK)
+		goto out;
+	res->created = created != 0;
+	*same = strcmp(r_op, op) == 0 && strcmp(r_subject, subject) == 0 &&
+	        strcmp(r_params, params) == 0;
+out:
+	store_stmt_free(s);
+	return ret;
+}
+
+int
+issuer_db_request_put(struct issuer *is, const char *request_id, uint64_t now_s, const char *op,
+                      const char *subject, const char *params, const struct issuer_result *res)
+{
+	struct store_stmt *s = NULL;
+	int ret;
+
+	if ((ret = prepare(is,
+	                   "INSERT INTO issuer_requests (request_id, time, op, subject, params,"
+	                   " created, dispute, appeal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	                   &s)) != UM_OK)
+		return ret;
+	if ((ret = store_stmt_bind_text(s, 1, request_id)) == UM_OK &&
+	    (ret = bind_u64(s, 2, now_s)) == UM_OK &&
+	    (ret = store_stmt_bind_text(s, 3, op)) == UM_OK &&
+	    (ret = store_stmt_bind_text(s, 4, subject)) == UM_OK &&
+	    (ret = store_stmt_bind_text(s, 5, params)) == UM_OK &&
+	    (ret = store_stmt_bind_int64(s, 6, res->created ? 1 : 0)) == UM_OK &&
+	    (ret = store_stmt_bind_int64(s, 7, res->dispute_id)) == UM_OK &&
+	    (ret = store_stmt_bind_int64(s, 8, res->appeal_id)) == UM_OK)
+		ret = step_done(s);
+	store_stmt_free(s);
+	return ret;
+}
+
 /* ---- audit ---- */
+
+static void
+hash_u64(struct hash_blake2b_state *h, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (56 - 8 * i));
+	hash_blake2b_update(h, b, sizeof(b));
+}
+
+/* A length-prefixed string, so no two field splits hash alike. */
+static void
+hash_str(struct hash_blake2b_state *h, const char *p, size_t len)
+{
+	uint8_t b[4];
+
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)((uint32_t)len >> (24 - 8 * i));
+	hash_blake2b_update(h, b, sizeof(b));
+	hash_blake2b_update(h, p, len);
+}
+
+void
+issuer_audit_hash(uint8_t out[ISSUER_AUDIT_HASH_LEN], const uint8_t prev[ISSUER_AUDIT_HASH_LEN],
+                  int64_t seq, int64_t time_s, const char *actor, size_t actor_len,
+                  const char *action, size_t action_len, const char *subject, size_t subject_len,
+                  const char *detail, size_t detail_len)
+{
+	struct hash_blake2b_state h;
+
+	hash_blake2b_init(&h, NULL, 0, ISSUER_AUDIT_HASH_LEN);
+	hash_blake2b_update(&h, prev, ISSUER_AUDIT_HASH_LEN);
+	hash_u64(&h, (uint64_t)seq);
+	hash_u64(&h, (uint64_t)time_s);
+	hash_str(&h, actor, actor_len);
+	hash_str(&h, action, action_len);
+	hash_str(&h, subject, subject_len);
+	hash_str(&h, detail, detail_len);
+	hash_blake2b_final(&h, out, ISSUER_AUDIT_HASH_LEN);
+}
+
+/* A stored chain hash: its bytes if it is a 32-byte blob, else NULL. */
+static const uint8_t *
+col_hash(struct store_stmt *s, int col)
+{
+	const uint8_t *p;
+	size_t n;
+
+	if (store_stmt_column_type(s, col) != STORE_BLOB ||
+	    store_stmt_column_blob(s, col, &p, &n) != UM_OK || n != ISSUER_AUDIT_HASH_LEN)
+		return NULL;
+	return p;
+}
+
+/* An audit row's hashed fields, as views into the statement's current row. */
+struct audit_fields {
+	int64_t seq, time_s;
+	const char *actor, *action, *subject, *detail;
+	size_t actor_len, action_len, subject_len, detail_len;
+};
+
+/* Read columns 0..5 (seq, time, actor, action, subject, detail) of the current row. */
+static int
+audit_fields_read(struct store_stmt *s, struct audit_fields *f)
+{
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	if ((ret = store_stmt_column_int64(s, 0, &f->seq)) != UM_OK ||
+	    (ret = store_stmt_column_int64(s, 1, &f->time_s)) != UM_OK ||
+	    (ret = store_stmt_column_text(s, 2, &f->actor, &f->actor_len)) != UM_OK ||
+	    (ret = store_stmt_column_text(s, 3, &f->action, &f->action_len)) != UM_OK ||
+	    (ret = store_stmt_column_text(s, 4, &f->subject, &f->subject_len)) != UM_OK ||
+	    (ret = store_stmt_column_text(s, 5, &f->detail, &f->detail_len)) != UM_OK)
+		return ret;
+	return UM_OK;
+}
+
+static void
+audit_fields_hash(uint8_t out[ISSUER_AUDIT_HASH_LEN], const uint8_t prev[ISSUER_AUDIT_HASH_LEN],
+                  const struct audit_fields *f)
+{
+	issuer_audit_hash(out, prev, f->seq, f->time_s, f->actor, f->actor_len, f->action,
+	                  f->action_len, f->subject, f->subject_len, f->detail, f->detail_len);
+}
+
+/* The highest audit seq ever used (AUTOINCREMENT's counter, or a row above it). */
+#define AUDIT_LAST_SEQ                                                                    \
+	"max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'issuer_audit'), 0)," \
+	" coalesce((SELECT max(seq) FROM issuer_audit), 0))"
+
+/* Step 2's data: chain the rows written before the hash column existed, in seq order. */
+static int
+migrate_v2(struct store *st)
+{
+	struct store_stmt *sel = NULL, *upd = NULL;
+	uint8_t prev[ISSUER_AUDIT_HASH_LEN] = { 0 }, h[ISSUER_AUDIT_HASH_LEN];
+	struct audit_fields f;
+	int64_t last = 0;
+	int ret;
+
+	if ((ret = store_stmt_prepare(st,
+	                              "SELECT seq, time, actor, action, subject, detail"
+	                              " FROM issuer_audit WHERE seq > ? ORDER BY seq LIMIT 1",
+	                              &sel)) != UM_OK ||
+	    (ret = store_stmt_prepare(st, "UPDATE issuer_audit SET hash = ? WHERE seq = ?",
+	                              &upd)) != UM_OK)
+		goto out;
+	for (;;) {
+		store_stmt_reset(sel);
+		if ((ret = store_stmt_bind_int64(sel, 1, last)) != UM_OK)
+			goto out;
+		if ((ret = store_stmt_step(sel)) == STORE_DONE)
+			break;
+		if (ret < 0 || (ret = audit_fields_read(sel, &f)) != UM_OK)
+			goto out;
+		audit_fields_hash(h, prev, &f);
+		last = f.seq;
+		store_stmt_reset(sel); /* done with the row's views */
+		store_stmt_reset(upd);
+		if ((ret = store_stmt_bind_blob(upd, 1, h, sizeof(h))) != UM_OK ||
+		    (ret = store_stmt_bind_int64(upd, 2, last)) != UM_OK ||
+		    (ret = step_done(upd)) != UM_OK)
+			goto out;
+		memcpy(prev, h, sizeof(prev));
+	}
+	ret = store_exec(st, audit_triggers_v2);
+out:
+	store_stmt_free(sel);
+	store_stmt_free(upd);
+	return ret;
+}
+
+/* The last row's chain hash into prev (left zero when the trail is empty). */
+static int
+audit_prev_hash(struct issuer *is, uint8_t prev[ISSUER_AUDIT_HASH_LEN])
+{
+	struct store_stmt *s = NULL;
+	const uint8_t *p;
+	int ret;
+
+	if ((ret = prepare(is, "SELECT hash FROM issuer_audit ORDER BY seq DESC LIMIT 1", &s)) !=
+	    UM_OK)
+		return ret;
+	ret = store_stmt_step(s);
+	if (ret == STORE_ROW) {
+		/* A damaged last hash stops every write (fail closed; issuer_audit_verify() says
+		 * where) rather than start a chain that cannot be checked against it. */
+		if ((p = col_hash(s, 0)) == NULL) {
+			ret = UM_ERR_MALFORMED;
+		} else {
+			memcpy(prev, p, ISSUER_AUDIT_HASH_LEN);
+			ret = UM_OK;
+		}
+	}
+	store_stmt_free(s);
+	return ret;
+}
 
 int
 issuer_db_audit_append(struct issuer *is, uint64_t now_s, const char *actor, const char *action,
                        const char *subject, const char *detail)
 {
 	struct store_stmt *s = NULL;
+	uint8_t prev[ISSUER_AUDIT_HASH_LEN] = { 0 }, h[ISSUER_AUDIT_HASH_LEN];
+	int64_t seq = 0;
 	int ret;
 
+	if (now_s > INT64_MAX)
+		return UM_ERR_INVALID;
+	if ((ret = audit_prev_hash(is, prev)) != UM_OK)
+		return ret;
+	/* The seq is chosen here, not by AUTOINCREMENT, because the hash covers it. */
+	if ((ret = prepare(is, "SELECT " AUDIT_LAST_SEQ, &s)) != UM_OK)
+		return ret;
+	ret = store_stmt_step(s);
+	if (ret == STORE_DONE)
+		ret = UM_ERR_INTERNAL;
+	if (ret >= 0)
+		ret = store_stmt_column_int64(s, 0, &seq);
+	store_stmt_free(s);
+	if (ret != UM_OK)
+		return ret;
+	if (seq < 0 || seq == INT64_MAX)
+		return UM_ERR_MALFORMED;
+	seq++;
+	issuer_audit_hash(h, prev, seq, (int64_t)now_s, actor, strlen(actor), action,
+	                  strlen(action), subject, strlen(subject), detail, strlen(detail));
 	if ((ret = prepare(is,
-	                   "INSERT INTO issuer_audit (time, actor, action, subject, detail)"
-	                   " VALUES (?, ?, ?, ?, ?)",
+	                   "INSERT INTO issuer_audit (seq, time, actor, action, subject, detail,"
+	                   " hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	                   &s)) != UM_OK)
 		return ret;
-	if ((ret = bind_u64(s, 1, now_s)) == UM_OK &&
-	    (ret = store_stmt_bind_text(s, 2, actor)) == UM_OK &&
-	    (ret = store_stmt_bind_text(s, 3, action)) == UM_OK &&
-	    (ret = store_stmt_bind_text(s, 4, subject)) == UM_OK &&
-	    (ret = store_stmt_bind_text(s, 5, detail)) == UM_OK)
+	if ((ret = store_stmt_bind_int64(s, 1, seq)) == UM_OK &&
+	    (ret = bind_u64(s, 2, now_s)) == UM_OK &&
+	    (ret = store_stmt_bind_text(s, 3, actor)) == UM_OK &&
+	    (ret = store_stmt_bind_text(s, 4, action)) == UM_OK &&
+	    (ret = store_stmt_bind_text(s, 5, subject)) == UM_OK &&
+	    (ret = store_stmt_bind_text(s, 6, detail)) == UM_OK &&
+	    (ret = store_stmt_bind_blob(s, 7, h, sizeof(h))) == UM_OK)
 		ret = step_done(s);
 	store_stmt_free(s);
 	return ret;
@@ -604,10 +938,11 @@ issuer_db_audit_foreach(struct issuer *is, int64_t after_seq, size_t limit, issu
 	struct issuer_audit_entry e;
 	int ret;
 
-	if ((ret = prepare(is,
-	                   "SELECT seq, time, actor, action, subject, detail FROM issuer_audit"
-	                   " WHERE seq > ? ORDER BY seq LIMIT ?",
-	                   &s)) != UM_OK)
+	if ((ret = prepare(
+	             is,
+	             "SELECT seq, time, actor, action, subject, detail, hash FROM issuer_audit"
+	             " WHERE seq > ? ORDER BY seq LIMIT ?",
+	             &s)) != UM_OK)
 		return ret;
 	if ((ret = store_stmt_bind_int64(s, 1, after_seq)) != UM_OK ||
 	    (ret = bind_u64(s, 2, limit)) != UM_OK)
@@ -619,8 +954,10 @@ issuer_db_audit_foreach(struct issuer *is, int64_t after_seq, size_t limit, issu
 		    (ret = store_stmt_column_text(s, 2, &e.actor, NULL)) != UM_OK ||
 		    (ret = store_stmt_column_text(s, 3, &e.action, NULL)) != UM_OK ||
 		    (ret = store_stmt_column_text(s, 4, &e.subject, NULL)) != UM_OK ||
-		    (ret = store_stmt_column_text(s, 5, &e.detail, NULL)) != UM_OK ||
-		    (ret = fn(arg, &e)) != UM_OK)
+		    (ret = store_stmt_column_text(s, 5, &e.detail, NULL)) != UM_OK)
+			goto out;
+		e.hash = col_hash(s, 6);
+		if ((ret = fn(arg, &e)) != UM_OK)
 			goto out;
 	}
 	if (ret == STORE_DONE)
@@ -628,4 +965,64 @@ issuer_db_audit_foreach(struct issuer *is, int64_t after_seq, size_t limit, issu
 out:
 	store_stmt_free(s);
 	return ret;
+}
+
+int
+issuer_db_audit_verify(struct issuer *is, uint64_t *n_rows, int64_t *first_bad)
+{
+	struct store_stmt *s = NULL;
+	uint8_t prev[ISSUER_AUDIT_HASH_LEN] = { 0 }, h[ISSUER_AUDIT_HASH_LEN];
+	struct audit_fields f;
+	const uint8_t *stored;
+	int64_t want = 1, seq, last;
+	int ret;
+
+	*n_rows = 0;
+	*first_bad = 0;
+	if ((ret = prepare(
+	             is,
+	             "SELECT seq, time, actor, action, subject, detail, hash FROM issuer_audit"
+	             " ORDER BY seq",
+	             &s)) != UM_OK)
+		return ret;
+	while ((ret = store_stmt_step(s)) == STORE_ROW) {
+		if ((ret = store_stmt_column_int64(s, 0, &seq)) != UM_OK)
+			goto out;
+		(*n_rows)++;
+		if (seq != want) { /* rows from want up to seq - 1 are gone */
+			*first_bad = want;
+			goto out;
+		}
+		/* A field of the wrong type (a hand edit) is a broken row, not a store error. */
+		stored = col_hash(s, 6);
+		if (audit_fields_read(s, &f) != UM_OK || stored == NULL) {
+			*first_bad = seq;
+			goto out;
+		}
+		audit_fields_hash(h, prev, &f);
+		if (memcmp(h, stored, sizeof(h)) != 0) {
+			*first_bad = seq;
+			goto out;
+		}
+		memcpy(prev, h, sizeof(prev));
+		want++;
+	}
+	if (ret != STORE_DONE)
+		goto out;
+	store_stmt_free(s);
+	/* Rows cut from the end leave AUTOINCREMENT's counter above the last row. */
+	if ((ret = prepare(is, "SELECT " AUDIT_LAST_SEQ, &s)) != UM_OK)
+		return ret;
+	ret = store_stmt_step(s);
+	if (ret == STORE_DONE)
+		ret = UM_ERR_INTERNAL;
+	if (ret < 0 || (ret = store_stmt_column_int64(s, 0, &last)) != UM_OK)
+		goto out;
+	if (last >= want)
+		*first_bad = want;
+out:
+	store_stmt_free(s);
+	if (ret >= 0 && *first_bad != 0)
+		return UM_ERR_AUTH;
+	return ret < 0 ? ret : UM_OK;
 }

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The issuer's subject management (src/trust/issuer*.c): the effective tier rule as a table,
- * every operation and its refusals, the audit trail (each step with old and new values,
- * nothing on failures, UPDATE/DELETE refused by the database), durability across a close and
- * reopen of the store file, and the admin HTTP API (bearer token missing/wrong/right, routes,
- * strict JSON: malformed, unknown fields, wrong types, caps).
+ * The issuer's subject management (src/trust/issuer*.c): the effective tier rule as a table
+ * and as SQL over any number of disputes, every operation and its refusals, rollback (a
+ * failing audit insert leaves every table as it was), request ids, the audit trail (each step
+ * with old and new values, nothing on failures, UPDATE/DELETE refused, the hash chain and its
+ * verification, the v1 -> v2 migration), durability across a reopen and across SIGKILL, and
+ * the admin HTTP API (bearer token missing/wrong/right, routes, strict JSON: malformed,
+ * unknown fields, wrong types, caps). Warnings are captured: a "database error" that a test
+ * did not ask for fails it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +15,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <jansson.h>
 
@@ -23,6 +28,7 @@
 #include "crypto/crypto.h"
 #include "store/store.h"
 #include "trust/issuer.h"
+#include "trust/issuer_st.h"
 
 enum {
 	NOW = 1700000000,
@@ -35,7 +41,40 @@ enum {
 struct fx {
 	struct store *st;
 	struct issuer *is;
+	bool db_errors_expected; /* the test provokes store failures on purpose */
 };
+
+/* Warnings seen since the last log_reset(). */
+static struct {
+	size_t n_warnings;
+	size_t n_db_errors; /* lines saying "database error" */
+} logged;
+
+static void
+log_capture(void *ctx, enum log_level level, unsigned domain, const char *line)
+{
+	(void)ctx;
+	(void)domain;
+	if (level > UM_LOG_WARN)
+		return;
+	logged.n_warnings++;
+	if (strstr(line, "database error") != NULL)
+		logged.n_db_errors++;
+}
+
+static void
+log_reset(void)
+{
+	memset(&logged, 0, sizeof(logged));
+}
+
+/* No store failure was logged since log_reset(): none is expected in normal operation. */
+static void
+log_expect_no_db_errors(void)
+{
+	if (logged.n_db_errors != 0)
+		fail_msg("%zu unexpected \"database error\" warning(s)", logged.n_db_errors);
+}
 
 static int
 setup(void **state)
@@ -43,7 +82,16 @@ setup(void **state)
 	(void)state;
 	if (um_crypto_init() != UM_OK)
 		return -1;
-	log_set_level(UM_LOG_ERR);
+	log_set_level(UM_LOG_WARN);
+	log_set_sink(log_capture, NULL);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	log_set_sink(NULL, NULL);
 	return 0;
 }
 
@@ -67,6 +115,7 @@ fx_open(struct fx *f)
 	char why[256] = "";
 
 	memset(f, 0, sizeof(*f));
+	log_reset();
 	assert_int_equal(store_open(STORE_PATH_MEMORY, NULL, &f->st, why, sizeof(why)), UM_OK);
 	f->is = open_issuer(f->st);
 }
@@ -76,6 +125,8 @@ fx_close(struct fx *f)
 {
 	issuer_free(f->is);
 	store_close(f->st);
+	if (!f->db_errors_expected)
+		log_expect_no_db_errors();
 }
 
 /* ---- audit helpers ---- */
@@ -281,7 +332,7 @@ test_open_config(void **state)
 	assert_int_equal(issuer_open(st, &cfg, &is, why, sizeof(why)), UM_ERR_INVALID);
 	issuer_config_defaults(&cfg);
 	assert_int_equal(issuer_open(st, &cfg, &is, why, sizeof(why)), UM_OK);
-	assert_int_equal(store_schema_version(st, "issuer"), 1);
+	assert_int_equal(store_schema_version(st, "issuer"), 2);
 	issuer_free(is);
 	/* A second open migrates nothing and works. */
 	assert_int_equal(issuer_open(st, &cfg, &is, why, sizeof(why)), UM_OK);
@@ -384,9 +435,9 @@ test_promote_adjust(void **state)
 	assert_int_equal(issuer_subject_promote(f.is, "op", "alice", 4, "bad\nreason", NOW),
 	                 UM_ERR_INVALID);
 	/* Adjust. */
-	assert_int_equal(issuer_subject_adjust(f.is, "op", "alice", 50, -7, "stake", NOW + 4),
+	assert_int_equal(issuer_subject_adjust(f.is, "op", "alice", 50, 7, "stake", NOW + 4),
 	                 UM_OK);
-	assert_int_equal(issuer_subject_adjust(f.is, "op", "alice", -20, 10, "", NOW + 5), UM_OK);
+	assert_int_equal(issuer_subject_adjust(f.is, "op", "alice", -20, -4, "", NOW + 5), UM_OK);
 	assert_int_equal(issuer_subject_get(f.is, "alice", NOW + 5, &v), UM_OK);
 	assert_int_equal(v.subject.reputation, 30);
 	assert_int_equal(v.subject.bond, 3);
@@ -397,14 +448,19 @@ test_promote_adjust(void **state)
 	assert_int_equal(issuer_subject_adjust(f.is, "op", "alice", INT64_MAX, 0, "", NOW + 6),
 	                 UM_ERR_INVALID);
 	assert_non_null(strstr(issuer_errmsg(f.is), "reputation"));
-	assert_int_equal(issuer_subject_adjust(f.is, "op", "alice", 1, INT64_MIN, "", NOW + 6),
-	                 UM_OK);
+	assert_int_equal(issuer_subject_adjust(f.is, "op", "alice", 0, INT64_MAX, "", NOW + 6),
+	                 UM_ERR_INVALID);
+	assert_non_null(strstr(issuer_errmsg(f.is), "bond would leave"));
+	/* The bond is collateral: it may be spent down to 0, not below. Reputation may. */
 	assert_int_equal(issuer_subject_adjust(f.is, "op", "alice", 0, -4, "", NOW + 6),
 	                 UM_ERR_INVALID);
-	assert_non_null(strstr(issuer_errmsg(f.is), "bond"));
+	assert_non_null(strstr(issuer_errmsg(f.is), "bond would go below 0"));
+	assert_int_equal(issuer_subject_adjust(f.is, "op", "alice", 1, INT64_MIN, "", NOW + 6),
+	                 UM_ERR_INVALID);
+	assert_int_equal(issuer_subject_adjust(f.is, "op", "alice", -100, -3, "", NOW + 6), UM_OK);
 	assert_int_equal(issuer_subject_get(f.is, "alice", NOW + 6, &v), UM_OK);
-	assert_int_equal(v.subject.reputation, 31);
-	assert_int_equal(v.subject.bond, INT64_MIN + 3);
+	assert_int_equal(v.subject.reputation, -70);
+	assert_int_equal(v.subject.bond, 0);
 	assert_int_equal(audit_count(f.is), 6);
 	assert_int_equal(issuer_subject_adjust(f.is, "op", "nobody", 1, 1, "", NOW),
 	                 UM_ERR_NOT_FOUND);
@@ -812,6 +868,7 @@ test_durable_across_reopen(void **state)
 	int64_t did, aid;
 
 	(void)state;
+	log_reset();
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/issuer.db", dir);
 	assert_int_equal(store_open(path, NULL, &st, why, sizeof(why)), UM_OK);
@@ -851,6 +908,7 @@ test_durable_across_reopen(void **state)
 	snprintf(p2, sizeof(p2), "%s-shm", path);
 	unlink(p2);
 	rmdir(dir);
+	log_expect_no_db_errors();
 }
 
 /* ---- HTTP ---- */
@@ -1253,6 +1311,1029 @@ test_http_bad_requests(void **state)
 	fx_close(&f);
 }
 
+/* ---- findings of the review: rollback, request ids, SQL binding, chain, crash ---- */
+
+/* Every row of every issuer table and the AUTOINCREMENT counters, as text. */
+static char *
+db_dump(struct store *st)
+{
+	static const char *const sql[] = {
+		"SELECT * FROM issuer_subjects ORDER BY id",
+		"SELECT * FROM issuer_disputes ORDER BY id",
+		"SELECT * FROM issuer_appeals ORDER BY id",
+		"SELECT * FROM issuer_audit ORDER BY seq",
+		"SELECT * FROM issuer_requests ORDER BY request_id",
+		"SELECT * FROM sqlite_sequence ORDER BY name",
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	assert_non_null(out);
+	for (size_t t = 0; t < sizeof(sql) / sizeof(sql[0]); t++) {
+		struct store_stmt *s = NULL;
+		int ret;
+
+		assert_int_equal(store_stmt_prepare(st, sql[t], &s), UM_OK);
+		fprintf(out, "[%s]\n", sql[t]);
+		while ((ret = store_stmt_step(s)) == STORE_ROW) {
+			for (int c = 0; c < store_stmt_column_count(s); c++) {
+				const uint8_t *p;
+				const char *text;
+				int64_t v;
+				size_t n;
+
+				switch (store_stmt_column_type(s, c)) {
+				case STORE_INT:
+					assert_int_equal(store_stmt_column_int64(s, c, &v), UM_OK);
+					fprintf(out, "%lld|", (long long)v);
+					break;
+				case STORE_TEXT:
+					assert_int_equal(store_stmt_column_text(s, c, &text, NULL),
+					                 UM_OK);
+					fprintf(out, "'%s'|", text);
+					break;
+				case STORE_BLOB:
+					assert_int_equal(store_stmt_column_blob(s, c, &p, &n),
+					                 UM_OK);
+					for (size_t i = 0; i < n; i++)
+						fprintf(out, "%02x", p[i]);
+					fputc('|', out);
+					break;
+				default:
+					fprintf(out, "NULL|");
+					break;
+				}
+			}
+			fputc('\n', out);
+		}
+		assert_int_equal(ret, STORE_DONE);
+		store_stmt_free(s);
+	}
+	assert_int_equal(fclose(out), 0);
+	return buf;
+}
+
+static void
+test_actor_required(void **state)
+{
+	struct fx f;
+	struct issuer_op op;
+	int64_t did, aid;
+	size_t n;
+
+	(void)state;
+	fx_open(&f);
+	assert_int_equal(
+	        issuer_subject_upsert(f.is, "op", "alice", ISSUER_KIND_CLIENT, 4, NOW, NULL),
+	        UM_OK);
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 2, DAY, "", "", NOW, &did),
+	                 UM_OK);
+	assert_int_equal(issuer_appeal_open(f.is, "op", "alice", did, DAY, "", "", NOW, &aid),
+	                 UM_OK);
+	n = audit_count(f.is);
+	/* Every mutation needs a valid actor; NULL is not "anonymous". */
+	assert_int_equal(issuer_subject_upsert(f.is, NULL, "bob", ISSUER_KIND_CLIENT, 1, NOW, NULL),
+	                 UM_ERR_INVALID);
+	assert_non_null(strstr(issuer_errmsg(f.is), "invalid actor"));
+	assert_int_equal(issuer_subject_promote(f.is, NULL, "alice", 5, "", NOW), UM_ERR_INVALID);
+	assert_int_equal(issuer_subject_adjust(f.is, NULL, "alice", 1, 1, "", NOW), UM_ERR_INVALID);
+	assert_int_equal(issuer_dispute_open(f.is, NULL, "alice", 1, DAY, "", "", NOW, NULL),
+	                 UM_ERR_INVALID);
+	assert_int_equal(issuer_dispute_clear(f.is, NULL, "alice", did, "", NOW), UM_ERR_INVALID);
+	assert_int_equal(issuer_appeal_open(f.is, NULL, "alice", did, DAY, "", "", NOW, NULL),
+	                 UM_ERR_INVALID);
+	assert_int_equal(
+	        issuer_appeal_resolve(f.is, NULL, "alice", aid, ISSUER_OUTCOME_GRANTED, "", NOW),
+	        UM_ERR_INVALID);
+	memset(&op, 0, sizeof(op));
+	op.type = ISSUER_OP_SUBJECT_PROMOTE;
+	op.subject = "alice";
+	op.tier = 5;
+	op.now_s = NOW;
+	assert_int_equal(issuer_apply(f.is, &op, NULL, NULL), UM_ERR_INVALID);
+	op.actor = "";
+	assert_int_equal(issuer_apply(f.is, &op, NULL, NULL), UM_ERR_INVALID);
+	assert_int_equal(audit_count(f.is), n);
+	/* Reads need none. */
+	op.actor = "op";
+	assert_int_equal(issuer_apply(f.is, &op, NULL, NULL), UM_OK);
+	fx_close(&f);
+}
+
+/* The ops of the rollback test, each valid on the state it builds. */
+static void
+rollback_ops(struct issuer_op ops[8], int64_t d1, int64_t d2, int64_t d3, int64_t a2)
+{
+	memset(ops, 0, 8 * sizeof(ops[0]));
+	ops[0].type = ISSUER_OP_SUBJECT_UPSERT; /* create */
+	ops[0].subject = "bob";
+	ops[0].kind = ISSUER_KIND_CLIENT;
+	ops[0].tier = 2;
+	ops[1].type = ISSUER_OP_SUBJECT_UPSERT; /* update */
+	ops[1].subject = "alice";
+	ops[1].kind = ISSUER_KIND_RELAY;
+	ops[1].tier = 5;
+	ops[2].type = ISSUER_OP_SUBJECT_PROMOTE;
+	ops[2].subject = "alice";
+	ops[2].tier = 7;
+	ops[3].type = ISSUER_OP_SUBJECT_ADJUST;
+	ops[3].subject = "alice";
+	ops[3].reputation_delta = 5;
+	ops[3].bond_delta = 10;
+	ops[4].type = ISSUER_OP_DISPUTE_OPEN;
+	ops[4].subject = "alice";
+	ops[4].tier_cap = 2;
+	ops[4].ttl_s = DAY;
+	ops[5].type = ISSUER_OP_DISPUTE_CLEAR; /* and withdraw its appeal */
+	ops[5].subject = "alice";
+	ops[5].dispute_id = d1;
+	ops[6].type = ISSUER_OP_APPEAL_OPEN;
+	ops[6].subject = "alice";
+	ops[6].dispute_id = d3;
+	ops[6].ttl_s = DAY;
+	ops[7].type = ISSUER_OP_APPEAL_RESOLVE; /* granted: clears d2 too */
+	ops[7].subject = "alice";
+	ops[7].appeal_id = a2;
+	ops[7].outcome = ISSUER_OUTCOME_GRANTED;
+	(void)d2;
+	for (int i = 0; i < 8; i++) {
+		ops[i].actor = "op";
+		ops[i].now_s = NOW + 10;
+		ops[i].reason = "r";
+	}
+}
+
+static void
+test_rollback_leaves_nothing(void **state)
+{
+	static const char *const ids[8] = { "rb-0", "rb-1", "rb-2", "rb-3",
+		                            "rb-4", "rb-5", "rb-6", "rb-7" };
+	struct issuer_snapshot *snap = malloc(sizeof(*snap));
+	struct issuer_op ops[8];
+	struct issuer_result res;
+	char *before, *after;
+	int64_t d1, d2, d3, a1, a2;
+	uint64_t n_rows;
+	int64_t bad;
+	struct fx f;
+
+	(void)state;
+	assert_non_null(snap);
+	fx_open(&f);
+	f.db_errors_expected = true;
+	assert_int_equal(
+	        issuer_subject_upsert(f.is, "op", "alice", ISSUER_KIND_CLIENT, 4, NOW, NULL),
+	        UM_OK);
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 2, DAY, "", "", NOW, &d1), UM_OK);
+	assert_int_equal(issuer_appeal_open(f.is, "op", "alice", d1, DAY, "", "", NOW, &a1), UM_OK);
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 3, DAY, "", "", NOW, &d2), UM_OK);
+	assert_int_equal(issuer_appeal_open(f.is, "op", "alice", d2, DAY, "", "", NOW, &a2), UM_OK);
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 1, DAY, "", "", NOW, &d3), UM_OK);
+	rollback_ops(ops, d1, d2, d3, a2);
+	/* The audit insert, the last write of every mutation, now fails. */
+	assert_int_equal(store_exec(f.st, "CREATE TRIGGER test_audit_fails BEFORE INSERT ON"
+	                                  " issuer_audit BEGIN SELECT RAISE(ABORT, 'test');"
+	                                  " END;"),
+	                 UM_OK);
+	before = db_dump(f.st);
+	for (int i = 0; i < 8; i++) {
+		ops[i].request_id = ids[i];
+		log_reset();
+		assert_int_equal(issuer_apply(f.is, &ops[i], &res, snap), UM_ERR_DB);
+		assert_string_equal(issuer_errmsg(f.is), "database error");
+		assert_true(logged.n_db_errors > 0);
+		assert_false(res.replayed);
+		assert_int_equal(res.dispute_id, 0);
+		assert_int_equal(snap->view.subject.id[0], '\0');
+		after = db_dump(f.st);
+		assert_string_equal(before, after);
+		free(after);
+	}
+	/* Over HTTP: a store failure is 503 (not 400 or 409), and nothing is written. */
+	assert_int_equal(req_err(f.is, "PUT", "/v1/admin/subjects/carol", BEARER,
+	                         "{\"kind\":\"client\",\"tier\":1,\"request_id\":\"rb-http\"}",
+	                         "database error"),
+	                 503);
+	after = db_dump(f.st);
+	assert_string_equal(before, after);
+	free(after);
+	free(before);
+	/* Each of them was valid: without the trigger they all go through. */
+	assert_int_equal(store_exec(f.st, "DROP TRIGGER test_audit_fails"), UM_OK);
+	log_reset();
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(issuer_apply(f.is, &ops[i], &res, snap), UM_OK);
+	log_expect_no_db_errors();
+	assert_int_equal(issuer_appeal_get(f.is, a1, &snap->appeals[0]), UM_OK);
+	assert_int_equal(snap->appeals[0].outcome, ISSUER_OUTCOME_WITHDRAWN);
+	assert_int_equal(issuer_audit_verify(f.is, &n_rows, &bad), UM_OK);
+	assert_int_equal(bad, 0);
+	fx_close(&f);
+	free(snap);
+}
+
+static void
+test_http_reply_read_in_transaction(void **state)
+{
+	struct fx f;
+	struct issuer_subject_view v;
+	char *before, *after;
+	json_t *j;
+
+	(void)state;
+	fx_open(&f);
+	f.db_errors_expected = true;
+	assert_int_equal(req(f.is, "PUT", "/v1/admin/subjects/alice", BEARER,
+	                     "{\"kind\":\"client\",\"tier\":3}", NOW, NULL),
+	                 201);
+	/* A damaged dispute row (a negative time passes the CHECKs; the reader refuses it):
+	 * alice's snapshot, which every reply about her carries, cannot be read. */
+	assert_int_equal(store_exec(f.st, "INSERT INTO issuer_disputes (subject, tier_cap, opened,"
+	                                  " expires, cleared_at, case_id, evidence_ref) VALUES"
+	                                  " ('alice', 2, -5, 10, NULL, '', '')"),
+	                 UM_OK);
+	before = db_dump(f.st);
+	/* The reply is read before COMMIT: its failure undoes the change, so an error reply
+	 * never stands for a change that is on disk. */
+	assert_int_equal(req_err(f.is, "POST", "/v1/admin/subjects/alice/promote", BEARER,
+	                         "{\"tier\":6}", "database error"),
+	                 503);
+	assert_int_equal(req_err(f.is, "POST", "/v1/admin/subjects/alice/disputes", BEARER,
+	                         "{\"tier_cap\":1,\"ttl_s\":60}", "database error"),
+	                 503);
+	after = db_dump(f.st);
+	assert_string_equal(before, after);
+	free(after);
+	free(before);
+	assert_int_equal(issuer_subject_get(f.is, "alice", NOW, &v), UM_OK);
+	assert_int_equal(v.subject.tier, 3);
+	/* Another subject is unaffected. */
+	assert_int_equal(req(f.is, "PUT", "/v1/admin/subjects/bob", BEARER,
+	                     "{\"kind\":\"client\",\"tier\":3}", NOW, &j),
+	                 201);
+	json_decref(j);
+	fx_close(&f);
+}
+
+static void
+test_request_id(void **state)
+{
+	struct issuer_snapshot *snap = malloc(sizeof(*snap));
+	char long_id[ISSUER_ID_MAX_LEN + 2];
+	struct issuer_op op, op2;
+	struct issuer_result res;
+	struct audit_rows r;
+	struct fx f;
+	int64_t did;
+	size_t n;
+	json_t *j;
+
+	(void)state;
+	assert_non_null(snap);
+	fx_open(&f);
+	assert_int_equal(
+	        issuer_subject_upsert(f.is, "op", "alice", ISSUER_KIND_CLIENT, 5, NOW, NULL),
+	        UM_OK);
+	assert_int_equal(issuer_subject_upsert(f.is, "op", "bob", ISSUER_KIND_CLIENT, 5, NOW, NULL),
+	                 UM_OK);
+	memset(&op, 0, sizeof(op));
+	op.type = ISSUER_OP_DISPUTE_OPEN;
+	op.actor = "mod";
+	op.subject = "alice";
+	op.request_id = "req-1";
+	op.now_s = NOW;
+	op.tier_cap = 2;
+	op.ttl_s = DAY;
+	op.case_id = "C-1";
+	assert_int_equal(issuer_apply(f.is, &op, &res, snap), UM_OK);
+	assert_false(res.replayed);
+	did = res.dispute_id;
+	assert_true(did > 0);
+	assert_int_equal(res.dispute.id, did);
+	assert_int_equal(res.dispute.tier_cap, 2);
+	assert_int_equal(snap->view.effective_tier, 2);
+	assert_int_equal(snap->n_disputes, 1);
+	n = audit_count(f.is);
+	/* The same request again (a retry after a lost reply, later): nothing new. */
+	op.now_s = NOW + 5;
+	assert_int_equal(issuer_apply(f.is, &op, &res, snap), UM_OK);
+	assert_true(res.replayed);
+	assert_int_equal(res.dispute_id, did);
+	assert_int_equal(res.dispute.id, did);
+	assert_int_equal(snap->n_disputes, 1);
+	assert_int_equal(audit_count(f.is), n);
+	/* The id with another request: refused, whatever differs. */
+	op2 = op;
+	op2.ttl_s = 2 * DAY;
+	assert_int_equal(issuer_apply(f.is, &op2, &res, NULL), UM_ERR_EXISTS);
+	assert_non_null(strstr(issuer_errmsg(f.is), "request_id already used"));
+	op2 = op;
+	op2.subject = "bob";
+	assert_int_equal(issuer_apply(f.is, &op2, &res, NULL), UM_ERR_EXISTS);
+	op2 = op;
+	op2.type = ISSUER_OP_SUBJECT_PROMOTE;
+	op2.tier = 2;
+	assert_int_equal(issuer_apply(f.is, &op2, &res, NULL), UM_ERR_EXISTS);
+	op2 = op;
+	op2.actor = "other";
+	assert_int_equal(issuer_apply(f.is, &op2, &res, NULL), UM_ERR_EXISTS);
+	assert_int_equal(audit_count(f.is), n);
+	/* Bad ids. */
+	op2 = op;
+	op2.request_id = "";
+	assert_int_equal(issuer_apply(f.is, &op2, &res, NULL), UM_ERR_INVALID);
+	op2.request_id = "a b";
+	assert_int_equal(issuer_apply(f.is, &op2, &res, NULL), UM_ERR_INVALID);
+	memset(long_id, 'r', sizeof(long_id));
+	long_id[ISSUER_ID_MAX_LEN + 1] = '\0';
+	op2.request_id = long_id;
+	assert_int_equal(issuer_apply(f.is, &op2, &res, NULL), UM_ERR_INVALID);
+	/* A failed call stores nothing: the same id works once the request can succeed. */
+	memset(&op2, 0, sizeof(op2));
+	op2.type = ISSUER_OP_SUBJECT_PROMOTE;
+	op2.actor = "op";
+	op2.subject = "carol";
+	op2.request_id = "req-2";
+	op2.now_s = NOW;
+	op2.tier = 7;
+	assert_int_equal(issuer_apply(f.is, &op2, &res, NULL), UM_ERR_NOT_FOUND);
+	assert_int_equal(
+	        issuer_subject_upsert(f.is, "op", "carol", ISSUER_KIND_CLIENT, 1, NOW, NULL),
+	        UM_OK);
+	assert_int_equal(issuer_apply(f.is, &op2, &res, snap), UM_OK);
+	assert_false(res.replayed);
+	assert_int_equal(snap->view.subject.tier, 7);
+	/* A replay does not apply again, even when the state moved on meanwhile. */
+	assert_int_equal(issuer_subject_promote(f.is, "op", "carol", 3, "", NOW + 1), UM_OK);
+	assert_int_equal(issuer_apply(f.is, &op2, &res, snap), UM_OK);
+	assert_true(res.replayed);
+	assert_int_equal(snap->view.subject.tier, 3);
+	/* The audit row names the request. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(issuer_audit_foreach(f.is, 0, 64, collect, &r), UM_OK);
+	assert_string_equal(r.action[2], "dispute.open");
+	assert_string_equal(jstr(r.detail[2], "request_id", NULL), "req-1");
+	assert_null(jstr(r.detail[0], "request_id", NULL));
+	rows_clear(&r);
+
+	/* Over HTTP: the first reply is 201, a repeat 200 with "replayed" and the same ids. */
+	assert_int_equal(req(f.is, "POST", "/v1/admin/subjects/bob/disputes", BEARER,
+	                     "{\"tier_cap\":3,\"ttl_s\":600,\"request_id\":\"h-1\"}", NOW, &j),
+	                 201);
+	did = json_integer_value(jget(j, "dispute", "id"));
+	assert_null(json_object_get(j, "replayed"));
+	json_decref(j);
+	n = audit_count(f.is);
+	assert_int_equal(req(f.is, "POST", "/v1/admin/subjects/bob/disputes", BEARER,
+	                     "{\"tier_cap\":3,\"ttl_s\":600,\"request_id\":\"h-1\"}", NOW + 1, &j),
+	                 200);
+	assert_true(json_is_true(json_object_get(j, "replayed")));
+	assert_int_equal(json_integer_value(jget(j, "dispute", "id")), did);
+	assert_int_equal(json_array_size(jget(j, "subject", "disputes")), 1);
+	json_decref(j);
+	assert_int_equal(audit_count(f.is), n);
+	assert_int_equal(req(f.is, "PUT", "/v1/admin/subjects/dave", BEARER,
+	                     "{\"kind\":\"relay\",\"tier\":2,\"request_id\":\"h-2\"}", NOW, NULL),
+	                 201);
+	assert_int_equal(req(f.is, "PUT", "/v1/admin/subjects/dave", BEARER,
+	                     "{\"kind\":\"relay\",\"tier\":2,\"request_id\":\"h-2\"}", NOW, &j),
+	                 200);
+	assert_true(json_is_true(json_object_get(j, "created")));
+	assert_true(json_is_true(json_object_get(j, "replayed")));
+	json_decref(j);
+	assert_int_equal(req_err(f.is, "POST", "/v1/admin/subjects/bob/disputes", BEARER,
+	                         "{\"tier_cap\":4,\"ttl_s\":600,\"request_id\":\"h-1\"}",
+	                         "request_id already used"),
+	                 409);
+	assert_int_equal(req_err(f.is, "POST", "/v1/admin/subjects/bob/promote", BEARER,
+	                         "{\"tier\":4,\"request_id\":\"h-1\"}", "request_id already used"),
+	                 409);
+	assert_int_equal(req_err(f.is, "POST", "/v1/admin/subjects/bob/promote", BEARER,
+	                         "{\"tier\":4,\"request_id\":\"a/b\"}", "invalid request_id"),
+	                 400);
+	assert_int_equal(req_err(f.is, "POST", "/v1/admin/subjects/bob/promote", BEARER,
+	                         "{\"tier\":4,\"request_id\":7}",
+	                         "\"request_id\" must be a string"),
+	                 400);
+	fx_close(&f);
+	free(snap);
+}
+
+static void
+test_binding_over_all_disputes(void **state)
+{
+	struct issuer_subject_view v;
+	struct issuer_dispute d;
+	char sql[512];
+	int64_t last, pending;
+	struct fx f;
+	json_t *j;
+
+	(void)state;
+	fx_open(&f);
+	assert_int_equal(
+	        issuer_subject_upsert(f.is, "op", "alice", ISSUER_KIND_CLIENT, 9, NOW, NULL),
+	        UM_OK);
+	/* More active disputes than the quota lets the API open (an older version, a hand
+	 * edit): 70 at cap 8, then one at cap 2 with the highest id. */
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO issuer_disputes (subject, tier_cap, opened, expires, case_id,"
+	         " evidence_ref) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+	         " WHERE i < 70) SELECT 'alice', 8, %d, %d, 'bulk', '' FROM n;"
+	         "INSERT INTO issuer_disputes (subject, tier_cap, opened, expires, case_id,"
+	         " evidence_ref) VALUES ('alice', 2, %d, %d, 'low', '');",
+	         NOW - 10, NOW + DAY, NOW - 10, NOW + DAY);
+	assert_int_equal(store_exec(f.st, sql), UM_OK);
+	last = store_last_insert_rowid(f.st);
+	assert_int_equal(issuer_subject_get(f.is, "alice", NOW, &v), UM_OK);
+	assert_int_equal(v.n_active_disputes, 71);
+	assert_true(v.capped);
+	assert_int_equal(v.cap, 2);
+	assert_int_equal(v.cap_dispute_id, last);
+	assert_int_equal(v.effective_tier, 2);
+	assert_int_equal(req(f.is, "GET", "/v1/admin/subjects/alice", BEARER, NULL, NOW, &j), 200);
+	assert_int_equal(json_integer_value(jget(j, "subject", "active_disputes")), 71);
+	assert_int_equal(json_integer_value(jget(j, "subject", "effective_tier")), 2);
+	json_decref(j);
+	/* The quota counts them all. */
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 1, DAY, "", "", NOW, NULL),
+	                 UM_ERR_TOO_LARGE);
+	/* The clock steps back before they were opened: none is active yet. */
+	assert_int_equal(issuer_subject_get(f.is, "alice", NOW - 11, &v), UM_OK);
+	assert_int_equal(v.n_active_disputes, 0);
+	assert_false(v.capped);
+	assert_int_equal(v.effective_tier, 9);
+	/* Through the API: a dispute opened at NOW + 100 does not bind at NOW (the clock went
+	 * back), nor does it show as active; at NOW + 100 it does. */
+	assert_int_equal(issuer_subject_upsert(f.is, "op", "bob", ISSUER_KIND_CLIENT, 6, NOW, NULL),
+	                 UM_OK);
+	assert_int_equal(
+	        issuer_dispute_open(f.is, "op", "bob", 2, DAY, "", "", NOW + 100, &pending), UM_OK);
+	assert_int_equal(issuer_subject_get(f.is, "bob", NOW, &v), UM_OK);
+	assert_int_equal(v.effective_tier, 6);
+	assert_int_equal(v.n_active_disputes, 0);
+	assert_int_equal(issuer_dispute_get(f.is, pending, &d), UM_OK);
+	assert_false(issuer_dispute_is_active(&d, NOW));
+	assert_int_equal(issuer_effective_tier(ISSUER_KIND_CLIENT, 6, &d, 1, NOW, NULL), 6);
+	assert_int_equal(req(f.is, "GET", "/v1/admin/subjects/bob", BEARER, NULL, NOW, &j), 200);
+	assert_true(json_is_false(
+	        json_object_get(json_array_get(jget(j, "subject", "disputes"), 0), "active")));
+	json_decref(j);
+	assert_int_equal(issuer_subject_get(f.is, "bob", NOW + 100, &v), UM_OK);
+	assert_int_equal(v.effective_tier, 2);
+	assert_int_equal(v.n_active_disputes, 1);
+	/* Not yet started is still live: it can be cleared. */
+	assert_int_equal(issuer_dispute_clear(f.is, "op", "bob", pending, "", NOW), UM_OK);
+	fx_close(&f);
+}
+
+static void
+test_binding_tie_break(void **state)
+{
+	struct issuer_dispute ds[2];
+	struct issuer_subject_view v;
+	int64_t d1, d2, d3, d4;
+	struct fx f;
+	size_t idx;
+
+	(void)state;
+	/* The pure rule: equal caps and equal expiry, the first one. */
+	ds[0] = D(3, NOW + 10, false);
+	ds[1] = D(3, NOW + 10, false);
+	assert_int_equal(issuer_effective_tier(ISSUER_KIND_CLIENT, 7, ds, 2, NOW, &idx), 3);
+	assert_int_equal(idx, 0);
+	/* The SQL picks the same: the lowest id among equal caps and expiries. */
+	fx_open(&f);
+	assert_int_equal(
+	        issuer_subject_upsert(f.is, "op", "alice", ISSUER_KIND_CLIENT, 7, NOW, NULL),
+	        UM_OK);
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 3, DAY, "", "", NOW, &d1), UM_OK);
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 3, DAY, "", "", NOW, &d2), UM_OK);
+	assert_int_equal(issuer_subject_get(f.is, "alice", NOW, &v), UM_OK);
+	assert_int_equal(v.cap_dispute_id, d1);
+	assert_int_equal(v.n_active_disputes, 2);
+	/* Equal caps: the one expiring last. */
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 3, 2 * DAY, "", "", NOW, &d3),
+	                 UM_OK);
+	assert_int_equal(issuer_subject_get(f.is, "alice", NOW, &v), UM_OK);
+	assert_int_equal(v.cap_dispute_id, d3);
+	assert_int_equal(v.cap_expires_s, NOW + 2 * DAY);
+	/* A lower cap wins over a later expiry. */
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 2, 60, "", "", NOW, &d4), UM_OK);
+	assert_int_equal(issuer_subject_get(f.is, "alice", NOW, &v), UM_OK);
+	assert_int_equal(v.cap_dispute_id, d4);
+	assert_int_equal(v.effective_tier, 2);
+	assert_int_equal(issuer_subject_get(f.is, "alice", NOW + 60, &v), UM_OK);
+	assert_int_equal(v.cap_dispute_id, d3);
+	(void)d2;
+	fx_close(&f);
+}
+
+static void
+test_clear_withdraws_appeal(void **state)
+{
+	struct issuer_subject_view v;
+	struct issuer_dispute d;
+	struct issuer_appeal a;
+	struct audit_rows r;
+	int64_t d1, d2, d3, a1, a2, a3;
+	char sql[512];
+	struct fx f;
+	size_t n;
+	json_t *j;
+
+	(void)state;
+	fx_open(&f);
+	assert_int_equal(
+	        issuer_subject_upsert(f.is, "op", "alice", ISSUER_KIND_CLIENT, 4, NOW, NULL),
+	        UM_OK);
+	/* An appeal's ttl is capped at its dispute's expiry. */
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 2, 10 * DAY, "", "", NOW, &d1),
+	                 UM_OK);
+	assert_int_equal(
+	        issuer_appeal_open(f.is, "op", "alice", d1, 20 * DAY, "", "", NOW + 1, &a1), UM_OK);
+	assert_int_equal(issuer_appeal_get(f.is, a1, &a), UM_OK);
+	assert_int_equal(a.expires_s, NOW + 10 * DAY);
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 3, 5 * DAY, "", "", NOW, &d2),
+	                 UM_OK);
+	assert_int_equal(issuer_appeal_open(f.is, "op", "alice", d2, DAY, "", "", NOW, &a2), UM_OK);
+	assert_int_equal(issuer_appeal_get(f.is, a2, &a), UM_OK);
+	assert_int_equal(a.expires_s, NOW + DAY);
+	/* Clearing d1 closes its open appeal in the same transaction. */
+	n = audit_count(f.is);
+	assert_int_equal(issuer_dispute_clear(f.is, "mod", "alice", d1, "mistake", NOW + 2), UM_OK);
+	assert_int_equal(issuer_appeal_get(f.is, a1, &a), UM_OK);
+	assert_int_equal(a.outcome, ISSUER_OUTCOME_WITHDRAWN);
+	assert_int_equal(a.resolved_s, NOW + 2);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(issuer_audit_foreach(f.is, (int64_t)n, 64, collect, &r), UM_OK);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.action[0], "dispute.clear");
+	assert_string_equal(r.action[1], "appeal.withdraw");
+	assert_string_equal(r.actor[1], "mod");
+	assert_int_equal(jint(r.detail[1], "appeal", NULL), a1);
+	assert_int_equal(jint(r.detail[1], "dispute", NULL), d1);
+	assert_int_equal(jint(r.detail[1], "old", "outcome"), -1);
+	assert_string_equal(jstr(r.detail[1], "new", "outcome"), "withdrawn");
+	assert_int_equal(jint(r.detail[1], "new", "resolved_at"), NOW + 2);
+	assert_string_equal(jstr(r.detail[1], "reason", NULL), "mistake");
+	rows_clear(&r);
+	assert_int_equal(issuer_appeal_resolve(f.is, "judge", "alice", a1, ISSUER_OUTCOME_GRANTED,
+	                                       "", NOW + 3),
+	                 UM_ERR_STATE);
+	assert_non_null(strstr(issuer_errmsg(f.is), "withdrawn"));
+	assert_int_equal(issuer_subject_get(f.is, "alice", NOW + 3, &v), UM_OK);
+	assert_true(v.has_open_appeal); /* a2, still */
+	assert_int_equal(v.appeal.id, a2);
+	/* Over HTTP: shown as withdrawn; "withdrawn" is not an outcome one can resolve with. */
+	assert_int_equal(req(f.is, "GET", "/v1/admin/subjects/alice", BEARER, NULL, NOW + 3, &j),
+	                 200);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_array_get(jget(j, "subject", "appeals"), 1), "outcome")),
+	                    "withdrawn");
+	assert_true(json_is_false(
+	        json_object_get(json_array_get(jget(j, "subject", "appeals"), 1), "open")));
+	json_decref(j);
+	snprintf(sql, sizeof(sql), "/v1/admin/subjects/alice/appeals/%lld/resolve", (long long)a2);
+	assert_int_equal(req_err(f.is, "POST", sql, BEARER, "{\"outcome\":\"withdrawn\"}",
+	                         "\"outcome\" must be"),
+	                 400);
+	/* An appeal from before schema 2 that outlives its dispute: once the dispute expired,
+	 * neither a granted appeal nor a direct clear marks it cleared. */
+	assert_int_equal(issuer_dispute_open(f.is, "op", "alice", 1, DAY, "", "", NOW, &d3), UM_OK);
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO issuer_appeals (subject, dispute, opened, expires, case_id,"
+	         " evidence_ref) VALUES ('alice', %lld, %d, %d, 'legacy', '')",
+	         (long long)d3, NOW, NOW + 5 * DAY);
+	assert_int_equal(store_exec(f.st, sql), UM_OK);
+	a3 = store_last_insert_rowid(f.st);
+	n = audit_count(f.is);
+	assert_int_equal(issuer_appeal_resolve(f.is, "judge", "alice", a3, ISSUER_OUTCOME_GRANTED,
+	                                       "", NOW + 2 * DAY),
+	                 UM_ERR_STATE);
+	assert_non_null(strstr(issuer_errmsg(f.is), "no longer active"));
+	assert_int_equal(issuer_dispute_clear(f.is, "op", "alice", d3, "", NOW + 2 * DAY),
+	                 UM_ERR_STATE);
+	assert_string_equal(issuer_errmsg(f.is), "dispute already expired");
+	assert_int_equal(issuer_dispute_get(f.is, d3, &d), UM_OK);
+	assert_false(d.cleared);
+	assert_int_equal(audit_count(f.is), n);
+	/* While the dispute lives, the same appeal can be granted. */
+	assert_int_equal(issuer_appeal_resolve(f.is, "judge", "alice", a3, ISSUER_OUTCOME_GRANTED,
+	                                       "", NOW + 10),
+	                 UM_OK);
+	assert_int_equal(issuer_dispute_get(f.is, d3, &d), UM_OK);
+	assert_true(d.cleared);
+	fx_close(&f);
+}
+
+/* Mutations that leave six audit rows: subject.create, subject.adjust, dispute.open, ... */
+static void
+six_rows(struct issuer *is)
+{
+	int64_t did;
+
+	assert_int_equal(issuer_subject_upsert(is, "op", "alice", ISSUER_KIND_CLIENT, 4, NOW, NULL),
+	                 UM_OK);
+	assert_int_equal(issuer_subject_adjust(is, "op", "alice", 3, 100, "bond", NOW + 1), UM_OK);
+	assert_int_equal(issuer_dispute_open(is, "mod", "alice", 2, DAY, "C", "E", NOW + 2, &did),
+	                 UM_OK);
+	assert_int_equal(issuer_subject_promote(is, "op", "alice", 6, "kyc", NOW + 3), UM_OK);
+	assert_int_equal(issuer_dispute_clear(is, "mod", "alice", did, "ok", NOW + 4), UM_OK);
+	assert_int_equal(
+	        issuer_subject_upsert(is, "op", "bob", ISSUER_KIND_RELAY, 1, NOW + 5, NULL), UM_OK);
+}
+
+static int
+collect_hashes(void *arg, const struct issuer_audit_entry *e)
+{
+	uint8_t(*h)[ISSUER_AUDIT_HASH_LEN] = arg;
+
+	assert_non_null(e->hash);
+	assert_true(e->seq >= 1 && e->seq <= 6);
+	memcpy(h[e->seq - 1], e->hash, ISSUER_AUDIT_HASH_LEN);
+	return UM_OK;
+}
+
+static void
+test_audit_chain(void **state)
+{
+	uint8_t hashes[6][ISSUER_AUDIT_HASH_LEN], prev[ISSUER_AUDIT_HASH_LEN] = { 0 };
+	uint8_t h[ISSUER_AUDIT_HASH_LEN];
+	struct audit_rows r;
+	uint64_t n_rows;
+	int64_t bad;
+	struct fx f;
+	json_t *j;
+
+	(void)state;
+	fx_open(&f);
+	assert_int_equal(issuer_audit_verify(f.is, &n_rows, &bad), UM_OK);
+	assert_int_equal(n_rows, 0);
+	six_rows(f.is);
+	assert_int_equal(issuer_audit_verify(f.is, &n_rows, &bad), UM_OK);
+	assert_int_equal(n_rows, 6);
+	assert_int_equal(bad, 0);
+	/* Each stored hash is the documented function of its row and the previous hash. */
+	assert_int_equal(issuer_audit_foreach(f.is, 0, 10, collect_hashes, hashes), UM_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(issuer_audit_foreach(f.is, 0, 10, collect, &r), UM_OK);
+	{
+		char *detail = json_dumps(r.detail[0], JSON_COMPACT | JSON_SORT_KEYS);
+
+		issuer_audit_hash(h, prev, 1, NOW, "op", 2, "subject.create", 14, "alice", 5,
+		                  detail, strlen(detail));
+		free(detail);
+	}
+	assert_memory_equal(h, hashes[0], sizeof(h));
+	rows_clear(&r);
+	/* Over HTTP, with each row's hash in the listing. */
+	assert_int_equal(req(f.is, "GET", "/v1/admin/audit/verify", BEARER, NULL, NOW, &j), 200);
+	assert_true(json_is_true(json_object_get(j, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(j, "rows")), 6);
+	json_decref(j);
+	assert_int_equal(req(f.is, "GET", "/v1/admin/audit?limit=1", BEARER, NULL, NOW, &j), 200);
+	assert_int_equal(strlen(json_string_value(json_object_get(
+	                         json_array_get(json_object_get(j, "entries"), 0), "hash"))),
+	                 2 * ISSUER_AUDIT_HASH_LEN);
+	json_decref(j);
+	assert_int_equal(req_err(f.is, "POST", "/v1/admin/audit/verify", BEARER, NULL, NULL), 405);
+	assert_int_equal(
+	        req_err(f.is, "GET", "/v1/admin/audit/verify?x=1", BEARER, NULL, "no query"), 400);
+	assert_int_equal(req_err(f.is, "GET", "/v1/admin/audit/verify", NULL, NULL, NULL), 401);
+	/* The triggers only stop honest mistakes: whoever drops one can edit a row. The chain
+	 * shows where. */
+	assert_int_equal(store_exec(f.st,
+	                            "DROP TRIGGER issuer_audit_no_update;"
+	                            "UPDATE issuer_audit SET actor = 'mallory' WHERE seq = 3"),
+	                 UM_OK);
+	assert_int_equal(issuer_audit_verify(f.is, &n_rows, &bad), UM_ERR_AUTH);
+	assert_int_equal(bad, 3);
+	assert_int_equal(req(f.is, "GET", "/v1/admin/audit/verify", BEARER, NULL, NOW, &j), 200);
+	assert_true(json_is_false(json_object_get(j, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(j, "first_bad_seq")), 3);
+	json_decref(j);
+	/* Rewriting that row's hash too moves the break to the next row. */
+	{
+		char *detail;
+		char sql[256];
+
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(issuer_audit_foreach(f.is, 2, 1, collect, &r), UM_OK);
+		detail = json_dumps(r.detail[0], JSON_COMPACT | JSON_SORT_KEYS);
+		issuer_audit_hash(h, hashes[1], 3, NOW + 2, "mallory", 7, "dispute.open", 12,
+		                  "alice", 5, detail, strlen(detail));
+		free(detail);
+		rows_clear(&r);
+		snprintf(sql, sizeof(sql), "UPDATE issuer_audit SET hash = X'");
+		for (size_t i = 0; i < sizeof(h); i++)
+			snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), "%02x", h[i]);
+		snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), "' WHERE seq = 3");
+		assert_int_equal(store_exec(f.st, sql), UM_OK);
+	}
+	assert_int_equal(issuer_audit_verify(f.is, &n_rows, &bad), UM_ERR_AUTH);
+	assert_int_equal(bad, 4);
+	/* Writes go on, chained to the last row. */
+	assert_int_equal(issuer_subject_promote(f.is, "op", "alice", 2, "", NOW + 9), UM_OK);
+	assert_int_equal(issuer_audit_verify(f.is, &n_rows, &bad), UM_ERR_AUTH);
+	assert_int_equal(bad, 4);
+	fx_close(&f);
+}
+
+static void
+test_audit_chain_cuts(void **state)
+{
+	uint64_t n_rows;
+	int64_t bad;
+	struct fx f;
+	char *before, *after;
+
+	(void)state;
+	/* A row deleted from the middle. */
+	fx_open(&f);
+	six_rows(f.is);
+	assert_int_equal(store_exec(f.st, "DROP TRIGGER issuer_audit_no_delete;"
+	                                  "DELETE FROM issuer_audit WHERE seq = 2"),
+	                 UM_OK);
+	assert_int_equal(issuer_audit_verify(f.is, &n_rows, &bad), UM_ERR_AUTH);
+	assert_int_equal(bad, 2);
+	fx_close(&f);
+	/* Rows cut from the end. */
+	fx_open(&f);
+	six_rows(f.is);
+	assert_int_equal(store_exec(f.st, "DROP TRIGGER issuer_audit_no_delete;"
+	                                  "DELETE FROM issuer_audit WHERE seq >= 5"),
+	                 UM_OK);
+	assert_int_equal(issuer_audit_verify(f.is, &n_rows, &bad), UM_ERR_AUTH);
+	assert_int_equal(bad, 5);
+	assert_int_equal(n_rows, 4);
+	fx_close(&f);
+	/* The last row's hash removed: writes stop (fail closed) and write nothing. */
+	fx_open(&f);
+	f.db_errors_expected = true;
+	six_rows(f.is);
+	assert_int_equal(store_exec(f.st, "DROP TRIGGER issuer_audit_no_update;"
+	                                  "UPDATE issuer_audit SET hash = NULL WHERE seq = 6"),
+	                 UM_OK);
+	assert_int_equal(issuer_audit_verify(f.is, &n_rows, &bad), UM_ERR_AUTH);
+	assert_int_equal(bad, 6);
+	before = db_dump(f.st);
+	assert_int_equal(issuer_subject_promote(f.is, "op", "alice", 2, "", NOW + 9), UM_ERR_DB);
+	after = db_dump(f.st);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	/* A row without a hash is refused by the database too. */
+	assert_int_not_equal(store_exec(f.st, "INSERT INTO issuer_audit (time, actor, action,"
+	                                      " subject, detail) VALUES (1, 'a', 'b', 'c', '{}')"),
+	                     UM_OK);
+	assert_non_null(strstr(store_errmsg(f.st), "chain hash"));
+	fx_close(&f);
+}
+
+static void
+test_migrate_v1(void **state)
+{
+	const struct store_schema v1 = { "issuer", issuer_schema.migs, 1 };
+	struct store *st = NULL;
+	struct issuer *is;
+	struct issuer_appeal a;
+	char why[256] = "";
+	uint64_t n_rows;
+	int64_t bad, did, aid;
+
+	(void)state;
+	log_reset();
+	/* A database as version 1 left it: no hashes, appeals without "withdrawn". */
+	assert_int_equal(store_open(STORE_PATH_MEMORY, NULL, &st, why, sizeof(why)), UM_OK);
+	assert_int_equal(store_migrate(st, &v1), UM_OK);
+	assert_int_equal(store_schema_version(st, "issuer"), 1);
+	assert_int_equal(
+	        store_exec(st,
+	                   "INSERT INTO issuer_subjects VALUES ('alice', 'client', 4, 0, 0, 1, 1);"
+	                   "INSERT INTO issuer_disputes (subject, tier_cap, opened, expires,"
+	                   " case_id, evidence_ref) VALUES ('alice', 2, 1700000000, 1800000000,"
+	                   " 'C', 'E');"
+	                   "INSERT INTO issuer_appeals (subject, dispute, opened, expires, case_id,"
+	                   " evidence_ref) VALUES ('alice', 1, 1700000000, 1800000000, 'A', '');"
+	                   "INSERT INTO issuer_audit (time, actor, action, subject, detail) VALUES"
+	                   " (1, 'op', 'subject.create', 'alice', '{}'),"
+	                   " (2, 'op', 'dispute.open', 'alice', '{\"dispute\":1}'),"
+	                   " (3, 'op', 'appeal.open', 'alice', '{\"appeal\":1}');"),
+	        UM_OK);
+	is = open_issuer(st);
+	assert_int_equal(store_schema_version(st, "issuer"), 2);
+	/* The old rows are chained, the appeal kept. */
+	assert_int_equal(issuer_audit_verify(is, &n_rows, &bad), UM_OK);
+	assert_int_equal(n_rows, 3);
+	assert_int_equal(issuer_appeal_get(is, 1, &a), UM_OK);
+	assert_string_equal(a.case_id, "A");
+	assert_int_equal(a.dispute_id, 1);
+	assert_int_equal(a.outcome, ISSUER_OUTCOME_NONE);
+	/* New rows chain onto them; the rebuilt appeals table takes "withdrawn". */
+	assert_int_equal(issuer_dispute_clear(is, "op", "alice", 1, "", NOW), UM_OK);
+	assert_int_equal(issuer_appeal_get(is, 1, &a), UM_OK);
+	assert_int_equal(a.outcome, ISSUER_OUTCOME_WITHDRAWN);
+	assert_int_equal(issuer_audit_verify(is, &n_rows, &bad), UM_OK);
+	assert_int_equal(n_rows, 5);
+	/* Ids keep growing. */
+	assert_int_equal(issuer_dispute_open(is, "op", "alice", 2, DAY, "", "", NOW, &did), UM_OK);
+	assert_int_equal(did, 2);
+	assert_int_equal(issuer_appeal_open(is, "op", "alice", did, DAY, "", "", NOW, &aid), UM_OK);
+	assert_int_equal(aid, 2);
+	/* The append-only triggers are back. */
+	assert_int_not_equal(store_exec(st, "UPDATE issuer_audit SET actor = 'x'"), UM_OK);
+	assert_non_null(strstr(store_errmsg(st), "append-only"));
+	assert_int_not_equal(store_exec(st, "DELETE FROM issuer_audit"), UM_OK);
+	assert_int_equal(store_integrity_check(st), UM_OK);
+	issuer_free(is);
+	store_close(st);
+	log_expect_no_db_errors();
+}
+
+/* What the crash test's child acknowledged: the op's index and the dispute id (or 0). */
+struct ack {
+	int64_t i;
+	int64_t dispute_id;
+};
+
+/* The child: a burst of admin writes, each acknowledged on fd once it returned OK. Never
+ * returns; the parent kills it. No cmocka here (a failed assert would longjmp in the child). */
+static void
+crash_child(const char *path, int fd)
+{
+	struct issuer_config cfg;
+	struct issuer *is = NULL;
+	struct store *st = NULL;
+	char id[32], rid[32];
+
+	issuer_config_defaults(&cfg);
+	if (store_open(path, NULL, &st, NULL, 0) != UM_OK ||
+	    issuer_open(st, &cfg, &is, NULL, 0) != UM_OK)
+		_exit(2);
+	for (int64_t i = 0; i < 1000000; i++) {
+		struct issuer_op op = { .actor = "burst", .now_s = NOW + (uint64_t)i };
+		struct issuer_result res;
+		struct ack ack = { i, 0 };
+
+		snprintf(id, sizeof(id), "s%lld", (long long)(i / 2));
+		snprintf(rid, sizeof(rid), "r%lld", (long long)i);
+		op.subject = id;
+		op.request_id = rid;
+		if (i % 2 == 0) {
+			op.type = ISSUER_OP_SUBJECT_UPSERT;
+			op.kind = ISSUER_KIND_CLIENT;
+			op.tier = 3;
+		} else {
+			op.type = ISSUER_OP_DISPUTE_OPEN;
+			op.tier_cap = 1;
+			op.ttl_s = DAY;
+		}
+		if (issuer_apply(is, &op, &res, NULL) != UM_OK)
+			_exit(3);
+		ack.dispute_id = res.dispute_id;
+		if (write(fd, &ack, sizeof(ack)) != (ssize_t)sizeof(ack))
+			_exit(4);
+	}
+	_exit(5);
+}
+
+struct seen_rows {
+	char (*subject)[16];
+	int64_t *dispute;
+	size_t n, cap;
+	int64_t last;
+};
+
+static int
+collect_seen(void *arg, const struct issuer_audit_entry *e)
+{
+	struct seen_rows *s = arg;
+	json_t *d = json_loads(e->detail, 0, NULL);
+
+	assert_non_null(d);
+	if (s->n == s->cap) {
+		s->cap = s->cap * 2 + 64;
+		s->subject = realloc(s->subject, s->cap * sizeof(s->subject[0]));
+		s->dispute = realloc(s->dispute, s->cap * sizeof(s->dispute[0]));
+		assert_non_null(s->subject);
+		assert_non_null(s->dispute);
+	}
+	snprintf(s->subject[s->n], sizeof(s->subject[0]), "%s", e->subject);
+	s->dispute[s->n] = strcmp(e->action, "dispute.open") == 0 ? jint(d, "dispute", NULL) : 0;
+	s->n++;
+	s->last = e->seq;
+	json_decref(d);
+	return UM_OK;
+}
+
+static void
+test_durable_across_sigkill(void **state)
+{
+	char dir[] = "/tmp/test_issuer_kill.XXXXXX", path[256], p2[300];
+	struct ack *acks = NULL;
+	size_t n_acks = 0, cap = 0, got = 0;
+	struct seen_rows seen = { 0 };
+	struct issuer_subject_view v;
+	struct issuer_dispute d;
+	struct store *st = NULL;
+	struct issuer *is;
+	uint8_t buf[sizeof(struct ack)];
+	char why[256] = "", id[32];
+	uint64_t n_rows;
+	int64_t bad;
+	int fds[2], status;
+	ssize_t k;
+	pid_t pid;
+
+	(void)state;
+	log_reset();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/issuer.db", dir);
+	/* Create the file and the schema first, so the burst is only writes. */
+	assert_int_equal(store_open(path, NULL, &st, why, sizeof(why)), UM_OK);
+	is = open_issuer(st);
+	issuer_free(is);
+	store_close(st);
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		crash_child(path, fds[1]);
+	}
+	close(fds[1]);
+	/* Read acknowledgements; after 40 of them, kill the child wherever it is. */
+	for (;;) {
+		k = read(fds[0], buf + got, sizeof(buf) - got);
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+		if (got < sizeof(buf))
+			continue;
+		got = 0;
+		if (n_acks == cap) {
+			cap = cap * 2 + 64;
+			acks = realloc(acks, cap * sizeof(*acks));
+			assert_non_null(acks);
+		}
+		memcpy(&acks[n_acks++], buf, sizeof(buf));
+		if (n_acks == 40)
+			assert_int_equal(kill(pid, SIGKILL), 0);
+	}
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_true(n_acks >= 40);
+
+	/* Every acknowledged write is there, with its audit row, and the chain holds. */
+	assert_int_equal(store_open(path, NULL, &st, why, sizeof(why)), UM_OK);
+	is = open_issuer(st);
+	assert_int_equal(store_integrity_check(st), UM_OK);
+	assert_int_equal(issuer_audit_verify(is, &n_rows, &bad), UM_OK);
+	assert_true(n_rows >= n_acks);
+	do {
+		size_t before = seen.n;
+
+		assert_int_equal(issuer_audit_foreach(is, seen.last, 1000, collect_seen, &seen),
+		                 UM_OK);
+		if (seen.n == before)
+			break;
+	} while (1);
+	assert_int_equal(seen.n, n_rows);
+	for (size_t i = 0; i < n_acks; i++) {
+		assert_int_equal(acks[i].i, (int64_t)i);
+		snprintf(id, sizeof(id), "s%lld", (long long)(i / 2));
+		/* Each op wrote exactly one audit row, in order. */
+		assert_string_equal(seen.subject[i], id);
+		if (i % 2 == 0) {
+			assert_int_equal(issuer_subject_get(is, id, NOW + i, &v), UM_OK);
+			assert_int_equal(v.subject.tier, 3);
+			assert_int_equal(seen.dispute[i], 0);
+		} else {
+			assert_true(acks[i].dispute_id > 0);
+			assert_int_equal(issuer_dispute_get(is, acks[i].dispute_id, &d), UM_OK);
+			assert_string_equal(d.subject, id);
+			assert_int_equal(seen.dispute[i], acks[i].dispute_id);
+		}
+	}
+	issuer_free(is);
+	store_close(st);
+	free(acks);
+	free(seen.subject);
+	free(seen.dispute);
+	unlink(path);
+	snprintf(p2, sizeof(p2), "%s-wal", path);
+	unlink(p2);
+	snprintf(p2, sizeof(p2), "%s-shm", path);
+	unlink(p2);
+	rmdir(dir);
+	log_expect_no_db_errors();
+}
+
 int
 main(void)
 {
@@ -1272,7 +2353,18 @@ main(void)
 		cmocka_unit_test(test_http_auth),
 		cmocka_unit_test(test_http_flow),
 		cmocka_unit_test(test_http_bad_requests),
+		cmocka_unit_test(test_actor_required),
+		cmocka_unit_test(test_rollback_leaves_nothing),
+		cmocka_unit_test(test_http_reply_read_in_transaction),
+		cmocka_unit_test(test_request_id),
+		cmocka_unit_test(test_binding_over_all_disputes),
+		cmocka_unit_test(test_binding_tie_break),
+		cmocka_unit_test(test_clear_withdraws_appeal),
+		cmocka_unit_test(test_audit_chain),
+		cmocka_unit_test(test_audit_chain_cuts),
+		cmocka_unit_test(test_migrate_v1),
+		cmocka_unit_test(test_durable_across_sigkill),
 	};
 
-	return cmocka_run_group_tests_name("issuer", tests, setup, NULL);
+	return cmocka_run_group_tests_name("issuer", tests, setup, teardown);
 }
