@@ -24,6 +24,7 @@ issuer_usage(FILE *f)
 	        "Usage: umbra issuer subject set ID --tier N [--kind client|relay]\n"
 	        "       umbra issuer subject show ID\n"
 	        "       umbra issuer subject promote ID --tier N [--reason TEXT]\n"
+	        "       umbra issuer subject key ID PUBLIC-KEY   (its key for identified tokens)\n"
 	        "       umbra issuer subject adjust ID [--reputation DELTA] [--bond DELTA]\n"
 	        "                                      [--reason TEXT]\n"
 	        "       umbra issuer dispute open ID --cap N --ttl DURATION [--case TEXT]\n"
@@ -175,6 +176,9 @@ run(const struct opts *o, const char *method, const char *url, json_t *body)
 		print_audit(j);
 	} else if (json_object_get(j, "key_epoch") != NULL) {
 		print_keys(j);
+	} else if (json_is_string(json_object_get(j, "key"))) {
+		printf("subject %s: key %s\n", json_string_value(json_object_get(j, "subject")),
+		       json_string_value(json_object_get(j, "key")));
 	} else {
 		if (json_is_object(json_object_get(j, "dispute")))
 			printf("dispute %lld opened\n",
@@ -350,6 +354,18 @@ cmd_issuer(int argc, char **argv)
 		snprintf(url, sizeof(url), "/v1/issuer/subjects/%s", pos[2]);
 		if (strcmp(pos[1], "show") == 0 && n_pos == 3)
 			return run(&o, "GET", url, NULL);
+		if (strcmp(pos[1], "key") == 0 && n_pos == 4) {
+			char body[128];
+
+			if (need(strlen(pos[3]) == 52 &&
+			                 strspn(pos[3], "abcdefghijklmnopqrstuvwxyz234567") == 52,
+			         "key needs the subject's public key (52 base32 characters)") !=
+			    APP_OK)
+				return APP_USAGE;
+			snprintf(url, sizeof(url), "/v1/issuer/credentials/%s", pos[2]);
+			snprintf(body, sizeof(body), "{\"key\":\"%s\"}", pos[3]);
+			return run_plain(&o, "PUT", url, body);
+		}
 		if (strcmp(pos[1], "set") == 0 && n_pos == 3) {
 			if (need(o.has_tier, "set needs --tier N") != APP_OK)
 				return APP_USAGE;

@@ -51,6 +51,10 @@ print_wallet(const json_t *j)
 	}
 	if (i == 0)
 		printf("(no tokens)\n");
+	if (json_is_string(json_object_get(j, "subject")))
+		printf("subject %s, key %s (register it at the issuer: umbra issuer subject key)\n",
+		       json_string_value(json_object_get(j, "subject")),
+		       json_string_value(json_object_get(j, "subject_key")));
 	printf("spent since start: %lld; last fetch: %s",
 	       (long long)json_integer_value(json_object_get(j, "spent")),
 	       json_string_value(json_object_get(f, "state")));

@@ -599,6 +599,7 @@ daemon_start(struct daemon *d)
 		cc.issuer = &d->issuer.is;
 		cc.issuer_token = d->issuer.token;
 		cc.issuer_keys = &d->issuer.keys;
+		cc.issuer_creds = &d->issuer.creds;
 		cc.tokens = &d->tokens;
 		cc.listen = (const char *const *)d->listen;
 		cc.reload = reload;

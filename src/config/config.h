@@ -131,6 +131,8 @@ struct config {
 		uint32_t max_proxy_conns;   /* proxy connections open at once */
 		struct config_list issuers; /* "<issuer-id>@http://ip:port": token issuers */
 		uint32_t token_tier;        /* tier of the token spent per circuit; 0 = highest */
+		char *subject;              /* the issuer's name for us (tiers above 1); "" = none */
+		char *subject_key;          /* Ed25519 key signing our token requests */
 	} client;
 	struct {
 		bool enabled;

@@ -433,6 +433,23 @@ config_check_contact(const char *s)
 	return text_check(s);
 }
 
+/* An issuer subject id (trust/issuer.h issuer_id_is_valid: config may not include trust). */
+const char *
+config_check_subject(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return NULL;
+	if (n > 64)
+		return "is longer than 64 characters";
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@-") != n)
+		return "holds a character outside A-Z a-z 0-9 . _ : @ -";
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return "is . or ..";
+	return NULL;
+}
+
 /* ---- numbers ---- */
 
 enum num_result {

@@ -661,6 +661,23 @@ const struct config_var config_vars[] = {
 	  .max = 15,
 	  .help = "Tier of the token spent on each new circuit (one per circuit, sent to its "
 	          "exit); 0: the highest tier held. No token held: none is spent (tier 0)." },
+	{ .section = "client",
+	  .key = "subject",
+	  .type = CFG_STRING,
+	  .offset = OFF(client.subject),
+	  .def = "",
+	  .flags = CFG_F_EMPTY_OK,
+	  .check = config_check_subject,
+	  .help = "The issuer's subject id for this client, for tokens above tier 1 (the issuer "
+	          "checks the request's signature with subject_key and the subject's tier)." },
+	{ .section = "client",
+	  .key = "subject_key",
+	  .type = CFG_PATH,
+	  .offset = OFF(client.subject_key),
+	  .def = "subject.key",
+	  .flags = CFG_F_IN_STATE_DIR,
+	  .help = "Ed25519 key file (0600) signing token requests as subject; made at the first "
+	          "start with a subject set (default <state_dir>/subject.key)." },
 
 	/* [control] */
 	{ .section = "control",

@@ -15,6 +15,7 @@
 #include "crypto/hash.h"
 #include "directory/dirserv.h"
 #include "trust/issuer_doc.h"
+#include "trust/issuer_creds.h"
 
 static void
 reply_json(struct ev_http_resp *resp, int status, json_t *j)
@@ -492,12 +493,17 @@ handle_tokens(const struct control_ctx *ctx, const char *method, const char *pat
 			reply_error(resp, 503, "cannot read the wallet");
 			return;
 		}
-		reply_json(resp, 200,
-		           json_pack("{s:o, s:i, s:I, s:{s:s, s:i, s:I, s:I, s:s}}", "wallet", rows,
-		                     "issuers", (int)t->n_issuers, "spent", (json_int_t)t->spent,
-		                     "fetch", "state", states[t->state], "tier", (int)t->tier,
-		                     "want", (json_int_t)t->want, "got", (json_int_t)t->got,
-		                     "error", t->error));
+		reply_json(
+		        resp, 200,
+		        json_pack("{s:o, s:o, s:o, s:i, s:I, s:{s:s, s:i, s:I, s:I, s:s}}",
+		                  "wallet", rows, "subject",
+		                  t->subject[0] != '\0' ? json_string(t->subject) : json_null(),
+		                  "subject_key",
+		                  t->subject[0] != '\0' ? id_json(t->subject_key.pk) : json_null(),
+		                  "issuers", (int)t->n_issuers, "spent", (json_int_t)t->spent,
+		                  "fetch", "state", states[t->state], "tier", (int)t->tier, "want",
+		                  (json_int_t)t->want, "got", (json_int_t)t->got, "error",
+		                  t->error));
 		return;
 	}
 	if (strcmp(path, "/v1/tokens/fetch") != 0) {
@@ -618,6 +624,58 @@ handle_issuer_keys(const struct control_ctx *ctx, const char *method, const char
 	}
 }
 
+/* PUT /v1/issuer/credentials/ID {"key": "<base32 Ed25519 public key>"}, GET the same. */
+static void
+handle_issuer_creds(const struct control_ctx *ctx, const char *method, const char *subject,
+                    const uint8_t *body, size_t body_len, struct ev_http_resp *resp)
+{
+	struct issuer_creds *c = *ctx->issuer_creds;
+	struct issuer_subject_view v;
+	json_error_t jerr;
+	const char *key = NULL;
+	uint8_t pk[32];
+	json_t *j;
+	int ret;
+
+	if (!issuer_id_is_valid(subject)) {
+		reply_error(resp, 400, "a subject id is 1..64 of A-Z a-z 0-9 . _ : @ -");
+		return;
+	}
+	if (strcmp(method, "GET") == 0) {
+		if ((ret = issuer_creds_get(c, subject, pk)) == UM_ERR_NOT_FOUND)
+			reply_error(resp, 404, "no key for this subject");
+		else if (ret != UM_OK)
+			reply_error(resp, 503, "database error");
+		else
+			reply_json(resp, 200,
+			           json_pack("{s:s, s:o}", "subject", subject, "key", id_json(pk)));
+		return;
+	}
+	if (strcmp(method, "PUT") != 0) {
+		reply_error(resp, 405, "use GET or PUT");
+		return;
+	}
+	j = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL || json_unpack_ex(j, &jerr, JSON_STRICT, "{s:s}", "key", &key) != 0 ||
+	    dec_base32(pk, sizeof(pk), key, strlen(key)) != 32) {
+		json_decref(j);
+		reply_error(resp, 400, "want {\"key\": \"<52 base32 characters>\"}");
+		return;
+	}
+	json_decref(j);
+	/* A key for a subject the issuer knows: the tier comes from the subject. */
+	if (ctx->issuer == NULL || *ctx->issuer == NULL ||
+	    issuer_subject_get(*ctx->issuer, subject, um_wall_s(), &v) != UM_OK) {
+		reply_error(resp, 404, "no such subject (umbra issuer subject set first)");
+		return;
+	}
+	if (issuer_creds_set(c, subject, pk, um_wall_s()) != UM_OK) {
+		reply_error(resp, 503, "database error");
+		return;
+	}
+	reply_json(resp, 200, json_pack("{s:s, s:o}", "subject", subject, "key", id_json(pk)));
+}
+
 /*
  * /v1/issuer/<rest> is the issuer's admin API /v1/admin/<rest> (docs/ISSUER.md), reached with
  * the token the daemon holds: the control socket (0600, the daemon's user) is the credential.
@@ -630,6 +688,12 @@ handle_issuer(const struct control_ctx *ctx, const char *method, const char *tar
 
 	if (ctx->issuer == NULL || *ctx->issuer == NULL || ctx->issuer_token == NULL) {
 		reply_error(resp, 404, "not an issuer (add the issuer role)");
+		return;
+	}
+	if (strncmp(target, "/v1/issuer/credentials/", strlen("/v1/issuer/credentials/")) == 0 &&
+	    ctx->issuer_creds != NULL && *ctx->issuer_creds != NULL) {
+		handle_issuer_creds(ctx, method, target + strlen("/v1/issuer/credentials/"), body,
+		                    body_len, resp);
 		return;
 	}
 	if (strncmp(target, "/v1/issuer/keys", strlen("/v1/issuer/keys")) == 0 &&

@@ -11,6 +11,8 @@
 #include "lib/err.h"
 #include "lib/wire.h"
 #include "crypto/blindrsa.h"
+#include "crypto/hash.h"
+#include "trust/issuer_creds.h"
 #include "trust/token.h"
 
 struct tokens_req {
@@ -34,9 +36,13 @@ tokens_req_free_(struct tokens_req *r)
 }
 
 int
-tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n, struct tokens_req **out,
+tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n,
+               const struct tokens_subject *who, uint64_t now_s, struct tokens_req **out,
                char **body)
 {
+	struct hash_blake2b_state hs;
+	uint8_t hash[ISSUER_CREDS_HASH_LEN], sig[ISSUER_CREDS_SIG_LEN];
+	char sig_b64[BASE64_LEN(ISSUER_CREDS_SIG_LEN)];
 	const struct issuer_key_entry *k = NULL;
 	struct tokens_req *r;
 	uint8_t input[TOKEN_INPUT_LEN], blinded[BLINDRSA_MAX_LEN];
@@ -64,6 +70,7 @@ tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n, struct to
 	}
 	r->klen = blindrsa_key_len(r->pk);
 	arr = json_array();
+	hash_blake2b_init(&hs, NULL, 0, sizeof(hash));
 	for (size_t i = 0; i < n; i++) {
 		if ((ret = token_prepare(&r->t[i], tier, r->epoch, r->pk)) != UM_OK)
 			goto fail;
@@ -72,12 +79,22 @@ tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n, struct to
 		                          r->inv[i], r->klen)) != UM_OK ||
 		    (ret = enc_base64(b64, sizeof(b64), blinded, r->klen)) != UM_OK)
 			goto fail;
+		hash_blake2b_update(&hs, blinded, r->klen);
 		json_array_append_new(arr, json_string(b64));
 		r->n++;
 	}
+	hash_blake2b_final(&hs, hash, sizeof(hash));
 	{
 		json_t *obj = json_pack("{s:i, s:o}", "tier", (int)tier, "blinded", arr);
 
+		if (obj != NULL && who != NULL) {
+			issuer_creds_sign(who->key, who->id, tier, now_s, hash, sig);
+			if (enc_base64(sig_b64, sizeof(sig_b64), sig, sizeof(sig)) == UM_OK) {
+				json_object_set_new(obj, "subject", json_string(who->id));
+				json_object_set_new(obj, "time", json_integer((json_int_t)now_s));
+				json_object_set_new(obj, "sig", json_string(sig_b64));
+			}
+		}
 		*body = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
 		json_decref(obj); /* arr with it */
 	}
@@ -89,6 +106,7 @@ tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n, struct to
 	*out = r;
 	return UM_OK;
 fail:
+	hash_blake2b_wipe(&hs);
 	json_decref(arr);
 	tokens_req_free(r);
 	return ret;

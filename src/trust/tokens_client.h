@@ -14,6 +14,7 @@
 
 #include "lib/compiler.h"
 #include "lib/mem.h"
+#include "crypto/keys.h"
 #include "trust/issuer_doc.h"
 #include "trust/wallet.h"
 
@@ -23,14 +24,23 @@ enum tokens_client_limits {
 
 struct tokens_req;
 
+/* For tiers above 1: the subject the issuer knows, and its key (trust/issuer_creds.h signs
+ * the request with it). NULL: an anonymous (tier-1) request. */
+struct tokens_subject {
+	const char *id;
+	const struct keys_ed25519 *key;
+};
+
 /*
  * Start a request for n (1..TOKENS_PER_FETCH_MAX) tokens of tier from the issuer whose
- * verified key list is keys (the key of (tier, keys->key_epoch) is used). *body is the JSON
+ * verified key list is keys (the key of (tier, keys->key_epoch) is used), signed by who at
+ * now_s when who is not NULL. *body is the JSON
  * to POST (malloc'd, NUL-terminated; the caller frees it). UM_ERR_NOT_FOUND when the list
  * has no key for the tier in its current epoch, UM_ERR_MALFORMED for a key that does not
  * import, UM_ERR_INVALID for a bad n or tier.
  */
-int tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n, struct tokens_req **out,
+int tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n,
+                   const struct tokens_subject *who, uint64_t now_s, struct tokens_req **out,
                    char **body) UM_WARN_UNUSED;
 void tokens_req_free_(struct tokens_req *r);
 #define tokens_req_free(r) UM_FREE_AND_NULL(tokens_req_free_, r)

@@ -71,7 +71,15 @@ next_batch(struct tokens_io *t)
 	tokens_req_free(t->req);
 	free(t->body);
 	t->body = NULL;
-	if ((ret = tokens_req_new(t->keys, t->tier, n, &t->req, &t->body)) != UM_OK) {
+	struct tokens_subject who = { t->subject, &t->subject_key };
+
+	if (t->tier > 1 && t->subject[0] == '\0') {
+		fetch_fail(t, "tokens above tier 1 need [client] subject (and the issuer's admin "
+		              "registering its key)");
+		return;
+	}
+	if ((ret = tokens_req_new(t->keys, t->tier, n, t->tier > 1 ? &who : NULL, um_wall_s(),
+	                          &t->req, &t->body)) != UM_OK) {
 		fetch_fail(t, "%s",
 		           ret == UM_ERR_NOT_FOUND ? "the issuer has no key for this tier"
 		                                   : um_err_str(ret));
@@ -227,6 +235,24 @@ tokens_io_start(struct tokens_io *t, const struct config *c, struct ev_loop *loo
 	}
 	t->n_issuers = c->client.issuers.n;
 	t->token_tier = (uint8_t)c->client.token_tier;
+	if (c->client.subject[0] != '\0') {
+		snprintf(t->subject, sizeof(t->subject), "%s", c->client.subject);
+		ret = keys_ed25519_load(c->client.subject_key, &t->subject_key, why, why_len);
+		if (ret == UM_ERR_NOT_FOUND) {
+			uint8_t seed[ED25519_SEED_LEN];
+
+			keys_ed25519_generate(&t->subject_key);
+			keys_ed25519_seed(&t->subject_key, seed);
+			ret = keyfile_write(c->client.subject_key, KEYFILE_ED25519, seed, why,
+			                    why_len);
+			um_memzero(seed, sizeof(seed));
+			if (ret == UM_OK)
+				log_notice(LD_APP, "made the subject key %s",
+				           c->client.subject_key);
+		}
+		if (ret != UM_OK)
+			return ret;
+	}
 	if (t->n_issuers == 0)
 		return UM_OK; /* no issuer, no tokens: no wallet either */
 	path = um_xasprintf("%s/wallet.db", c->node.state_dir);
@@ -244,5 +270,6 @@ tokens_io_clear(struct tokens_io *t)
 	fetch_end(t);
 	wallet_free(t->w);
 	store_close(t->store);
-	memset(t, 0, sizeof(*t));
+	keys_ed25519_clear(&t->subject_key);
+	um_memzero(t, sizeof(*t));
 }

@@ -19,6 +19,7 @@
 #include "evloop/evloop.h"
 #include "evloop/http_client.h"
 #include "store/store.h"
+#include "crypto/keys.h"
 #include "trust/issuer_doc.h"
 #include "trust/tokens_client.h"
 #include "trust/wallet.h"
@@ -42,6 +43,8 @@ struct tokens_io {
 	struct store *store;
 	struct wallet *w;
 	uint8_t token_tier;
+	char subject[65];                /* "" = none */
+	struct keys_ed25519 subject_key; /* when subject is set */
 	size_t n_issuers;
 	uint8_t issuer_ids[TOKENS_IO_MAX_ISSUERS][32];
 	char issuer_urls[TOKENS_IO_MAX_ISSUERS][TOKENS_IO_URL_MAX];

@@ -23,6 +23,8 @@
 #include "lib/log.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
+#include "trust/issuer.h"
+#include "trust/issuer_creds.h"
 #include "trust/issuer_keys.h"
 #include "trust/issuer_public.h"
 #include "trust/tokens_client.h"
@@ -140,7 +142,7 @@ fetch(struct fx *f, uint8_t tier, size_t n, int want)
 	uint8_t *reply;
 	size_t len, added = 0;
 
-	assert_int_equal(tokens_req_new(&f->keys, tier, n, &r, &body), UM_OK);
+	assert_int_equal(tokens_req_new(&f->keys, tier, n, NULL, 1000, &r, &body), UM_OK);
 	if (tier == 1)
 		assert_int_equal(post(f, tier, body, &reply, &len), 200);
 	else
@@ -232,9 +234,9 @@ test_bad_replies(void **state)
 	json_t *j;
 	char *s;
 
-	assert_int_equal(tokens_req_new(&f->keys, 3, 1, &r, &body), UM_ERR_NOT_FOUND);
-	assert_int_equal(tokens_req_new(&f->keys, 1, 33, &r, &body), UM_ERR_INVALID);
-	assert_int_equal(tokens_req_new(&f->keys, 1, 2, &r, &body), UM_OK);
+	assert_int_equal(tokens_req_new(&f->keys, 3, 1, NULL, 1000, &r, &body), UM_ERR_NOT_FOUND);
+	assert_int_equal(tokens_req_new(&f->keys, 1, 33, NULL, 1000, &r, &body), UM_ERR_INVALID);
+	assert_int_equal(tokens_req_new(&f->keys, 1, 2, NULL, 1000, &r, &body), UM_OK);
 	assert_int_equal(post(f, 1, body, &reply, &len), 200);
 	/* Not JSON, the wrong count: nothing added. */
 	assert_int_equal(tokens_req_finish(r, (const uint8_t *)"{}", 2, f->w, 1000, &added),
@@ -258,6 +260,122 @@ test_bad_replies(void **state)
 	tokens_req_free(r);
 }
 
+/* Tokens above tier 1: the subject's signed request, and its effective tier, at the issuer. */
+static void
+test_identified(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t a[4] = { 192, 0, 2, 9 };
+	struct issuer_config icfg;
+	struct issuer *is = NULL;
+	struct issuer_creds *creds = NULL;
+	struct keys_ed25519 alice, mallory;
+	struct tokens_subject who = { "alice", &alice }, bad = { "alice", &mallory };
+	struct tokens_req *r = NULL;
+	char *body = NULL;
+	size_t added = 0;
+	int64_t did = 0;
+	bool created;
+
+	issuer_config_defaults(&icfg);
+	assert_int_equal(issuer_open(f->ist, &icfg, &is, NULL, 0), UM_OK);
+	assert_int_equal(issuer_creds_open(f->ist, &creds, NULL, 0), UM_OK);
+	keys_ed25519_generate(&alice);
+	keys_ed25519_generate(&mallory);
+	assert_int_equal(
+	        issuer_subject_upsert(is, "admin", "alice", ISSUER_KIND_CLIENT, 2, 1000, &created),
+	        UM_OK);
+	assert_int_equal(issuer_creds_set(creds, "alice", alice.pk, 1000), UM_OK);
+	{
+		struct issuer_public_ctx pc = { f->kr, NULL, is, creds };
+		struct ev_http_resp resp = { .status = 500 };
+		int cases[][3] = {
+			/* tier, signer (0 alice, 1 mallory), time offset */
+			{ 2, 0, 0 },
+			{ 2, 1, 0 },
+			{ 2, 0, 301 },
+			{ 3, 0, 0 },
+		};
+		int want[] = { 200, 401, 401, 401 }; /* the last: tier changed after signing */
+
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			uint8_t tier = (uint8_t)cases[i][0];
+
+			if (tier == 3) {
+				/* The key list has tiers 1..2 only: ask with a tier-2 key, claim 3.
+				 */
+				assert_int_equal(
+				        tokens_req_new(&f->keys, 2, 1, cases[i][1] ? &bad : &who,
+				                       1000 + (uint64_t)cases[i][2], &r, &body),
+				        UM_OK);
+				char *p = strstr(body, "\"tier\":2");
+				assert_non_null(p);
+				p[7] = '3';
+			} else {
+				assert_int_equal(
+				        tokens_req_new(&f->keys, tier, 1, cases[i][1] ? &bad : &who,
+				                       1000 + (uint64_t)cases[i][2], &r, &body),
+				        UM_OK);
+			}
+			resp = (struct ev_http_resp){ .status = 500 };
+			assert_true(issuer_public_handle(&pc, "POST", "/v1/tokens", AF_INET, a,
+			                                 (const uint8_t *)body, strlen(body), 1000,
+			                                 0, &resp));
+			if (resp.status != want[i])
+				fail_msg("case %zu: HTTP %d, want %d: %.*s", i, resp.status,
+				         want[i], (int)resp.body_len, (const char *)resp.body);
+			if (resp.status == 200) {
+				assert_int_equal(tokens_req_finish(r, resp.body, resp.body_len,
+				                                   f->w, 1000, &added),
+				                 UM_OK);
+				assert_int_equal(added, 1);
+			}
+			free(resp.body);
+			free(body);
+			tokens_req_free(r);
+		}
+		/* Base tier 1: a valid request for tier 2 is refused for the tier. */
+		assert_int_equal(issuer_subject_promote(is, "admin", "alice", 1, "", 1000), UM_OK);
+		assert_int_equal(tokens_req_new(&f->keys, 2, 1, &who, 1000, &r, &body), UM_OK);
+		resp = (struct ev_http_resp){ .status = 500 };
+		assert_true(issuer_public_handle(&pc, "POST", "/v1/tokens", AF_INET, a,
+		                                 (const uint8_t *)body, strlen(body), 1000, 0,
+		                                 &resp));
+		assert_int_equal(resp.status, 403);
+		free(resp.body);
+		free(body);
+		tokens_req_free(r);
+		assert_int_equal(issuer_subject_promote(is, "admin", "alice", 2, "", 1000), UM_OK);
+		/* A dispute caps alice at tier 1: tier 2 is refused until it is cleared. */
+		assert_int_equal(
+		        issuer_dispute_open(is, "admin", "alice", 1, 3600, "c", "e", 1000, &did),
+		        UM_OK);
+		assert_int_equal(tokens_req_new(&f->keys, 2, 1, &who, 1000, &r, &body), UM_OK);
+		resp = (struct ev_http_resp){ .status = 500 };
+		assert_true(issuer_public_handle(&pc, "POST", "/v1/tokens", AF_INET, a,
+		                                 (const uint8_t *)body, strlen(body), 1000, 0,
+		                                 &resp));
+		assert_int_equal(resp.status, 403);
+		free(resp.body);
+		free(body);
+		tokens_req_free(r);
+		/* A subject on a tier-1 request is refused: tier 1 is anonymous. */
+		assert_int_equal(tokens_req_new(&f->keys, 1, 1, &who, 1000, &r, &body), UM_OK);
+		resp = (struct ev_http_resp){ .status = 500 };
+		assert_true(issuer_public_handle(&pc, "POST", "/v1/tokens", AF_INET, a,
+		                                 (const uint8_t *)body, strlen(body), 1000, 0,
+		                                 &resp));
+		assert_int_equal(resp.status, 400);
+		free(resp.body);
+		free(body);
+		tokens_req_free(r);
+	}
+	keys_ed25519_clear(&alice);
+	keys_ed25519_clear(&mallory);
+	issuer_creds_free(creds);
+	issuer_free(is);
+}
+
 int
 main(void)
 {
@@ -265,6 +383,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_and_spend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pick_order_and_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identified, setup, teardown),
 	};
 
 	if (um_crypto_init() != UM_OK)
