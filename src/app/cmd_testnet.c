@@ -38,7 +38,8 @@
 enum {
 	TN_MAX_AUTH = 9,
 	TN_MAX_RELAYS = 64,
-	TN_MAX_NODES = TN_MAX_AUTH + TN_MAX_RELAYS + 1,
+	TN_MAX_NODES =
+	        TN_MAX_AUTH + 1 + TN_MAX_RELAYS + 1, /* authorities, issuer, relays, client */
 	TN_NAME_MAX = 16,
 	TN_POLL_MS = 200,
 	TN_STOP_WAIT_MS = 10000,
@@ -348,8 +349,9 @@ exit_policy_of(size_t i, size_t n)
 static int
 generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 {
-	char auth_lines[TN_MAX_AUTH * 128] = "";
-	uint16_t ports[TN_MAX_AUTH];
+	char auth_lines[TN_MAX_AUTH * 128] = "", issuer_line[160];
+	uint16_t ports[TN_MAX_AUTH], issuer_port;
+	struct tn_node *issuer;
 	size_t n_ops = n_relays > 0 ? relay_operator(n_relays - 1, n_relays) : 0;
 	char *body;
 	int ret;
@@ -375,6 +377,23 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		         t->nodes[t->n].id, t->nodes[t->n].url);
 		t->n++;
 	}
+	/* An issuer of tier tokens (tiers 1..3), trusted by the exits and asked by the client. */
+	issuer = &t->nodes[t->n];
+	if (node_init(t, issuer, "issuer1", "issuer") != APP_OK ||
+	    free_port(&issuer_port) != APP_OK)
+		return APP_FAIL;
+	snprintf(issuer->url, sizeof(issuer->url), "http://127.0.0.1:%u", (unsigned)issuer_port);
+	snprintf(issuer_line, sizeof(issuer_line), "issuers = %s@%s\n", issuer->id, issuer->url);
+	body = um_xasprintf("[node]\nstate_dir = %s/%s\nnickname = %s\nroles = issuer\n"
+	                    "[log]\nlevel = info\n"
+	                    "[issuer]\nlisten = 127.0.0.1:%u\ntiers = 3\nissue_rate = 1000\n"
+	                    "issue_burst = 1000\n",
+	                    t->dir, issuer->name, issuer->name, (unsigned)issuer_port);
+	ret = write_conf(issuer, body);
+	free(body);
+	if (ret != APP_OK)
+		return ret;
+	t->n++;
 	/* Operator keys, shared by pairs of relays (operator dedup gets exercised). */
 	for (size_t j = 0; j < n_ops; j++) {
 		char *p = um_xasprintf("%s/operator%zu.key", t->dir, j + 1), why[256];
@@ -445,9 +464,10 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		        "[node]\nstate_dir = %s/client\nnickname = client\nroles = client\n"
 		        "[link]\noutbound_address = 127.0.0.2\n"
 		        "[log]\nlevel = info\n"
-		        "[client]\nsocks_listen = %s\nhttp_connect_listen = %s\n"
+		        "[client]\nsocks_listen = %s\nhttp_connect_listen = %s\n%ssubject = "
+		        "client\n"
 		        "[directory]\nvote_interval = %us\n%s",
-		        t->dir, n->socks, n->http, vote_s, auth_lines);
+		        t->dir, n->socks, n->http, issuer_line, vote_s, auth_lines);
 		ret = write_conf(n, body);
 		free(body);
 		if (ret != APP_OK)
@@ -657,8 +677,8 @@ up(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s, unsigned timeo
 		return APP_FAIL;
 	}
 	client = &t->nodes[t->n - 1];
-	fprintf(stderr, "started %zu authorities, %zu relays and a client in %s\n", n_auth,
-	        n_relays, t->dir);
+	fprintf(stderr, "started %zu authorities, an issuer, %zu relays and a client in %s\n",
+	        n_auth, n_relays, t->dir);
 	for (;;) {
 		double el = (double)(um_mono_ns() - t0) / 1e9;
 
@@ -717,7 +737,13 @@ up(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s, unsigned timeo
 	for (size_t i = 0; i < n_auth; i++)
 		printf("  authority:  %-8s %s  id %s\n", t->nodes[i].name, t->nodes[i].url,
 		       t->nodes[i].id);
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->nodes[i].role, "issuer") == 0)
+			printf("  issuer:     %-8s %s  (umbra issuer -s %s ...)\n",
+			       t->nodes[i].name, t->nodes[i].url, t->nodes[i].sock);
+	}
 	printf("  client:     umbra relays -s %s\n", client->sock);
+	printf("  tokens:     umbra tokens fetch --tier 1 -s %s\n", client->sock);
 	printf("  socks:      %s   (curl --socks5-hostname %s ...)\n", client->socks,
 	       client->socks);
 	printf("  http:       %s   (curl --proxy http://%s ...)\n", client->http, client->http);

@@ -195,7 +195,7 @@ tokens_io_take(struct tokens_io *t, uint8_t *body, size_t cap, size_t *len)
 	*len = 0;
 	if (t->w == NULL)
 		return UM_ERR_NOT_FOUND;
-	if (cap < 32 + WALLET_TOKEN_MAX)
+	if (cap < 32 + TOKEN_MIN_LEN)
 		return UM_ERR_INVALID;
 	ret = wallet_take(t->w, t->token_tier, 0, body, body + 32, cap - 32, &n);
 	if (ret != UM_OK)

@@ -160,8 +160,12 @@ wallet_take(struct wallet *w, uint8_t tier, uint32_t min_epoch, uint8_t issuer[W
 	    (ret = store_stmt_column_blob(s, 1, &ip, &in)) != UM_OK ||
 	    (ret = store_stmt_column_blob(s, 2, &p, &n)) != UM_OK)
 		goto out;
-	if (in != WALLET_ISSUER_LEN || n > cap || n > WALLET_TOKEN_MAX) {
+	if (in != WALLET_ISSUER_LEN || n > WALLET_TOKEN_MAX) {
 		ret = UM_ERR_DB; /* CHECKs and wallet_add() keep these out */
+		goto out;
+	}
+	if (n > cap) {
+		ret = UM_ERR_TOO_LARGE; /* kept: the caller's room is too small for it */
 		goto out;
 	}
 	memcpy(issuer, ip, WALLET_ISSUER_LEN);

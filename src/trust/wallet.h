@@ -38,8 +38,9 @@ int wallet_add(struct wallet *w, const uint8_t issuer[WALLET_ISSUER_LEN], const 
 /*
  * Take one token out for spending: of tier if tier != 0, else of the highest tier held; of
  * the oldest epoch at or above min_epoch (older ones are deleted on the way: no exit takes
- * them). On UM_OK the token is deleted from the wallet and copied into token (cap >=
- * WALLET_TOKEN_MAX) with its issuer; UM_ERR_NOT_FOUND when none is held.
+ * them). On UM_OK the token is deleted from the wallet and copied into token with its
+ * issuer; UM_ERR_NOT_FOUND when none is held, UM_ERR_TOO_LARGE (the token kept) when it is
+ * longer than cap.
  */
 int wallet_take(struct wallet *w, uint8_t tier, uint32_t min_epoch,
                 uint8_t issuer[WALLET_ISSUER_LEN], uint8_t *token, size_t cap,

@@ -32,10 +32,10 @@ ok "testnet up: 2 authorities, 3 relays, a client; every relay Running ($(head -
 python3 - "$T/st.json" <<'PY' || fail "status json"
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert len(s["nodes"]) == 6 and all(n["alive"] for n in s["nodes"]), s
+assert len(s["nodes"]) == 7 and all(n["alive"] for n in s["nodes"]), s
 assert s["running_relays"] == 3, s
 roles = sorted(n["role"] for n in s["nodes"])
-assert roles == ["authority"] * 2 + ["client"] + ["relay"] * 3, roles
+assert roles == ["authority"] * 2 + ["client", "issuer"] + ["relay"] * 3, roles
 PY
 "$UMBRA" relays -s "$NET/client/control.sock" --json >"$T/relays.json"
 python3 - "$T/relays.json" <<'PY' || fail "relays: $(cat "$T/relays.json")"
@@ -45,7 +45,7 @@ assert len(r) == 3, r
 assert any("Exit" in x["flags"] for x in r) and any("Guard" in x["flags"] for x in r), r
 assert len({x["country"] for x in r}) == 3, r
 PY
-ok "status lists 6 live nodes; the client's relays include guards and exits in 3 countries"
+ok "status lists 7 live nodes (2 authorities, an issuer, 3 relays, a client); the client's relays include guards and exits in 3 countries"
 
 "$UMBRA" testnet up --dir "$NET" >"$T/up2.out" 2>&1 && fail "a second testnet up in the same dir succeeded"
 grep -q "already running" "$T/up2.out" || fail "second up: $(cat "$T/up2.out")"
