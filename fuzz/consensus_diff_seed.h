@@ -8,6 +8,7 @@
 #define UM_FUZZ_CONSENSUS_DIFF_SEED_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/err.h"
@@ -22,6 +23,18 @@ enum {
 	CDIFF_SEED_BASE_N = 6,
 };
 
+/* The one authority's identity and signing keys. */
+static inline void
+cdiff_seed_keys(struct keys_ed25519 *id, struct keys_ed25519 *sk)
+{
+	uint8_t seed[32];
+
+	memset(seed, 0x11, sizeof(seed));
+	keys_ed25519_from_seed(id, seed);
+	memset(seed, 0x22, sizeof(seed));
+	keys_ed25519_from_seed(sk, seed);
+}
+
 /*
  * Fill c (signed by one authority) for the period starting at va with the relays 1..n,
  * those with i % changed_every == 0 given another bandwidth (0: none), those with
@@ -32,14 +45,10 @@ cdiff_seed_consensus(struct consensus *c, uint64_t va, uint32_t n, uint32_t chan
                      uint32_t drop_every)
 {
 	struct keys_ed25519 id, sk;
-	uint8_t seed[32];
 	size_t k = 0;
 	int ret;
 
-	memset(seed, 0x11, sizeof(seed));
-	keys_ed25519_from_seed(&id, seed);
-	memset(seed, 0x22, sizeof(seed));
-	keys_ed25519_from_seed(&sk, seed);
+	cdiff_seed_keys(&id, &sk);
 	consensus_init(c);
 	c->version = CONS_VERSION;
 	c->valid_after_s = va;
@@ -86,6 +95,35 @@ out:
 	keys_ed25519_clear(&sk);
 	if (ret != UM_OK)
 		consensus_clear(c);
+	return ret;
+}
+
+/*
+ * Give c (from cdiff_seed_consensus()) the issuer key lists of issuers 1..n_issuers (their
+ * identities are their index), each a stand-in blob of len bytes of `fill` + index (the
+ * directory never parses one), and sign it again.
+ */
+static inline int
+cdiff_seed_issuers(struct consensus *c, uint8_t n_issuers, uint8_t fill, size_t len)
+{
+	struct keys_ed25519 id, sk;
+	uint8_t ident[32], *doc = um_xmalloc(len > 0 ? len : 1);
+	int ret = UM_OK;
+
+	cdiff_seed_keys(&id, &sk);
+	dir_issuers_clear(&c->issuers);
+	for (uint8_t i = 1; i <= n_issuers && ret == UM_OK; i++) {
+		memset(ident, 0, sizeof(ident));
+		ident[31] = i;
+		memset(doc, fill + i, len);
+		ret = dir_issuers_set(&c->issuers, ident, doc, len);
+	}
+	c->n_sigs = 0;
+	if (ret == UM_OK && (ret = consensus_update_digest(c)) == UM_OK)
+		ret = consensus_sign(c, &c->auths[0], &sk);
+	free(doc);
+	keys_ed25519_clear(&id);
+	keys_ed25519_clear(&sk);
 	return ret;
 }
 

@@ -2,8 +2,8 @@
 /*
  * Fuzz the consensus parser: a parsed consensus must re-encode to exactly the bytes it was
  * parsed from (the format is canonical), its digest must be the hash of the signed part it
- * reports, and client verification against its own voters as pins must return an error
- * code or UM_OK, never crash.
+ * reports, its issuer key lists must be what the accessors return, and client verification
+ * against its own voters as pins must return an error code or UM_OK, never crash.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +37,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    memcmp(out, data, len) != 0)
 		abort();
 	free(out);
+	/* Issuer key lists: what the accessors hand consumers is what was parsed. */
+	for (size_t i = 0; i < consensus_n_issuers(&c); i++) {
+		const uint8_t *id, *doc, *doc2;
+		size_t dlen, dlen2;
+
+		if (consensus_issuer(&c, i, &id, &doc, &dlen) != UM_OK || dlen == 0 ||
+		    dlen > DIR_ISSUER_DOC_MAX_LEN ||
+		    consensus_issuer_find(&c, id, &doc2, &dlen2) != UM_OK || doc2 != doc ||
+		    dlen2 != dlen)
+			abort();
+	}
 	memset(&pins, 0, sizeof(pins));
 	pins.n = c.n_auths;
 	for (size_t i = 0; i < c.n_auths; i++)

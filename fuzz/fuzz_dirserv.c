@@ -3,9 +3,10 @@
  * Fuzz the directory authority's request handling (dirserv_handle()). Input: the first byte
  * picks the method (GET, POST, PUT, DELETE; bit 2 adds If-None-Match: *, bit 3 the served
  * ETag), the bytes up to a NUL are the path, the rest is the body. One in-memory dirserv (a
- * one-authority network with a consensus already computed, and a federation core attached,
- * so GET /v1/peers, GET /v1/descs and POST /v1/gossip/desc are reached) is made once. Every reply
- * must carry a status in 200..599; JSON bodies must parse, and every error must say why.
+ * one-authority network with a consensus already computed, carrying one issuer key list, and
+ * a federation core attached, so GET /v1/peers, GET /v1/descs and POST /v1/gossip/desc are
+ * reached) is made once. Every reply must carry a status in 200..599; JSON bodies must
+ * parse, and every error must say why.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +29,20 @@ static const char *const methods[] = { "GET", "POST", "PUT", "DELETE" };
 static struct dirserv *ds;
 static struct dirfed *fed; /* the federation routes (dirfed.h) */
 static char etag[80];
+
+/* The issuer check an application supplies (dir_issuer_verify_fn); key lists are opaque to
+ * the directory, so this stand-in takes any blob and calls its length the seq. */
+static int
+any_keys(void *arg, const uint8_t identity[32], const uint8_t *doc, size_t len, uint64_t now_s,
+         uint64_t *seq)
+{
+	(void)arg;
+	(void)identity;
+	(void)doc;
+	(void)now_s;
+	*seq = len;
+	return UM_OK;
+}
 
 static void
 init_once(void)
@@ -59,8 +74,18 @@ init_once(void)
 	cfg.n_authorities = 1;
 	cfg.authorities = (const uint8_t(*)[32])kr.identity;
 	cfg.max_sources = 64;
-	if (dirserv_new(&cfg, &ds, NULL, 0) != UM_OK)
-		abort();
+	{
+		static const uint8_t issuer[1][32] = { { 0x15 } };
+		static const uint8_t doc[48] = { 0x01 };
+
+		cfg.n_issuers = 1;
+		cfg.issuers = issuer;
+		cfg.issuer_verify = any_keys;
+		if (dirserv_new(&cfg, &ds, NULL, 0) != UM_OK ||
+		    dirserv_add_issuer_keys(ds, issuer[0], doc, sizeof(doc), NOW, NULL, NULL) !=
+		            UM_OK)
+			abort();
+	}
 	if (dirserv_build_vote(ds, NOW, NOW + 3600, NOW + 3 * 3600, &v) != UM_OK)
 		abort();
 	vote_clear(&v);

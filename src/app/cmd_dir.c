@@ -181,8 +181,9 @@ dir_usage(FILE *f)
 	        "Usage: umbra dir status [--json] [-c FILE | -s SOCKET]\n"
 	        "       umbra dir pin URL [-c FILE]\n\n"
 	        "status: the daemon's consensus (age, relays), the signature of each pinned\n"
-	        "        authority, and each directory source with its last error. Exits 1 when\n"
-	        "        no valid consensus is held, with the reason.\n"
+	        "        authority, each directory source with its last error, and the issuer\n"
+	        "        key lists the consensus carries. Exits 1 when no valid consensus is\n"
+	        "        held, with the reason.\n"
 	        "pin:    fetch URL/v1/authorities (URL is http://ip:port) and pin the authority\n"
 	        "        identities it lists in this node's store (<state_dir>/umbra.db). Pins\n"
 	        "        from the store are used in [directory] pin_mode = tofu; restart the\n"
@@ -214,6 +215,30 @@ print_federation(const json_t *f)
 		       sget(v, "state"), sget(v, "identity"), sget(v, "url"),
 		       (long long)iget(v, "sightings"), (long long)iget(v, "operators"),
 		       (long long)iget(v, "last_sync"), *etag ? etag : "-", *err ? ": " : "", err);
+	}
+}
+
+/* The consensus's issuer key lists (nothing printed when it has none). */
+static void
+print_issuers(const json_t *arr)
+{
+	const json_t *v;
+	size_t i;
+
+	if (json_array_size(arr) == 0)
+		return;
+	printf("issuers:\n");
+	json_array_foreach(arr, i, v)
+	{
+		if (json_is_true(json_object_get(v, "valid")))
+			printf("  %.12s... seq %lld, %lld keys, key epoch %lld (min %lld), %lld "
+			       "bytes\n",
+			       sget(v, "identity"), (long long)iget(v, "seq"),
+			       (long long)iget(v, "n_keys"), (long long)iget(v, "key_epoch"),
+			       (long long)iget(v, "min_token_epoch"), (long long)iget(v, "size"));
+		else
+			printf("  %.12s... %lld bytes, does not verify: %s\n", sget(v, "identity"),
+			       (long long)iget(v, "size"), sget(v, "error"));
 	}
 }
 
@@ -250,6 +275,7 @@ print_dir_status(const json_t *j)
 		       *err ? ": " : "", err);
 	}
 	print_federation(json_object_get(j, "federation"));
+	print_issuers(json_object_get(j, "issuers"));
 }
 
 static int

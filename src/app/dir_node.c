@@ -7,6 +7,11 @@
  *
  * Key rotation (the authority signing key, the relay onion key) is in dir_keys.c.
  *
+ * Issuer key lists ([directory] issuers): the directory layer carries them as opaque blobs
+ * (it ranks below trust/), so the check an authority runs on a fetched list before storing
+ * and voting on it is wired here: trust/issuer_doc.h's issuer_keys_parse_verify() against
+ * the configured issuer identity.
+ *
  * Shortcuts, admitted: a relay claims all-zero scores and its advertised rate as observed
  * bandwidth until measurement exists.
  */
@@ -26,8 +31,15 @@
 #include "app/app.h"
 #include "store/store.h"
 #include "directory/authority.h"
+#include "directory/dir_issuers.h"
 #include "directory/dirserv.h"
+#include "trust/issuer_doc.h"
 #include "exit/exit_policy.h"
+
+/* The directory carries key lists as opaque blobs capped at its own constant (it ranks below
+ * trust/): the two caps must agree. */
+_Static_assert((size_t)DIR_ISSUER_DOC_MAX_LEN == (size_t)ISSUER_KEYS_MAX_LEN,
+               "DIR_ISSUER_DOC_MAX_LEN must equal ISSUER_KEYS_MAX_LEN");
 
 enum {
 	KEYS_CHECK_MAX_MS = 60 * 1000, /* onion-key rotation checks at least this often */
@@ -60,6 +72,51 @@ auth_list_parse(const struct config *c, struct auth_list *a, char *why, size_t w
 	}
 	a->n = c->directory.authorities.n;
 	return UM_OK;
+}
+
+/* The parsed [directory] issuers. */
+struct issuer_list {
+	size_t n;
+	uint8_t ids[DIR_MAX_ISSUERS][DIR_ISSUER_ID_LEN];
+	char urls[DIR_MAX_ISSUERS][DIR_URL_MAX];
+	const char *url_ptrs[DIR_MAX_ISSUERS];
+};
+
+static int
+issuer_list_parse(const struct config *c, struct issuer_list *il, char *why, size_t why_len)
+{
+	memset(il, 0, sizeof(*il));
+	if (c->directory.issuers.n > DIR_MAX_ISSUERS) {
+		snprintf(why, why_len, "too many [directory] issuers");
+		return UM_ERR_CONFIG;
+	}
+	for (size_t i = 0; i < c->directory.issuers.n; i++) {
+		if (config_authority_parse(c->directory.issuers.v[i], il->ids[i], il->urls[i],
+		                           sizeof(il->urls[i])) != UM_OK) {
+			snprintf(why, why_len, "bad [directory] issuers #%zu", i + 1);
+			return UM_ERR_CONFIG;
+		}
+		il->url_ptrs[i] = il->urls[i];
+	}
+	il->n = c->directory.issuers.n;
+	return UM_OK;
+}
+
+/* dirserv's check of a fetched key list (dir_issuer_verify_fn): the whole check of
+ * trust/issuer_doc.h against the configured identity; the newest seq is dirserv's rule. */
+static int
+issuer_keys_check(void *arg, const uint8_t identity[DIR_ISSUER_ID_LEN], const uint8_t *doc,
+                  size_t len, uint64_t now_s, uint64_t *seq)
+{
+	struct issuer_keys *k = um_xcalloc(1, sizeof(*k));
+	int ret;
+
+	(void)arg;
+	*seq = 0;
+	if ((ret = issuer_keys_parse_verify(doc, len, identity, now_s, k)) == UM_OK)
+		*seq = k->seq;
+	free(k);
+	return ret;
 }
 
 /* ---- federation (dirfed.h) ---- */
@@ -275,6 +332,7 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 {
 	struct dirserv_config dcfg;
 	struct dirauth_io_config acfg;
+	struct issuer_list il;
 	const char *peers[CONS_MAX_AUTHORITIES];
 	size_t n_peers = 0;
 	bool self = false;
@@ -295,6 +353,8 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 		         "the directory role needs this node (%s) in [directory] authorities", b32);
 		return UM_ERR_CONFIG;
 	}
+	if ((ret = issuer_list_parse(c, &il, why, why_len)) != UM_OK)
+		return ret;
 	if ((ret = app_dir_signing_load(d, c, env->id, now, why, why_len)) != UM_OK)
 		return ret;
 	dirserv_config_defaults(&dcfg);
@@ -305,6 +365,9 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 	dcfg.authorities = (const uint8_t(*)[AUTHCERT_ID_LEN])al->ids;
 	/* RUNNING means reachable within the last few periods. */
 	dcfg.running_window_s = UM_MIN(3 * c->directory.vote_interval_ms / 1000, 3600);
+	dcfg.n_issuers = il.n;
+	dcfg.issuers = (const uint8_t(*)[DIR_ISSUER_ID_LEN])il.ids;
+	dcfg.issuer_verify = issuer_keys_check;
 	if ((ret = dirserv_new(&dcfg, &d->ds, why, why_len)) != UM_OK)
 		return ret;
 	memset(&acfg, 0, sizeof(acfg));
@@ -315,6 +378,9 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 	acfg.vote_interval_s = c->directory.vote_interval_ms / 1000;
 	acfg.peer_urls = peers;
 	acfg.n_peers = n_peers;
+	acfg.n_issuers = il.n;
+	acfg.issuer_ids = (const uint8_t(*)[DIR_ISSUER_ID_LEN])il.ids;
+	acfg.issuer_urls = il.url_ptrs;
 	acfg.on_period_end = app_dir_signing_check;
 	acfg.arg = d;
 	if ((ret = dirauth_io_new(env->loop, &acfg, &d->auth, why, why_len)) != UM_OK)

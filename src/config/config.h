@@ -89,8 +89,9 @@ struct config {
 		uint32_t
 		        discovery_min_operators; /* distinct operators to admit a discovered peer */
 		uint32_t discovery_max;          /* discovered peers kept */
-		uint64_t discovery_ttl_ms; /* a discovered peer not listed for this long goes */
-		char *operator_id;         /* base32 operator key; "" = the node's identity */
+		uint64_t discovery_ttl_ms;  /* a discovered peer not listed for this long goes */
+		char *operator_id;          /* base32 operator key; "" = the node's identity */
+		struct config_list issuers; /* "<issuer-id>@http://ip:port": key lists to vote on */
 	} directory;
 	struct {
 		struct config_list

@@ -95,6 +95,7 @@ config_check_fn config_check_listen_opt; /* config_check_listen, or "" (off) */
 config_check_fn config_check_peer;
 config_check_fn config_check_authority;
 config_check_fn config_check_subject;
+config_check_fn config_check_issuer;
 config_check_fn config_check_operator;
 config_check_fn config_check_country;
 config_check_fn config_check_region;

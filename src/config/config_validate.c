@@ -274,6 +274,33 @@ rule_peers(struct config_ctx *x)
 	}
 }
 
+/* Issuers whose key lists the directory role votes on: at most 8, each once. */
+static void
+rule_issuers(struct config_ctx *x)
+{
+	const struct config_var *v = usable(x, "directory", "issuers");
+	const struct config_list *l = &x->c->directory.issuers;
+	uint8_t a[CONFIG_KEY_LEN], b[CONFIG_KEY_LEN];
+
+	if (v == NULL)
+		return;
+	if (l->n > 8) {
+		config_ctx_var_error(x, v, "lists %zu issuers; at most 8", l->n);
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (config_authority_parse(l->v[i], a, NULL, 0) != UM_OK)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			if (config_authority_parse(l->v[j], b, NULL, 0) == UM_OK &&
+			    memcmp(a, b, CONFIG_KEY_LEN) == 0) {
+				config_ctx_var_error(x, v, "issuer #%zu is listed twice", i + 1);
+				break;
+			}
+		}
+	}
+}
+
 static void
 rule_relay(struct config_ctx *x)
 {
@@ -331,6 +358,7 @@ config_validate(struct config_ctx *x)
 	rule_directory_role(x);
 	rule_authorities(x);
 	rule_peers(x);
+	rule_issuers(x);
 	rule_relay(x);
 	rule_outbound(x);
 }

@@ -385,6 +385,19 @@ config_check_authority(const char *s)
 	return NULL;
 }
 
+/* An issuer is named like an authority: <issuer-id>@http://host:port. */
+const char *
+config_check_issuer(const char *s)
+{
+	uint8_t id[CONFIG_KEY_LEN];
+	const char *why = NULL;
+
+	if (authority_parse(s, id, NULL, 0, &why) != UM_OK)
+		return strstr(why, "authority-id") != NULL ? "is not <issuer-id>@http://host:port"
+		                                           : why;
+	return NULL;
+}
+
 const char *
 config_check_operator(const char *s)
 {

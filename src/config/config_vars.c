@@ -352,6 +352,15 @@ const struct config_var config_vars[] = {
 	  .check = config_check_operator,
 	  .help = "Operator id this directory signs into its peer feed (52 base32 characters); "
 	          "empty = the node's identity." },
+	{ .section = "directory",
+	  .key = "issuers",
+	  .type = CFG_LIST,
+	  .offset = OFF(directory.issuers),
+	  .def = "",
+	  .check = config_check_issuer,
+	  .help = "Issuer whose signed key list (GET /v1/pubkeys) this authority fetches, "
+	          "verifies and votes into the consensus, <issuer-id>@http://host:port; repeat "
+	          "for each (at most 8). Directory role only." },
 
 	/* [relay] */
 	{ .section = "relay",
@@ -649,7 +658,7 @@ const struct config_var config_vars[] = {
 	  .type = CFG_LIST,
 	  .offset = OFF(client.issuers),
 	  .def = "",
-	  .check = config_check_authority,
+	  .check = config_check_issuer,
 	  .help = "Token issuer, <issuer-id>@http://host:port (its identity pinned); repeat for "
 	          "each. `umbra tokens fetch` asks the first." },
 	{ .section = "client",

@@ -318,6 +318,48 @@ ctx_dir(const struct control_ctx *ctx)
 	return ctx->dir != NULL ? *ctx->dir : NULL;
 }
 
+/* The issuer key lists of consensus c (NULL: none), each checked against the identity the
+ * consensus lists it under (PROTOCOL.md 5.8): "valid" and, when valid, what it holds. */
+static json_t *
+issuers_json(const struct consensus *c, uint64_t now_s)
+{
+	json_t *arr = json_array();
+	struct issuer_keys *k;
+
+	if (c == NULL)
+		return arr;
+	k = um_xcalloc(1, sizeof(*k));
+	for (size_t i = 0; i < consensus_n_issuers(c); i++) {
+		const uint8_t *id, *doc;
+		char hex[HEX_LEN(DIR_ISSUER_DIGEST_LEN)];
+		size_t len;
+		json_t *o;
+		int ret;
+
+		if (consensus_issuer(c, i, &id, &doc, &len) != UM_OK)
+			break;
+		if (enc_hex(hex, sizeof(hex), c->issuers.v[i].digest, DIR_ISSUER_DIGEST_LEN) !=
+		    UM_OK)
+			hex[0] = '\0';
+		ret = issuer_keys_parse_verify(doc, len, id, now_s, k);
+		o = json_pack("{s:o, s:I, s:s, s:b, s:s}", "identity", id_json(id), "size",
+		              (json_int_t)len, "digest", hex, "valid", ret == UM_OK, "error",
+		              ret == UM_OK ? "" : um_err_str(ret));
+		if (o != NULL && ret == UM_OK) {
+			json_object_set_new(o, "seq", json_integer((json_int_t)k->seq));
+			json_object_set_new(o, "published",
+			                    json_integer((json_int_t)k->published_s));
+			json_object_set_new(o, "key_epoch", json_integer((json_int_t)k->key_epoch));
+			json_object_set_new(o, "min_token_epoch",
+			                    json_integer((json_int_t)k->min_token_epoch));
+			json_object_set_new(o, "n_keys", json_integer((json_int_t)k->n));
+		}
+		json_array_append_new(arr, o);
+	}
+	free(k);
+	return arr;
+}
+
 static void
 handle_dir_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 {
@@ -333,8 +375,12 @@ handle_dir_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	dirclient_status(dc, um_wall_s(), st);
 	j = dir_status_json(st);
 	free(st);
-	if (j != NULL)
+	if (j != NULL) {
 		json_object_set_new(j, "federation", fed_status_json(ctx));
+		json_object_set_new(j, "issuers",
+		                    issuers_json(dirclient_consensus(dc, um_wall_s(), NULL, NULL),
+		                                 um_wall_s()));
+	}
 	if (j == NULL) {
 		reply_error(resp, 500, "internal");
 		return;

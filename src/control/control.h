@@ -9,7 +9,8 @@
  *   POST /v1/links/test   {"peer": "<node-id>", "bytes": N, "hash": true}: bulk-test a link
  *   POST /v1/reload       re-read the configuration (as SIGHUP); 200, or 422 with the reason
  *   GET  /v1/dir/status   the directory client: consensus age, signatures per pinned
- *                         authority, sources and their errors (dirclient_status()); on a
+ *                         authority, sources and their errors (dirclient_status()), the
+ *                         consensus's issuer key lists (identity, size, seq, keys); on a
  *                         directory, its federation peers (dirfed_status())
  *   GET  /v1/relays       the relays of the current consensus (dirserv_relays_json())
  *   GET  /v1/circuits     the client's circuits (id, state, hops, build time, age) and the

@@ -32,6 +32,7 @@ consensus_clear(struct consensus *c)
 	if (c == NULL)
 		return;
 	free(c->relays);
+	dir_issuers_clear(&c->issuers);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -125,6 +126,44 @@ consensus_sign(struct consensus *c, const struct auth_cert *cert,
 	return consensus_add_sig(c, &s);
 }
 
+size_t
+consensus_n_issuers(const struct consensus *c)
+{
+	return UM_MIN((size_t)c->issuers.n, (size_t)DIR_MAX_ISSUERS);
+}
+
+int
+consensus_issuer(const struct consensus *c, size_t i, const uint8_t **identity, const uint8_t **doc,
+                 size_t *len)
+{
+	if (identity != NULL)
+		*identity = NULL;
+	*doc = NULL;
+	*len = 0;
+	if (i >= consensus_n_issuers(c))
+		return UM_ERR_NOT_FOUND;
+	if (identity != NULL)
+		*identity = c->issuers.v[i].identity;
+	*doc = c->issuers.v[i].doc;
+	*len = c->issuers.v[i].len;
+	return UM_OK;
+}
+
+int
+consensus_issuer_find(const struct consensus *c, const uint8_t identity[DIR_ISSUER_ID_LEN],
+                      const uint8_t **doc, size_t *len)
+{
+	const struct dir_issuer *e = dir_issuers_find(&c->issuers, identity);
+
+	*doc = NULL;
+	*len = 0;
+	if (e == NULL)
+		return UM_ERR_NOT_FOUND;
+	*doc = e->doc;
+	*len = e->len;
+	return UM_OK;
+}
+
 /* --- computation ------------------------------------------------------------------------ */
 
 /* Lower median of n (1..CONS_MAX_AUTHORITIES) values; sorts v in place (insertion sort). */
@@ -195,6 +234,114 @@ compute_params(const struct vote *const *sel, size_t n, struct dir_params *out)
 		if (2 * k > n && (ret = dir_params_set(out, name, median_u32(vals, k))) != UM_OK)
 			return ret == UM_ERR_TOO_LARGE ? UM_ERR_INTERNAL : ret;
 	}
+}
+
+/* An issuer that more than half of the voters list, with the blob chosen for it. */
+struct issuer_pick {
+	const struct dir_issuer *e; /* the chosen blob, as a voter listed it */
+	size_t k;                   /* voters listing the issuer (any blob) */
+};
+
+/* The blob most of the k voters listing one issuer list (ties: the greatest digest). */
+static const struct dir_issuer *
+pick_issuer_blob(const struct dir_issuer *const *ent, size_t k)
+{
+	const struct dir_issuer *best = NULL;
+	size_t best_count = 0;
+
+	for (size_t i = 0; i < k; i++) {
+		size_t count = 0;
+
+		for (size_t j = 0; j < k; j++)
+			count += memcmp(ent[j]->digest, ent[i]->digest, DIR_ISSUER_DIGEST_LEN) == 0;
+		if (best == NULL || count > best_count ||
+		    (count == best_count &&
+		     memcmp(ent[i]->digest, best->digest, DIR_ISSUER_DIGEST_LEN) > 0)) {
+			best = ent[i];
+			best_count = count;
+		}
+	}
+	return best;
+}
+
+/* More voters first, then the lower identity (which issuers stay when too many qualify). */
+static int
+cmp_pick(const void *a, const void *b)
+{
+	const struct issuer_pick *pa = a, *pb = b;
+
+	if (pa->k != pb->k)
+		return pa->k > pb->k ? -1 : 1;
+	return memcmp(pa->e->identity, pb->e->identity, DIR_ISSUER_ID_LEN);
+}
+
+static int
+cmp_pick_id(const void *a, const void *b)
+{
+	const struct issuer_pick *pa = a, *pb = b;
+
+	return memcmp(pa->e->identity, pb->e->identity, DIR_ISSUER_ID_LEN);
+}
+
+/*
+ * Issuers: in iff more than half of the n voters list one; the blob most of them list.
+ * Each voter lists at most DIR_MAX_ISSUERS, so fewer than 2 * DIR_MAX_ISSUERS identities
+ * can have more than n/2 voters each; if more than DIR_MAX_ISSUERS do, those with the
+ * most voters stay (ties: the lower identity).
+ */
+static int
+compute_issuers(const struct vote *const *sel, size_t n, struct dir_issuers *out)
+{
+	struct issuer_pick picks[2 * DIR_MAX_ISSUERS];
+	size_t cur[CONS_MAX_AUTHORITIES] = { 0 };
+	size_t n_picks = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	for (;;) {
+		const struct dir_issuer *ent[CONS_MAX_AUTHORITIES];
+		const uint8_t *min = NULL;
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			const struct dir_issuers *s = &sel[i]->issuers;
+
+			if (cur[i] < s->n && (min == NULL || memcmp(s->v[cur[i]].identity, min,
+			                                            DIR_ISSUER_ID_LEN) < 0))
+				min = s->v[cur[i]].identity;
+		}
+		if (min == NULL)
+			break;
+		/* Each list is strictly ascending: every voter listing min has it at its cursor. */
+		for (size_t i = 0; i < n; i++) {
+			const struct dir_issuers *s = &sel[i]->issuers;
+
+			if (cur[i] < s->n &&
+			    memcmp(s->v[cur[i]].identity, min, DIR_ISSUER_ID_LEN) == 0)
+				ent[k++] = &s->v[cur[i]++];
+		}
+		if (2 * k <= n)
+			continue;
+		if (n_picks == UM_ARRAY_LEN(picks))
+			return UM_ERR_INTERNAL; /* impossible: see above */
+		picks[n_picks].e = pick_issuer_blob(ent, k);
+		picks[n_picks].k = k;
+		n_picks++;
+	}
+	if (n_picks > DIR_MAX_ISSUERS) {
+		qsort(picks, n_picks, sizeof(picks[0]), cmp_pick);
+		n_picks = DIR_MAX_ISSUERS;
+		qsort(picks, n_picks, sizeof(picks[0]), cmp_pick_id);
+	}
+	for (size_t i = 0; i < n_picks; i++) {
+		const struct dir_issuer *e = picks[i].e;
+
+		if ((ret = dir_issuers_set(out, e->identity, e->doc, e->len)) != UM_OK) {
+			dir_issuers_clear(out);
+			return ret == UM_ERR_TOO_LARGE ? UM_ERR_INTERNAL : ret;
+		}
+	}
+	return UM_OK;
 }
 
 /* Build the consensus entry for one relay from the k (> n/2) voters' entries listing it. */
@@ -282,7 +429,8 @@ consensus_compute(const struct vote *const *votes, size_t n_votes, size_t n_auth
 		if (v == NULL || v->valid_after_s != valid_after_s ||
 		    v->fresh_until_s != fresh_until_s || v->valid_until_s != valid_until_s)
 			continue;
-		if (n == n_authorities_total || (v->n_relays > 0 && v->relays == NULL))
+		if (n == n_authorities_total || (v->n_relays > 0 && v->relays == NULL) ||
+		    !dir_issuers_are_valid(&v->issuers))
 			return UM_ERR_INVALID;
 		sel[n++] = v;
 	}
@@ -302,6 +450,8 @@ consensus_compute(const struct vote *const *votes, size_t n_votes, size_t n_auth
 	for (size_t i = 0; i < n; i++)
 		c.auths[i] = sel[i]->cert;
 	if ((ret = compute_params(sel, n, &c.params)) != UM_OK)
+		return ret;
+	if ((ret = compute_issuers(sel, n, &c.issuers)) != UM_OK)
 		return ret;
 
 	/* k-way merge of the voters' sorted relay lists. */

@@ -6,7 +6,8 @@
  *
  *   consensus   = signed part | n_sigs [1] | { identity [32] | signing_key [32] | sig [64] }*
  *   signed part = version [1] | valid_after [8] | fresh_until [8] | valid_until [8] | params
- *                 | n_auths [1] | authcert* (ascending identity) | n_relays [4] | entries
+ *                 | n_auths [1] | authcert* (ascending identity) | issuers | n_relays [4]
+ *                 | entries
  *   digest      = BLAKE2b-256(signed part)           (the ETag; what every authority signs)
  *   sig         = Ed25519(signing key, "umbra-consensus-v1" 0x00 | digest)
  *
@@ -17,7 +18,13 @@
  * Flow on an authority: votes in -> consensus_compute() -> consensus_sign() with its own key
  * -> exchange detached signatures (struct cons_sig) -> consensus_add_sig() for each ->
  * consensus_encode_new() -> serve. On a client: consensus_parse() -> consensus_verify().
- * A parsed or computed consensus owns its relay array; release it with consensus_clear().
+ * A parsed or computed consensus owns its relay array and issuer blobs; release them with
+ * consensus_clear().
+ *
+ * Issuer key lists (dir_issuers.h) are opaque here: a consensus says which blob a majority
+ * of the authorities voted for each issuer, not that it is genuine. A consumer (exit, client)
+ * takes the blob of an issuer it trusts (consensus_issuer_find()) and checks it against that
+ * issuer's identity itself (trust/issuer_doc.h: issuer_keys_parse_verify()).
  */
 #ifndef UM_DIRECTORY_CONSENSUS_H
 #define UM_DIRECTORY_CONSENSUS_H
@@ -31,6 +38,7 @@
 #include "lib/wire.h"
 #include "crypto/keys.h"
 #include "directory/authority.h"
+#include "directory/dir_issuers.h"
 #include "directory/relay_entry.h"
 #include "directory/vote.h"
 
@@ -39,10 +47,11 @@ enum consensus_doc_limits {
 	CONS_LABEL_LEN = 19, /* "umbra-consensus-v1" and its NUL */
 	CONS_SIG_ENTRY_LEN = 32 + 32 + 64,
 	CONS_HEADER_LEN = 1 + 3 * 8,
-	CONS_MIN_LEN = CONS_HEADER_LEN + 1 + 1 + AUTHCERT_LEN + 4 + 1,
-	CONS_MAX_LEN =
-	        CONS_HEADER_LEN + DIR_PARAMS_MAX_LEN + 1 + CONS_MAX_AUTHORITIES * AUTHCERT_LEN + 4 +
-	        CONS_MAX_RELAYS * RELAY_ENTRY_MAX_LEN + 1 + CONS_MAX_SIGS * CONS_SIG_ENTRY_LEN,
+	CONS_MIN_LEN = CONS_HEADER_LEN + 1 + 1 + AUTHCERT_LEN + DIR_ISSUERS_MIN_LEN + 4 + 1,
+	CONS_MAX_LEN = CONS_HEADER_LEN + DIR_PARAMS_MAX_LEN + 1 +
+	               CONS_MAX_AUTHORITIES * AUTHCERT_LEN + DIR_ISSUERS_MAX_LEN + 4 +
+	               CONS_MAX_RELAYS * RELAY_ENTRY_MAX_LEN + 1 +
+	               CONS_MAX_SIGS * CONS_SIG_ENTRY_LEN,
 };
 
 /* One authority's detached signature of a consensus digest. */
@@ -58,6 +67,7 @@ struct consensus {
 	struct dir_params params;
 	uint8_t n_auths; /* the voters, 1..CONS_MAX_AUTHORITIES, ascending identity */
 	struct auth_cert auths[CONS_MAX_AUTHORITIES];
+	struct dir_issuers issuers; /* owned blobs; free()d by consensus_clear() */
 	size_t n_relays;
 	struct relay_entry *relays; /* owned; ascending identity; free()d by consensus_clear() */
 	uint8_t n_sigs;             /* ascending (identity, signing_key), distinct */
@@ -72,8 +82,8 @@ struct consensus {
 /*
  * Parse one consensus and hash its signed part into out->digest. Returns the bytes
  * consumed, UM_ERR_TRUNCATED (every strict prefix) or UM_ERR_MALFORMED. On success *out
- * (whose previous contents are not freed) owns a new relay array; on error nothing is
- * allocated and *out is untouched. Signatures and the clock: consensus_verify().
+ * (whose previous contents are not freed) owns a new relay array and issuer blobs; on error
+ * nothing is allocated and *out is untouched. Signatures and the clock: consensus_verify().
  */
 ssize_t consensus_parse(const uint8_t *in, size_t len, struct consensus *out) UM_WARN_UNUSED;
 /* Exact encoded lengths of the signed part and of the whole document (0: a count over limit). */
@@ -86,7 +96,7 @@ int consensus_encode(const struct consensus *c, struct wire_wr *w) UM_WARN_UNUSE
 /* consensus.c */
 
 void consensus_init(struct consensus *c);
-/* Free the relay array and zero c; NULL-safe, and c may be cleared twice. */
+/* Free the relay array and issuer blobs and zero c; NULL-safe, and c may be cleared twice. */
 void consensus_clear(struct consensus *c);
 /* Encode the whole document into a new buffer of *len bytes; the caller frees it. */
 int consensus_encode_new(const struct consensus *c, uint8_t **out, size_t *len) UM_WARN_UNUSED;
@@ -103,6 +113,21 @@ int consensus_sign(struct consensus *c, const struct auth_cert *cert,
 int consensus_add_sig(struct consensus *c, const struct cons_sig *s) UM_WARN_UNUSED;
 
 /*
+ * The issuer key lists of c (PROTOCOL.md 5.8), for exits and clients: each is an issuer's
+ * signed key list exactly as the issuer signed it, unverified. Check it yourself against the
+ * identity you trust (trust/issuer_doc.h: issuer_keys_parse_verify(doc, len, identity, now,
+ * &keys)) before using a key. Views into c, valid until it is cleared.
+ */
+size_t consensus_n_issuers(const struct consensus *c);
+/* The i-th issuer (ascending identity): UM_OK, or UM_ERR_NOT_FOUND when i is past the end
+ * (out-params zeroed). identity may be NULL. */
+int consensus_issuer(const struct consensus *c, size_t i, const uint8_t **identity,
+                     const uint8_t **doc, size_t *len) UM_WARN_UNUSED;
+/* The key list of the issuer `identity`: UM_OK, or UM_ERR_NOT_FOUND (out-params zeroed). */
+int consensus_issuer_find(const struct consensus *c, const uint8_t identity[DIR_ISSUER_ID_LEN],
+                          const uint8_t **doc, size_t *len) UM_WARN_UNUSED;
+
+/*
  * Compute the consensus for the period (valid_after, fresh_until, valid_until) from votes
  * (already verified with vote_parse_verify(); votes for another period are ignored).
  *   - quorum: more than n_authorities_total / 2 votes for the period, else UM_ERR_STATE
@@ -115,10 +140,14 @@ int consensus_add_sig(struct consensus *c, const struct cons_sig *s) UM_WARN_UNU
  *   - the other fields come from the descriptor digest listed by most voters (tie: the
  *     bytewise greatest digest), as listed by the lowest-identity voter listing it;
  *   - a parameter is in iff more than half of the voters set it; its value is the lower
- *     median of the values set.
+ *     median of the values set;
+ *   - an issuer is in iff more than half of the voters list a key list for it; its key list
+ *     is the blob (compared by digest) most of those voters list, ties to the bytewise
+ *     greatest digest; at most DIR_MAX_ISSUERS: if more qualify, those listed by the most
+ *     voters, ties to the lowest identity.
  * The result depends only on the set of votes, never on their order. UM_ERR_INVALID for a
  * bad argument or two votes from one authority; UM_ERR_TOO_LARGE over CONS_MAX_RELAYS.
- * *out is written (unsigned, digest set, owning its relays) only on UM_OK.
+ * *out is written (unsigned, digest set, owning its relays and blobs) only on UM_OK.
  */
 int consensus_compute(const struct vote *const *votes, size_t n_votes, size_t n_authorities_total,
                       uint64_t valid_after_s, uint64_t fresh_until_s, uint64_t valid_until_s,

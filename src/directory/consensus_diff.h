@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Consensus diffs, sans-I/O (docs/PROTOCOL.md 5.8): what a directory sends a client that
+ * Consensus diffs, sans-I/O (docs/PROTOCOL.md 5.7): what a directory sends a client that
  * already holds an older consensus, instead of the whole document (2.4 MB for 10,000
  * relays). Relay entries are sorted by identity in every consensus, so a diff is a merge
  * script over the old entries plus the new document's other bytes verbatim:
  *
  *   diff = version [1] = 1 | from [32] | to [32]
- *          | head_len [4] | head             (the new signed part before its relay count)
+ *          | head_len [4] | head             (the new signed part before its relay count:
+ *                                            header, params, authorities, issuer key lists)
  *          | n_ops [4] | op*
  *          | tail_len [4] | tail             (the new n_sigs and signatures)
  *   op   = 0x01 KEEP n [4]                   (copy the next n old entries)
@@ -16,7 +17,9 @@
  * from and to are consensus digests (BLAKE2b-256 of the signed part, the ETag). Applying
  * rebuilds the new document byte for byte, parses it as any consensus, and refuses it
  * unless its digest is `to`: a diff can only ever produce the document it names, whose
- * signatures the client then verifies as usual. Nothing in a diff is trusted.
+ * signatures the client then verifies as usual. Nothing in a diff is trusted. The issuer
+ * key lists (dir_issuers.h) ride in head, verbatim, whether or not they changed: a few KB per
+ * issuer, at most 8 of them, against one op per changed relay.
  */
 #ifndef UM_DIRECTORY_CONSENSUS_DIFF_H
 #define UM_DIRECTORY_CONSENSUS_DIFF_H

@@ -61,8 +61,10 @@ consensus_parse(const uint8_t *in, size_t len, struct consensus *out)
 		    memcmp(c.auths[i - 1].identity, c.auths[i].identity, AUTHCERT_ID_LEN) >= 0)
 			return UM_ERR_MALFORMED;
 	}
-	if ((ret = relay_entries_parse(&r, &c.relays, &c.n_relays)) != UM_OK)
+	if ((ret = dir_issuers_parse(&r, &c.issuers)) != UM_OK)
 		return ret;
+	if ((ret = relay_entries_parse(&r, &c.relays, &c.n_relays)) != UM_OK)
+		goto fail;
 	c.signed_len = r.off;
 
 	/* Signatures: strictly ascending (identity, signing key); none is checked here. */
@@ -91,6 +93,7 @@ consensus_parse(const uint8_t *in, size_t len, struct consensus *out)
 	return (ssize_t)r.off;
 fail:
 	free(c.relays);
+	dir_issuers_clear(&c.issuers);
 	return ret;
 }
 
@@ -98,11 +101,13 @@ size_t
 consensus_signed_len(const struct consensus *c)
 {
 	size_t relays = relay_entries_encoded_len(c->relays, c->n_relays);
+	size_t issuers = dir_issuers_encoded_len(&c->issuers);
 
-	if (relays == 0 || c->params.n > DIR_PARAMS_MAX || c->n_auths > CONS_MAX_AUTHORITIES)
+	if (relays == 0 || issuers == 0 || c->params.n > DIR_PARAMS_MAX ||
+	    c->n_auths > CONS_MAX_AUTHORITIES)
 		return 0;
 	return CONS_HEADER_LEN + dir_params_encoded_len(&c->params) + 1 +
-	       (size_t)c->n_auths * AUTHCERT_LEN + relays;
+	       (size_t)c->n_auths * AUTHCERT_LEN + issuers + relays;
 }
 
 size_t
@@ -141,7 +146,8 @@ consensus_encode_signed(const struct consensus *c, struct wire_wr *w)
 		if ((ret = auth_cert_encode(&c->auths[i], w)) != UM_OK)
 			goto fail;
 	}
-	if ((ret = relay_entries_encode(c->relays, c->n_relays, w)) != UM_OK)
+	if ((ret = dir_issuers_encode(&c->issuers, w)) != UM_OK ||
+	    (ret = relay_entries_encode(c->relays, c->n_relays, w)) != UM_OK)
 		goto fail;
 	return UM_OK;
 fail:

@@ -841,7 +841,7 @@ dirclient_due(struct dirclient *dc, uint64_t now_s, struct dirclient_fetch *out,
 
 				etag_of(dc->cur->digest, s->sent_etag);
 				/* Holding a consensus: ask for a diff from it (docs/PROTOCOL.md
-				 * 5.8); the answer may still be 304 or the whole document. */
+				 * 5.7); the answer may still be 304 or the whole document. */
 				if (!s->full_next && enc_hex(hex, sizeof(hex), dc->cur->digest,
 				                             DIR_DIGEST_LEN) == UM_OK) {
 					static const char route[] = "/v1/consensus/diff/";

@@ -42,6 +42,12 @@ enum {
 	URL_MAX = 256,
 };
 
+uint64_t
+dirauth_issuer_every_s(uint64_t interval_s)
+{
+	return UM_MAX(interval_s / 2, (uint64_t)DIRIO_ISSUER_EVERY_MIN_S);
+}
+
 void
 dirauth_period_next(uint64_t now_s, uint64_t interval_s, struct dirauth_period *out)
 {
@@ -92,6 +98,17 @@ struct reach_probe {
 	uint64_t deadline_s;
 };
 
+/* One issuer whose key list we fetch. */
+struct issuer_fetch {
+	struct dirauth_io *io;
+	struct ev_http_call *call; /* NULL when idle */
+	uint8_t id[DIR_ISSUER_ID_LEN];
+	char *url;       /* base URL */
+	uint64_t next_s; /* fetch again at (0: now) */
+	uint64_t seq;    /* the sequence number we hold (for the log) */
+	struct log_ratelim rl;
+};
+
 struct dirauth_io {
 	struct ev_loop *loop;
 	struct dirserv *ds;
@@ -118,6 +135,8 @@ struct dirauth_io {
 	uint64_t resign1_ms, resign2_ms;
 	size_t n_probes;
 	struct reach_probe probes[DIRIO_REACH_MAX_PROBES];
+	size_t n_issuers;
+	struct issuer_fetch issuers[DIR_MAX_ISSUERS];
 	struct log_ratelim rl_peer;
 	void (*on_period_end)(void *arg, uint64_t now_s);
 	void *arg;
@@ -200,7 +219,9 @@ dirauth_io_new(struct ev_loop *loop, const struct dirauth_io_config *cfg, struct
 
 	*out = NULL;
 	if (cfg->ds == NULL || cfg->n_listen == 0 || cfg->n_listen > DIRIO_MAX_LISTEN ||
-	    cfg->n_peers >= DIRIO_MAX_AUTHORITIES || cfg->vote_interval_s < 2) {
+	    cfg->n_peers >= DIRIO_MAX_AUTHORITIES || cfg->vote_interval_s < 2 ||
+	    cfg->n_issuers > DIR_MAX_ISSUERS ||
+	    (cfg->n_issuers > 0 && (cfg->issuer_ids == NULL || cfg->issuer_urls == NULL))) {
 		snprintf(why, why_len, "bad directory authority configuration");
 		return UM_ERR_INVALID;
 	}
@@ -212,6 +233,13 @@ dirauth_io_new(struct ev_loop *loop, const struct dirauth_io_config *cfg, struct
 	io->on_period_end = cfg->on_period_end;
 	io->arg = cfg->arg;
 	io->rl_peer = (struct log_ratelim)LOG_RATELIM_INIT(60000);
+	io->n_issuers = cfg->n_issuers;
+	for (size_t i = 0; i < cfg->n_issuers; i++) {
+		io->issuers[i].io = io;
+		io->issuers[i].rl = (struct log_ratelim)LOG_RATELIM_INIT(60000);
+		memcpy(io->issuers[i].id, cfg->issuer_ids[i], DIR_ISSUER_ID_LEN);
+		io->issuers[i].url = um_xstrdup(cfg->issuer_urls[i]);
+	}
 	io->n_peers = cfg->n_peers;
 	for (size_t i = 0; i < cfg->n_peers; i++)
 		io->peer_urls[i] = um_xstrdup(cfg->peer_urls[i]);
@@ -257,6 +285,10 @@ dirauth_io_free_(struct dirauth_io *io)
 	for (size_t k = 0; k < CALL_KINDS; k++) {
 		for (size_t i = 0; i < DIRIO_MAX_AUTHORITIES; i++)
 			call_cancel(&io->calls[k][i]);
+	}
+	for (size_t i = 0; i < io->n_issuers; i++) {
+		ev_http_call_cancel(io->issuers[i].call);
+		free(io->issuers[i].url);
 	}
 	ev_timer_free(io->timer);
 	for (size_t i = 0; i < io->n_http; i++) {
@@ -409,6 +441,78 @@ do_compute(struct dirauth_io *io, uint64_t now_s)
 	post_sig(io);
 }
 
+/* ---- issuer key lists ---- */
+
+static void
+issuer_fetch_done(void *arg, const struct ev_http_result *res)
+{
+	struct issuer_fetch *f = arg;
+	struct dirauth_io *io = f->io;
+	uint64_t now = um_wall_s(), seq = 0, every = dirauth_issuer_every_s(io->interval_s);
+	bool stored = false;
+	int ret;
+
+	f->call = NULL;
+	/* Unreachable or not answering 200: soon again. A list refused: at the usual time. */
+	f->next_s = now + UM_MIN((uint64_t)DIRIO_ISSUER_RETRY_S, every);
+	if (res->err != UM_OK) {
+		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR,
+		            "key list fetch from issuer %s failed: %s", f->url,
+		            um_err_str(res->err));
+		return;
+	}
+	if (res->status != 200) {
+		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR, "key list fetch from issuer %s: HTTP %d",
+		            f->url, res->status);
+		return;
+	}
+	f->next_s = now + every;
+	ret = dirserv_add_issuer_keys(io->ds, f->id, res->body, res->body_len, now, &seq, &stored);
+	if (ret == UM_OK && stored) {
+		log_notice(LD_DIR, "issuer %s: key list seq %llu (%zu bytes) stored", f->url,
+		           (unsigned long long)seq, res->body_len);
+		f->seq = seq;
+	} else if (ret == UM_ERR_STATE) {
+		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR,
+		            "issuer %s served key list seq %llu, older than the seq %llu we hold: "
+		            "kept ours",
+		            f->url, (unsigned long long)seq, (unsigned long long)f->seq);
+	} else if (ret != UM_OK) {
+		log_ratelim(&f->rl, UM_LOG_WARN, LD_DIR, "key list from issuer %s refused: %s",
+		            f->url, um_err_str(ret));
+	}
+}
+
+static void
+issuer_fetch_start(struct dirauth_io *io, struct issuer_fetch *f, uint64_t now_s)
+{
+	struct ev_http_request req;
+	char url[URL_MAX];
+	int ret;
+
+	snprintf(url, sizeof(url), "%s/v1/pubkeys", f->url);
+	memset(&req, 0, sizeof(req));
+	req.url = url;
+	req.method = "GET";
+	req.max_response_body = DIR_ISSUER_DOC_MAX_LEN;
+	req.timeout_ms = DIRIO_FETCH_TIMEOUT_MS;
+	f->next_s = now_s + dirauth_issuer_every_s(io->interval_s);
+	if ((ret = ev_http_fetch(io->loop, &req, issuer_fetch_done, f, &f->call)) != UM_OK)
+		log_ratelim(&f->rl, UM_LOG_WARN, LD_DIR,
+		            "cannot fetch the key list of issuer %s: %s", f->url, um_err_str(ret));
+}
+
+static void
+issuers_tick(struct dirauth_io *io, uint64_t now_s)
+{
+	for (size_t i = 0; i < io->n_issuers; i++) {
+		struct issuer_fetch *f = &io->issuers[i];
+
+		if (f->call == NULL && now_s >= f->next_s)
+			issuer_fetch_start(io, f, now_s);
+	}
+}
+
 /* ---- reachability ---- */
 
 static bool
@@ -517,6 +621,7 @@ auth_tick(void *arg)
 	struct dirauth_period *p = &io->period;
 	bool held, boot;
 
+	issuers_tick(io, now);
 	if (io->links != NULL) {
 		reach_check(io, now);
 		if (now >= io->next_reach_s)
@@ -584,8 +689,20 @@ dirauth_io_start(struct dirauth_io *io)
 	ev_timer_free(io->timer);
 	io->timer = ev_timer_new(io->loop, auth_tick, io);
 	ev_timer_start(io->timer, 0, TICK_MS);
-	log_notice(LD_DIR, "directory authority: voting every %llu s with %zu other authorities",
-	           (unsigned long long)io->interval_s, io->n_peers);
+	for (size_t i = 0; i < io->n_issuers; i++) {
+		uint8_t *doc = NULL;
+		size_t len = 0;
+
+		io->issuers[i].next_s = 0; /* fetch at the first tick */
+		if (dirserv_issuer_keys_get(io->ds, io->issuers[i].id, &doc, &len,
+		                            &io->issuers[i].seq) != UM_OK)
+			io->issuers[i].seq = 0;
+		free(doc);
+	}
+	log_notice(LD_DIR,
+	           "directory authority: voting every %llu s with %zu other authorities, "
+	           "%zu issuers",
+	           (unsigned long long)io->interval_s, io->n_peers, io->n_issuers);
 }
 
 /* ===================================================================================== */

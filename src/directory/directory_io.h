@@ -19,6 +19,12 @@
  * T + P/8 and T + P/4 for authorities that computed later than us. A split (no quorum of
  * votes) produces nothing: the previous consensus stays served until it expires.
  *
+ * Issuer key lists: at start, then every dirauth_issuer_every_s(P), GET <issuer>/v1/pubkeys
+ * from each configured issuer and hand the body to dirserv_add_issuer_keys() (verified
+ * there against the pinned identity; the newest sequence number wins); a fetch that fails
+ * (unreachable, not HTTP 200) is retried after DIRIO_ISSUER_RETRY_S, a list refused is not
+ * asked for again before the usual time. Our next vote carries the newest list held.
+ *
  * Everything runs on the loop thread.
  */
 #ifndef UM_DIRECTORY_DIRECTORY_IO_H
@@ -50,6 +56,8 @@ enum directory_io_limits {
 	DIRIO_UPLOAD_RETRY_MIN_S = 5,      /* failed upload: retry after this, doubling */
 	DIRIO_UPLOAD_RETRY_FIRST_S = 1,    /* ... but the first unreachable: after this */
 	DIRIO_UPLOAD_RETRY_MAX_S = 600,
+	DIRIO_ISSUER_EVERY_MIN_S = 30, /* issuer key lists: every max(P/2, this) */
+	DIRIO_ISSUER_RETRY_S = 5,      /* ... and this soon again after a failed fetch */
 };
 
 /* ---- schedule (pure; unit-tested) ---- */
@@ -71,6 +79,8 @@ struct dirauth_period {
  * interval_s must be >= 2.
  */
 void dirauth_period_next(uint64_t now_s, uint64_t interval_s, struct dirauth_period *out);
+/* How often an authority fetches each issuer's key list: max(interval_s / 2, 30 s). */
+uint64_t dirauth_issuer_every_s(uint64_t interval_s);
 
 /* ---- the authority role ---- */
 
@@ -82,6 +92,11 @@ struct dirauth_io_config {
 	uint64_t vote_interval_s;     /* >= 2 */
 	const char *const *peer_urls; /* the other authorities' base URLs "http://ip:port" */
 	size_t n_peers;               /* 0..DIRIO_MAX_AUTHORITIES - 1 */
+	/* Issuers to fetch key lists from: identities (the issuers configured in ds) and base
+	 * URLs "http://ip:port", n_issuers <= DIR_MAX_ISSUERS; copied. */
+	size_t n_issuers;
+	const uint8_t (*issuer_ids)[DIR_ISSUER_ID_LEN];
+	const char *const *issuer_urls;
 	/* Called once per period after our last signature went out and before the next vote:
 	 * the moment to rotate the signing key (every document of a period then uses one key).
 	 * May be NULL. */

@@ -68,6 +68,14 @@ check_config(const struct dirserv_config *cfg, char *why, size_t why_len)
 		            "rate limit: burst, refill and sources > 0");
 	if (cfg->running_window_s == 0)
 		return fail(why, why_len, UM_ERR_INVALID, "running_window_s must be > 0");
+	if (cfg->n_issuers > DIR_MAX_ISSUERS || (cfg->n_issuers > 0 && cfg->issuers == NULL))
+		return fail(why, why_len, UM_ERR_INVALID, "0..8 issuers");
+	if (cfg->n_issuers > 0 && cfg->issuer_verify == NULL)
+		return fail(why, why_len, UM_ERR_INVALID, "issuers need a key-list check");
+	for (size_t i = 0; i < cfg->n_issuers; i++)
+		for (size_t j = i + 1; j < cfg->n_issuers; j++)
+			if (memcmp(cfg->issuers[i], cfg->issuers[j], DIR_ISSUER_ID_LEN) == 0)
+				return fail(why, why_len, UM_ERR_INVALID, "duplicate issuer");
 	return UM_OK;
 }
 
@@ -127,6 +135,10 @@ dirserv_new(const struct dirserv_config *cfg, struct dirserv **out, char *why, s
 	ds->cfg.keyring = NULL;
 	ds->cfg.signing = NULL;
 	ds->cfg.authorities = NULL;
+	ds->cfg.issuers = NULL;
+	ds->n_issuers = cfg->n_issuers;
+	if (cfg->n_issuers > 0)
+		memcpy(ds->issuers, cfg->issuers, cfg->n_issuers * DIR_ISSUER_ID_LEN);
 	ds->keyring = *cfg->keyring;
 	keys_ed25519_seed(cfg->signing, seed);
 	keys_ed25519_from_seed(&ds->signing, seed);
@@ -349,6 +361,99 @@ dirserv_foreach_current(struct dirserv *ds, uint64_t now_s, dirserv_current_fn *
 	return dirserv_db_foreach_current(ds, now_s, fn, arg);
 }
 
+/* ---- issuer key lists ---- */
+
+static bool
+is_issuer(const struct dirserv *ds, const uint8_t id[DIR_ISSUER_ID_LEN])
+{
+	for (size_t i = 0; i < ds->n_issuers; i++)
+		if (memcmp(ds->issuers[i], id, DIR_ISSUER_ID_LEN) == 0)
+			return true;
+	return false;
+}
+
+int
+dirserv_add_issuer_keys(struct dirserv *ds, const uint8_t identity[DIR_ISSUER_ID_LEN],
+                        const uint8_t *doc, size_t len, uint64_t now_s, uint64_t *seq, bool *stored)
+{
+	uint8_t *old = NULL;
+	size_t old_len = 0;
+	uint64_t s = 0, old_seq = 0;
+	int ret;
+
+	if (seq != NULL)
+		*seq = 0;
+	if (stored != NULL)
+		*stored = false;
+	if (!is_issuer(ds, identity))
+		return UM_ERR_NOT_FOUND;
+	if (len > DIR_ISSUER_DOC_MAX_LEN)
+		return UM_ERR_TOO_LARGE;
+	if (doc == NULL || len == 0)
+		return UM_ERR_MALFORMED;
+	/* The signature first: nothing unverified is compared, stored or voted on. */
+	if ((ret = ds->cfg.issuer_verify(ds->cfg.issuer_verify_arg, identity, doc, len, now_s,
+	                                 &s)) != UM_OK)
+		return ret;
+	if (seq != NULL)
+		*seq = s;
+	ret = dirserv_db_issuer_get(ds, identity, &old, &old_len, &old_seq);
+	if (ret == UM_OK) {
+		if (old_len == len && memcmp(old, doc, len) == 0)
+			ret = UM_OK; /* the one we hold */
+		else if (s <= old_seq)
+			ret = UM_ERR_STATE; /* stale: never replaces a newer (or same-seq) list */
+		else
+			ret = UM_ERR_NOT_FOUND;
+		free(old);
+		if (ret != UM_ERR_NOT_FOUND)
+			return ret;
+	} else if (ret != UM_ERR_NOT_FOUND) {
+		return ret;
+	}
+	if ((ret = dirserv_db_issuer_put(ds, identity, doc, len, s, now_s)) != UM_OK)
+		return ret;
+	if (stored != NULL)
+		*stored = true;
+	return UM_OK;
+}
+
+int
+dirserv_issuer_keys_get(struct dirserv *ds, const uint8_t identity[DIR_ISSUER_ID_LEN],
+                        uint8_t **doc, size_t *len, uint64_t *seq)
+{
+	*doc = NULL;
+	*len = 0;
+	*seq = 0;
+	if (!is_issuer(ds, identity))
+		return UM_ERR_NOT_FOUND;
+	return dirserv_db_issuer_get(ds, identity, doc, len, seq);
+}
+
+/* The stored key list of each configured issuer, for our vote. */
+static int
+vote_issuers(struct dirserv *ds, struct dir_issuers *out)
+{
+	for (size_t i = 0; i < ds->n_issuers; i++) {
+		uint8_t *doc = NULL;
+		size_t len = 0;
+		uint64_t seq;
+		int ret = dirserv_db_issuer_get(ds, ds->issuers[i], &doc, &len, &seq);
+
+		if (ret == UM_ERR_NOT_FOUND)
+			continue; /* not fetched yet */
+		if (ret == UM_OK && (len == 0 || len > DIR_ISSUER_DOC_MAX_LEN))
+			ret = UM_ERR_MALFORMED; /* we only store what verified: a damaged database
+			                         */
+		if (ret == UM_OK)
+			ret = dir_issuers_set(out, ds->issuers[i], doc, len);
+		free(doc);
+		if (ret != UM_OK)
+			return ret;
+	}
+	return UM_OK;
+}
+
 int
 dirserv_reachability_set(struct dirserv *ds, const uint8_t identity[RELAY_DESC_ID_LEN],
                          uint64_t when_s)
@@ -432,7 +537,8 @@ dirserv_build_vote(struct dirserv *ds, uint64_t valid_after_s, uint64_t fresh_un
 	vote_init(&v);
 	if (!dir_period_is_valid(valid_after_s, fresh_until_s, valid_until_s))
 		return UM_ERR_INVALID;
-	if ((ret = dirserv_db_foreach_latest(ds, valid_after_s, vote_build_one, &vb)) != UM_OK)
+	if ((ret = dirserv_db_foreach_latest(ds, valid_after_s, vote_build_one, &vb)) != UM_OK ||
+	    (ret = vote_issuers(ds, &v.issuers)) != UM_OK)
 		goto out;
 	v.version = VOTE_VERSION;
 	v.cert = ds->keyring.certs[0];

@@ -7,6 +7,8 @@
  * dirserv_handle() to an ev_http server and runs the voting schedule.
  *
  *   relay uploads   POST /v1/desc          -> dirserv_accept_descriptor()
+ *   issuers         GET <issuer>/v1/pubkeys -> dirserv_add_issuer_keys() (the newest valid
+ *                   key list per configured issuer, voted on in the issuer-keys section)
  *   every period    dirserv_build_vote()   -> POST /v1/vote to the other authorities
  *                   dirserv_compute_consensus() -> POST /v1/consensus-sig to the others
  *   clients         GET /v1/consensus (ETag / If-None-Match), GET /v1/desc/<hex digest>
@@ -25,7 +27,7 @@
  * measures relays itself.
  *
  * Everything accepted is durable once the call returns UM_OK (store.h): re-opening the same
- * database keeps descriptors, reachability, votes, consensuses and peers.
+ * database keeps descriptors, reachability, votes, consensuses, peers and issuer key lists.
  */
 #ifndef UM_DIRECTORY_DIRSERV_H
 #define UM_DIRECTORY_DIRSERV_H
@@ -41,6 +43,7 @@
 #include "directory/authority.h"
 #include "directory/consensus.h"
 #include "directory/descriptor.h"
+#include "directory/dir_issuers.h"
 #include "directory/vote.h"
 
 /* The Content-Type of a consensus diff (GET /v1/consensus/diff/<from>). */
@@ -81,6 +84,14 @@ struct dirserv_config {
 	uint64_t running_window_s;
 	uint64_t stable_min_age_s;
 	uint32_t fast_min_bw;
+	/* Issuers whose key lists this authority takes and votes on ([directory] issuers):
+	 * 0..DIR_MAX_ISSUERS distinct identities (copied), and the check of a key list against
+	 * its issuer's identity, required when there are issuers. The directory cannot parse
+	 * key lists (trust/ is above it), so the application supplies the check. */
+	size_t n_issuers;
+	const uint8_t (*issuers)[DIR_ISSUER_ID_LEN];
+	dir_issuer_verify_fn *issuer_verify;
+	void *issuer_verify_arg;
 };
 
 /* Fill cfg with defaults (everything but store/db_path, keys and authorities). */
@@ -143,13 +154,35 @@ typedef int dirserv_current_fn(void *arg, const uint8_t *blob, size_t len, uint8
 int dirserv_foreach_current(struct dirserv *ds, uint64_t now_s, dirserv_current_fn *fn,
                             void *arg) UM_WARN_UNUSED;
 
+/*
+ * Take a key list fetched from the configured issuer `identity` (the body of its GET
+ * /v1/pubkeys). In order: UM_ERR_NOT_FOUND for an issuer not configured, the size cap
+ * (UM_ERR_TOO_LARGE over DIR_ISSUER_DOC_MAX_LEN), the application's check at now_s (its
+ * error: UM_ERR_AUTH for a forged or wrongly signed list, ...), then the newest wins: the
+ * bytes stored already are UM_OK with nothing changed; a sequence number lower than or
+ * equal to the stored list's is UM_ERR_STATE (stale: the stored one stays). *seq (may be
+ * NULL) is the list's sequence number once it verified; *stored (may be NULL) is whether it
+ * became the issuer's stored list. Durable once it returns UM_OK; voted on from the next
+ * dirserv_build_vote().
+ */
+int dirserv_add_issuer_keys(struct dirserv *ds, const uint8_t identity[DIR_ISSUER_ID_LEN],
+                            const uint8_t *doc, size_t len, uint64_t now_s, uint64_t *seq,
+                            bool *stored) UM_WARN_UNUSED;
+/*
+ * The stored key list of the issuer `identity` (a copy the caller frees) and its sequence
+ * number: UM_OK or UM_ERR_NOT_FOUND (also for an issuer no longer configured).
+ */
+int dirserv_issuer_keys_get(struct dirserv *ds, const uint8_t identity[DIR_ISSUER_ID_LEN],
+                            uint8_t **doc, size_t *len, uint64_t *seq) UM_WARN_UNUSED;
+
 /* Record a successful link handshake with relay identity at when_s (keeps the newest). */
 int dirserv_reachability_set(struct dirserv *ds, const uint8_t identity[RELAY_DESC_ID_LEN],
                              uint64_t when_s) UM_WARN_UNUSED;
 
 /*
  * Build, sign and store this authority's vote for the period from the latest valid
- * descriptors (flags as documented above). *out (vote_clear() it) owns its relays.
+ * descriptors (flags as documented above) and the stored key list of each configured
+ * issuer. *out (vote_clear() it) owns its relays and blobs.
  */
 int dirserv_build_vote(struct dirserv *ds, uint64_t valid_after_s, uint64_t fresh_until_s,
                        uint64_t valid_until_s, struct vote *out) UM_WARN_UNUSED;

@@ -22,6 +22,8 @@ struct dirserv {
 	struct keys_ed25519 signing;
 	size_t n_auths;
 	uint8_t auths[CONS_MAX_AUTHORITIES][AUTHCERT_ID_LEN];
+	size_t n_issuers; /* configured issuers whose key lists we vote on */
+	uint8_t issuers[DIR_MAX_ISSUERS][DIR_ISSUER_ID_LEN];
 	struct dirserv_config cfg; /* copied; pointers in it are not used after dirserv_new() */
 	struct dirserv_bucket *buckets;
 	size_t n_buckets;
@@ -88,4 +90,10 @@ int dirserv_db_cons_get(struct dirserv *ds, const uint8_t digest[32], uint8_t **
                         size_t *len) UM_WARN_UNUSED;
 int dirserv_db_prune(struct dirserv *ds, uint64_t before_s) UM_WARN_UNUSED;
 int dirserv_db_cons_latest(struct dirserv *ds, uint8_t **blob, size_t *len) UM_WARN_UNUSED;
+/* The stored key list of an issuer (a copy) and its sequence number: UM_OK or NOT_FOUND. */
+int dirserv_db_issuer_get(struct dirserv *ds, const uint8_t identity[32], uint8_t **blob,
+                          size_t *len, uint64_t *seq) UM_WARN_UNUSED;
+/* Store (insert or replace) an issuer's key list. */
+int dirserv_db_issuer_put(struct dirserv *ds, const uint8_t identity[32], const uint8_t *blob,
+                          size_t len, uint64_t seq, uint64_t now_s) UM_WARN_UNUSED;
 #endif /* UM_DIRECTORY_DIRSERV_ST_H */

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The authority's tables (schema "directory"): descriptors by digest, each relay's latest
- * descriptor, reachability, votes per period and voter, consensus documents and peer
- * directories. Fixed SQL with `?` parameters only; each call prepares, runs and frees its
- * statement (a handful per request; the loop thread is never held long).
+ * descriptor, reachability, votes per period and voter, consensus documents, peer
+ * directories and issuer key lists. Fixed SQL with `?` parameters only; each call prepares, runs
+ * and frees its statement (a handful per request; the loop thread is never held long).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/err.h"
 #include "lib/mem.h"
+#include "lib/wire.h"
 #include "directory/dirserv_st.h"
 
 static const char schema_v1[] =
@@ -54,9 +55,18 @@ static const char schema_v1[] =
 static const char schema_v2_hops[] =
         "ALTER TABLE descriptors ADD COLUMN hops INTEGER NOT NULL DEFAULT 0;";
 
+/* Issuer key lists (dir_issuers.h): the newest verified one per issuer. seq is the list's
+ * u64 sequence number, big-endian in 8 bytes (SQLite integers are signed). */
+static const char schema_v3_issuers[] = "CREATE TABLE issuer_keys ("
+                                        " identity BLOB PRIMARY KEY NOT NULL,"
+                                        " seq BLOB NOT NULL,"
+                                        " stored INTEGER NOT NULL,"
+                                        " body BLOB NOT NULL);";
+
 static const struct store_migration migs[] = {
 	{ 1, schema_v1, NULL },
 	{ 2, schema_v2_hops, NULL },
+	{ 3, schema_v3_issuers, NULL },
 };
 
 const struct store_schema dirserv_schema = { "directory", migs, sizeof(migs) / sizeof(migs[0]) };
@@ -548,6 +558,66 @@ dirserv_db_cons_latest(struct dirserv *ds, uint8_t **blob, size_t *len)
 		ret = UM_ERR_NOT_FOUND;
 	else if (ret == STORE_ROW)
 		ret = col_blob_dup(s, 0, blob, len);
+	store_stmt_free(s);
+	return ret;
+}
+
+int
+dirserv_db_issuer_get(struct dirserv *ds, const uint8_t identity[32], uint8_t **blob, size_t *len,
+                      uint64_t *seq)
+{
+	struct store_stmt *s = NULL;
+	const uint8_t *p;
+	size_t n;
+	int ret;
+
+	*blob = NULL;
+	*len = 0;
+	*seq = 0;
+	if ((ret = store_stmt_prepare(
+	             ds->st, "SELECT seq, body FROM issuer_keys WHERE identity = ?", &s)) != UM_OK)
+		return ret;
+	if ((ret = store_stmt_bind_blob(s, 1, identity, 32)) != UM_OK)
+		goto out;
+	ret = store_stmt_step(s);
+	if (ret == STORE_DONE) {
+		ret = UM_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (ret < 0)
+		goto out;
+	if ((ret = store_stmt_column_blob(s, 0, &p, &n)) != UM_OK)
+		goto out;
+	if (n != 8) {
+		ret = UM_ERR_MALFORMED;
+		goto out;
+	}
+	*seq = wire_load_u64(p);
+	ret = col_blob_dup(s, 1, blob, len);
+out:
+	store_stmt_free(s);
+	return ret;
+}
+
+int
+dirserv_db_issuer_put(struct dirserv *ds, const uint8_t identity[32], const uint8_t *blob,
+                      size_t len, uint64_t seq, uint64_t now_s)
+{
+	struct store_stmt *s = NULL;
+	uint8_t be[8];
+	int ret;
+
+	wire_store_u64(be, seq);
+	if ((ret = store_stmt_prepare(ds->st,
+	                              "INSERT OR REPLACE INTO issuer_keys (identity, seq, stored,"
+	                              " body) VALUES (?, ?, ?, ?)",
+	                              &s)) != UM_OK)
+		return ret;
+	if ((ret = store_stmt_bind_blob(s, 1, identity, 32)) == UM_OK &&
+	    (ret = store_stmt_bind_blob(s, 2, be, sizeof(be))) == UM_OK &&
+	    (ret = bind_u64(s, 3, now_s)) == UM_OK &&
+	    (ret = store_stmt_bind_blob(s, 4, blob, len)) == UM_OK)
+		ret = step_done(s);
 	store_stmt_free(s);
 	return ret;
 }

@@ -27,6 +27,7 @@ vote_clear(struct vote *v)
 	if (v == NULL)
 		return;
 	free(v->relays);
+	dir_issuers_clear(&v->issuers);
 	memset(v, 0, sizeof(*v));
 }
 

@@ -4,12 +4,13 @@
  * network for one voting period, signed with its current signing key:
  *
  *   vote = version [1] | authcert [145] | valid_after [8] | fresh_until [8] | valid_until [8]
- *          | params | n_relays [4] | relay entries (ascending identity) | sig [64]
+ *          | params | issuers | n_relays [4] | relay entries (ascending identity) | sig [64]
  *   sig  = Ed25519(signing key of authcert, "umbra-vote-v1" 0x00 | vote without sig)
  *
  * The encoding is canonical. Votes travel between authorities only; consensus_compute()
- * (consensus.h) turns a quorum of them into the consensus. A parsed vote owns its relay
- * array; release it with vote_clear().
+ * (consensus.h) turns a quorum of them into the consensus. `issuers` (dir_issuers.h) holds the
+ * issuer key lists this authority fetched and verified. A parsed vote owns its relay array
+ * and issuer blobs; release them with vote_clear().
  */
 #ifndef UM_DIRECTORY_VOTE_H
 #define UM_DIRECTORY_VOTE_H
@@ -23,6 +24,7 @@
 #include "lib/wire.h"
 #include "crypto/keys.h"
 #include "directory/authority.h"
+#include "directory/dir_issuers.h"
 #include "directory/relay_entry.h"
 
 enum vote_limits {
@@ -30,8 +32,8 @@ enum vote_limits {
 	VOTE_LABEL_LEN = 14, /* "umbra-vote-v1" and its NUL */
 	VOTE_SIG_LEN = 64,
 	VOTE_HEADER_LEN = 1 + AUTHCERT_LEN + 3 * 8,
-	VOTE_MIN_LEN = VOTE_HEADER_LEN + 1 + 4 + VOTE_SIG_LEN,
-	VOTE_MAX_LEN = VOTE_HEADER_LEN + DIR_PARAMS_MAX_LEN + 4 +
+	VOTE_MIN_LEN = VOTE_HEADER_LEN + 1 + DIR_ISSUERS_MIN_LEN + 4 + VOTE_SIG_LEN,
+	VOTE_MAX_LEN = VOTE_HEADER_LEN + DIR_PARAMS_MAX_LEN + DIR_ISSUERS_MAX_LEN + 4 +
 	               CONS_MAX_RELAYS * RELAY_ENTRY_MAX_LEN + VOTE_SIG_LEN,
 };
 
@@ -40,6 +42,7 @@ struct vote {
 	struct auth_cert cert; /* the voter's certificate for the key that signs this vote */
 	uint64_t valid_after_s, fresh_until_s, valid_until_s; /* the period voted on */
 	struct dir_params params;
+	struct dir_issuers issuers; /* owned blobs; free()d by vote_clear() */
 	size_t n_relays;
 	struct relay_entry *relays; /* owned; ascending identity; free()d by vote_clear() */
 	uint8_t sig[VOTE_SIG_LEN];
@@ -50,7 +53,8 @@ struct vote {
 /*
  * Parse one vote. Returns the bytes consumed, UM_ERR_TRUNCATED (every strict prefix of a
  * valid vote) or UM_ERR_MALFORMED. On success *out (whose previous contents are not freed)
- * owns a new relay array; on error nothing is allocated and *out is untouched. No signature
+ * owns a new relay array and issuer blobs; on error nothing is allocated and *out is
+ * untouched. No signature
  * or clock check: vote_parse_verify().
  */
 ssize_t vote_parse(const uint8_t *in, size_t len, struct vote *out) UM_WARN_UNUSED;
@@ -65,7 +69,7 @@ int vote_encode(const struct vote *v, struct wire_wr *w) UM_WARN_UNUSED;
 /* vote.c */
 
 void vote_init(struct vote *v);
-/* Free the relay array and zero v; NULL-safe, and v may be cleared twice. */
+/* Free the relay array and issuer blobs and zero v; NULL-safe, and v may be cleared twice. */
 void vote_clear(struct vote *v);
 /* Encode into a new buffer of exactly *len bytes; the caller frees *out with free(). */
 int vote_encode_new(const struct vote *v, uint8_t **out, size_t *len) UM_WARN_UNUSED;

@@ -41,10 +41,15 @@ vote_parse(const uint8_t *in, size_t len, struct vote *out)
 		return UM_ERR_MALFORMED;
 	if ((ret = dir_params_parse(&r, &v.params)) != UM_OK)
 		return ret;
-	if ((ret = relay_entries_parse(&r, &v.relays, &v.n_relays)) != UM_OK)
+	if ((ret = dir_issuers_parse(&r, &v.issuers)) != UM_OK)
 		return ret;
+	if ((ret = relay_entries_parse(&r, &v.relays, &v.n_relays)) != UM_OK) {
+		dir_issuers_clear(&v.issuers);
+		return ret;
+	}
 	if ((ret = wire_get_bytes(&r, v.sig, VOTE_SIG_LEN)) != UM_OK) {
 		free(v.relays);
+		dir_issuers_clear(&v.issuers);
 		return ret;
 	}
 	*out = v;
@@ -55,10 +60,12 @@ size_t
 vote_encoded_len(const struct vote *v)
 {
 	size_t relays = relay_entries_encoded_len(v->relays, v->n_relays);
+	size_t issuers = dir_issuers_encoded_len(&v->issuers);
 
-	if (relays == 0 || v->params.n > DIR_PARAMS_MAX)
+	if (relays == 0 || issuers == 0 || v->params.n > DIR_PARAMS_MAX)
 		return 0;
-	return VOTE_HEADER_LEN + dir_params_encoded_len(&v->params) + relays + VOTE_SIG_LEN;
+	return VOTE_HEADER_LEN + dir_params_encoded_len(&v->params) + issuers + relays +
+	       VOTE_SIG_LEN;
 }
 
 int
@@ -77,6 +84,7 @@ vote_encode(const struct vote *v, struct wire_wr *w)
 	    (ret = wire_put_u64(w, v->fresh_until_s)) != UM_OK ||
 	    (ret = wire_put_u64(w, v->valid_until_s)) != UM_OK ||
 	    (ret = dir_params_encode(&v->params, w)) != UM_OK ||
+	    (ret = dir_issuers_encode(&v->issuers, w)) != UM_OK ||
 	    (ret = relay_entries_encode(v->relays, v->n_relays, w)) != UM_OK ||
 	    (ret = wire_put_bytes(w, v->sig, VOTE_SIG_LEN)) != UM_OK) {
 		w->len = start;

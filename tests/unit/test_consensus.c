@@ -5,6 +5,8 @@
  * malformed inputs, the computation rules with hand-computed expectations, byte-identical
  * output under every permutation of the votes, and the client's threshold logic (pins,
  * duplicates, unpinned signers, rotated and expired signing keys, altered bytes, clock).
+ * The issuer-keys section (5.2, 5.5, 5.8): its rules, its place in votes and consensuses,
+ * the accessors, and the majority rule (plurality, ties, absent, the cap of 8).
  *
  * Set UM_CONS_CORPUS_DIR to fuzz/corpus to (re)write the seed corpora of fuzz_authcert,
  * fuzz_vote and fuzz_consensus from the documents built here.
@@ -24,9 +26,11 @@
 #include "lib/mem.h"
 #include "lib/wire.h"
 #include "crypto/crypto.h"
+#include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "directory/authority.h"
 #include "directory/consensus.h"
+#include "directory/dir_issuers.h"
 #include "directory/relay_entry.h"
 #include "directory/vote.h"
 
@@ -51,20 +55,20 @@ static const char vote_hex[] =
         "0799de5cc0c5324dc6e7eaf1cdd46250868ec53215dd0000000065529f8000000000657b7e00590417cfceab"
         "cf8b65f342ce4d7ff490125b997586a3936bed9f079b4e10f7b506539b504bfc7c007bdc72b21709b818dfe1"
         "d84f0f77e46b8995dd45dfeb2000000000006553eea8000000006553fcb800000000655418d8020663635f61"
-        "6c67000000020a6369726377696e646f77000003e80000000221212121212121212121212121212121212121"
-        "2121212121212121212121212102020202020202020202020202020202020202020202020202020202020202"
-        "02000700001b580772656c617933330374747474747474747474747474747474747474747474747474747474"
-        "747474748b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b01040a0002212329"
-        "0001000100777777777777777777777777777777777777777777777777777777777777777744450a65752d63"
-        "656e7472616c50232826ac1388000a0000006400424242424242424242424242424242424242424242424242"
-        "4242424242424242010101010101010101010101010101010101010101010101010101010101010100530000"
-        "13880772656c61793636071717171717171717171717171717171717171717171717171717171717171717e8"
-        "e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e801040a00014223290101020050"
-        "005001bb01bb0100777777777777777777777777777777777777777777777777777777777777777744450a65"
-        "752d63656e7472616c50232826ac1388000a0000006402010101010101010101010101010101010101010101"
-        "0101010101010101010101fefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefe1c"
-        "e64569fcd3e2de6dc13ec037288846ed44f40ed10cfbe87b5b4a458a49365fe85822dfc872b0447d9d371342"
-        "d18ff83db7174f210f070abe2a470b0ded8c0d";
+        "6c67000000020a6369726377696e646f77000003e80000000002212121212121212121212121212121212121"
+        "2121212121212121212121212121020202020202020202020202020202020202020202020202020202020202"
+        "0202000700001b580772656c6179333303747474747474747474747474747474747474747474747474747474"
+        "74747474748b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b01040a00022123"
+        "290001000100777777777777777777777777777777777777777777777777777777777777777744450a65752d"
+        "63656e7472616c50232826ac1388000a00000064004242424242424242424242424242424242424242424242"
+        "4242424242424242420101010101010101010101010101010101010101010101010101010101010101005300"
+        "0013880772656c61793636071717171717171717171717171717171717171717171717171717171717171717"
+        "e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e801040a000142232901010200"
+        "50005001bb01bb0100777777777777777777777777777777777777777777777777777777777777777744450a"
+        "65752d63656e7472616c50232826ac1388000a00000064020101010101010101010101010101010101010101"
+        "010101010101010101010101fefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefe"
+        "06905e2abfeb713725ae2a39a353efc056868a0a6cb159053b7980cc7d25823410d4cdae6364e96b81208c56"
+        "13b1c13db2f0f4850dc21576de3097f526770609";
 static const char consensus_hex[] =
         "01000000006553eea8000000006553fcb800000000655418d8010a6369726377696e646f77000001f4030174"
         "f85cda34d1c27c4621484731e91579c3d9c6cfc0d94b281aa11e9162058aa917cb79fb2b4120f2b1ec65e419"
@@ -76,28 +80,28 @@ static const char consensus_hex[] =
         "7bdc72b21709b818dfe1d84f0f77e46b8995dd45dfeb200001a09aa5f47a6759802ff955f8dc2d2a14a5c99d"
         "23be97f864127ff9383455a4f05e212c0980e4b39fc09721134aa02109374edfd260c0d3d03cb501c8d65457"
         "a90000000065529f8000000000657b7e00b5c84ba9f103a147bf31ce33ad5722259245cba876f1971676a448"
-        "e7fa5ccfa59254fc7a67e7d9408bb8b438c37c2e1e6251091ba0333a0ca681518b8c3fd80f00000002212121"
-        "2121212121212121212121212121212121212121212121212121212121020202020202020202020202020202"
-        "0202020202020202020202020202020202000700001b580772656c6179333303747474747474747474747474"
-        "74747474747474747474747474747474747474748b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b"
-        "8b8b8b8b8b8b8b8b01040a000221232900010001007777777777777777777777777777777777777777777777"
-        "77777777777777777744450a65752d63656e7472616c50232826ac1388000a00000064004242424242424242"
-        "4242424242424242424242424242424242424242424242420101010101010101010101010101010101010101"
-        "0101010101010101010101010013000007d00772656c61793636071717171717171717171717171717171717"
-        "171717171717171717171717171717e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8"
-        "e8e8e801040a00014223290101020050005001bb01bb01007777777777777777777777777777777777777777"
-        "77777777777777777777777744450a65752d63656e7472616c50232826ac1388000a00000064020101010101"
-        "010101010101010101010101010101010101010101010101010101fefefefefefefefefefefefefefefefefe"
-        "fefefefefefefefefefefefefefefe0374f85cda34d1c27c4621484731e91579c3d9c6cfc0d94b281aa11e91"
-        "62058aa917cb79fb2b4120f2b1ec65e4198d6e08b28e813feb01e4a400839b85e18080ce1c01e1bf6e50e9e7"
-        "eb4f006fdf5108f0cd707ccea4e195ded3560a59ea7cccefd17ada7e13db239053d15a8cc346cf4c81832b63"
-        "623abf64aaee2e66c859ae02884b8857f4eaa1613c61504db34d4beaf346517a0e31de3cddd4d9b4201d9d0b"
-        "48075a597e721a156e2e0799de5cc0c5324dc6e7eaf1cdd46250868ec53215ddf7d08bc20bc5ab16a70243c4"
-        "2533bc7f66a4f590a95a3dc1d3118e34d975cc0b2853a430b8c3bbbf7c0b71769e1b193b9ea9668873028a8a"
-        "3b4a5e03e33d5308a09aa5f47a6759802ff955f8dc2d2a14a5c99d23be97f864127ff9383455a4f05e212c09"
-        "80e4b39fc09721134aa02109374edfd260c0d3d03cb501c8d65457a9f8c84842d0566da61ade2eb0fb661448"
-        "e17654626436dd9259cada48ed0668ee3ce0b4dd662deddb7866dd49023ecae4372f06296716539befb73817"
-        "aa37eb06";
+        "e7fa5ccfa59254fc7a67e7d9408bb8b438c37c2e1e6251091ba0333a0ca681518b8c3fd80f00000000022121"
+        "2121212121212121212121212121212121212121212121212121212121210202020202020202020202020202"
+        "020202020202020202020202020202020202000700001b580772656c61793333037474747474747474747474"
+        "7474747474747474747474747474747474747474748b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b"
+        "8b8b8b8b8b8b8b8b8b01040a0002212329000100010077777777777777777777777777777777777777777777"
+        "7777777777777777777744450a65752d63656e7472616c50232826ac1388000a000000640042424242424242"
+        "4242424242424242424242424242424242424242424242424201010101010101010101010101010101010101"
+        "010101010101010101010101010013000007d00772656c617936360717171717171717171717171717171717"
+        "17171717171717171717171717171717e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8"
+        "e8e8e8e801040a00014223290101020050005001bb01bb010077777777777777777777777777777777777777"
+        "7777777777777777777777777744450a65752d63656e7472616c50232826ac1388000a000000640201010101"
+        "01010101010101010101010101010101010101010101010101010101fefefefefefefefefefefefefefefefe"
+        "fefefefefefefefefefefefefefefefe0374f85cda34d1c27c4621484731e91579c3d9c6cfc0d94b281aa11e"
+        "9162058aa917cb79fb2b4120f2b1ec65e4198d6e08b28e813feb01e4a400839b85e18080ce191dc896aa5c97"
+        "e36ac31586d3a4a5087030ac73eac0a167a4b9b845e5539bea3d349e12faa532f2ab73b99d1de75660703d26"
+        "d667d5f1e10a1a93b32b521b08884b8857f4eaa1613c61504db34d4beaf346517a0e31de3cddd4d9b4201d9d"
+        "0b48075a597e721a156e2e0799de5cc0c5324dc6e7eaf1cdd46250868ec53215dddfe225176f90602167054d"
+        "a6775dc779c74897338682fd33875eea67ec9844dba47ac45679ba4f00f4f8250d4617f9a796a4b3aab706ea"
+        "10cb84c900c7b1ae09a09aa5f47a6759802ff955f8dc2d2a14a5c99d23be97f864127ff9383455a4f05e212c"
+        "0980e4b39fc09721134aa02109374edfd260c0d3d03cb501c8d65457a97d65dc953d9232beae848e39981d22"
+        "f3b582c2718855054e3f3a95129f7eda2466734abfbbe0594fea9c08a398c170722a899cb7d26a054b111ac0"
+        "0fee5ba306";
 
 /* Authority identities A[i], signing keys S[i], a rotated key S0b, an unpinned authority. */
 static struct keys_ed25519 A[N_AUTH], S[N_AUTH], S0b;
@@ -181,6 +185,20 @@ mk_exit(struct relay_entry *e, uint8_t id, uint8_t dig, uint16_t flags, uint32_t
 	memset(e->family[0], 0x01, 32);
 	memset(e->family[1], 0xfe, 32);
 	e->flags = relay_entry_mask_flags(flags, e->roles);
+}
+
+/* Set issuer `id` (identity: 32 bytes of id) to a stand-in key list of len bytes of fill:
+ * the directory never parses one. */
+static void
+set_issuer(struct dir_issuers *s, uint8_t id, uint8_t fill, size_t len)
+{
+	uint8_t ident[DIR_ISSUER_ID_LEN];
+	uint8_t *doc = um_xmalloc(len);
+
+	memset(ident, id, sizeof(ident));
+	memset(doc, fill, len);
+	assert_int_equal(dir_issuers_set(s, ident, doc, len), UM_OK);
+	free(doc);
 }
 
 /* A signed vote by authority a for the standard period over copies of ents. */
@@ -376,7 +394,7 @@ test_vote_vector(void **state)
 	assert_int_equal(vote_parse_verify(buf, n, NOW, &p), UM_ERR_AUTH);
 	buf[n - 1] ^= 1;
 	/* A byte of the first entry's descriptor digest. */
-	n_off = VOTE_HEADER_LEN + dir_params_encoded_len(&v.params) + 4 + 32;
+	n_off = VOTE_HEADER_LEN + dir_params_encoded_len(&v.params) + 1 + 4 + 32;
 	buf[n_off] ^= 1;
 	assert_int_equal(vote_parse_verify(buf, n, NOW, &p), UM_ERR_AUTH);
 	buf[n_off] ^= 1;
@@ -427,6 +445,8 @@ test_vote_malformed(void **state)
 	EXPECT_MALFORMED(bad[V_OFF_PARAMS + 2] = 'C');             /* charset */
 	EXPECT_MALFORMED(memcpy(bad + V_OFF_PARAMS + 2, "da", 2)); /* unsorted */
 	off_relays = V_OFF_PARAMS + dir_params_encoded_len(&v.params);
+	EXPECT_MALFORMED(bad[off_relays] = DIR_MAX_ISSUERS + 1); /* issuer count */
+	off_relays += 1;                                         /* the empty issuer section */
 	EXPECT_MALFORMED(wire_store_u32(bad + off_relays, CONS_MAX_RELAYS + 1));
 	EXPECT_MALFORMED(bad[off_relays + 4 + 64] = 0x01);            /* unknown flag */
 	EXPECT_MALFORMED(bad[off_relays + 4 + 64 + 2 + 4 + 1] = '-'); /* nickname */
@@ -615,8 +635,9 @@ test_consensus_malformed(void **state)
 	EXPECT_MALFORMED(
 	        (memcpy(bad + off_auths + 1, buf + off_auths + 1 + AUTHCERT_LEN, AUTHCERT_LEN),
 	         memcpy(bad + off_auths + 1 + AUTHCERT_LEN, buf + off_auths + 1, AUTHCERT_LEN)));
+	EXPECT_MALFORMED(bad[off_auths + 1 + 3 * AUTHCERT_LEN] = DIR_MAX_ISSUERS + 1);
 	EXPECT_MALFORMED(
-	        wire_store_u32(bad + off_auths + 1 + 3 * AUTHCERT_LEN, CONS_MAX_RELAYS + 1));
+	        wire_store_u32(bad + off_auths + 1 + 3 * AUTHCERT_LEN + 1, CONS_MAX_RELAYS + 1));
 	EXPECT_MALFORMED(bad[off_sigs] = CONS_MAX_SIGS + 1);
 	/* Signatures out of order, or the same signer twice. */
 	EXPECT_MALFORMED((memcpy(bad + off_sigs + 1, buf + off_sigs + 1 + CONS_SIG_ENTRY_LEN,
@@ -777,6 +798,13 @@ votes_five(struct vote v[5])
 			n++;
 		}
 		mk_vote(&v[a], a, e, n);
+		/* Issuers 1..4: not every voter lists each, and their blobs differ. */
+		for (uint8_t id = 1; id <= 4; id++) {
+			uint32_t x = (uint32_t)(id * 5 + a * 3);
+
+			if ((x % 4) != 0)
+				set_issuer(&v[a].issuers, id, (uint8_t)(x % 3), 16 + id);
+		}
 		assert_int_equal(dir_params_set(&v[a].params, "p", (uint32_t)(a * 3 % 5)), UM_OK);
 		if (a % 2 == 0)
 			assert_int_equal(dir_params_set(&v[a].params, "q", (uint32_t)a), UM_OK);
@@ -834,6 +862,7 @@ test_compute_determinism(void **state)
 				first = buf;
 				first_len = n;
 				assert_true(c.n_relays > 3);
+				assert_true(consensus_n_issuers(&c) > 0);
 			} else {
 				assert_int_equal(n, first_len);
 				assert_memory_equal(buf, first, n);
@@ -1114,6 +1143,380 @@ test_params_and_entry_helpers(void **state)
 	assert_int_equal(relay_entry_mask_flags(0xffff, RELAY_ROLE_ALL), RELAY_FLAG_ALL);
 }
 
+/* --- issuer key lists ------------------------------------------------------------------- */
+
+/* An issuer section written by hand: n, then (identity byte, length, fill) triples. */
+static size_t
+raw_issuers(uint8_t *buf, size_t cap, uint8_t n, const uint8_t *ids, const uint32_t *lens)
+{
+	struct wire_wr w;
+
+	wire_wr_init(&w, buf, cap);
+	assert_int_equal(wire_put_u8(&w, n), UM_OK);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ident[32];
+
+		memset(ident, ids[i], sizeof(ident));
+		assert_int_equal(wire_put_bytes(&w, ident, sizeof(ident)), UM_OK);
+		assert_int_equal(wire_put_u32(&w, lens[i]), UM_OK);
+		for (uint32_t k = 0; k < lens[i] && k < 64; k++)
+			assert_int_equal(wire_put_u8(&w, (uint8_t)k), UM_OK);
+	}
+	return w.len;
+}
+
+static void
+test_issuers_section(void **state)
+{
+	struct dir_issuers s, p, keep;
+	const struct dir_issuer *e;
+	uint8_t buf[2048], raw[1024], ident[32], digest[32];
+	uint8_t big[DIR_ISSUER_DOC_MAX_LEN + 1];
+	struct wire_wr w;
+	struct wire_rd r;
+	size_t n;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	set_issuer(&s, 0x30, 0xaa, 100);
+	set_issuer(&s, 0x10, 0xbb, 1);
+	set_issuer(&s, 0x20, 0xcc, 300);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.v[0].identity[0], 0x10);
+	assert_int_equal(s.v[1].identity[0], 0x20);
+	assert_int_equal(s.v[2].identity[0], 0x30);
+	hash_blake2b(digest, 32, s.v[0].doc, 1, NULL, 0);
+	assert_memory_equal(s.v[0].digest, digest, 32);
+	/* Replace one; and again from a view into its own blob. */
+	set_issuer(&s, 0x20, 0xdd, 5);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.v[1].len, 5);
+	assert_int_equal(s.v[1].doc[4], 0xdd);
+	assert_int_equal(dir_issuers_set(&s, s.v[2].identity, s.v[2].doc + 10, 50), UM_OK);
+	assert_int_equal(s.v[2].len, 50);
+	assert_int_equal(s.v[2].doc[49], 0xaa);
+	memset(ident, 0x20, 32);
+	assert_non_null(e = dir_issuers_find(&s, ident));
+	assert_int_equal(e->len, 5);
+	memset(ident, 0x21, 32);
+	assert_null(dir_issuers_find(&s, ident));
+	/* Bad blobs; a ninth issuer. */
+	memset(big, 0, sizeof(big));
+	assert_int_equal(dir_issuers_set(&s, ident, big, 0), UM_ERR_INVALID);
+	assert_int_equal(dir_issuers_set(&s, ident, NULL, 4), UM_ERR_INVALID);
+	assert_int_equal(dir_issuers_set(&s, ident, big, sizeof(big)), UM_ERR_INVALID);
+	assert_int_equal(dir_issuers_set(&s, ident, big, DIR_ISSUER_DOC_MAX_LEN), UM_OK);
+	assert_int_equal(s.n, 4);
+	for (uint8_t id = 0x40; s.n < DIR_MAX_ISSUERS; id++)
+		set_issuer(&s, id, id, 2);
+	memset(ident, 0x01, 32);
+	assert_int_equal(dir_issuers_set(&s, ident, big, 3), UM_ERR_TOO_LARGE);
+	assert_int_equal(s.n, DIR_MAX_ISSUERS);
+	set_issuer(&s, 0x40, 0x99, 3); /* replacing still works when full */
+	dir_issuers_clear(&s);
+	dir_issuers_clear(&s);
+	dir_issuers_clear(NULL);
+
+	/* Round trip, canonical; every strict prefix is TRUNCATED. */
+	set_issuer(&s, 0x30, 0xaa, 100);
+	set_issuer(&s, 0x10, 0xbb, 1);
+	n = dir_issuers_encoded_len(&s);
+	assert_int_equal(n, 1 + 2 * 36 + 101);
+	wire_wr_init(&w, buf, sizeof(buf));
+	assert_int_equal(dir_issuers_encode(&s, &w), UM_OK);
+	assert_int_equal(w.len, n);
+	wire_rd_init(&r, buf, n);
+	assert_int_equal(dir_issuers_parse(&r, &p), UM_OK);
+	assert_int_equal(r.off, n);
+	assert_int_equal(p.n, 2);
+	assert_memory_equal(p.v[1].doc, s.v[1].doc, 100);
+	assert_memory_equal(p.v[1].digest, s.v[1].digest, 32);
+	dir_issuers_clear(&p);
+	memset(&keep, 0x5c, sizeof(keep));
+	p = keep;
+	for (size_t cut = 0; cut < n; cut++) {
+		wire_rd_init(&r, buf, cut);
+		assert_int_equal(dir_issuers_parse(&r, &p), UM_ERR_TRUNCATED);
+		assert_memory_equal(&p, &keep, sizeof(p)); /* untouched, nothing allocated */
+	}
+	/* The empty section is one byte. */
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(dir_issuers_encoded_len(&p), 1);
+	/* Malformed: too many, unsorted, duplicate, empty blob, blob over the cap. */
+	{
+		const uint8_t sorted[3] = { 1, 2, 3 }, unsorted[2] = { 2, 1 }, dup[2] = { 7, 7 };
+		const uint32_t lens[3] = { 4, 4, 4 }, zero[1] = { 0 },
+		               over[1] = { DIR_ISSUER_DOC_MAX_LEN + 1 };
+
+		n = raw_issuers(raw, sizeof(raw), 3, sorted, lens);
+		wire_rd_init(&r, raw, n);
+		assert_int_equal(dir_issuers_parse(&r, &p), UM_OK);
+		dir_issuers_clear(&p);
+		raw[0] = DIR_MAX_ISSUERS + 1;
+		wire_rd_init(&r, raw, n);
+		assert_int_equal(dir_issuers_parse(&r, &p), UM_ERR_MALFORMED);
+		n = raw_issuers(raw, sizeof(raw), 2, unsorted, lens);
+		wire_rd_init(&r, raw, n);
+		assert_int_equal(dir_issuers_parse(&r, &p), UM_ERR_MALFORMED);
+		n = raw_issuers(raw, sizeof(raw), 2, dup, lens);
+		wire_rd_init(&r, raw, n);
+		assert_int_equal(dir_issuers_parse(&r, &p), UM_ERR_MALFORMED);
+		n = raw_issuers(raw, sizeof(raw), 1, sorted, zero);
+		wire_rd_init(&r, raw, n);
+		assert_int_equal(dir_issuers_parse(&r, &p), UM_ERR_MALFORMED);
+		n = raw_issuers(raw, sizeof(raw), 1, sorted, over);
+		wire_rd_init(&r, raw, n);
+		assert_int_equal(dir_issuers_parse(&r, &p), UM_ERR_MALFORMED);
+	}
+	/* The encoder refuses what the parser would. */
+	free(s.v[0].doc);
+	s.v[0].doc = NULL;
+	assert_int_equal(dir_issuers_encoded_len(&s), 0);
+	wire_wr_init(&w, buf, sizeof(buf));
+	assert_int_equal(dir_issuers_encode(&s, &w), UM_ERR_INVALID);
+	assert_int_equal(w.len, 0);
+	dir_issuers_clear(&s);
+}
+
+/* Votes and consensuses carry the section, signed; consumers read it through accessors. */
+static void
+test_issuers_in_documents(void **state)
+{
+	struct vote v, p, three[3];
+	struct consensus c, q;
+	const uint8_t *id, *doc;
+	uint8_t *buf, ident[32];
+	size_t n, len, off;
+
+	(void)state;
+	vote_small(&v);
+	set_issuer(&v.issuers, 0x71, 0x01, 120);
+	set_issuer(&v.issuers, 0x70, 0x02, 80);
+	assert_int_equal(vote_sign(&v, &S[0]), UM_OK);
+	n = encode_vote(&v, &buf);
+	maybe_write_corpus("fuzz_vote", "issuers", buf, n);
+	assert_int_equal(vote_parse_verify(buf, n, NOW, &p), UM_OK);
+	assert_int_equal(p.issuers.n, 2);
+	assert_int_equal(p.issuers.v[0].identity[0], 0x70);
+	assert_int_equal(p.issuers.v[1].len, 120);
+	vote_clear(&p);
+	for (size_t cut = 0; cut < n; cut += 7)
+		assert_int_equal(vote_parse(buf, cut, &p), UM_ERR_TRUNCATED);
+	/* A byte of a blob is signed like any other. */
+	off = VOTE_HEADER_LEN + dir_params_encoded_len(&v.params) + 1 + 36 + 10;
+	assert_int_equal(buf[off], 0x02);
+	buf[off] ^= 1;
+	assert_int_equal(vote_parse_verify(buf, n, NOW, &p), UM_ERR_AUTH);
+	free(buf);
+	/* A vote whose section breaks a rule neither encodes nor counts. */
+	v.issuers.v[0].len = 0;
+	assert_int_equal(vote_encoded_len(&v), 0);
+	assert_int_equal(vote_sign(&v, &S[0]), UM_ERR_INVALID);
+	v.issuers.v[0].len = 80;
+	vote_clear(&v);
+
+	/* The consensus of three votes that all list issuer 0x70 and two of which list 0x71. */
+	votes_three(three);
+	for (size_t a = 0; a < 3; a++) {
+		set_issuer(&three[a].issuers, 0x70, 0x02, 80);
+		if (a < 2)
+			set_issuer(&three[a].issuers, 0x71, 0x01, 120);
+		assert_int_equal(vote_sign(&three[a], &S[a]), UM_OK);
+	}
+	compute3(three, &c);
+	for (size_t a = 0; a < 3; a++)
+		assert_int_equal(consensus_sign(&c, &C[a], &S[a]), UM_OK);
+	assert_int_equal(consensus_n_issuers(&c), 2);
+	n = encode_cons(&c, &buf);
+	maybe_write_corpus("fuzz_consensus", "issuers", buf, n);
+	assert_int_equal(consensus_parse(buf, n, &q), (ssize_t)n);
+	assert_memory_equal(q.digest, c.digest, DIR_DIGEST_LEN);
+	{
+		struct pinned_authorities pins;
+		struct consensus_verify_result res;
+
+		pins_first(&pins, 3);
+		assert_int_equal(consensus_verify(&q, q.digest, &pins, 0, NOW, &res), UM_OK);
+	}
+	assert_int_equal(consensus_n_issuers(&q), 2);
+	assert_int_equal(consensus_issuer(&q, 0, &id, &doc, &len), UM_OK);
+	assert_int_equal(id[0], 0x70);
+	assert_int_equal(len, 80);
+	assert_int_equal(doc[79], 0x02);
+	assert_int_equal(consensus_issuer(&q, 1, NULL, &doc, &len), UM_OK);
+	assert_int_equal(len, 120);
+	assert_int_equal(consensus_issuer(&q, 2, &id, &doc, &len), UM_ERR_NOT_FOUND);
+	assert_null(id);
+	assert_null(doc);
+	assert_int_equal(len, 0);
+	memset(ident, 0x71, 32);
+	assert_int_equal(consensus_issuer_find(&q, ident, &doc, &len), UM_OK);
+	assert_int_equal(len, 120);
+	assert_int_equal(doc[0], 0x01);
+	memset(ident, 0x72, 32);
+	assert_int_equal(consensus_issuer_find(&q, ident, &doc, &len), UM_ERR_NOT_FOUND);
+	assert_null(doc);
+	consensus_clear(&q);
+	for (size_t cut = 0; cut < n; cut += 5)
+		assert_int_equal(consensus_parse(buf, cut, &q), UM_ERR_TRUNCATED);
+	/* A byte of a blob changes the digest: the signatures no longer count. */
+	off = c.signed_len - relay_entries_encoded_len(c.relays, c.n_relays) - 1;
+	assert_int_equal(buf[off], 0x01);
+	buf[off] ^= 1;
+	assert_int_equal(consensus_parse(buf, n, &q), (ssize_t)n);
+	{
+		struct pinned_authorities pins;
+		struct consensus_verify_result res;
+
+		pins_first(&pins, 3);
+		assert_int_equal(consensus_verify(&q, q.digest, &pins, 0, NOW, &res), UM_ERR_AUTH);
+	}
+	consensus_clear(&q);
+	free(buf);
+	consensus_clear(&c);
+	for (size_t a = 0; a < 3; a++)
+		vote_clear(&three[a]);
+}
+
+/* Which of the 40-byte blobs filled with fills[0..n-1] has the greatest BLAKE2b-256 digest. */
+static size_t
+greatest_digest(const uint8_t *fills, size_t n)
+{
+	uint8_t d[32], best[32];
+	size_t at = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t doc[40];
+
+		memset(doc, fills[i], sizeof(doc));
+		hash_blake2b(d, 32, doc, sizeof(doc), NULL, 0);
+		if (i == 0 || memcmp(d, best, 32) > 0) {
+			memcpy(best, d, 32);
+			at = i;
+		}
+	}
+	return at;
+}
+
+static const struct dir_issuer *
+find_issuer(const struct consensus *c, uint8_t id)
+{
+	uint8_t ident[32];
+
+	memset(ident, id, sizeof(ident));
+	return dir_issuers_find(&c->issuers, ident);
+}
+
+/*
+ * 4 voters of N_AUTH = 5:
+ *   I 0x11: all 4, one blob -> in, that blob.
+ *   I 0x22: 3 of 4, blob 0xa1 twice, 0xa2 once -> 0xa1 whatever the digests' order.
+ *   I 0x33: 2 of 4 -> out (half is not more than half).
+ *   I 0x44: 3 of 4, three blobs once each -> the greatest digest.
+ *   I 0x55: all 4, blobs 0xc1 0xc1 0xc2 0xc2 (a tie) -> the greater digest of the two.
+ *   I 0x66: listed by nobody -> absent.
+ * Then more than DIR_MAX_ISSUERS qualifying: those with the most voters, then the lowest ids.
+ */
+static void
+test_compute_issuers(void **state)
+{
+	struct vote v[5];
+	const struct vote *vp[5];
+	struct consensus c;
+	const struct dir_issuer *e;
+	const uint8_t f44[3] = { 0xb1, 0xb2, 0xb3 }, f55[2] = { 0xc1, 0xc2 };
+	struct relay_entry ent;
+
+	(void)state;
+	mk_entry(&ent, 0x10, 0xd1, RELAY_FLAG_RUNNING, 1);
+	for (size_t a = 0; a < 4; a++) {
+		mk_vote(&v[a], a, &ent, 1);
+		vp[a] = &v[a];
+		set_issuer(&v[a].issuers, 0x11, 0x5a, 40);
+		if (a < 3)
+			set_issuer(&v[a].issuers, 0x22, a < 2 ? 0xa1 : 0xa2, 40);
+		if (a < 2)
+			set_issuer(&v[a].issuers, 0x33, 0x01, 40);
+		if (a > 0)
+			set_issuer(&v[a].issuers, 0x44, f44[a - 1], 40);
+		set_issuer(&v[a].issuers, 0x55, f55[a / 2], 40);
+	}
+	assert_int_equal(consensus_compute(vp, 4, N_AUTH, VA, FU, VU, &c), UM_OK);
+	assert_int_equal(consensus_n_issuers(&c), 4);
+	assert_non_null(e = find_issuer(&c, 0x11));
+	assert_int_equal(e->doc[0], 0x5a);
+	assert_non_null(e = find_issuer(&c, 0x22));
+	assert_int_equal(e->doc[0], 0xa1);
+	assert_null(find_issuer(&c, 0x33));
+	assert_non_null(e = find_issuer(&c, 0x44));
+	assert_int_equal(e->doc[0], f44[greatest_digest(f44, 3)]);
+	assert_non_null(e = find_issuer(&c, 0x55));
+	assert_int_equal(e->doc[0], f55[greatest_digest(f55, 2)]);
+	assert_null(find_issuer(&c, 0x66));
+	consensus_clear(&c);
+	/* Any order of the votes, the same section (the whole document: test_compute_determinism).
+	 */
+	vp[0] = &v[3];
+	vp[3] = &v[0];
+	assert_int_equal(consensus_compute(vp, 4, N_AUTH, VA, FU, VU, &c), UM_OK);
+	assert_non_null(e = find_issuer(&c, 0x44));
+	assert_int_equal(e->doc[0], f44[greatest_digest(f44, 3)]);
+	consensus_clear(&c);
+	/* No voter lists an issuer: an empty section. */
+	for (size_t a = 0; a < 4; a++)
+		dir_issuers_clear(&v[a].issuers);
+	assert_int_equal(consensus_compute(vp, 4, N_AUTH, VA, FU, VU, &c), UM_OK);
+	assert_int_equal(consensus_n_issuers(&c), 0);
+	consensus_clear(&c);
+	/* A vote with a broken section is a caller error. */
+	set_issuer(&v[1].issuers, 0x11, 0x5a, 40);
+	v[1].issuers.v[0].len = 0;
+	assert_int_equal(consensus_compute(vp, 4, N_AUTH, VA, FU, VU, &c), UM_ERR_INVALID);
+	v[1].issuers.v[0].len = 40;
+	for (size_t a = 0; a < 4; a++)
+		vote_clear(&v[a]);
+
+	/* Five voters (3 needed): issuers 20..24 listed by 4 each, 1..6 by 3 each: 11 qualify,
+	 * 8 stay: 20..24 (most voters), then 1, 2, 3 (lowest identities). Each voter lists at
+	 * most 8 (the listings are dealt to the voters holding the fewest). */
+	{
+		size_t held[5] = { 0 };
+		const uint8_t ids[11] = { 20, 21, 22, 23, 24, 1, 2, 3, 4, 5, 6 };
+
+		for (size_t a = 0; a < 5; a++) {
+			mk_vote(&v[a], a, &ent, 1);
+			vp[a] = &v[a];
+		}
+		for (size_t i = 0; i < 11; i++) {
+			size_t want = ids[i] >= 20 ? 4 : 3;
+			bool used[5] = { false };
+
+			for (size_t k = 0; k < want; k++) {
+				size_t best = 5;
+
+				for (size_t a = 0; a < 5; a++)
+					if (!used[a] && (best == 5 || held[a] < held[best]))
+						best = a;
+				assert_true(held[best] < DIR_MAX_ISSUERS);
+				set_issuer(&v[best].issuers, ids[i], ids[i], 40);
+				used[best] = true;
+				held[best]++;
+			}
+		}
+		assert_int_equal(consensus_compute(vp, 5, 5, VA, FU, VU, &c), UM_OK);
+		assert_int_equal(consensus_n_issuers(&c), DIR_MAX_ISSUERS);
+		for (size_t i = 0; i < 8; i++)
+			assert_non_null(find_issuer(&c, ids[i]));
+		for (size_t i = 8; i < 11; i++)
+			assert_null(find_issuer(&c, ids[i]));
+		assert_int_equal(c.issuers.v[0].identity[0], 1); /* ascending identity */
+		assert_int_equal(c.issuers.v[7].identity[0], 24);
+		consensus_clear(&c);
+		for (size_t a = 0; a < 5; a++)
+			vote_clear(&v[a]);
+	}
+}
+
 static int
 setup(void **state)
 {
@@ -1161,6 +1564,9 @@ main(void)
 		cmocka_unit_test(test_verify_altered_and_time),
 		cmocka_unit_test(test_sig_order),
 		cmocka_unit_test(test_params_and_entry_helpers),
+		cmocka_unit_test(test_issuers_section),
+		cmocka_unit_test(test_issuers_in_documents),
+		cmocka_unit_test(test_compute_issuers),
 	};
 
 	return cmocka_run_group_tests_name("consensus", tests, setup, teardown);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Consensus diffs (docs/PROTOCOL.md 5.8): a diff rebuilds the new document byte for byte
+ * Consensus diffs (docs/PROTOCOL.md 5.7): a diff rebuilds the new document byte for byte
  * (relays added, removed, changed, unchanged; signatures and header changed), is small when
  * little changed, refuses another base, every strict prefix is TRUNCATED, and tampered
  * diffs (an op, a count, an added entry, the head or tail, the `to` digest) never produce
@@ -185,6 +185,55 @@ test_tampered(void **state)
 	free(bb);
 }
 
+/* The issuer key lists ride in the diff's head: added, changed or dropped, the client gets
+ * exactly the new document. */
+static void
+test_issuers(void **state)
+{
+	/* (old issuers, old fill, new issuers, new fill, relays changed) */
+	static const uint8_t cases[][5] = {
+		{ 0, 0, 2, 0x10, 0 }, { 2, 0x10, 2, 0x10, 3 }, { 2, 0x10, 3, 0x20, 0 },
+		{ 3, 0x20, 0, 0, 2 }, { 8, 0x30, 8, 0x31, 1 },
+	};
+	struct consensus a, b, got;
+	uint8_t *ab, *bb, *diff, *out;
+	size_t al, bl, dl, ol;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const uint8_t *k = cases[i];
+		const uint8_t *doc;
+		size_t len;
+
+		assert_int_equal(cdiff_seed_consensus(&a, VA, 20, 0, 0), UM_OK);
+		assert_int_equal(cdiff_seed_issuers(&a, k[0], k[1], 300), UM_OK);
+		assert_int_equal(consensus_encode_new(&a, &ab, &al), UM_OK);
+		assert_int_equal(cdiff_seed_consensus(&b, VA + 3600, 20, k[4], 0), UM_OK);
+		assert_int_equal(cdiff_seed_issuers(&b, k[2], k[3], 300), UM_OK);
+		assert_int_equal(consensus_encode_new(&b, &bb, &bl), UM_OK);
+		assert_int_equal(consensus_diff_make(&a, &b, bb, bl, &diff, &dl), UM_OK);
+		/* Whole, in the head: the diff is at least the new lists long. */
+		assert_true(dl > (size_t)k[2] * 300);
+		assert_int_equal(consensus_diff_apply(&a, diff, dl, &got, &out, &ol), UM_OK);
+		assert_int_equal(ol, bl);
+		assert_memory_equal(out, bb, bl);
+		assert_memory_equal(got.digest, b.digest, DIR_DIGEST_LEN);
+		assert_int_equal(consensus_n_issuers(&got), k[2]);
+		if (k[2] > 0) {
+			assert_int_equal(consensus_issuer(&got, 0, NULL, &doc, &len), UM_OK);
+			assert_int_equal(len, 300);
+			assert_int_equal(doc[0], (uint8_t)(k[3] + 1));
+		}
+		consensus_clear(&got);
+		consensus_clear(&a);
+		consensus_clear(&b);
+		free(ab);
+		free(bb);
+		free(diff);
+		free(out);
+	}
+}
+
 static void
 write_corpus(void **state)
 {
@@ -201,6 +250,12 @@ write_corpus(void **state)
 	build(&a, CDIFF_SEED_BASE_VA, CDIFF_SEED_BASE_N, 0, 0, &ab, &al);
 	for (uint32_t k = 1; k <= 4; k++) {
 		build(&b, CDIFF_SEED_BASE_VA + 3600, CDIFF_SEED_BASE_N + k, k, k + 1, &bb, &bl);
+		/* Seeds 2 and 4 carry issuer key lists in their head. */
+		if (k % 2 == 0) {
+			free(bb);
+			assert_int_equal(cdiff_seed_issuers(&b, (uint8_t)(k / 2), 0x40, 40), UM_OK);
+			assert_int_equal(consensus_encode_new(&b, &bb, &bl), UM_OK);
+		}
 		assert_int_equal(consensus_diff_make(&a, &b, bb, bl, &diff, &dl), UM_OK);
 		snprintf(path, sizeof(path), "%s/fuzz_consensus_diff/seed-%u", dir, (unsigned)k);
 		f = fopen(path, "wb");
@@ -223,6 +278,7 @@ main(void)
 		cmocka_unit_test(test_other_base_refused),
 		cmocka_unit_test(test_prefixes_truncated),
 		cmocka_unit_test(test_tampered),
+		cmocka_unit_test(test_issuers),
 		cmocka_unit_test(write_corpus),
 	};
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for the pure part of src/directory/directory_io.c: the voting schedule
- * (dirauth_period_next). The I/O itself runs between real daemons in
- * tests/integration/test_directory.sh.
+ * (dirauth_period_next) and the issuer key-list fetch interval. The I/O itself runs between
+ * real daemons in tests/integration/test_directory.sh and test_dir_issuers.sh.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +68,18 @@ test_period_longest_interval_is_a_valid_period(void **state)
 	assert_int_equal(p.valid_after_s, 12);
 }
 
+static void
+test_issuer_fetch_interval(void **state)
+{
+	(void)state;
+	/* Issuer key lists: every half period, but not more often than every 30 s. */
+	assert_int_equal(dirauth_issuer_every_s(3600), 1800);
+	assert_int_equal(dirauth_issuer_every_s(60), 30);
+	assert_int_equal(dirauth_issuer_every_s(5), DIRIO_ISSUER_EVERY_MIN_S);
+	assert_int_equal(dirauth_issuer_every_s(0), DIRIO_ISSUER_EVERY_MIN_S);
+	assert_true(DIRIO_ISSUER_RETRY_S < DIRIO_ISSUER_EVERY_MIN_S);
+}
+
 int
 main(void)
 {
@@ -75,6 +87,7 @@ main(void)
 		cmocka_unit_test(test_period_is_aligned_to_the_interval),
 		cmocka_unit_test(test_period_on_a_boundary_is_the_next_one),
 		cmocka_unit_test(test_period_longest_interval_is_a_valid_period),
+		cmocka_unit_test(test_issuer_fetch_interval),
 	};
 
 	return cmocka_run_group_tests_name("directory_io", tests, NULL, NULL);
