@@ -413,9 +413,9 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 
 		body = um_xasprintf("[node]\nstate_dir = %s/%s\nnickname = %s\nroles = directory\n"
 		                    "[link]\nlisten = 127.0.0.1:0\n[log]\nlevel = info\n"
-		                    "[directory]\nlisten = 127.0.0.1:%u\nvote_interval = %us\n%s",
+		                    "[directory]\nlisten = 127.0.0.1:%u\nvote_interval = %us\n%s%s",
 		                    t->dir, n->name, n->name, (unsigned)ports[i], vote_s,
-		                    auth_lines);
+		                    auth_lines, issuer_line);
 		ret = write_conf(n, body);
 		free(body);
 		if (ret != APP_OK)
