@@ -323,7 +323,7 @@ cmd_issuer(int argc, char **argv)
 	if (n_pos >= 3 && strpbrk(pos[2], "/?%# ") != NULL)
 		return need(false, "a subject id is letters, digits and . _ : @ -");
 	if (strcmp(pos[0], "keys") == 0) {
-		long long e;
+		long long e = 0;
 
 		if (n_pos == 1 || (n_pos == 2 && strcmp(pos[1], "show") == 0))
 			return run(&o, "GET", "/v1/issuer/keys", NULL);
@@ -403,7 +403,7 @@ cmd_issuer(int argc, char **argv)
 			return run(&o, "POST", url, b);
 		}
 		if (strcmp(pos[1], "clear") == 0 && n_pos == 4) {
-			long long id;
+			long long id = 0;
 
 			if (need(num(pos[3], 1, INT64_MAX, &id),
 			         "dispute clear needs ID DISPUTE") != APP_OK)
@@ -427,7 +427,7 @@ cmd_issuer(int argc, char **argv)
 			return run(&o, "POST", url, b);
 		}
 		if (strcmp(pos[1], "resolve") == 0 && n_pos == 5) {
-			long long id;
+			long long id = 0;
 
 			if (need(num(pos[3], 1, INT64_MAX, &id) &&
 			                 (strcmp(pos[4], "granted") == 0 ||
