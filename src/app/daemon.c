@@ -571,7 +571,8 @@ daemon_start(struct daemon *d)
 			return ret;
 		}
 	}
-	if ((ret = app_issuer_start(&d->issuer, d->cfg, d->loop, &d->id, why, sizeof(why))) != UM_OK) {
+	if ((ret = app_issuer_start(&d->issuer, d->cfg, d->loop, &d->id, why, sizeof(why))) !=
+	    UM_OK) {
 		log_err(LD_APP, "cannot start the issuer: %s", why);
 		return ret;
 	}

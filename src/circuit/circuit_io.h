@@ -232,7 +232,7 @@ struct circ_io_stats {
 	uint64_t streams_retried; /* put back on another exit after a refusal (15.4) */
 	uint64_t streams_no_exit; /* failed at once: no exit of the consensus serves them */
 	uint32_t streams_open, streams_waiting;
-	uint32_t exit_streams; /* streams we carry as an exit */
+	uint32_t exit_streams;                    /* streams we carry as an exit */
 	uint64_t tokens_accepted, tokens_refused; /* exits' verdicts on our tier tokens */
 };
 

@@ -97,9 +97,9 @@ struct config {
 		struct config_list
 		        listen;         /* "host:port": the admin HTTP API, for the issuer role */
 		char *admin_token_file; /* bearer token of the admin API (0600; made if missing) */
-		uint64_t dispute_ttl_max_ms; /* longest dispute (tier cap) */
-		uint64_t appeal_ttl_max_ms;  /* longest appeal window */
-		uint32_t tiers;              /* token keys for tiers 1..tiers */
+		uint64_t dispute_ttl_max_ms;      /* longest dispute (tier cap) */
+		uint64_t appeal_ttl_max_ms;       /* longest appeal window */
+		uint32_t tiers;                   /* token keys for tiers 1..tiers */
 		uint32_t issue_rate, issue_burst; /* anonymous issuance requests per source */
 	} issuer;
 	struct {
@@ -132,8 +132,8 @@ struct config {
 		uint32_t max_proxy_conns;   /* proxy connections open at once */
 		struct config_list issuers; /* "<issuer-id>@http://ip:port": token issuers */
 		uint32_t token_tier;        /* tier of the token spent per circuit; 0 = highest */
-		char *subject;              /* the issuer's name for us (tiers above 1); "" = none */
-		char *subject_key;          /* Ed25519 key signing our token requests */
+		char *subject;     /* the issuer's name for us (tiers above 1); "" = none */
+		char *subject_key; /* Ed25519 key signing our token requests */
 	} client;
 	struct {
 		bool enabled;
