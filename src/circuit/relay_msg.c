@@ -35,8 +35,6 @@ static const struct cmd_info cmd_table[] = {
 	[RELAY_EXTENDED2] = { "extended2", RELAY_STREAM_FORBIDDEN },
 	[RELAY_XON] = { "xon", RELAY_STREAM_REQUIRED },
 	[RELAY_XOFF] = { "xoff", RELAY_STREAM_REQUIRED },
-	[RELAY_TOKEN] = { "token", RELAY_STREAM_FORBIDDEN },
-	[RELAY_TOKEN_ACK] = { "token_ack", RELAY_STREAM_FORBIDDEN },
 };
 
 static const char *const end_reason_names[RELAY_END_REASON_MAX + 1] = {
