@@ -25,6 +25,11 @@ msg_equal(const struct relay_msg *a, const struct relay_msg *b)
 	if (a->cmd == RELAY_DATA || a->cmd == RELAY_DROP)
 		return a->u.data.len == b->u.data.len &&
 		       (a->u.data.len == 0 || memcmp(a->u.data.p, b->u.data.p, a->u.data.len) == 0);
+	if (a->cmd == RELAY_TOKEN) /* issuer, then a view of the token bytes */
+		return memcmp(a->u.token.issuer, b->u.token.issuer, RELAY_TOKEN_ISSUER_LEN) == 0 &&
+		       a->u.token.token.len == b->u.token.token.len &&
+		       (a->u.token.token.len == 0 ||
+		        memcmp(a->u.token.token.p, b->u.token.token.p, a->u.token.token.len) == 0);
 	return memcmp(a, b, sizeof(*a)) == 0;
 }
 

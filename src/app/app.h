@@ -43,8 +43,15 @@ struct exit_policy;
 int app_exit_policy(const struct config *c, struct exit_policy **out, char *why,
                     size_t why_len) UM_WARN_UNUSED;
 /*
- * The checks config/ cannot make because they need a higher module (the exit policy
- * syntax; an exit whose policy accepts no port). UM_OK or UM_ERR_CONFIG with why.
+ * The exit's tier policy of c ([relay] tier_policy items and require_token, exit/exit_tier.h):
+ * a new tier policy in *out, or UM_ERR_CONFIG with why naming the bad item or rule.
+ */
+struct exit_tier_policy;
+int app_tier_policy(const struct config *c, struct exit_tier_policy **out, char *why,
+                    size_t why_len) UM_WARN_UNUSED;
+/*
+ * The checks config/ cannot make because they need a higher module (the exit policy and
+ * tier policy syntax; an exit whose policy accepts no port). UM_OK or UM_ERR_CONFIG with why.
  */
 int app_config_check(const struct config *c, char *why, size_t why_len) UM_WARN_UNUSED;
 /* Load and validate; print every error to stderr. Returns APP_OK or APP_USAGE. */

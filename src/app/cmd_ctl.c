@@ -86,6 +86,22 @@ print_abuse(const json_t *a)
 	       (long long)iget(a, "creates_refused_banned"), (long long)iget(a, "puzzle_bits"));
 }
 
+/* The exit's tier tokens: one line, or nothing for a node without them. */
+static void
+print_tokens(const json_t *t)
+{
+	if (!json_is_object(t))
+		return;
+	printf("tier tokens: %lld of %lld issuers ready; %lld accepted; refused: %lld unknown "
+	       "issuer, %lld invalid, %lld refused epoch, %lld double spends, %lld circuit "
+	       "already tiered, %lld malformed or unavailable\n",
+	       (long long)iget(t, "issuers_ready"), (long long)iget(t, "issuers_trusted"),
+	       (long long)iget(t, "accepted"), (long long)iget(t, "refused_unknown_issuer"),
+	       (long long)iget(t, "refused_invalid"), (long long)iget(t, "refused_epoch"),
+	       (long long)iget(t, "double_spends"), (long long)iget(t, "refused_has_tier"),
+	       (long long)iget(t, "refused_unavailable"));
+}
+
 static void
 print_links(const json_t *links)
 {
@@ -199,6 +215,7 @@ status_or_links(int argc, char **argv, bool links_only)
 		       (long long)iget(lk, "auth_failures"), (long long)iget(lk, "protocol_errors"),
 		       (long long)iget(lk, "refused_limit"), (long long)iget(lk, "refused_abuse"));
 		print_abuse(json_object_get(j, "abuse"));
+		print_tokens(json_object_get(j, "tokens"));
 		if (json_array_size(links) > 0)
 			print_links(links);
 	}

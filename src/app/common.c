@@ -14,6 +14,7 @@
 #include "lib/mem.h"
 #include "directory/descriptor.h"
 #include "exit/exit_policy.h"
+#include "exit/exit_tier.h"
 
 extern char **environ;
 
@@ -69,11 +70,29 @@ relay_policy_accepts_some(const struct relay_policy *p)
 }
 
 int
+app_tier_policy(const struct config *c, struct exit_tier_policy **out, char *why, size_t why_len)
+{
+	char err[EXIT_TIER_ERR_LEN];
+
+	if (exit_tier_policy_parse((const char *const *)c->relay.tier_policy.v,
+	                           c->relay.tier_policy.n, c->relay.require_token, out, err,
+	                           sizeof(err)) != UM_OK) {
+		snprintf(why, why_len, "relay.tier_policy: %s", err);
+		return UM_ERR_CONFIG;
+	}
+	return UM_OK;
+}
+
+int
 app_config_check(const struct config *c, char *why, size_t why_len)
 {
 	struct exit_policy *p = NULL;
+	struct exit_tier_policy *tp = NULL;
 	int ret;
 
+	if ((ret = app_tier_policy(c, &tp, why, why_len)) != UM_OK)
+		return ret;
+	exit_tier_policy_free(tp);
 	if ((c->node.roles & ROLE_EXIT) == 0 && c->relay.exit_policy.n == 0)
 		return UM_OK;
 	if ((ret = app_exit_policy(c, &p, why, why_len)) != UM_OK)

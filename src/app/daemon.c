@@ -28,8 +28,11 @@
 #include "link/link.h"
 #include "trust/abuse.h"
 #include "trust/tokens_io.h"
+#include "trust/issuer_feed_io.h"
+#include "trust/token_verifier.h"
 #include "exit/exit_conn.h"
 #include "exit/exit_policy.h"
+#include "exit/exit_tier.h"
 #include "circuit/circuit_io.h"
 #include "front/front_io.h"
 #include "control/control.h"
@@ -53,10 +56,13 @@ struct daemon {
 	struct circ_io *circ;            /* relay roles and the client role, else NULL */
 	struct exit_policy *exit_policy; /* the exit role */
 	struct exit_ctx *exit;           /* the exit role: opens streams */
+	struct exit_tier_policy *tiers;  /* the exit role: [relay] tier_policy, require_token */
+	struct token_verifier *tokens;   /* the exit role: tokens spent on its circuits */
+	struct issuer_feed *issuer_feed; /* the exit role: [relay] issuers' documents */
 	struct front_io *front;          /* the client role: SOCKS / HTTP CONNECT ports */
 	struct abuse *abuse;             /* relay roles: entry abuse control */
 	struct app_issuer issuer;        /* the issuer role */
-	struct tokens_io tokens;         /* the client role's tier tokens */
+	struct tokens_io wallet;         /* the client role's tier tokens */
 	struct log_ratelim rl_abuse;
 	struct keys_x25519
 	        onion_view[2]; /* the core's view of the onion keys (app_dir_onion_keys) */
@@ -196,9 +202,13 @@ reload(void *arg, char *why, size_t why_len)
 	if (strcmp(c->control.socket, d->cfg->control.socket) != 0 ||
 	    c->link.listen.n != d->cfg->link.listen.n || c->node.roles != d->cfg->node.roles ||
 	    c->directory.listen.n != d->cfg->directory.listen.n ||
-	    c->directory.authorities.n != d->cfg->directory.authorities.n)
-		log_notice(LD_CONFIG, "listen addresses, roles, directory settings and the control "
-		                      "socket change only at restart");
+	    c->directory.authorities.n != d->cfg->directory.authorities.n ||
+	    c->relay.issuers.n != d->cfg->relay.issuers.n ||
+	    c->relay.tier_policy.n != d->cfg->relay.tier_policy.n ||
+	    c->relay.require_token != d->cfg->relay.require_token)
+		log_notice(LD_CONFIG, "listen addresses, roles, directory settings, token issuers, "
+		                      "the tier policy and the control socket change only at "
+		                      "restart");
 	config_free(d->cfg);
 	d->cfg = c;
 	log_notice(LD_APP, "configuration reloaded");
@@ -323,7 +333,7 @@ take_token(void *arg, uint8_t *body, size_t cap, size_t *len)
 {
 	struct daemon *d = arg;
 
-	return tokens_io_take(&d->tokens, body, cap, len);
+	return tokens_io_take(&d->wallet, body, cap, len);
 }
 
 /* CREATE2 limits apply to clients: inbound links whose peer proved no relay identity. */
@@ -430,6 +440,49 @@ on_onion_keys(void *arg)
 	circ_io_set_keys(d->circ, &k);
 }
 
+/*
+ * The exit's tiers (docs/PROTOCOL.md 17.5, 17.6): the tier policy judges opens, the token
+ * verifier (spent set in the node's database) judges RELAY_TOKEN, and the issuer feed keeps
+ * its key lists and revocation feeds fresh. The circuit layer reaches the last two through
+ * the exit context (exit_ctx_tokens()).
+ */
+static int
+start_exit_tiers(struct daemon *d, char *why, size_t why_len)
+{
+	const struct config *c = d->cfg;
+	uint8_t id[CONFIG_KEY_LEN];
+	char url[CONFIG_URL_MAX];
+	int ret;
+
+	if ((ret = app_tier_policy(c, &d->tiers, why, why_len)) != UM_OK)
+		return ret;
+	exit_ctx_set_tiers(d->exit, d->tiers);
+	if (d->dir.store == NULL) {
+		snprintf(why, why_len, "the exit needs its state database for spent tokens");
+		return UM_ERR_STATE;
+	}
+	if ((ret = token_verifier_new(d->dir.store, &d->tokens, why, why_len)) != UM_OK)
+		return ret;
+	exit_ctx_set_tokens(d->exit, d->tokens);
+	d->issuer_feed = issuer_feed_new(d->loop, d->tokens, c->relay.issuer_refresh_ms);
+	for (size_t i = 0; i < c->relay.issuers.n; i++) {
+		if ((ret = config_issuer_parse(c->relay.issuers.v[i], id, url, sizeof(url))) !=
+		            UM_OK ||
+		    (ret = issuer_feed_add(d->issuer_feed, id, url)) != UM_OK) {
+			snprintf(why, why_len, "cannot use [relay] issuers #%zu: %s", i + 1,
+			         um_err_str(ret));
+			return ret;
+		}
+	}
+	if (c->relay.issuers.n > 0) {
+		issuer_feed_start(d->issuer_feed);
+		log_notice(LD_APP, "exit: accepting tier tokens of %zu issuer(s)%s",
+		           c->relay.issuers.n,
+		           c->relay.require_token ? "; circuits without one are refused" : "");
+	}
+	return UM_OK;
+}
+
 static int
 start_circuits(struct daemon *d, char *why, size_t why_len)
 {
@@ -467,6 +520,8 @@ start_circuits(struct daemon *d, char *why, size_t why_len)
 			snprintf(why, why_len, "cannot start the exit: %s", um_err_str(ret));
 			return ret;
 		}
+		if ((ret = start_exit_tiers(d, why, why_len)) != UM_OK)
+			return ret;
 		env.exit = d->exit;
 	}
 	if (relay)
@@ -576,7 +631,7 @@ daemon_start(struct daemon *d)
 		log_err(LD_APP, "cannot start the issuer: %s", why);
 		return ret;
 	}
-	if ((ret = tokens_io_start(&d->tokens, d->cfg, d->loop, why, sizeof(why))) != UM_OK) {
+	if ((ret = tokens_io_start(&d->wallet, d->cfg, d->loop, why, sizeof(why))) != UM_OK) {
 		log_err(LD_APP, "cannot open the token wallet: %s", why);
 		return ret;
 	}
@@ -597,11 +652,12 @@ daemon_start(struct daemon *d)
 		cc.fed = &d->dir.fed;
 		cc.circ = &d->circ;
 		cc.abuse = &d->abuse;
+		cc.tokens = &d->tokens;
 		cc.issuer = &d->issuer.is;
 		cc.issuer_token = d->issuer.token;
 		cc.issuer_keys = &d->issuer.keys;
 		cc.issuer_creds = &d->issuer.creds;
-		cc.tokens = &d->tokens;
+		cc.wallet = &d->wallet;
 		cc.listen = (const char *const *)d->listen;
 		cc.reload = reload;
 		cc.arg = d;
@@ -633,9 +689,12 @@ daemon_stop(struct daemon *d)
 	circ_io_free(d->circ);   /* frees every circuit silently; link callbacks stop here */
 	exit_ctx_free(d->exit);
 	exit_policy_free(d->exit_policy);
+	issuer_feed_free(d->issuer_feed);
+	token_verifier_free(d->tokens); /* before the database it keeps its spent set in */
+	exit_tier_policy_free(d->tiers);
 	app_dir_clear(&d->dir);
 	app_issuer_clear(&d->issuer);
-	tokens_io_clear(&d->tokens);
+	tokens_io_clear(&d->wallet);
 	link_mgr_free(d->links);
 	abuse_free(d->abuse); /* after the links: closing ones report their handshakes */
 	ev_signal_free(d->sig_int);

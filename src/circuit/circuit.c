@@ -379,6 +379,12 @@ circ_stream_user(const struct circuit *circ)
 	return circ->stream_user;
 }
 
+bool
+circ_is_last_hop(const struct circuit *circ)
+{
+	return circ->cl == NULL && circ->next.link == NULL && circ->ext == NULL;
+}
+
 void
 circ_set_deadline(struct circ_core *core, struct circuit *circ, uint64_t deadline)
 {

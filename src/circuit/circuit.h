@@ -255,6 +255,9 @@ size_t circ_queue_len(const struct circuit *circ);
  */
 void circ_set_stream_user(struct circuit *circ, void *p);
 void *circ_stream_user(const struct circuit *circ);
+/* A relay circuit that ends here: nothing after us and no EXTEND2 pending (we are the exit
+ * of it). False for a client circuit. */
+bool circ_is_last_hop(const struct circuit *circ);
 /*
  * The stream layer holds bytes of circ's streams toward their sockets (an exit: the
  * destinations'; a client: the applications'): bytes in all, the oldest of them queued at

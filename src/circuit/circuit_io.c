@@ -798,22 +798,27 @@ cmux_on_msg(void *arg, uint8_t cmd, uint16_t stream_id, const uint8_t *data, siz
 	case RELAY_TOKEN:
 		cmux_violation(rec, "client-to-exit message sent to the client");
 		break;
-	case RELAY_TOKEN_ACK:
-		if (!rec->token_sent || rec->token_acked || len != 2) {
-			cmux_violation(rec, "unexpected TOKEN_ACK");
+	case RELAY_TOKEN_ACK: {
+		struct relay_token_ack ack;
+
+		if (!rec->token_sent || rec->token_acked ||
+		    relay_token_ack_parse(data, len, &ack) != UM_OK) {
+			cmux_violation(rec, "unexpected or malformed TOKEN_ACK");
 			break;
 		}
 		rec->token_acked = true;
-		rec->token_status = data[0];
-		rec->tier = data[0] == 0 ? data[1] : 0;
-		if (data[0] == 0)
+		rec->token_status = ack.status;
+		rec->tier = ack.tier; /* the circuit's tier as the exit sees it (0 if refused) */
+		if (ack.status == RELAY_TOKEN_ACCEPTED)
 			rec->mux_io->tokens_accepted++;
 		else
 			rec->mux_io->tokens_refused++;
 		log_info(LD_CIRC, "circuit %llu: the exit %s our token%s",
-		         (unsigned long long)rec->serial, data[0] == 0 ? "accepted" : "refused",
-		         data[0] == 0 ? "" : token_status_str(data[0]));
+		         (unsigned long long)rec->serial,
+		         ack.status == RELAY_TOKEN_ACCEPTED ? "accepted" : "refused",
+		         token_status_str(ack.status));
 		break;
+	}
 	default:
 		break; /* END / data for a stream we forgot; unknown commands */
 	}

@@ -270,6 +270,7 @@ handle_ours(struct circ_core *core, struct circuit *circ, const uint8_t *body, b
 		return;
 	case RELAY_EXTENDED2:
 	case RELAY_TRUNCATED:
+	case RELAY_TOKEN_ACK:
 		violation(core, circ, "backward-only relay message sent forward", now);
 		return;
 	default:

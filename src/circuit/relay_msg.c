@@ -35,6 +35,9 @@ static const struct cmd_info cmd_table[] = {
 	[RELAY_EXTENDED2] = { "extended2", RELAY_STREAM_FORBIDDEN },
 	[RELAY_XON] = { "xon", RELAY_STREAM_REQUIRED },
 	[RELAY_XOFF] = { "xoff", RELAY_STREAM_REQUIRED },
+	/* Ours (docs/PROTOCOL.md 17.5): a token for the circuit, end to end to the exit. */
+	[RELAY_TOKEN] = { "token", RELAY_STREAM_FORBIDDEN },
+	[RELAY_TOKEN_ACK] = { "token_ack", RELAY_STREAM_FORBIDDEN },
 };
 
 static const char *const end_reason_names[RELAY_END_REASON_MAX + 1] = {
@@ -369,6 +372,38 @@ relay_xoff_write(struct wire_wr *w)
 	return wire_put_u8(w, RELAY_XON_VERSION);
 }
 
+/* ---- TOKEN, TOKEN_ACK ---- */
+
+int
+relay_token_write(struct wire_wr *w, const struct relay_token *t)
+{
+	struct relay_token back;
+	size_t start = w->len;
+	int ret;
+
+	if (t->token.len > RELAY_TOKEN_MAX || (t->token.len > 0 && t->token.p == NULL))
+		return UM_ERR_INVALID;
+	if ((ret = wire_put_bytes(w, t->issuer, sizeof(t->issuer))) == UM_OK && t->token.len > 0)
+		ret = wire_put_bytes(w, t->token.p, t->token.len);
+	if (ret == UM_OK && relay_token_parse(w->p + start, w->len - start, &back) != UM_OK)
+		ret = UM_ERR_INVALID;
+	return rollback(w, start, ret);
+}
+
+int
+relay_token_ack_write(struct wire_wr *w, const struct relay_token_ack *a)
+{
+	struct relay_token_ack back;
+	size_t start = w->len;
+	int ret;
+
+	if ((ret = wire_put_u8(w, a->status)) == UM_OK)
+		ret = wire_put_u8(w, a->tier);
+	if (ret == UM_OK && relay_token_ack_parse(w->p + start, w->len - start, &back) != UM_OK)
+		ret = UM_ERR_INVALID;
+	return rollback(w, start, ret);
+}
+
 /* ---- Any message ---- */
 
 static int
@@ -408,6 +443,10 @@ msg_put(struct wire_wr *w, const struct relay_msg *m)
 		return relay_xon_write(w, &m->u.xon);
 	case RELAY_XOFF:
 		return relay_xoff_write(w);
+	case RELAY_TOKEN:
+		return relay_token_write(w, &m->u.token);
+	case RELAY_TOKEN_ACK:
+		return relay_token_ack_write(w, &m->u.token_ack);
 	case RELAY_TRUNCATE:
 	case RELAY_BEGIN_DIR:
 		return UM_OK;

@@ -46,6 +46,10 @@ enum relay_limits {
 	RELAY_SENDME_DIGEST_LEN = 16,                               /* = RELAY_DIGEST_LEN */
 	RELAY_XON_VERSION = 0,                                      /* XON and XOFF */
 	RELAY_EXTENDED2_HDATA_MAX = RELAY_DATA_MAX - CIRC_CREATED2_HDR_LEN, /* 484 */
+	RELAY_TOKEN_ISSUER_LEN = 32,                               /* issuer's Ed25519 id */
+	RELAY_TOKEN_MAX = RELAY_DATA_MAX - RELAY_TOKEN_ISSUER_LEN, /* 454 bytes of token */
+	RELAY_TOKEN_ACK_LEN = 2,                                   /* status | tier */
+	RELAY_TIER_MAX = 15,                                       /* tiers 0..15 */
 };
 
 /* Relay commands we name (tor-spec 6.1 numbers). Anything else is unknown and dropped. */
@@ -65,8 +69,20 @@ enum relay_cmd {
 	RELAY_EXTENDED2 = 15,
 	RELAY_XON = 43,
 	RELAY_XOFF = 44,
-	RELAY_TOKEN = 70,     /* client -> exit: a tier token (PROTOCOL.md 17.5) */
-	RELAY_TOKEN_ACK = 71, /* exit -> client: its verdict */
+	RELAY_TOKEN = 70,     /* ours: spend a tier token at the exit (PROTOCOL.md 17.5) */
+	RELAY_TOKEN_ACK = 71, /* ours: the exit's answer */
+};
+
+/* TOKEN_ACK status (docs/PROTOCOL.md 17.5; = trust/token_verifier.h enum token_verdict). */
+enum relay_token_status {
+	RELAY_TOKEN_ACCEPTED = 0,       /* tier = the token's, now the circuit's */
+	RELAY_TOKEN_UNKNOWN_ISSUER = 1, /* not an issuer the exit trusts */
+	RELAY_TOKEN_INVALID = 2,        /* unknown key for (tier, epoch), key_id, signature */
+	RELAY_TOKEN_REFUSED_EPOCH = 3,  /* below min_token_epoch, or revoked */
+	RELAY_TOKEN_DOUBLE_SPEND = 4,   /* the nonce was spent at this exit already */
+	RELAY_TOKEN_HAS_TIER = 5,       /* the circuit has a tier: one token per circuit */
+	RELAY_TOKEN_UNAVAILABLE = 6,    /* malformed, or the exit cannot check tokens now */
+	RELAY_TOKEN_STATUS_MAX = 6,
 };
 
 /* Which StreamID a command must carry. */
@@ -218,6 +234,25 @@ struct relay_bytes {
 	size_t len;
 };
 
+/*
+ * TOKEN: the issuer's Ed25519 identity and the token (trust/token.h format: token_encode()
+ * it), a view. The relay message only frames them: any 0..RELAY_TOKEN_MAX token bytes parse
+ * and write (the exit judges the token itself and answers UNAVAILABLE for a malformed one).
+ */
+struct relay_token {
+	uint8_t issuer[RELAY_TOKEN_ISSUER_LEN];
+	struct relay_bytes token;
+};
+
+/*
+ * TOKEN_ACK: status (enum relay_token_status) and the circuit's tier after the TOKEN: the
+ * token's (1..15) with ACCEPTED, the tier it already has (1..15) with HAS_TIER, 0 otherwise.
+ */
+struct relay_token_ack {
+	uint8_t status;
+	uint8_t tier;
+};
+
 /* One decoded relay message. Which member is set depends on cmd. */
 struct relay_msg {
 	uint8_t cmd;
@@ -234,6 +269,8 @@ struct relay_msg {
 		struct relay_extend2 extend2;     /* EXTEND2 */
 		struct circ_created2 extended2;   /* EXTENDED2 */
 		struct relay_xon xon;             /* XON */
+		struct relay_token token;         /* TOKEN */
+		struct relay_token_ack token_ack; /* TOKEN_ACK */
 		                                  /* TRUNCATE, BEGIN_DIR, XOFF: no fields */
 	} u;
 };
@@ -291,6 +328,12 @@ int relay_sendme_parse(const uint8_t *data, size_t len, struct relay_sendme *out
 int relay_xon_parse(const uint8_t *data, size_t len, struct relay_xon *out) UM_WARN_UNUSED;
 int relay_xoff_parse(const uint8_t *data, size_t len) UM_WARN_UNUSED;
 int relay_truncated_parse(const uint8_t *data, size_t len, uint8_t *reason) UM_WARN_UNUSED;
+/* TOKEN: UM_ERR_TRUNCATED under RELAY_TOKEN_ISSUER_LEN bytes; out->token views data. */
+int relay_token_parse(const uint8_t *data, size_t len, struct relay_token *out) UM_WARN_UNUSED;
+/* TOKEN_ACK: exactly 2 bytes; a status over RELAY_TOKEN_STATUS_MAX or a tier that breaks the
+ * rule of struct relay_token_ack is UM_ERR_MALFORMED. */
+int relay_token_ack_parse(const uint8_t *data, size_t len,
+                          struct relay_token_ack *out) UM_WARN_UNUSED;
 
 /*
  * Per-message writers: append the message to w. UM_ERR_INVALID for a struct that would not
@@ -305,6 +348,8 @@ int relay_resolved_write(struct wire_wr *w, const struct relay_resolved *r) UM_W
 int relay_sendme_write(struct wire_wr *w, const struct relay_sendme *s) UM_WARN_UNUSED;
 int relay_xon_write(struct wire_wr *w, const struct relay_xon *x) UM_WARN_UNUSED;
 int relay_xoff_write(struct wire_wr *w) UM_WARN_UNUSED;
+int relay_token_write(struct wire_wr *w, const struct relay_token *t) UM_WARN_UNUSED;
+int relay_token_ack_write(struct wire_wr *w, const struct relay_token_ack *a) UM_WARN_UNUSED;
 
 /*
  * Host text rules shared by parse and encode (docs/PROTOCOL.md 11.4.1). A DNS name is 1..255

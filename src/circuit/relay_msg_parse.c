@@ -616,6 +616,52 @@ relay_truncated_parse(const uint8_t *data, size_t len, uint8_t *reason)
 }
 
 int
+relay_token_parse(const uint8_t *data, size_t len, struct relay_token *out)
+{
+	struct wire_rd r;
+	struct relay_token t;
+	int ret;
+
+	memset(&t, 0, sizeof(t));
+	wire_rd_init(&r, data, len);
+	if ((ret = wire_get_bytes(&r, t.issuer, sizeof(t.issuer))) != UM_OK)
+		return ret;
+	/* The token's own rules are the exit's to judge (an ACK, not a protocol violation). */
+	t.token.len = len - sizeof(t.issuer);
+	if (t.token.len > RELAY_TOKEN_MAX)
+		return UM_ERR_MALFORMED;
+	t.token.p = t.token.len > 0 ? data + sizeof(t.issuer) : NULL;
+	*out = t;
+	return UM_OK;
+}
+
+int
+relay_token_ack_parse(const uint8_t *data, size_t len, struct relay_token_ack *out)
+{
+	struct wire_rd r;
+	uint8_t status, tier;
+	bool tiered;
+	int ret;
+
+	wire_rd_init(&r, data, len);
+	if ((ret = wire_get_u8(&r, &status)) != UM_OK)
+		return ret;
+	if (status > RELAY_TOKEN_STATUS_MAX)
+		return UM_ERR_MALFORMED;
+	if ((ret = wire_get_u8(&r, &tier)) != UM_OK)
+		return ret;
+	/* ACCEPTED and HAS_TIER name the circuit's tier (1..15); every refusal leaves it 0. */
+	tiered = status == RELAY_TOKEN_ACCEPTED || status == RELAY_TOKEN_HAS_TIER;
+	if (tier > RELAY_TIER_MAX || (tier != 0) != tiered)
+		return UM_ERR_MALFORMED;
+	if ((ret = wire_expect_end(&r)) != UM_OK)
+		return ret;
+	out->status = status;
+	out->tier = tier;
+	return UM_OK;
+}
+
+int
 relay_msg_parse(uint8_t cmd, uint16_t stream_id, const uint8_t *data, size_t len,
                 struct relay_msg *out)
 {
@@ -683,6 +729,12 @@ relay_msg_parse(uint8_t cmd, uint16_t stream_id, const uint8_t *data, size_t len
 		break;
 	case RELAY_XOFF:
 		ret = relay_xoff_parse(data, len);
+		break;
+	case RELAY_TOKEN:
+		ret = relay_token_parse(data, len, &m.u.token);
+		break;
+	case RELAY_TOKEN_ACK:
+		ret = relay_token_ack_parse(data, len, &m.u.token_ack);
 		break;
 	case RELAY_TRUNCATE:
 	case RELAY_BEGIN_DIR:

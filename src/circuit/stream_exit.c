@@ -25,11 +25,25 @@
 #include "lib/log.h"
 #include "lib/time.h"
 #include "lib/wire.h"
+#include "trust/token_verifier.h"
 #include "circuit/stream_mux.h"
 
 enum {
 	SX_TICK_MS = 1000,
 };
+
+/* TOKEN_ACK carries the verifier's verdict as is. */
+_Static_assert((int)RELAY_TOKEN_ACCEPTED == (int)TOKEN_VERDICT_ACCEPTED &&
+                       (int)RELAY_TOKEN_UNKNOWN_ISSUER == (int)TOKEN_VERDICT_UNKNOWN_ISSUER &&
+                       (int)RELAY_TOKEN_INVALID == (int)TOKEN_VERDICT_INVALID &&
+                       (int)RELAY_TOKEN_REFUSED_EPOCH == (int)TOKEN_VERDICT_REFUSED_EPOCH &&
+                       (int)RELAY_TOKEN_DOUBLE_SPEND == (int)TOKEN_VERDICT_DOUBLE_SPEND &&
+                       (int)RELAY_TOKEN_HAS_TIER == (int)TOKEN_VERDICT_HAS_TIER &&
+                       (int)RELAY_TOKEN_UNAVAILABLE == (int)TOKEN_VERDICT_UNAVAILABLE &&
+                       (int)RELAY_TOKEN_STATUS_MAX == (int)TOKEN_VERDICT_MAX &&
+                       (int)RELAY_TIER_MAX == (int)EXIT_TIER_MAX &&
+                       (int)RELAY_TOKEN_ISSUER_LEN == (int)TOKEN_VERIFIER_ID_LEN,
+               "TOKEN_ACK status and tier numbers");
 
 struct sx_circ;
 
@@ -68,6 +82,7 @@ struct sx_circ {
 	size_t n_streams;
 	size_t backlog;         /* bytes toward sockets, as last reported to ops->backlog */
 	uint64_t backlog_since; /* ... the oldest queued at (ev_now_ms), UINT64_MAX: none */
+	uint8_t tier;           /* the tier of the token accepted on the circuit, 0: none */
 };
 
 struct stream_exit {
@@ -518,6 +533,7 @@ on_begin(struct sx_circ *xc, uint16_t id, const uint8_t *data, size_t len)
 	memcpy(req.addr, b.target.addr, sizeof(req.addr));
 	req.port = b.target.port;
 	req.flags = b.flags;
+	req.tier = xc->tier;
 	st = stream_add(xc, id, SX_OPENING);
 	memset(&res, 0, sizeof(res));
 	ret = exit_conn_open(sx->exit, &req, on_open_done, st, &st->open, &res);
@@ -599,12 +615,63 @@ on_resolve(struct sx_circ *xc, uint16_t id, const uint8_t *data, size_t len)
 		send_resolved(xc, id, &res);
 		return;
 	}
+	/* A tier that may open nothing gets no name service either (17.6). */
+	if (!exit_ctx_tier_may_resolve(sx->exit, xc->tier)) {
+		sx->refused++;
+		res.status = UM_ERR_PERM;
+		send_resolved(xc, id, &res);
+		return;
+	}
 	st = stream_add(xc, id, SX_RESOLVING);
 	if (exit_resolve(sx->exit, rq.name, on_resolve_done, st, &st->resolve, &res) != UM_OK) {
 		st->resolve = NULL;
 		send_resolved(xc, id, &res);
 		stream_kill(st, false);
 	}
+}
+
+/* ---- TOKEN (docs/PROTOCOL.md 17.5) ---- */
+
+/*
+ * A token spent on xc's circuit: judged by the exit's verifier (none: no issuer is trusted),
+ * one per circuit; the answer is a TOKEN_ACK with the circuit's tier after it. The exit
+ * handles relay messages in order, so a BEGIN after the TOKEN is judged at the new tier.
+ */
+static void
+on_token(struct sx_circ *xc, const uint8_t *data, size_t len)
+{
+	struct stream_exit *sx = xc->sx;
+	struct token_verifier *tv = sx->exit != NULL ? exit_ctx_tokens(sx->exit) : NULL;
+	uint8_t b[RELAY_TOKEN_ACK_LEN], tier = 0;
+	struct wire_wr w = { .p = b, .cap = sizeof(b), .len = 0 };
+	struct relay_token_ack ack;
+	struct relay_token tk;
+	enum token_verdict v;
+
+	if (relay_token_parse(data, len, &tk) != UM_OK) {
+		mux_violation(xc, "malformed TOKEN");
+		return;
+	}
+	if (xc->tier != 0) {
+		v = TOKEN_VERDICT_HAS_TIER;
+		if (tv != NULL)
+			token_verifier_note(tv, v);
+	} else if (tv == NULL) {
+		v = TOKEN_VERDICT_UNKNOWN_ISSUER;
+	} else {
+		v = token_verifier_spend(tv, tk.issuer, tk.token.p, tk.token.len, um_wall_s(),
+		                         &tier);
+		if (v == TOKEN_VERDICT_ACCEPTED)
+			xc->tier = tier;
+	}
+	log_debug(LD_CIRC, "circuit %llu: token %s",
+	          xc->circ != NULL ? (unsigned long long)circ_serial(xc->circ) : 0ull,
+	          token_verdict_str(v));
+	ack.status = (uint8_t)v;
+	ack.tier = xc->tier;
+	if (relay_token_ack_write(&w, &ack) != UM_OK || xc->mux == NULL ||
+	    smux_send(xc->mux, RELAY_TOKEN_ACK, 0, b, w.len) != UM_OK)
+		log_debug(LD_CIRC, "TOKEN_ACK not sent: the circuit is closing");
 }
 
 /* ---- messages the mux hands up ---- */
@@ -809,10 +876,13 @@ stream_exit_on_msg(struct stream_exit *sx, struct circuit *circ, uint8_t cmd, ui
 	struct sx_circ *xc = circ_stream_user(circ);
 	struct smux_ops ops = sx_mux_ops_tmpl;
 
+	/* A token is for the exit: a relay the circuit goes on from never takes one (17.5). */
+	if (cmd == RELAY_TOKEN && !circ_is_last_hop(circ))
+		return;
 	if (xc == NULL) {
-		/* Only a message that opens something makes state for a circuit. */
+		/* Only a message that opens something (a tier too) makes state for a circuit. */
 		if (cmd != RELAY_BEGIN && cmd != RELAY_RESOLVE && cmd != RELAY_BEGIN_DIR &&
-		    cmd != RELAY_DATA && cmd != RELAY_SENDME)
+		    cmd != RELAY_DATA && cmd != RELAY_SENDME && cmd != RELAY_TOKEN)
 			return;
 		xc = um_xcalloc(1, sizeof(*xc));
 		xc->sx = sx;
@@ -827,6 +897,10 @@ stream_exit_on_msg(struct stream_exit *sx, struct circuit *circ, uint8_t cmd, ui
 		}
 		list_push_back(&sx->circs, &xc->node);
 		circ_set_stream_user(circ, xc);
+	}
+	if (cmd == RELAY_TOKEN) {
+		on_token(xc, data, len); /* circuit-level: no stream, no window */
+		return;
 	}
 	smux_on_msg(xc->mux, cmd, stream_id, data, len, digest != NULL ? digest : zero, now_ns);
 	/* DATA grows what the streams hold toward their sockets (xc lives until reap). */

@@ -3,8 +3,14 @@
  * The exit's stream layer (docs/PROTOCOL.md sections 10.5 and 15): the relay messages a
  * client addresses to us on a circuit where we are the last hop.
  *
- *   BEGIN    -> exit_conn_open() -> CONNECTED (address, TTL) | END(reason [, address])
- *   RESOLVE  -> exit_resolve()   -> RESOLVED (answers | error answer)
+ *   TOKEN    -> the exit's token verifier (exit_ctx_tokens(), trust/token_verifier.h) ->
+ *               TOKEN_ACK(status, tier); accepted: the circuit's tier is the token's (one
+ *               token per circuit; docs/PROTOCOL.md 17.5). Only on a circuit that ends here
+ *               (circ_is_last_hop()); elsewhere it is dropped.
+ *   BEGIN    -> exit_conn_open() at the circuit's tier (tier rules, require_token: 17.6)
+ *               -> CONNECTED (address, TTL) | END(reason [, address])
+ *   RESOLVE  -> exit_resolve()   -> RESOLVED (answers | error answer; an error answer
+ *               without a lookup when the tier may open nothing: exit_ctx_tier_may_resolve())
  *   DATA     <-> the destination's TCP socket, through the circuit's stream_mux.h (windows,
  *                SENDMEs, XON/XOFF); bytes counted with exit_ctx_count_bytes()
  *   END(DONE) from the client -> FIN to the destination, keep reading it (half-close);

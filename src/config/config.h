@@ -123,6 +123,11 @@ struct config {
 		uint32_t ban_after;                       /* refusals within ban_window_ms */
 		uint64_t ban_window_ms, ban_time_ms, ban_time_max_ms;
 		uint32_t source_prefix_v4, source_prefix_v6;
+		/* Anonymous tier tokens at the exit (docs/PROTOCOL.md 17.5, 17.6). */
+		struct config_list issuers; /* "<issuer-id>@http://ip:port", at most 8 */
+		uint64_t issuer_refresh_ms; /* fetch key lists and revocation feeds this often */
+		struct config_list tier_policy; /* "T: rule, rule, ..." (exit/exit_tier.h) */
+		bool require_token;             /* tier-0 circuits may open nothing */
 	} relay;
 	struct {
 		uint32_t circuits_prebuilt; /* circuits kept built ahead of use, 0..16 */
@@ -171,6 +176,7 @@ enum config_limits {
 	CONFIG_HOSTPORT_MAX = 64,     /* "[IPv6]:port" and its NUL fit in this many bytes */
 	CONFIG_VALUE_QUOTE_MAX = 160, /* characters of a bad value quoted in a message */
 	CONFIG_URL_MAX = 80,          /* "http://[IPv6]:port" and its NUL fit in this many bytes */
+	CONFIG_ISSUERS_MAX = 8,       /* [relay] issuers */
 };
 
 /*
@@ -240,5 +246,9 @@ int config_duration_parse(const char *text, uint64_t *ms) UM_WARN_UNUSED;
  */
 int config_authority_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url,
                            size_t url_len) UM_WARN_UNUSED;
+/* A [relay] issuers item "<issuer-id>@http://<host>:<port>": the rules of
+ * config_authority_parse() (id = the issuer's Ed25519 identity). */
+int config_issuer_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url,
+                        size_t url_len) UM_WARN_UNUSED;
 
 #endif /* UM_CONFIG_CONFIG_H */

@@ -274,33 +274,6 @@ rule_peers(struct config_ctx *x)
 	}
 }
 
-/* Issuers whose key lists the directory role votes on: at most 8, each once. */
-static void
-rule_issuers(struct config_ctx *x)
-{
-	const struct config_var *v = usable(x, "directory", "issuers");
-	const struct config_list *l = &x->c->directory.issuers;
-	uint8_t a[CONFIG_KEY_LEN], b[CONFIG_KEY_LEN];
-
-	if (v == NULL)
-		return;
-	if (l->n > 8) {
-		config_ctx_var_error(x, v, "lists %zu issuers; at most 8", l->n);
-		return;
-	}
-	for (size_t i = 0; i < l->n; i++) {
-		if (config_authority_parse(l->v[i], a, NULL, 0) != UM_OK)
-			continue;
-		for (size_t j = 0; j < i; j++) {
-			if (config_authority_parse(l->v[j], b, NULL, 0) == UM_OK &&
-			    memcmp(a, b, CONFIG_KEY_LEN) == 0) {
-				config_ctx_var_error(x, v, "issuer #%zu is listed twice", i + 1);
-				break;
-			}
-		}
-	}
-}
-
 static void
 rule_relay(struct config_ctx *x)
 {
@@ -319,6 +292,48 @@ rule_relay(struct config_ctx *x)
 	if (addr != NULL && x->c->relay.address.n > 4)
 		config_ctx_var_error(x, addr, "lists %zu addresses; a descriptor holds at most 4",
 		                     x->c->relay.address.n);
+}
+
+/* section.issuers: at most CONFIG_ISSUERS_MAX, each issuer once. */
+static void
+issuers_unique(struct config_ctx *x, const char *section, const struct config_list *l)
+{
+	const struct config_var *v = usable(x, section, "issuers");
+	uint8_t a[CONFIG_KEY_LEN], b[CONFIG_KEY_LEN];
+
+	if (v == NULL)
+		return;
+	if (l->n > CONFIG_ISSUERS_MAX) {
+		config_ctx_var_error(x, v, "lists %zu issuers; at most %d", l->n,
+		                     CONFIG_ISSUERS_MAX);
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (config_issuer_parse(l->v[i], a, NULL, 0) != UM_OK)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			if (config_issuer_parse(l->v[j], b, NULL, 0) == UM_OK &&
+			    memcmp(a, b, CONFIG_KEY_LEN) == 0) {
+				config_ctx_var_error(x, v, "issuer #%zu is listed twice", i + 1);
+				break;
+			}
+		}
+	}
+}
+
+/* The issuer lists of the directory, the exit and the client; require_token needs one. */
+static void
+rule_issuers(struct config_ctx *x)
+{
+	const struct config_var *rt = usable(x, "relay", "require_token");
+
+	issuers_unique(x, "directory", &x->c->directory.issuers);
+	issuers_unique(x, "relay", &x->c->relay.issuers);
+	issuers_unique(x, "client", &x->c->client.issuers);
+	if (rt != NULL && x->c->relay.require_token && x->c->relay.issuers.n == 0)
+		config_ctx_var_error(x, rt,
+		                     "\"yes\" refuses every circuit while relay.issuers is empty "
+		                     "(no token can be accepted)");
 }
 
 /* link.outbound_address: at most one address per family. */
@@ -358,7 +373,7 @@ config_validate(struct config_ctx *x)
 	rule_directory_role(x);
 	rule_authorities(x);
 	rule_peers(x);
-	rule_issuers(x);
 	rule_relay(x);
+	rule_issuers(x);
 	rule_outbound(x);
 }

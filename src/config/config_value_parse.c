@@ -321,11 +321,12 @@ config_check_peer(const char *s)
 /* ---- directory authorities, relay fields ---- */
 
 static int authority_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url, size_t url_len,
-                           const char **why) UM_WARN_UNUSED;
+                           const char *what, const char **why) UM_WARN_UNUSED;
 
+/* "<id>@http://host:port"; what names the id in the message for a spec without '@'. */
 static int
 authority_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url, size_t url_len,
-                const char **why)
+                const char *what, const char **why)
 {
 	static const char scheme[] = "http://";
 	uint8_t id_tmp[CONFIG_KEY_LEN];
@@ -338,7 +339,7 @@ authority_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url, size_t 
 		url[0] = '\0';
 	*why = NULL;
 	if (at == NULL) {
-		*why = "is not <authority-id>@http://host:port";
+		*why = what;
 		return UM_ERR_MALFORMED;
 	}
 	if ((*why = key_parse(spec, (size_t)(at - spec), id_tmp, true)) != NULL)
@@ -366,12 +367,15 @@ authority_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url, size_t 
 	return UM_OK;
 }
 
+static const char NOT_AUTHORITY[] = "is not <authority-id>@http://host:port";
+static const char NOT_ISSUER[] = "is not <issuer-id>@http://host:port";
+
 int
 config_authority_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url, size_t url_len)
 {
 	const char *why;
 
-	return authority_parse(spec, id, url, url_len, &why);
+	return authority_parse(spec, id, url, url_len, NOT_AUTHORITY, &why);
 }
 
 const char *
@@ -380,21 +384,27 @@ config_check_authority(const char *s)
 	uint8_t id[CONFIG_KEY_LEN];
 	const char *why = NULL;
 
-	if (authority_parse(s, id, NULL, 0, &why) != UM_OK)
+	if (authority_parse(s, id, NULL, 0, NOT_AUTHORITY, &why) != UM_OK)
 		return why;
 	return NULL;
 }
 
-/* An issuer is named like an authority: <issuer-id>@http://host:port. */
+int
+config_issuer_parse(const char *spec, uint8_t id[CONFIG_KEY_LEN], char *url, size_t url_len)
+{
+	const char *why;
+
+	return authority_parse(spec, id, url, url_len, NOT_ISSUER, &why);
+}
+
 const char *
 config_check_issuer(const char *s)
 {
 	uint8_t id[CONFIG_KEY_LEN];
 	const char *why = NULL;
 
-	if (authority_parse(s, id, NULL, 0, &why) != UM_OK)
-		return strstr(why, "authority-id") != NULL ? "is not <issuer-id>@http://host:port"
-		                                           : why;
+	if (authority_parse(s, id, NULL, 0, NOT_ISSUER, &why) != UM_OK)
+		return why;
 	return NULL;
 }
 

@@ -131,6 +131,48 @@ abuse_json(const struct control_ctx *ctx)
 	        (json_int_t)s.refused_banned[ABUSE_CREATE], "evicted", (json_int_t)s.evicted);
 }
 
+/* The exit's tier tokens (docs/PROTOCOL.md 17.5): counters and issuers, or null. */
+static json_t *
+tokens_json(const struct control_ctx *ctx)
+{
+	struct token_verifier_stats s;
+	json_t *issuers = json_array();
+	size_t n;
+
+	if (ctx->tokens == NULL || *ctx->tokens == NULL) {
+		json_decref(issuers);
+		return json_null();
+	}
+	token_verifier_stats(*ctx->tokens, &s);
+	n = token_verifier_n_issuers(*ctx->tokens);
+	for (size_t i = 0; i < n; i++) {
+		struct token_issuer_info in;
+
+		token_verifier_issuer(*ctx->tokens, i, &in);
+		json_array_append_new(
+		        issuers, json_pack("{s:o, s:b, s:I, s:I, s:I, s:b, s:I, s:I, s:I}", "id",
+		                           id_json(in.id), "has_keys", in.has_keys, "keys_seq",
+		                           (json_int_t)in.keys_seq, "key_epoch",
+		                           (json_int_t)in.key_epoch, "keys", (json_int_t)in.n_keys,
+		                           "has_revocations", in.has_revocations, "revocations_seq",
+		                           (json_int_t)in.revocations_seq, "revocations_expires",
+		                           (json_int_t)in.revocations_expires_s, "min_token_epoch",
+		                           (json_int_t)in.min_token_epoch));
+	}
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+	                 "issuers_trusted", (json_int_t)s.issuers, "issuers_ready",
+	                 (json_int_t)s.ready, "accepted", (json_int_t)s.accepted,
+	                 "refused_unknown_issuer",
+	                 (json_int_t)s.refused[TOKEN_VERDICT_UNKNOWN_ISSUER], "refused_invalid",
+	                 (json_int_t)s.refused[TOKEN_VERDICT_INVALID], "refused_epoch",
+	                 (json_int_t)s.refused[TOKEN_VERDICT_REFUSED_EPOCH], "double_spends",
+	                 (json_int_t)s.double_spends, "refused_has_tier",
+	                 (json_int_t)s.refused[TOKEN_VERDICT_HAS_TIER], "refused_unavailable",
+	                 (json_int_t)s.refused[TOKEN_VERDICT_UNAVAILABLE], "store_errors",
+	                 (json_int_t)s.store_errors, "docs_taken", (json_int_t)s.docs_taken,
+	                 "docs_refused", (json_int_t)s.docs_refused, "issuer_list", issuers);
+}
+
 static void
 handle_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 {
@@ -149,19 +191,19 @@ handle_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	}
 	for (size_t i = 0; ctx->listen != NULL && ctx->listen[i] != NULL; i++)
 		json_array_append_new(listen, json_string(ctx->listen[i]));
-	j = json_pack("{s:o, s:s, s:s, s:o, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	              "s:I, s:I}, s:o, s:o}",
-	              "id", id_json(ctx->node_id), "nickname",
-	              ctx->nickname != NULL ? ctx->nickname : "", "version",
-	              ctx->version != NULL ? ctx->version : "", "roles", roles, "listen", listen,
-	              "uptime_s", (json_int_t)((um_mono_ms() - ctx->start_ms) / 1000), "links",
-	              "total", (json_int_t)st.links, "open", (json_int_t)st.open, "pending",
-	              (json_int_t)st.pending, "accepted", (json_int_t)st.accepted, "refused_limit",
-	              (json_int_t)st.refused_limit, "handshakes_ok", (json_int_t)st.handshakes_ok,
-	              "handshakes_failed", (json_int_t)st.handshakes_failed, "auth_failures",
-	              (json_int_t)st.auth_failures, "protocol_errors",
-	              (json_int_t)st.protocol_errors, "refused_abuse", (json_int_t)st.refused_abuse,
-	              "link_list", links_json(ctx), "abuse", abuse_json(ctx));
+	j = json_pack(
+	        "{s:o, s:s, s:s, s:o, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	        "s:I, s:I}, s:o, s:o, s:o}",
+	        "id", id_json(ctx->node_id), "nickname", ctx->nickname != NULL ? ctx->nickname : "",
+	        "version", ctx->version != NULL ? ctx->version : "", "roles", roles, "listen",
+	        listen, "uptime_s", (json_int_t)((um_mono_ms() - ctx->start_ms) / 1000), "links",
+	        "total", (json_int_t)st.links, "open", (json_int_t)st.open, "pending",
+	        (json_int_t)st.pending, "accepted", (json_int_t)st.accepted, "refused_limit",
+	        (json_int_t)st.refused_limit, "handshakes_ok", (json_int_t)st.handshakes_ok,
+	        "handshakes_failed", (json_int_t)st.handshakes_failed, "auth_failures",
+	        (json_int_t)st.auth_failures, "protocol_errors", (json_int_t)st.protocol_errors,
+	        "refused_abuse", (json_int_t)st.refused_abuse, "link_list", links_json(ctx),
+	        "abuse", abuse_json(ctx), "tokens", tokens_json(ctx));
 	if (j == NULL) {
 		reply_error(resp, 500, "internal");
 		return;
@@ -518,7 +560,7 @@ handle_tokens(const struct control_ctx *ctx, const char *method, const char *pat
               const uint8_t *body, size_t body_len, struct ev_http_resp *resp)
 {
 	static const char *const states[] = { "idle", "running", "done", "failed" };
-	struct tokens_io *t = ctx->tokens;
+	struct tokens_io *t = ctx->wallet;
 	json_error_t jerr;
 	json_int_t tier = 0, count = 0;
 	json_t *j, *rows;

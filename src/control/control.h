@@ -4,7 +4,7 @@
  * by the event loop (evloop/http.h). Endpoints (docs/CONTROL.md):
  *
  *   GET  /v1/status       node id, nickname, roles, version, uptime, listeners, link counters,
- *                         and every link
+ *                         every link, entry abuse control and the exit's token counters
  *   GET  /v1/links        every link
  *   POST /v1/links/test   {"peer": "<node-id>", "bytes": N, "hash": true}: bulk-test a link
  *   POST /v1/reload       re-read the configuration (as SIGHUP); 200, or 422 with the reason
@@ -36,6 +36,7 @@
 #include "trust/issuer.h"
 #include "trust/issuer_keys.h"
 #include "trust/tokens_io.h"
+#include "trust/token_verifier.h"
 #include "circuit/circuit_io.h"
 
 enum control_limits {
@@ -67,6 +68,9 @@ struct control_ctx {
 	/* Entry abuse control (relay roles), read through the daemon's slot; NULL or *abuse
 	 * NULL: "abuse": null in GET /v1/status. */
 	struct abuse *const *abuse;
+	/* The exit's token verifier, read through the daemon's slot; NULL or *tokens NULL:
+	 * "tokens": null in GET /v1/status. */
+	struct token_verifier *const *tokens;
 	/* The issuer role's core and admin token, read through the daemon's slots; NULL or
 	 * *issuer NULL: /v1/issuer/... answers 404. */
 	struct issuer *const *issuer;
@@ -74,7 +78,7 @@ struct control_ctx {
 	struct issuer_keyring *const *issuer_keys; /* its token keys (/v1/issuer/keys...) */
 	struct issuer_creds *const *issuer_creds;  /* subjects' keys (/v1/issuer/credentials/ID) */
 	/* The client's tier tokens (GET /v1/tokens, POST /v1/tokens/fetch); NULL: 404. */
-	struct tokens_io *tokens;
+	struct tokens_io *wallet;
 	/* POST /v1/reload; may be NULL. Returns UM_OK, or an error with the reason in why. */
 	int (*reload)(void *arg, char *why, size_t why_len);
 	void *arg;

@@ -42,6 +42,15 @@ exit_addr_allowed(const struct exit_policy *p, const struct exit_addr *a, uint16
 }
 
 bool
+exit_dest_allowed(const struct exit_policy *p, const struct exit_policy *tier_rules,
+                  const struct exit_addr *a, uint16_t port)
+{
+	if (exit_tier_rejects(tier_rules, a->family, a->addr, port))
+		return false;
+	return exit_addr_allowed(p, a, port);
+}
+
+bool
 exit_port_may_accept(const struct exit_policy *p, uint16_t port)
 {
 	bool shadowed4 = false, shadowed6 = false;
@@ -146,9 +155,9 @@ exit_addr_from_sockaddr(const struct sockaddr *sa, struct exit_addr *out)
 }
 
 size_t
-exit_candidates(const struct exit_policy *p, uint32_t flags, uint16_t port,
-                const struct sockaddr_storage *in, size_t n_in, struct sockaddr_storage *out,
-                size_t *n_family, struct exit_addr *refused)
+exit_candidates(const struct exit_policy *p, const struct exit_policy *tier_rules, uint32_t flags,
+                uint16_t port, const struct sockaddr_storage *in, size_t n_in,
+                struct sockaddr_storage *out, size_t *n_family, struct exit_addr *refused)
 {
 	bool v6_ok = (flags & EXIT_F_IPV6_OK) != 0;
 	bool v4_ok = !v6_ok || (flags & EXIT_F_IPV4_NOT_OK) == 0;
@@ -170,7 +179,7 @@ exit_candidates(const struct exit_policy *p, uint32_t flags, uint16_t port,
 				continue;
 			(*n_family)++;
 			exit_addr_from_sockaddr((const struct sockaddr *)&in[i], &a);
-			if (!exit_addr_allowed(p, &a, port)) {
+			if (!exit_dest_allowed(p, tier_rules, &a, port)) {
 				if (refused->family == 0)
 					*refused = a;
 				continue;

@@ -14,6 +14,10 @@
  *   exit_resolve():    RESOLVE. The policy does not apply to resolution, but private answers
  *                      are hidden unless the policy explicitly accepts them on some port.
  *   struct exit_stats: bytes in/out, opens by outcome, for the control API and metrics.
+ *   tiers (17.6):      with exit_ctx_set_tiers(), an open is judged at its circuit's tier
+ *                      (exit_request.tier) by exit_tier.h's rules before the policy; the
+ *                      context also carries the token verifier the circuit layer spends
+ *                      RELAY_TOKENs with (exit_ctx_set_tokens(), trust/token_verifier.h).
  *
  * exit_conn.c holds the decisions (address filter and order, errno -> END reason) without I/O;
  * exit_io.c drives them on the event loop. Everything runs on the loop thread. Callbacks run
@@ -34,6 +38,7 @@
 #include "lib/mem.h"
 #include "evloop/evloop.h"
 #include "exit/exit_policy.h"
+#include "exit/exit_tier.h"
 
 /* END reasons the exit gives (= enum relay_end_reason). */
 enum exit_end_reason {
@@ -94,6 +99,7 @@ struct exit_request {
 	uint8_t addr[16]; /* EXIT_HOST_IPV4 / IPV6 */
 	uint16_t port;    /* 1..65535 */
 	uint32_t flags;   /* enum exit_begin_flags; other bits ignored */
+	uint8_t tier;     /* the circuit's tier (exit_tier.h): 0 without a token */
 };
 
 struct exit_conn_result {
@@ -126,6 +132,7 @@ struct exit_stats {
 struct exit_ctx;
 struct exit_conn;
 struct exit_resolve;
+struct token_verifier; /* trust/token_verifier.h */
 
 /* ---- exit_conn.c: decisions, no I/O ---- */
 
@@ -138,6 +145,12 @@ void exit_conn_config_init(struct exit_conn_config *cfg);
  * "*4", "*6") never reaches a private address.
  */
 bool exit_addr_allowed(const struct exit_policy *p, const struct exit_addr *a, uint16_t port);
+/*
+ * exit_addr_allowed() at a circuit's tier: tier_rules (exit_tier_rules(); NULL: none) must
+ * not refuse addr:port (exit_tier_rejects()), then p decides.
+ */
+bool exit_dest_allowed(const struct exit_policy *p, const struct exit_policy *tier_rules,
+                       const struct exit_addr *a, uint16_t port);
 /* May some address be allowed at port (a host name is refused before resolving if not)? */
 bool exit_port_may_accept(const struct exit_policy *p, uint16_t port);
 /* RESOLVE: is this answer shown? Public addresses always; private ones when
@@ -145,15 +158,16 @@ bool exit_port_may_accept(const struct exit_policy *p, uint16_t port);
 bool exit_answer_visible(const struct exit_policy *p, const struct exit_addr *a);
 /*
  * Candidates for an open, in connect order: from in[0..n_in) (sockaddr_in / sockaddr_in6),
- * drop the families the BEGIN flags exclude, drop what exit_addr_allowed() refuses (the
+ * drop the families the BEGIN flags exclude, drop what exit_dest_allowed() refuses (the
  * first such address goes to *refused, else refused->family is 0), then IPv6 first if
  * EXIT_F_IPV6_PREFERRED, else IPv4 first, resolver order kept within a family. Returns the
  * count written to out (capacity EXIT_ADDRS_MAX); *n_family counts the addresses left after
  * the family filter (so 0 candidates with *n_family > 0 means the policy refused them all).
  */
-size_t exit_candidates(const struct exit_policy *p, uint32_t flags, uint16_t port,
-                       const struct sockaddr_storage *in, size_t n_in, struct sockaddr_storage *out,
-                       size_t *n_family, struct exit_addr *refused);
+size_t exit_candidates(const struct exit_policy *p, const struct exit_policy *tier_rules,
+                       uint32_t flags, uint16_t port, const struct sockaddr_storage *in,
+                       size_t n_in, struct sockaddr_storage *out, size_t *n_family,
+                       struct exit_addr *refused);
 /* The END reason for a failed connect(2) errno. */
 uint8_t exit_end_reason_from_errno(int e);
 /* The um_err reported with an END reason in struct exit_conn_result.status. */
@@ -175,6 +189,23 @@ void exit_ctx_free_(struct exit_ctx *ctx);
 #define exit_ctx_free(c) UM_FREE_AND_NULL(exit_ctx_free_, c)
 /* Use policy (borrowed) for every later decision, pending opens' included. */
 void exit_ctx_set_policy(struct exit_ctx *ctx, const struct exit_policy *policy);
+/*
+ * Judge opens and resolves by the circuit's tier (docs/PROTOCOL.md 17.6) with tp (borrowed,
+ * like the policy; NULL, the default: tiers are ignored), pending opens included.
+ */
+void exit_ctx_set_tiers(struct exit_ctx *ctx, const struct exit_tier_policy *tp);
+/*
+ * May a RESOLVE be answered on a circuit of tier? False when the tier may open nothing:
+ * require_token at tier 0, or tier rules that refuse every destination (exit_tier.h); the
+ * tier rules do not otherwise restrict resolution, as the exit policy does not (10.5).
+ */
+bool exit_ctx_tier_may_resolve(const struct exit_ctx *ctx, uint8_t tier);
+/*
+ * The token verifier circuits of this exit spend their tokens with (RELAY_TOKEN, PROTOCOL.md
+ * 17.5), borrowed; NULL (the default): no issuer is trusted.
+ */
+void exit_ctx_set_tokens(struct exit_ctx *ctx, struct token_verifier *tv);
+struct token_verifier *exit_ctx_tokens(const struct exit_ctx *ctx);
 /* Copy the counters. */
 void exit_ctx_stats(const struct exit_ctx *ctx, struct exit_stats *out);
 /* Count stream bytes relayed on a stream the exit opened (the stream's owner calls it). */
@@ -190,7 +221,9 @@ typedef void exit_conn_fn(void *arg, const struct exit_conn_result *res);
  * starts or exit_conn_cancel(); cb runs exactly once unless cancelled. Otherwise the open was
  * decided at once and no callback will run: *res holds the failure and the return value is
  * res->status, e.g. UM_ERR_PERM (EXITPOLICY: the port is refused for every address, or the
- * literal is refused, or its family is excluded by the flags), UM_ERR_RATELIMIT
+ * literal is refused, or its family is excluded by the flags, or the tier set with
+ * exit_ctx_set_tiers() refuses it: req->tier is not admitted, or its rules refuse the port
+ * for every address or refuse the literal), UM_ERR_RATELIMIT
  * (RESOURCELIMIT: pending_max opens and resolves already), UM_ERR_NOT_FOUND (RESOLVEFAILED:
  * a name under .onion or .anon, which the exit never resolves), UM_ERR_INVALID (MISC: a bad
  * request).

@@ -31,6 +31,8 @@
 struct exit_ctx {
 	struct ev_loop *loop;
 	const struct exit_policy *policy;
+	const struct exit_tier_policy *tiers; /* NULL: tiers ignored */
+	struct token_verifier *tokens;        /* borrowed, for the circuit layer */
 	struct exit_conn_config cfg;
 	struct exit_stats stats;
 	struct list_node conns;    /* struct exit_conn.node */
@@ -52,6 +54,7 @@ struct exit_conn {
 	enum conn_state state;
 	uint16_t port;
 	uint32_t flags;
+	uint8_t tier;          /* the circuit's (exit_request.tier) */
 	struct ev_resolve *rq; /* RESOLVING */
 	struct ev_tcp *tcp;    /* CONNECTING */
 	struct ev_timer *timer;
@@ -112,6 +115,13 @@ addr_to_sockaddr(uint8_t type, const uint8_t *addr, uint16_t port, struct sockad
 		memcpy(&sin6.sin6_addr, addr, 16);
 		memcpy(ss, &sin6, sizeof(sin6));
 	}
+}
+
+/* The rules of tier under the context's tier policy, NULL without one. */
+static const struct exit_policy *
+tier_rules_of(const struct exit_ctx *ctx, uint8_t tier)
+{
+	return ctx->tiers != NULL ? exit_tier_rules(ctx->tiers, tier) : NULL;
 }
 
 /* A refusal decided inside exit_conn_open(): count it and describe it in *res. */
@@ -288,8 +298,8 @@ conn_resolved(void *arg, int status, const struct ev_resolve_result *rr)
 		          NULL);
 		return;
 	}
-	c->n_cand = exit_candidates(c->ctx->policy, c->flags, c->port, rr->addrs, rr->n, c->cand,
-	                            &n_family, &refused);
+	c->n_cand = exit_candidates(c->ctx->policy, tier_rules_of(c->ctx, c->tier), c->flags,
+	                            c->port, rr->addrs, rr->n, c->cand, &n_family, &refused);
 	if (c->n_cand == 0) {
 		/* The resolver was asked for the allowed families only: n_family == 0 is an
 		 * answer without a usable address. */
@@ -319,6 +329,7 @@ exit_conn_open(struct exit_ctx *ctx, const struct exit_request *req, exit_conn_f
 	struct sockaddr_storage lit;
 	struct sockaddr_storage cand[EXIT_ADDRS_MAX];
 	struct exit_addr refused;
+	const struct exit_policy *tier_rules = NULL;
 	size_t n_cand = 0, n_family;
 	bool is_name;
 	struct exit_conn *c;
@@ -332,6 +343,12 @@ exit_conn_open(struct exit_ctx *ctx, const struct exit_request *req, exit_conn_f
 	     req->type != EXIT_HOST_IPV6) ||
 	    (req->type == EXIT_HOST_NAME && req->name == NULL))
 		return open_refuse(ctx, res, EXIT_END_MISC, UM_ERR_INVALID, NULL);
+	/* The circuit's tier first (17.6): require_token, then its rules before the policy. */
+	if (ctx->tiers != NULL) {
+		if (!exit_tier_admits(ctx->tiers, req->tier))
+			return open_refuse(ctx, res, EXIT_END_EXITPOLICY, UM_ERR_PERM, NULL);
+		tier_rules = tier_rules_of(ctx, req->tier);
+	}
 	if (ctx->stats.pending >= ctx->cfg.pending_max)
 		return open_refuse(ctx, res, EXIT_END_RESOURCELIMIT, UM_ERR_RATELIMIT, NULL);
 
@@ -345,11 +362,12 @@ exit_conn_open(struct exit_ctx *ctx, const struct exit_request *req, exit_conn_f
 		if (name_is_hidden_service(req->name))
 			return open_refuse(ctx, res, EXIT_END_RESOLVEFAILED, UM_ERR_NOT_FOUND,
 			                   NULL);
-		if (!exit_port_may_accept(ctx->policy, req->port))
+		if (exit_tier_rejects_port(tier_rules, req->port) ||
+		    !exit_port_may_accept(ctx->policy, req->port))
 			return open_refuse(ctx, res, EXIT_END_EXITPOLICY, UM_ERR_PERM, NULL);
 	} else {
-		n_cand = exit_candidates(ctx->policy, req->flags, req->port, &lit, 1, cand,
-		                         &n_family, &refused);
+		n_cand = exit_candidates(ctx->policy, tier_rules, req->flags, req->port, &lit, 1,
+		                         cand, &n_family, &refused);
 		if (n_cand == 0) {
 			/* Refused by the policy, or of a family the flags exclude. */
 			if (refused.family == 0)
@@ -364,6 +382,7 @@ exit_conn_open(struct exit_ctx *ctx, const struct exit_request *req, exit_conn_f
 	c->arg = arg;
 	c->port = req->port;
 	c->flags = req->flags;
+	c->tier = req->tier;
 	c->timer = ev_timer_new(ctx->loop, conn_timer_cb, c);
 	c->deadline_ms = ev_now_ms(ctx->loop) + ctx->cfg.open_timeout_ms;
 	if (is_name) {
@@ -588,6 +607,33 @@ void
 exit_ctx_set_policy(struct exit_ctx *ctx, const struct exit_policy *policy)
 {
 	ctx->policy = policy;
+}
+
+void
+exit_ctx_set_tiers(struct exit_ctx *ctx, const struct exit_tier_policy *tp)
+{
+	ctx->tiers = tp;
+}
+
+bool
+exit_ctx_tier_may_resolve(const struct exit_ctx *ctx, uint8_t tier)
+{
+	if (ctx->tiers == NULL)
+		return true;
+	return exit_tier_admits(ctx->tiers, tier) &&
+	       !exit_tier_rejects_all(exit_tier_rules(ctx->tiers, tier));
+}
+
+void
+exit_ctx_set_tokens(struct exit_ctx *ctx, struct token_verifier *tv)
+{
+	ctx->tokens = tv;
+}
+
+struct token_verifier *
+exit_ctx_tokens(const struct exit_ctx *ctx)
+{
+	return ctx->tokens;
 }
 
 void

@@ -75,6 +75,13 @@ rc=$?
 set -e
 [ $rc -eq 2 ] && echo "$out" | grep -q "accepts no port" || fail "an exit accepting nothing passed: $out"
 ok "exit policies are validated: $(echo "$out" | head -1 | cut -c1-100)"
+printf '[node]\nroles = exit\n[link]\nlisten = 127.0.0.1:0\n[relay]\ntier_policy = 0: reject *:25\ntier_policy = 2: alow *:80\n' >"$T/xp.conf"
+set +e
+out=$("$UMBRA" config validate "$T/xp.conf" 2>&1)
+rc=$?
+set -e
+[ $rc -eq 2 ] && echo "$out" | grep -q "relay.tier_policy: tier 2: .*alow" || fail "a bad tier policy passed: $out"
+ok "tier policies are validated: $(echo "$out" | head -1 | cut -c1-100)"
 
 # The daemon, its control socket and status.
 start a

@@ -5,7 +5,8 @@
 # the audit trail, in order); the remote admin API with its bearer token (401 without it; the
 # token file made 0600 at the first start); and durability: the daemon killed with SIGKILL in
 # the middle of a burst of admin writes over HTTP loses none that it acknowledged, audit rows
-# included.
+# included. An exit trusting the issuer fetches its key list and revocation feed and follows a
+# rotation.
 source "$(dirname "$0")/lib.sh"
 
 iss() { "$UMBRA" issuer -s "$T/i/control.sock" "$@"; }
@@ -94,6 +95,28 @@ codes = [post({"tier": 1, "blinded": [m]})[0] for _ in range(6)]
 assert 429 in codes, codes
 PY
 ok "tier-1 issuance over HTTP: blind signatures under epoch 2; tier 2 refused without credentials; 429 past the burst"
+
+# An exit that trusts this issuer (docs/PROTOCOL.md 17.6): it fetches the key list and the
+# revocation feed at start, verified under the pinned identity, and follows a rotation at the
+# next refresh; `umbra status` shows it.
+node x "$(free_port)" "[relay]" "issuers = $(id_of i)@http://127.0.0.1:$PORT" \
+	"issuer_refresh = 1s" "tier_policy = 0: reject *:25, reject *:465"
+sed -i 's/^roles = middle$/roles = exit/' "$T/x.conf"
+"$UMBRA" config validate "$T/x.conf" >/dev/null || fail "exit config: $("$UMBRA" config validate "$T/x.conf" 2>&1)"
+start x
+tok() { jget x "s['tokens']$1"; }
+x_epoch() { [ "$(tok "['issuer_list'][0]['key_epoch']")" = "$1" ]; }
+wait_for 10 "the exit to hold the issuer's key list" x_epoch 2
+[ "$(tok "['issuers_ready']")" = 1 ] || fail "issuers_ready: $(tok '')"
+[ "$(tok "['issuer_list'][0]['has_revocations']")" = True ] || fail "no feed: $(tok '')"
+[ "$(tok "['issuer_list'][0]['min_token_epoch']")" = 2 ] || fail "min epoch: $(tok '')"
+iss keys rotate >/dev/null || fail "rotate to 3"
+wait_for 10 "the exit to follow the rotation" x_epoch 3
+"$UMBRA" status -s "$T/x/control.sock" | grep -q "^tier tokens: 1 of 1 issuers ready; 0 accepted" ||
+	fail "umbra status: $("$UMBRA" status -s "$T/x/control.sock")"
+grep -q "key list taken" "$T/x.log" || fail "no log line for the key list"
+stop x
+ok "an exit trusting the issuer holds its key list and feed, follows a rotation (epoch 3)"
 
 # Durability: a burst of writes over HTTP, SIGKILL in the middle; every acknowledged write
 # (and its audit row) is there after a restart.

@@ -135,6 +135,10 @@ test_cmd_table(void **state)
 		{ RELAY_XON, "xon", RELAY_STREAM_REQUIRED },
 		{ RELAY_XOFF, "xoff", RELAY_STREAM_REQUIRED },
 		{ 45, "unknown", RELAY_STREAM_UNKNOWN },
+		{ 69, "unknown", RELAY_STREAM_UNKNOWN },
+		{ RELAY_TOKEN, "token", RELAY_STREAM_FORBIDDEN },
+		{ RELAY_TOKEN_ACK, "token_ack", RELAY_STREAM_FORBIDDEN },
+		{ 72, "unknown", RELAY_STREAM_UNKNOWN },
 		{ 255, "unknown", RELAY_STREAM_UNKNOWN },
 	};
 

@@ -10,6 +10,11 @@
  * and the client's END(DONE) becomes its EOF (half-close), after which the stream is freed;
  * a closed port gives END(CONNECTREFUSED), a port the policy rejects END(EXITPOLICY); the
  * 257th stream on a circuit gets END(RESOURCELIMIT); closing the circuit drops everything.
+ * Tiers (docs/PROTOCOL.md 17.5, 17.6): under require_token a tier-0 circuit gets END
+ * (EXITPOLICY) and RESOLVED errors; a TOKEN is answered TOKEN_ACK (unknown issuer, malformed,
+ * accepted with its tier, then "has a tier"), the tier's rules judge the BEGINs after it; a
+ * TOKEN on a circuit that goes on past us is dropped, one shorter than an issuer id closes
+ * the circuit.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,13 +33,18 @@
 #include "lib/err.h"
 #include "lib/time.h"
 #include "lib/wire.h"
+#include "crypto/crypto.h"
 #include "evloop/evloop.h"
+#include "store/store.h"
+#include "trust/token_verifier.h"
 #include "exit/exit_conn.h"
 #include "exit/exit_policy.h"
+#include "exit/exit_tier.h"
 #include "circuit/cc.h"
 #include "circuit/circuit_st.h"
 #include "circuit/stream_exit.h"
 #include "circuit/stream_mux.h"
+#include "helpers/token_fixture.h"
 
 enum {
 	WATCHDOG_MS = 20 * 1000,
@@ -454,6 +464,138 @@ test_refusals(void **state)
 	assert_int_equal(f->closes, 0);
 }
 
+static const struct msg *
+last_msg(const struct fx *f, uint8_t cmd, uint16_t sid)
+{
+	for (size_t i = f->n_msgs; i > 0; i--)
+		if (f->msgs[i - 1].cmd == cmd && f->msgs[i - 1].sid == sid)
+			return &f->msgs[i - 1];
+	return NULL;
+}
+
+/* Send TOKEN(issuer, tok) and return the TOKEN_ACK it got (status << 8 | tier), or -1. */
+static int
+token_ack(struct fx *f, const uint8_t issuer[RELAY_TOKEN_ISSUER_LEN], const uint8_t *tok,
+          size_t len)
+{
+	uint8_t b[RELAY_DATA_MAX];
+	struct wire_wr w = { .p = b, .cap = sizeof(b), .len = 0 };
+	struct relay_token t;
+	struct relay_token_ack a;
+	size_t before = f->n_msgs;
+	const struct msg *m;
+
+	memcpy(t.issuer, issuer, sizeof(t.issuer));
+	t.token = (struct relay_bytes){ len > 0 ? tok : NULL, len };
+	assert_int_equal(relay_token_write(&w, &t), UM_OK);
+	send_msg(f, RELAY_TOKEN, 0, b, w.len);
+	if (f->n_msgs == before || (m = last_msg(f, RELAY_TOKEN_ACK, 0)) == NULL)
+		return -1;
+	assert_int_equal(relay_token_ack_parse(m->data, m->len, &a), UM_OK);
+	return a.status << 8 | a.tier;
+}
+
+static bool
+connected9(struct fx *f)
+{
+	return find_msg(f, RELAY_CONNECTED, 9) != NULL || find_msg(f, RELAY_END, 9) != NULL;
+}
+
+static void
+test_token_sets_tier(void **state)
+{
+	struct fx *f = *state;
+	static const char *const items[] = { "0: reject 127.0.0.0/8:*", "2: reject *:25" };
+	struct exit_tier_policy *tp = NULL, *tp_req = NULL;
+	struct tok_issuer ti;
+	struct store *st = NULL;
+	struct token_verifier *tv = NULL;
+	struct token_verifier_stats vs;
+	struct relay_resolve rq;
+	struct relay_resolved rr;
+	uint8_t tok[TOKEN_MAX_LEN], tok2[TOKEN_MAX_LEN], other[RELAY_TOKEN_ISSUER_LEN], b[64];
+	struct wire_wr w = { .p = b, .cap = sizeof(b), .len = 0 };
+	const uint8_t *doc;
+	size_t len, len2, doc_len, n;
+	const struct msg *m;
+	char err[EXIT_TIER_ERR_LEN], why[256];
+
+	assert_int_equal(um_crypto_init(), UM_OK);
+	assert_int_equal(exit_tier_policy_parse(items, 2, false, &tp, err, sizeof(err)), UM_OK);
+	assert_int_equal(exit_tier_policy_parse(items, 2, true, &tp_req, err, sizeof(err)), UM_OK);
+	assert_int_equal(tok_issuer_open(&ti, 2, 0, um_wall_s()), UM_OK);
+	assert_int_equal(tok_issuer_issue(&ti, 2, um_wall_s(), tok, sizeof(tok), &len, NULL),
+	                 UM_OK);
+	assert_int_equal(tok_issuer_issue(&ti, 1, um_wall_s(), tok2, sizeof(tok2), &len2, NULL),
+	                 UM_OK);
+	assert_int_equal(store_open(STORE_PATH_MEMORY, NULL, &st, why, sizeof(why)), UM_OK);
+	assert_int_equal(token_verifier_new(st, &tv, why, sizeof(why)), UM_OK);
+	assert_int_equal(token_verifier_add_issuer(tv, ti.id.pk), UM_OK);
+	assert_int_equal(issuer_keyring_keys_doc(ti.kr, um_wall_s(), &doc, &doc_len), UM_OK);
+	assert_int_equal(token_verifier_offer_keys(tv, ti.id.pk, doc, doc_len, um_wall_s()), UM_OK);
+
+	/* Without a verifier, every issuer is unknown (a relay that trusts none). */
+	memset(other, 0x77, sizeof(other));
+	assert_int_equal(token_ack(f, other, tok, len), RELAY_TOKEN_UNKNOWN_ISSUER << 8);
+	exit_ctx_set_tokens(f->exit, tv);
+
+	/* require_token: a tier-0 circuit opens nothing and resolves nothing. */
+	exit_ctx_set_tiers(f->exit, tp_req);
+	send_begin(f, 1, f->port);
+	assert_int_equal(end_reason(f, 1), RELAY_END_EXITPOLICY);
+	memset(&rq, 0, sizeof(rq));
+	strcpy(rq.name, "example.com");
+	assert_int_equal(relay_resolve_write(&w, &rq), UM_OK);
+	send_msg(f, RELAY_RESOLVE, 2, b, w.len);
+	assert_non_null(m = find_msg(f, RELAY_RESOLVED, 2));
+	assert_int_equal(relay_resolved_parse(m->data, m->len, &rr), UM_OK);
+	assert_int_equal(rr.answers[0].type, RELAY_ANSWER_ERR_NONTRANSIENT);
+
+	/* Tier 0 by its rules: loopback refused. */
+	exit_ctx_set_tiers(f->exit, tp);
+	send_begin(f, 3, f->port);
+	assert_int_equal(end_reason(f, 3), RELAY_END_EXITPOLICY);
+
+	/* Refused tokens leave the circuit at tier 0. */
+	assert_int_equal(token_ack(f, other, tok, len), RELAY_TOKEN_UNKNOWN_ISSUER << 8);
+	assert_int_equal(token_ack(f, ti.id.pk, tok, len - 1), RELAY_TOKEN_UNAVAILABLE << 8);
+	assert_int_equal(token_ack(f, ti.id.pk, NULL, 0), RELAY_TOKEN_UNAVAILABLE << 8);
+	/* A TOKEN recognized by a relay the circuit goes on from is dropped: no ACK. */
+	f->circ.ext = (struct circ_extend *)(uintptr_t)1;
+	assert_int_equal(token_ack(f, ti.id.pk, tok, len), -1);
+	f->circ.ext = NULL;
+	/* The real one: tier 2, and the BEGIN after it is judged at tier 2. */
+	assert_int_equal(token_ack(f, ti.id.pk, tok, len), RELAY_TOKEN_ACCEPTED << 8 | 2);
+	send_begin(f, 9, f->port);
+	run_until(f, connected9);
+	assert_non_null(find_msg(f, RELAY_CONNECTED, 9));
+	send_begin(f, 10, 25);
+	assert_int_equal(end_reason(f, 10), RELAY_END_EXITPOLICY);
+	/* One token per circuit, and a spent one stays spent. */
+	assert_int_equal(token_ack(f, ti.id.pk, tok2, len2), RELAY_TOKEN_HAS_TIER << 8 | 2);
+	assert_int_equal(token_ack(f, ti.id.pk, tok, len), RELAY_TOKEN_HAS_TIER << 8 | 2);
+	token_verifier_stats(tv, &vs);
+	assert_int_equal(vs.accepted, 1);
+	assert_int_equal(vs.refused[TOKEN_VERDICT_UNKNOWN_ISSUER], 1);
+	assert_int_equal(vs.refused[TOKEN_VERDICT_UNAVAILABLE], 2);
+	assert_int_equal(vs.refused[TOKEN_VERDICT_HAS_TIER], 2);
+	assert_int_equal(f->closes, 0);
+	/* A TOKEN too short to name an issuer is a protocol violation. */
+	n = f->n_msgs;
+	send_msg(f, RELAY_TOKEN, 0, other, 31);
+	assert_int_equal(f->closes, 1);
+	assert_int_equal(f->n_msgs, n);
+
+	stream_exit_circ_closed(f->sx, &f->circ);
+	exit_ctx_set_tiers(f->exit, NULL);
+	exit_ctx_set_tokens(f->exit, NULL);
+	token_verifier_free(tv);
+	store_close(st);
+	tok_issuer_close(&ti);
+	exit_tier_policy_free(tp);
+	exit_tier_policy_free(tp_req);
+}
+
 static void
 test_stream_cap(void **state)
 {
@@ -754,6 +896,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_exit_role_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_data_half_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_sets_tier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_socket_found_later_sends_end, setup,
 		                                teardown),

@@ -273,9 +273,10 @@ test_control_status(void **state)
 	json_t *roles, *listen;
 
 	assert_int_equal(status, 200);
-	assert_int_equal(json_object_size(j), 9);
-	/* No abuse control in this fixture (not a relay). */
+	assert_int_equal(json_object_size(j), 10);
+	/* No abuse control in this fixture (not a relay), no exit tokens. */
 	assert_true(json_is_null(json_object_get(j, "abuse")));
+	assert_true(json_is_null(json_object_get(j, "tokens")));
 	/* id: the node id in base32, 52 characters that decode to the identity key. */
 	s = json_string_value(json_object_get(j, "id"));
 	assert_non_null(s);
@@ -323,6 +324,36 @@ test_control_status_minimal_ctx(void **state)
 	check_link_counters(json_object_get(j, "links"), 0, 0);
 	assert_int_equal(json_array_size(json_object_get(j, "link_list")), 0);
 	json_decref(j);
+
+	/* An exit's token counters: an object with its issuers. */
+	{
+		struct store *st = NULL;
+		struct token_verifier *tv = NULL;
+		json_t *t;
+		char why[256];
+
+		assert_int_equal(store_open(STORE_PATH_MEMORY, NULL, &st, why, sizeof(why)), UM_OK);
+		assert_int_equal(token_verifier_new(st, &tv, why, sizeof(why)), UM_OK);
+		assert_int_equal(token_verifier_add_issuer(tv, f->a.id.pk), UM_OK);
+		token_verifier_note(tv, TOKEN_VERDICT_DOUBLE_SPEND);
+		ctx.tokens = &tv;
+		j = call(&ctx, "GET", "/v1/status", NULL, &status);
+		assert_int_equal(status, 200);
+		t = json_object_get(j, "tokens");
+		assert_true(json_is_object(t));
+		assert_int_equal(json_integer_value(json_object_get(t, "issuers_trusted")), 1);
+		assert_int_equal(json_integer_value(json_object_get(t, "issuers_ready")), 0);
+		assert_int_equal(json_integer_value(json_object_get(t, "double_spends")), 1);
+		assert_int_equal(json_array_size(json_object_get(t, "issuer_list")), 1);
+		assert_string_equal(
+		        json_string_value(json_object_get(
+		                json_array_get(json_object_get(t, "issuer_list"), 0), "id")),
+		        f->a.id_b32);
+		json_decref(j);
+		ctx.tokens = NULL;
+		token_verifier_free(tv);
+		store_close(st);
+	}
 
 	j = call(&ctx, "GET", "/v1/links", NULL, &status);
 	assert_int_equal(status, 200);

@@ -1283,7 +1283,7 @@ test_candidates_order(void **state)
 		struct exit_addr refused;
 		size_t n_family, n, want = 0;
 
-		n = exit_candidates(p, t[i].flags, 443, in, UM_ARRAY_LEN(in), out, &n_family,
+		n = exit_candidates(p, NULL, t[i].flags, 443, in, UM_ARRAY_LEN(in), out, &n_family,
 		                    &refused);
 		while (want < 4 && t[i].out[want] != NULL)
 			want++;
@@ -1314,7 +1314,8 @@ test_candidates_order(void **state)
 		struct exit_addr refused, w = ea("192.0.2.10");
 		size_t n_family;
 
-		assert_int_equal(exit_candidates(p, 0, 25, in, 6, out, &n_family, &refused), 0);
+		assert_int_equal(exit_candidates(p, NULL, 0, 25, in, 6, out, &n_family, &refused),
+		                 0);
 		assert_int_equal(n_family, 3);
 		assert_memory_equal(&refused, &w, sizeof(w));
 	}

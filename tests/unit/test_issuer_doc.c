@@ -215,6 +215,17 @@ test_revocations(void **state)
 	assert_true(issuer_revocations_refuse_epoch(got, 1, 4));
 	assert_true(issuer_revocations_refuse_subject(got, "mallory"));
 	assert_false(issuer_revocations_refuse_subject(got, "bob"));
+	/* A NUL inside a subject ("mallor\0" for "mallory") is malformed, not a shorter name
+	 * (found by fuzz_issuer_doc: the encoding would not give the input back). */
+	for (size_t i = 0; i + 8 <= len; i++) {
+		if (memcmp(buf + i, "\007mallory", 8) == 0) {
+			buf[i + 7] = 0;
+			assert_int_equal(issuer_revocations_parse(buf, len, got), UM_ERR_MALFORMED);
+			buf[i + 7] = 'y';
+			break;
+		}
+		assert_true(i + 8 < len);
+	}
 	/* Rules: subjects sorted and valid; lifetime bounded. */
 	revs_fill(d);
 	strcpy(d->subjects[0], "zed");
