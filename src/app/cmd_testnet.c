@@ -327,7 +327,10 @@ relay_operator(size_t i, size_t n)
 
 /*
  * The exit policy of relay i of n ("" for a relay without the exit role). Every exit rejects
- * port 25 (SMTP); the exits differ so stream placement is exercised (docs/PATHS.md 1.8):
+ * port 2828 outright; the exits differ so stream placement is exercised (docs/PATHS.md 1.8):
+ *   - the first exit alone accepts port 25 (SMTP) in its exit policy, and its tier policy
+ *     (the default: tiers 0 and 1 reject port 25) leaves it to tier-2 circuits (17.6); the
+ *     other exits reject port 25 for everyone;
  *   - the first exit alone accepts port 2525 (the others' summaries reject it);
  *   - the first exit rejects port 2626 on loopback while its summary (public addresses)
  *     still allows it: a stream there gets END(EXITPOLICY) and is retried on another exit;
@@ -340,10 +343,10 @@ exit_policy_of(size_t i, size_t n)
 	if (strcmp(relay_roles(i, n), "exit") != 0)
 		return "";
 	if (i == 0 || strcmp(relay_roles(i - 1, n), "exit") != 0)
-		return "exit_policy = reject *:25, reject 127.0.0.0/8:2626, "
+		return "exit_policy = reject *:2828, reject 127.0.0.0/8:2626, "
 		       "reject 127.0.0.0/8:2727, accept private:*, accept *:*\n";
-	return "exit_policy = reject *:25, reject *:2525, reject 127.0.0.0/8:2727, "
-	       "accept private:*, accept *:*\n";
+	return "exit_policy = reject *:25, reject *:2525, reject *:2828, "
+	       "reject 127.0.0.0/8:2727, accept private:*, accept *:*\n";
 }
 
 static int
@@ -437,12 +440,13 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		                    "[link]\nlisten = 127.%u.0.1:0\noutbound_address = 127.%u.0.1\n"
 		                    "[log]\nlevel = info\n"
 		                    "[relay]\ncountry = %s\nregion = %s\ngeo_confidence = 90\n"
-		                    "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s"
+		                    "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s%s"
 		                    "[directory]\nvote_interval = %us\n%s",
 		                    t->dir, name, name, roles, (unsigned)(i + 1), (unsigned)(i + 1),
 		                    countries[c], regions[c], (unsigned)(10 + i) * 1024 * 1024,
 		                    t->dir, relay_operator(i, n_relays),
-		                    exit_policy_of(i, n_relays), vote_s, auth_lines);
+		                    exit_policy_of(i, n_relays),
+		                    strcmp(roles, "exit") == 0 ? issuer_line : "", vote_s, auth_lines);
 		ret = write_conf(n, body);
 		free(body);
 		if (ret != APP_OK)

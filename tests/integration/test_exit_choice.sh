@@ -3,12 +3,12 @@
 # Exit choice for streams (issue #4: "exits whose policy allows the request", "retry across
 # ranked candidates"; docs/PATHS.md 1.8, PROTOCOL.md 15.4). A testnet with 5 relays has two
 # exits with different policies (src/app/cmd_testnet.c exit_policy_of()): every exit rejects
-# 25; only the first exit (X) accepts 2525; X rejects 2626 on loopback although its summary
+# 2828; only the first exit (X) accepts 2525; X rejects 2626 on loopback although its summary
 # allows it (the other exit, Y, accepts it).
 #   - a SOCKS request to 127.0.0.1:2525 succeeds, and `umbra circuits --json` shows the
 #     circuit carrying it ends at X, for several isolation keys (each on a fresh circuit);
-#   - a request to port 25 gets SOCKS 02 at once (well under a second), the client logs
-#     "no exit in the consensus allows port 25" and builds no circuit for it;
+#   - a request to port 2828 gets SOCKS 02 at once (well under a second), the client logs
+#     "no exit in the consensus allows port 2828" and builds no circuit for it;
 #   - requests to 127.0.0.1:2626 (fresh circuits, random exits) all succeed through Y; when
 #     one lands on X first, X's END(EXITPOLICY) sends it to Y (counted in streams_retried)
 #     and X is then avoided for 2626;
@@ -56,7 +56,7 @@ for conf in $(grep -rl '^exit_policy' "$NET" --include='*.conf' | sort); do
 	if grep -q 'reject \*:2525' "$conf"; then Y=$nick; else X=$nick; fi
 done
 [ -n "$X" ] && [ -n "$Y" ] || fail "expected two exits with different policies (X=$X Y=$Y)"
-ok "testnet exits: $X accepts 2525 and rejects loopback:2626, $Y rejects 2525; both reject 25 and loopback:2727"
+ok "testnet exits: $X accepts 2525 and rejects loopback:2626, $Y rejects 2525; both reject 2828 and loopback:2727"
 
 mkdir -p "$WWW"
 head -c $((16 * 1024 * 1024)) /dev/urandom >"$WWW/big"
@@ -122,13 +122,13 @@ print(r[:2].hex(), int((time.monotonic() - t) * 1000))
 PY
 built0=$(stat_of built)
 noexit0=$(stat_of streams_no_exit)
-read -r code ms < <(python3 "$T/socks.py" "$SOCKS" 25)
-[ "$code" = 0502 ] || fail "port 25: SOCKS reply $code"
-[ "$ms" -lt 1000 ] || fail "port 25: the refusal took $ms ms"
-grep -q "no exit in the consensus allows port 25" "$CLOG" || fail "no log line for the refused port 25"
-! grep -q "building a circuit for a stream to port 25 through" "$CLOG" || fail "a circuit was built for port 25"
+read -r code ms < <(python3 "$T/socks.py" "$SOCKS" 2828)
+[ "$code" = 0502 ] || fail "port 2828: SOCKS reply $code"
+[ "$ms" -lt 1000 ] || fail "port 2828: the refusal took $ms ms"
+grep -q "no exit in the consensus allows port 2828" "$CLOG" || fail "no log line for the refused port 2828"
+! grep -q "building a circuit for a stream to port 2828 through" "$CLOG" || fail "a circuit was built for port 2828"
 [ "$(stat_of streams_no_exit)" -gt "$noexit0" ] || fail "streams_no_exit did not count the refusal"
-ok "port 25 (no exit allows it): SOCKS 02 in $ms ms, logged, no circuit built for it (built $built0 -> $(stat_of built), pool upkeep only)"
+ok "port 2828 (no exit allows it): SOCKS 02 in $ms ms, logged, no circuit built for it (built $built0 -> $(stat_of built), pool upkeep only)"
 
 # -- a port X's policy refuses though its summary allows it: retried on Y --
 retried0=$(stat_of streams_retried)
