@@ -352,7 +352,7 @@ exit_policy_of(size_t i, size_t n)
 static int
 generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 {
-	char auth_lines[TN_MAX_AUTH * 128] = "", issuer_line[160];
+	char auth_lines[TN_MAX_AUTH * 128] = "", issuer_line[160], exit_issuer[200];
 	uint16_t ports[TN_MAX_AUTH], issuer_port;
 	struct tn_node *issuer;
 	size_t n_ops = n_relays > 0 ? relay_operator(n_relays - 1, n_relays) : 0;
@@ -387,6 +387,8 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		return APP_FAIL;
 	snprintf(issuer->url, sizeof(issuer->url), "http://127.0.0.1:%u", (unsigned)issuer_port);
 	snprintf(issuer_line, sizeof(issuer_line), "issuers = %s@%s\n", issuer->id, issuer->url);
+	/* Exits refresh the issuer's documents every 2 s: a rotation shows within seconds. */
+	snprintf(exit_issuer, sizeof(exit_issuer), "%sissuer_refresh = 2s\n", issuer_line);
 	body = um_xasprintf("[node]\nstate_dir = %s/%s\nnickname = %s\nroles = issuer\n"
 	                    "[log]\nlevel = info\n"
 	                    "[issuer]\nlisten = 127.0.0.1:%u\ntiers = 3\nissue_rate = 1000\n"
@@ -436,17 +438,17 @@ generate(struct tn *t, size_t n_auth, size_t n_relays, unsigned vote_s)
 		/* Each relay on its own loopback /16 (127.<i+1>.0.1), its links leaving from that
 		 * address too: path selection keeps relays of one /16 off a path, as it would for
 		 * one provider's network, and each relay's peers see it as a distinct host. */
-		body = um_xasprintf("[node]\nstate_dir = %s/%s\nnickname = %s\nroles = %s\n"
-		                    "[link]\nlisten = 127.%u.0.1:0\noutbound_address = 127.%u.0.1\n"
-		                    "[log]\nlevel = info\n"
-		                    "[relay]\ncountry = %s\nregion = %s\ngeo_confidence = 90\n"
-		                    "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s%s"
-		                    "[directory]\nvote_interval = %us\n%s",
-		                    t->dir, name, name, roles, (unsigned)(i + 1), (unsigned)(i + 1),
-		                    countries[c], regions[c], (unsigned)(10 + i) * 1024 * 1024,
-		                    t->dir, relay_operator(i, n_relays),
-		                    exit_policy_of(i, n_relays),
-		                    strcmp(roles, "exit") == 0 ? issuer_line : "", vote_s, auth_lines);
+		body = um_xasprintf(
+		        "[node]\nstate_dir = %s/%s\nnickname = %s\nroles = %s\n"
+		        "[link]\nlisten = 127.%u.0.1:0\noutbound_address = 127.%u.0.1\n"
+		        "[log]\nlevel = info\n"
+		        "[relay]\ncountry = %s\nregion = %s\ngeo_confidence = 90\n"
+		        "bandwidth_rate = %u\noperator_key = %s/operator%zu.key\n%s%s"
+		        "[directory]\nvote_interval = %us\n%s",
+		        t->dir, name, name, roles, (unsigned)(i + 1), (unsigned)(i + 1),
+		        countries[c], regions[c], (unsigned)(10 + i) * 1024 * 1024, t->dir,
+		        relay_operator(i, n_relays), exit_policy_of(i, n_relays),
+		        strcmp(roles, "exit") == 0 ? exit_issuer : "", vote_s, auth_lines);
 		ret = write_conf(n, body);
 		free(body);
 		if (ret != APP_OK)

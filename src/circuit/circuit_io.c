@@ -846,7 +846,10 @@ cs_retry(struct circ_io_stream *s, uint8_t reason)
 	     reason != RELAY_END_TIMEOUT))
 		return false;
 	x = &rec->hops[rec->n_hops - 1];
-	if (reason == RELAY_END_EXITPOLICY)
+	/* A refusal on a circuit that spent a token may be its tier's (PROTOCOL.md 17.6): a
+	 * circuit of another tier may be let through, so only tier-0 refusals are remembered
+	 * for every stream. */
+	if (reason == RELAY_END_EXITPOLICY && !rec->token_sent)
 		cpool_refusal_note(&io->refusals, x->id, s->preq.port, now_s);
 	if (s->n_tried < CIO_STREAM_TRIES)
 		memcpy(s->tried[s->n_tried++], x->id, CIRC_ID_KEY_LEN);
