@@ -90,5 +90,15 @@ for c in "$NET"/relay*/control.sock; do
 	"$U" circuits -s "$c" | grep '^relay:' || true
 done
 
+say "trust tiers: tier-1 tokens from the testnet's issuer, spent one per circuit at its exit"
+CTL="$NET/client/control.sock"
+"$U" tokens fetch --tier 1 --count 5 -s "$CTL"
+"$U" circuits build --count 1 -s "$CTL" | tail -1
+sleep 0.5
+"$U" circuits -s "$CTL" --json | python3 -c 'import json, sys
+c = [x for x in json.load(sys.stdin)["circuits"] if x["token"] != "none"]
+print("newest circuit: token %s by its exit, tier %d" % (c[-1]["token"], c[-1]["tier"]) if c else "no circuit spent a token")'
+"$U" tokens -s "$CTL" | head -3
+
 say "tearing down"
 "$U" testnet down --dir "$NET"
