@@ -13,4 +13,8 @@
 int app_ctl_call(const char *sock, const char *method, const char *url, const char *body,
                  json_t **out);
 
+/* Print j indented with sorted keys and a newline (--json output); if_fail when it cannot be
+ * dumped. */
+void app_print_json(const json_t *j, const char *if_fail);
+
 #endif /* UM_APP_APP_CTL_H */

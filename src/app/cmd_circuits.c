@@ -295,10 +295,7 @@ cmd_circuits(int argc, char **argv)
 	if (ret != APP_OK)
 		return ret;
 	if (as_json) {
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-
-		printf("%s\n", s != NULL ? s : "{}");
-		free(s);
+		app_print_json(j, "{}");
 	} else {
 		print_table(j);
 	}

@@ -17,6 +17,15 @@
 
 enum { CTL_TIMEOUT_MS = 10000 };
 
+void
+app_print_json(const json_t *j, const char *if_fail)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	printf("%s\n", s != NULL ? s : if_fail);
+	free(s);
+}
+
 int
 app_ctl_call(const char *sock, const char *method, const char *url, const char *body, json_t **out)
 {
@@ -179,10 +188,7 @@ status_or_links(int argc, char **argv, bool links_only)
 		return ret;
 	links = json_object_get(j, "link_list");
 	if (as_json) {
-		char *s = json_dumps(links_only ? links : j, JSON_INDENT(2) | JSON_SORT_KEYS);
-
-		printf("%s\n", s != NULL ? s : "null");
-		free(s);
+		app_print_json(links_only ? links : j, "null");
 	} else if (links_only) {
 		print_links(links);
 	} else {

@@ -143,10 +143,7 @@ cmd_relays(int argc, char **argv)
 		json_array_append(out_arr, r);
 	}
 	if (as_json) {
-		char *s = json_dumps(out_arr, JSON_INDENT(2) | JSON_SORT_KEYS);
-
-		printf("%s\n", s != NULL ? s : "[]");
-		free(s);
+		app_print_json(out_arr, "[]");
 	} else {
 		printf("%-12s %-19s %-18s %-36s %-14s %-12s %10s %s\n", "ID", "NICKNAME", "ROLES",
 		       "FLAGS", "COUNTRY/REGION", "OPERATOR", "BW(B/s)", "REP/UPT/CAP");
@@ -322,10 +319,7 @@ dir_status(int argc, char **argv)
 	if (ret != APP_OK)
 		return ret;
 	if (as_json) {
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-
-		printf("%s\n", s != NULL ? s : "null");
-		free(s);
+		app_print_json(j, "null");
 	} else {
 		print_dir_status(j);
 	}

@@ -168,10 +168,7 @@ run(const struct opts *o, const char *method, const char *url, json_t *body)
 	if (ret != APP_OK)
 		return ret;
 	if (o->as_json) {
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-
-		printf("%s\n", s != NULL ? s : "{}");
-		free(s);
+		app_print_json(j, "{}");
 	} else if (json_object_get(j, "entries") != NULL) {
 		print_audit(j);
 	} else if (json_object_get(j, "key_epoch") != NULL) {

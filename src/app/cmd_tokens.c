@@ -195,10 +195,7 @@ cmd_tokens(int argc, char **argv)
 	if (ret != APP_OK)
 		return ret;
 	if (as_json) {
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-
-		printf("%s\n", s != NULL ? s : "{}");
-		free(s);
+		app_print_json(j, "{}");
 	} else {
 		print_wallet(j);
 	}
