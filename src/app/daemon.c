@@ -635,6 +635,8 @@ daemon_start(struct daemon *d)
 		log_err(LD_APP, "cannot open the token wallet: %s", why);
 		return ret;
 	}
+	d->wallet.consensus = circ_consensus;
+	d->wallet.consensus_arg = d;
 	if ((ret = start_circuits(d, why, sizeof(why))) != UM_OK ||
 	    (ret = start_front(d, why, sizeof(why))) != UM_OK) {
 		log_err(LD_APP, "%s", why);

@@ -56,8 +56,8 @@ enum directory_io_limits {
 	DIRIO_UPLOAD_RETRY_MIN_S = 5,      /* failed upload: retry after this, doubling */
 	DIRIO_UPLOAD_RETRY_FIRST_S = 1,    /* ... but the first unreachable: after this */
 	DIRIO_UPLOAD_RETRY_MAX_S = 600,
-	DIRIO_ISSUER_EVERY_MIN_S = 30, /* issuer key lists: every max(P/2, this) */
-	DIRIO_ISSUER_RETRY_S = 5,      /* ... and this soon again after a failed fetch */
+	DIRIO_ISSUER_EVERY_MIN_S = 5, /* issuer key lists: every max(P/2, this) */
+	DIRIO_ISSUER_RETRY_S = 5,     /* ... and this soon again after a failed fetch */
 };
 
 /* ---- schedule (pure; unit-tested) ---- */

@@ -2,6 +2,7 @@
 /* The client role's tier tokens (tokens_io.h). */
 #include "trust/tokens_io.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ static void fetch_fail(struct tokens_io *t, const char *fmt, ...) UM_PRINTF(2, 3
 static void
 fetch_end(struct tokens_io *t)
 {
+	if (t->wait != NULL)
+		ev_timer_stop(t->wait);
 	tokens_req_free(t->req);
 	free(t->body);
 	t->body = NULL;
@@ -130,6 +133,91 @@ on_tokens(void *arg, const struct ev_http_result *res)
 	next_batch(t);
 }
 
+enum key_check {
+	KEY_LISTED,   /* the consensus lists the key, byte for byte (or the tier has none) */
+	KEY_MISSING,  /* not (yet): no consensus, no copy of the issuer's list, or an older one */
+	KEY_CONFLICT, /* the consensus lists another key for the same tier and epoch */
+};
+
+/* Whether the key this fetch's tokens will be signed with is the one every client sees. */
+static enum key_check
+key_check(const struct tokens_io *t, char *why, size_t why_len)
+{
+	const struct consensus *c = NULL;
+	const struct issuer_key_entry *mine = NULL;
+	struct issuer_keys theirs;
+	const uint8_t *doc;
+	size_t len;
+
+	for (size_t i = 0; i < t->keys->n; i++) {
+		if (t->keys->keys[i].tier == t->tier &&
+		    t->keys->keys[i].epoch == t->keys->key_epoch)
+			mine = &t->keys->keys[i];
+	}
+	if (mine == NULL)
+		return KEY_LISTED; /* next_batch() says the issuer has no key for the tier */
+	if (t->consensus != NULL)
+		c = t->consensus(t->consensus_arg, um_wall_s());
+	if (c == NULL) {
+		snprintf(why, why_len, "no consensus to check the issuer's key against");
+		return KEY_MISSING;
+	}
+	if (consensus_issuer_find(c, t->issuer_ids[0], &doc, &len) != UM_OK) {
+		snprintf(why, why_len, "the consensus carries no key list of the issuer");
+		return KEY_MISSING;
+	}
+	if (issuer_keys_parse_verify(doc, len, t->issuer_ids[0], um_wall_s(), &theirs) != UM_OK) {
+		snprintf(why, why_len,
+		         "the consensus copy of the issuer's key list does not verify");
+		return KEY_MISSING;
+	}
+	for (size_t i = 0; i < theirs.n; i++) {
+		const struct issuer_key_entry *k = &theirs.keys[i];
+
+		if (k->tier != mine->tier || k->epoch != mine->epoch)
+			continue;
+		if (k->spki_len == mine->spki_len && memcmp(k->spki, mine->spki, k->spki_len) == 0)
+			return KEY_LISTED;
+		snprintf(why, why_len,
+		         "the issuer's key for tier %u epoch %" PRIu32
+		         " differs from the consensus copy (a key shown to this client alone "
+		         "could tag its tokens)",
+		         (unsigned)mine->tier, mine->epoch);
+		return KEY_CONFLICT;
+	}
+	snprintf(why, why_len,
+	         "the issuer's key for tier %u epoch %" PRIu32 " is not in the consensus",
+	         (unsigned)mine->tier, mine->epoch);
+	return KEY_MISSING;
+}
+
+/* Go on once the consensus lists the key; poll until the deadline. */
+static void
+on_wait(void *arg)
+{
+	struct tokens_io *t = arg;
+	char why[TOKENS_IO_ERROR_LEN - 40];
+
+	switch (key_check(t, why, sizeof(why))) {
+	case KEY_LISTED:
+		ev_timer_stop(t->wait);
+		next_batch(t);
+		return;
+	case KEY_CONFLICT:
+		fetch_fail(t, "%s", why);
+		return;
+	case KEY_MISSING:
+		break;
+	}
+	if (um_mono_ms() >= t->wait_until_ms) {
+		fetch_fail(t, "%s after %d s: not asking for tokens under it", why,
+		           TOKENS_IO_CONSENSUS_WAIT_MS / 1000);
+		return;
+	}
+	if (!ev_timer_is_active(t->wait))
+		ev_timer_start(t->wait, TOKENS_IO_CONSENSUS_POLL_MS, TOKENS_IO_CONSENSUS_POLL_MS);
+}
+
 static void
 on_keys(void *arg, const struct ev_http_result *res)
 {
@@ -154,7 +242,10 @@ on_keys(void *arg, const struct ev_http_result *res)
 		           um_err_str(ret));
 		return;
 	}
-	next_batch(t);
+	if (t->wait == NULL)
+		t->wait = ev_timer_new(t->loop, on_wait, t);
+	t->wait_until_ms = um_mono_ms() + TOKENS_IO_CONSENSUS_WAIT_MS;
+	on_wait(t);
 }
 
 int
@@ -271,5 +362,6 @@ tokens_io_clear(struct tokens_io *t)
 	wallet_free(t->w);
 	store_close(t->store);
 	keys_ed25519_clear(&t->subject_key);
+	ev_timer_free(t->wait);
 	um_memzero(t, sizeof(*t));
 }

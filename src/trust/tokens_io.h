@@ -6,6 +6,13 @@
  * over HTTP (its signed key list checked against the pinned id, then blind issuance in
  * requests of up to 32: trust/tokens_client.h), and taking one token out per new circuit for
  * the circuit layer to send to the exit.
+ *
+ * Every client must see the same keys (PROTOCOL.md 17.4): a key only one client is shown
+ * would tag its tokens. So before asking for signatures, the key the issuer will sign with
+ * (its current epoch's key for the tier) must be listed, byte for byte, in the consensus
+ * copy of the issuer's key list (5.8); a fetch waits up to TOKENS_IO_CONSENSUS_WAIT_MS for a
+ * consensus that lists it (a rotation reaches the consensus within a voting period or two)
+ * and fails otherwise.
  */
 #ifndef UM_TRUST_TOKENS_IO_H
 #define UM_TRUST_TOKENS_IO_H
@@ -20,6 +27,7 @@
 #include "evloop/http_client.h"
 #include "store/store.h"
 #include "crypto/keys.h"
+#include "directory/consensus.h"
 #include "trust/issuer_doc.h"
 #include "trust/tokens_client.h"
 #include "trust/wallet.h"
@@ -29,7 +37,12 @@ enum {
 	TOKENS_IO_FETCH_MAX = 10000, /* tokens one fetch may ask for */
 	TOKENS_IO_URL_MAX = 256,
 	TOKENS_IO_ERROR_LEN = 160,
+	TOKENS_IO_CONSENSUS_WAIT_MS = 30000,
+	TOKENS_IO_CONSENSUS_POLL_MS = 500,
 };
+
+/* The client's current consensus at now_s, or NULL (app/ wires it to the directory client). */
+typedef const struct consensus *tokens_io_consensus_fn(void *arg, uint64_t now_s);
 
 enum tokens_fetch_state {
 	TOKENS_FETCH_IDLE = 0,
@@ -59,6 +72,11 @@ struct tokens_io {
 	struct tokens_req *req;
 	char *body;
 	uint64_t spent; /* tokens taken out for circuits since start */
+	/* The consensus cross-check (set after tokens_io_start(); NULL refuses every fetch). */
+	tokens_io_consensus_fn *consensus;
+	void *consensus_arg;
+	struct ev_timer *wait;  /* polls for a consensus that lists the key */
+	uint64_t wait_until_ms; /* monotonic deadline of that wait */
 };
 
 /* Start if the client role is on (else nothing). On failure why says what; call
