@@ -149,6 +149,8 @@ app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *l
 	if ((ret = abuse_new(&acfg, &a->limit, why, why_len)) != UM_OK ||
 	    (ret = issuer_creds_open(a->store, &a->creds, why, why_len)) != UM_OK)
 		return ret;
+	issuer_keyring_set_audit(a->keys, a->is);
+	issuer_creds_set_audit(a->creds, a->is);
 	for (size_t i = 0; i < c->issuer.listen.n; i++) {
 		if ((ret = listen_one(a, c->issuer.listen.v[i], why, why_len)) != UM_OK)
 			return ret;

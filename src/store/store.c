@@ -490,6 +490,16 @@ store_in_tx(const struct store *st)
 }
 
 int
+store_end(struct store *st, int ret)
+{
+	if (ret == UM_OK)
+		return store_commit(st);
+	if (st->in_tx && store_rollback(st) != UM_OK)
+		log_warn(LD_STORE, "rollback failed: %s", store_errmsg(st));
+	return ret;
+}
+
+int
 store_tx(struct store *st, store_tx_fn *fn, void *arg)
 {
 	char msg[STORE_ERRMSG_LEN];

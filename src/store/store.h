@@ -146,6 +146,12 @@ int store_commit(struct store *st) UM_WARN_UNUSED;
  * UM_ERR_STATE if none is open. */
 int store_rollback(struct store *st) UM_WARN_UNUSED;
 bool store_in_tx(const struct store *st);
+/*
+ * End the open transaction by how its work went: ret == UM_OK commits (and returns the
+ * commit's result), anything else rolls back (when one is still open; a failed rollback is
+ * logged) and returns ret unchanged.
+ */
+int store_end(struct store *st, int ret) UM_WARN_UNUSED;
 
 typedef int store_tx_fn(struct store *st, void *arg);
 /* Run fn in a transaction: commit if it returns UM_OK, else roll back and return its error. */

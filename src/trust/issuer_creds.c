@@ -8,7 +8,9 @@
 
 #include "lib/err.h"
 #include "lib/wire.h"
+#include "lib/encoding.h"
 #include "trust/issuer.h"
+#include "trust/issuer_st.h"
 
 static const char LABEL[] = "umbra-issue-v1";
 
@@ -26,7 +28,14 @@ static const struct store_schema creds_schema = { "issuer_creds", creds_migs,
 
 struct issuer_creds {
 	struct store *st;
+	struct issuer *audit; /* NULL: no audit rows */
 };
+
+void
+issuer_creds_set_audit(struct issuer_creds *c, struct issuer *is)
+{
+	c->audit = is;
+}
 
 int
 issuer_creds_open(struct store *st, struct issuer_creds **out, char *why, size_t why_len)
@@ -62,6 +71,10 @@ issuer_creds_set(struct issuer_creds *c, const char *subject, const uint8_t pk[3
 	                              " set_at) VALUES (?, ?, ?)",
 	                              &s)) != UM_OK)
 		return ret;
+	if ((ret = store_begin(c->st)) != UM_OK) {
+		store_stmt_free(s);
+		return ret;
+	}
 	if ((ret = store_stmt_bind_text(s, 1, subject)) == UM_OK &&
 	    (ret = store_stmt_bind_blob(s, 2, pk, 32)) == UM_OK &&
 	    (ret = store_stmt_bind_int64(s, 3, (int64_t)now_s)) == UM_OK) {
@@ -69,7 +82,17 @@ issuer_creds_set(struct issuer_creds *c, const char *subject, const uint8_t pk[3
 		ret = ret == STORE_DONE ? UM_OK : ret < 0 ? ret : UM_ERR_STATE;
 	}
 	store_stmt_free(s);
-	return ret;
+	if (ret == UM_OK && c->audit != NULL) {
+		char key[64], detail[96];
+
+		if (enc_base32(key, sizeof(key), pk, 32) < 0)
+			ret = UM_ERR_INTERNAL;
+		snprintf(detail, sizeof(detail), "{\"key\":\"%s\"}", ret == UM_OK ? key : "");
+		if (ret == UM_OK)
+			ret = issuer_db_audit_append(c->audit, now_s, "admin", "credential.set",
+			                             subject, detail);
+	}
+	return store_end(c->st, ret);
 }
 
 int

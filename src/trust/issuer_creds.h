@@ -36,6 +36,11 @@ int issuer_creds_open(struct store *st, struct issuer_creds **out, char *why,
 void issuer_creds_free_(struct issuer_creds *c);
 #define issuer_creds_free(c) UM_FREE_AND_NULL(issuer_creds_free_, c)
 
+/* Record every key set in is's audit trail ("credential.set", actor "admin", the public key
+ * in the detail), in the same transaction: is must live on c's store. NULL: no rows. */
+struct issuer;
+void issuer_creds_set_audit(struct issuer_creds *c, struct issuer *is);
+
 /* Set (or replace) subject's public key; UM_ERR_INVALID for a bad subject id. */
 int issuer_creds_set(struct issuer_creds *c, const char *subject, const uint8_t pk[32],
                      uint64_t now_s) UM_WARN_UNUSED;

@@ -12,6 +12,7 @@
  */
 #include "trust/issuer_keys.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "lib/log.h"
 #include "lib/wire.h"
 #include "trust/issuer_doc.h"
+#include "trust/issuer_st.h"
 
 static const char NS[] = "issuer_keys";
 
@@ -53,6 +55,7 @@ struct issuer_keyring {
 	size_t revs_len;
 	uint64_t revs_published_s;
 	bool revs_stale;
+	struct issuer *audit; /* NULL: no audit rows */
 };
 
 void
@@ -336,9 +339,25 @@ issuer_keyring_public(const struct issuer_keyring *kr, uint8_t tier, uint32_t ep
 	return k != NULL ? k->sk : NULL;
 }
 
+void
+issuer_keyring_set_audit(struct issuer_keyring *kr, struct issuer *is)
+{
+	kr->audit = is;
+}
+
+/* The audit row of a key change, inside its transaction (nothing without an audit sink). */
+static int
+audit_row(struct issuer_keyring *kr, uint64_t now_s, const char *action, const char *detail)
+{
+	if (kr->audit == NULL)
+		return UM_OK;
+	return issuer_db_audit_append(kr->audit, now_s, "admin", action, "", detail);
+}
+
 int
 issuer_keyring_rotate(struct issuer_keyring *kr, uint64_t now_s)
 {
+	char detail[96];
 	int ret;
 
 	if (kr->epoch - kr->min_epoch + 1 >= ISSUER_KEYS_EPOCHS_MAX)
@@ -350,6 +369,10 @@ issuer_keyring_rotate(struct issuer_keyring *kr, uint64_t now_s)
 	ret = make_epoch(kr, kr->epoch, now_s);
 	if (ret == UM_OK)
 		ret = save_counters(kr);
+	snprintf(detail, sizeof(detail), "{\"key_epoch\":%" PRIu32 ",\"tiers\":%u}", kr->epoch,
+	         (unsigned)kr->cfg.tiers);
+	if (ret == UM_OK)
+		ret = audit_row(kr, now_s, "keys.rotate", detail);
 	if ((ret = tx_end(kr->st, ret)) != UM_OK) {
 		/* Undo in memory what the rolled-back transaction undid on disk. */
 		for (size_t i = 0; i < kr->n;) {
@@ -376,9 +399,9 @@ issuer_keyring_set_min_epoch(struct issuer_keyring *kr, uint32_t e, uint64_t now
 {
 	uint8_t kk[KV_KEY_LEN];
 	uint32_t old = kr->min_epoch;
+	char detail[96];
 	int ret;
 
-	(void)now_s;
 	if (e < kr->min_epoch || e > kr->epoch)
 		return UM_ERR_INVALID;
 	if (e == kr->min_epoch)
@@ -401,6 +424,10 @@ issuer_keyring_set_min_epoch(struct issuer_keyring *kr, uint32_t e, uint64_t now
 	kr->revs_seq++;
 	if (ret == UM_OK)
 		ret = save_counters(kr);
+	snprintf(detail, sizeof(detail), "{\"min_token_epoch\":%" PRIu32 ",\"was\":%" PRIu32 "}", e,
+	         old);
+	if (ret == UM_OK)
+		ret = audit_row(kr, now_s, "keys.min_epoch", detail);
 	if ((ret = tx_end(kr->st, ret)) != UM_OK) {
 		kr->min_epoch = old;
 		kr->keys_seq--;

@@ -61,6 +61,14 @@ void issuer_keyring_free_(struct issuer_keyring *kr);
 uint32_t issuer_keyring_epoch(const struct issuer_keyring *kr);
 uint32_t issuer_keyring_min_epoch(const struct issuer_keyring *kr);
 
+/*
+ * Record every rotation and min_token_epoch change in is's audit trail (docs/ISSUER.md:
+ * "keys.rotate", "keys.min_epoch", actor "admin"), written in the change's own transaction:
+ * is must live on the keyring's store. NULL (the default) records nothing.
+ */
+struct issuer;
+void issuer_keyring_set_audit(struct issuer_keyring *kr, struct issuer *is);
+
 /* Start a new epoch: its keys are made and stored, and signing uses them from now on.
  * UM_ERR_STATE when ISSUER_KEYS_EPOCHS_MAX epochs are published (raise min_token_epoch). */
 int issuer_keyring_rotate(struct issuer_keyring *kr, uint64_t now_s) UM_WARN_UNUSED;

@@ -132,7 +132,7 @@ wallet_take(struct wallet *w, uint8_t tier, uint32_t min_epoch, uint8_t issuer[W
 	const uint8_t *p, *ip;
 	size_t n = 0, in = 0;
 	int64_t id = 0;
-	int ret, r2;
+	int ret;
 
 	*len = 0;
 	if ((ret = store_begin(w->st)) != UM_OK)
@@ -179,12 +179,8 @@ wallet_take(struct wallet *w, uint8_t tier, uint32_t min_epoch, uint8_t issuer[W
 out:
 	store_stmt_free(s);
 	store_stmt_free(d);
-	if (ret == UM_OK)
-		ret = store_commit(w->st);
-	if (ret != UM_OK) {
+	if ((ret = store_end(w->st, ret)) != UM_OK) {
 		*len = 0;
-		if (store_in_tx(w->st) && (r2 = store_rollback(w->st)) != UM_OK)
-			log_warn(LD_APP, "wallet: rollback failed: %s", um_err_str(r2));
 		um_memzero(token, cap);
 	}
 	return ret;

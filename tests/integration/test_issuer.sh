@@ -73,7 +73,20 @@ iss keys min-epoch 2 | grep -q "^key epoch 2, tokens refused below epoch 2" || f
 [ "$(iss keys --json | python3 -c 'import json,sys; print(sorted({k["epoch"] for k in json.load(sys.stdin)["keys"]}))')" = "[2]" ] ||
 	fail "epoch 1 still listed: $(iss keys)"
 iss keys min-epoch 1 >/dev/null 2>&1 && fail "min-epoch went back"
-ok "token keys: epoch 1 at first start, rotation to 2, min-epoch 2 retires epoch 1"
+# Key changes and credential registrations are audited like subject changes.
+CAROL_KEY=$(id_of i) # any Ed25519 public key will do
+iss subject key carol "$CAROL_KEY" >/dev/null || fail "subject key"
+iss audit --json >"$T/audit_keys.json"
+python3 - "$T/audit_keys.json" "$CAROL_KEY" <<'PY' || fail "key changes not audited: $(cat "$T/audit_keys.json")"
+import json, sys
+rows = json.load(open(sys.argv[1]))
+keys = [(r["action"], r["detail"]) for r in rows["entries"] if r["action"].startswith("keys.")]
+assert keys == [("keys.rotate", {"key_epoch": 2, "tiers": 3}),
+                ("keys.min_epoch", {"min_token_epoch": 2, "was": 1})], keys
+creds = [(r["subject"], r["detail"]) for r in rows["entries"] if r["action"] == "credential.set"]
+assert creds == [("carol", {"key": sys.argv[2]})], creds
+PY
+ok "token keys: epoch 1 at first start, rotation to 2, min-epoch 2 retires epoch 1 (audited, as is a credential)"
 
 # Tier-1 issuance over HTTP: a blinded message of the key's length gets a blind signature
 # (the unit tests finalize real tokens); the per-source limit answers 429 after the burst.
