@@ -180,8 +180,7 @@ key_check(const struct tokens_io *t, char *why, size_t why_len)
 			return KEY_LISTED;
 		snprintf(why, why_len,
 		         "the issuer's key for tier %u epoch %" PRIu32
-		         " differs from the consensus copy (a key shown to this client alone "
-		         "could tag its tokens)",
+		         " is not the consensus copy's (it could tag our tokens)",
 		         (unsigned)mine->tier, mine->epoch);
 		return KEY_CONFLICT;
 	}
@@ -196,7 +195,7 @@ static void
 on_wait(void *arg)
 {
 	struct tokens_io *t = arg;
-	char why[TOKENS_IO_ERROR_LEN - 40];
+	char why[TOKENS_IO_ERROR_LEN];
 
 	switch (key_check(t, why, sizeof(why))) {
 	case KEY_LISTED:
