@@ -66,7 +66,7 @@ on_request(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 		return;
 	}
 	target = query[0] != '\0' ? um_xasprintf("%s?%s", req->path, query) : um_xstrdup(req->path);
-	struct issuer_public_ctx pc = { a->keys, a->limit, a->is, a->creds };
+	struct issuer_public_ctx pc = { a->keys, a->limit, a->is, a->creds, a->subject_quota };
 
 	if (!issuer_public_handle(&pc, req->method, req->path, family, addr, req->body,
 	                          req->body_len, um_wall_s(), um_mono_ms(), resp))
@@ -150,6 +150,7 @@ app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *l
 	    (ret = issuer_creds_open(a->store, &a->creds, why, why_len)) != UM_OK)
 		return ret;
 	issuer_keyring_set_audit(a->keys, a->is);
+	a->subject_quota = c->issuer.subject_quota;
 	issuer_creds_set_audit(a->creds, a->is);
 	for (size_t i = 0; i < c->issuer.listen.n; i++) {
 		if ((ret = listen_one(a, c->issuer.listen.v[i], why, why_len)) != UM_OK)

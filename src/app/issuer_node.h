@@ -35,6 +35,7 @@ struct app_issuer {
 	struct issuer_keyring *keys;
 	struct abuse *limit;                /* anonymous issuance requests per source */
 	struct issuer_creds *creds;         /* subjects' keys for identified issuance */
+	uint32_t subject_quota;             /* [issuer] subject_quota */
 	char token[SECRETFILE_MAX_LEN + 1]; /* the admin token (wiped at clear); "" if none */
 	size_t n_http;
 	struct ev_http *http[APP_ISSUER_MAX_LISTEN];

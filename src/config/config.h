@@ -101,6 +101,7 @@ struct config {
 		uint64_t appeal_ttl_max_ms;       /* longest appeal window */
 		uint32_t tiers;                   /* token keys for tiers 1..tiers */
 		uint32_t issue_rate, issue_burst; /* anonymous issuance requests per source */
+		uint32_t subject_quota;           /* tokens per subject per UTC day above tier 1 */
 	} issuer;
 	struct {
 		char *country;            /* ISO 3166-1 alpha-2, "ZZ" = unknown */

@@ -640,6 +640,14 @@ const struct config_var config_vars[] = {
 	  .min = 1,
 	  .max = 1000000,
 	  .help = "Anonymous token requests one source may make at once (bucket size)." },
+	{ .section = "issuer",
+	  .key = "subject_quota",
+	  .type = CFG_U32,
+	  .offset = OFF(issuer.subject_quota),
+	  .def = "10000",
+	  .min = 0,
+	  .max = 100000000,
+	  .help = "Tokens above tier 1 one subject may obtain per UTC day (0: no limit)." },
 
 	/* [client] */
 	{ .section = "client",

@@ -21,6 +21,13 @@ static const struct store_migration creds_migs[] = {
 	  " pubkey BLOB NOT NULL CHECK (length(pubkey) = 32),"
 	  " set_at INTEGER NOT NULL);",
 	  NULL },
+	{ 2,
+	  "CREATE TABLE issuer_quota ("
+	  " subject TEXT NOT NULL,"
+	  " day INTEGER NOT NULL,"
+	  " used INTEGER NOT NULL CHECK (used >= 0),"
+	  " PRIMARY KEY (subject, day)) WITHOUT ROWID;",
+	  NULL },
 };
 
 static const struct store_schema creds_schema = { "issuer_creds", creds_migs,
@@ -92,6 +99,57 @@ issuer_creds_set(struct issuer_creds *c, const char *subject, const uint8_t pk[3
 			ret = issuer_db_audit_append(c->audit, now_s, "admin", "credential.set",
 			                             subject, detail);
 	}
+	return store_end(c->st, ret);
+}
+
+int
+issuer_creds_quota_take(struct issuer_creds *c, const char *subject, uint64_t now_s, uint32_t n,
+                        uint32_t quota, uint64_t *used)
+{
+	struct store_stmt *s = NULL;
+	int64_t day = (int64_t)(now_s / 86400), have = 0;
+	int ret;
+
+	*used = 0;
+	if (!issuer_id_is_valid(subject) || now_s > INT64_MAX)
+		return UM_ERR_INVALID;
+	if ((ret = store_begin(c->st)) != UM_OK)
+		return ret;
+	/* Yesterday's row stays (a request near midnight), older ones go. */
+	ret = store_stmt_prepare(c->st, "DELETE FROM issuer_quota WHERE day < ?", &s);
+	if (ret == UM_OK && (ret = store_stmt_bind_int64(s, 1, day - 1)) == UM_OK)
+		ret = store_stmt_step(s) == STORE_DONE ? UM_OK : UM_ERR_DB;
+	store_stmt_free(s);
+	if (ret == UM_OK)
+		ret = store_stmt_prepare(
+		        c->st, "SELECT used FROM issuer_quota WHERE subject = ? AND day = ?", &s);
+	if (ret == UM_OK && (ret = store_stmt_bind_text(s, 1, subject)) == UM_OK &&
+	    (ret = store_stmt_bind_int64(s, 2, day)) == UM_OK) {
+		ret = store_stmt_step(s);
+		if (ret == STORE_ROW)
+			ret = store_stmt_column_int64(s, 0, &have);
+		else
+			ret = ret == STORE_DONE ? UM_OK : UM_ERR_DB;
+	}
+	store_stmt_free(s);
+	if (ret == UM_OK && have >= 0 && quota > 0 && (uint64_t)have + n > quota) {
+		*used = (uint64_t)have;
+		ret = UM_ERR_RATELIMIT;
+	}
+	if (ret == UM_OK)
+		ret = store_stmt_prepare(
+		        c->st,
+		        "INSERT INTO issuer_quota (subject, day, used) VALUES (?, ?, ?)"
+		        " ON CONFLICT (subject, day) DO UPDATE SET used = used + ?",
+		        &s);
+	if (ret == UM_OK && (ret = store_stmt_bind_text(s, 1, subject)) == UM_OK &&
+	    (ret = store_stmt_bind_int64(s, 2, day)) == UM_OK &&
+	    (ret = store_stmt_bind_int64(s, 3, n)) == UM_OK &&
+	    (ret = store_stmt_bind_int64(s, 4, n)) == UM_OK) {
+		ret = store_stmt_step(s) == STORE_DONE ? UM_OK : UM_ERR_DB;
+		*used = (uint64_t)have + n;
+	}
+	store_stmt_free(s);
 	return store_end(c->st, ret);
 }
 

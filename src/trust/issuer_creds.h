@@ -45,6 +45,14 @@ void issuer_creds_set_audit(struct issuer_creds *c, struct issuer *is);
 int issuer_creds_set(struct issuer_creds *c, const char *subject, const uint8_t pk[32],
                      uint64_t now_s) UM_WARN_UNUSED;
 /* UM_ERR_NOT_FOUND if the subject has no key. */
+/*
+ * Count n tokens against subject's quota of the UTC day of now_s (quota 0: no limit, counted
+ * all the same), one transaction: UM_OK with *used the day's total now, or UM_ERR_RATELIMIT
+ * (nothing counted; *used what the subject already had) when it would pass quota. Rows of
+ * days before yesterday are deleted on the way.
+ */
+int issuer_creds_quota_take(struct issuer_creds *c, const char *subject, uint64_t now_s, uint32_t n,
+                            uint32_t quota, uint64_t *used) UM_WARN_UNUSED;
 int issuer_creds_get(struct issuer_creds *c, const char *subject, uint8_t pk[32]) UM_WARN_UNUSED;
 
 /* The message a subject signs (both sides). blinded_hash = BLAKE2b-256 of the blinded

@@ -2,6 +2,7 @@
 /* The issuer's public routes (issuer_public.h). */
 #include "trust/issuer_public.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,24 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 	if (tier > 1 && !identified_ok(c->is, c->creds, subject, time_s, sig_b64, (uint8_t)tier,
 	                               hash, now_s, resp))
 		goto out;
+	if (tier > 1) {
+		uint64_t used = 0;
+
+		ret = issuer_creds_quota_take(c->creds, subject, now_s, (uint32_t)n,
+		                              c->subject_quota, &used);
+		if (ret == UM_ERR_RATELIMIT) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "daily quota: %" PRIu64 " of %" PRIu32 " used",
+			         used, c->subject_quota);
+			reply_error(resp, 429, why);
+			goto out;
+		}
+		if (ret != UM_OK) {
+			reply_error(resp, 503, "cannot count the quota (database)");
+			goto out;
+		}
+	}
 	out = json_array();
 	for (i = 0; i < n; i++) {
 		size_t slen = 0;

@@ -13,7 +13,8 @@
  * later to the request that made it (it never sees the token: only blinded messages).
  * Higher tiers need the subject's signed request (trust/issuer_creds.h) and an effective
  * tier (trust/issuer.h) at least the one asked for: 401 for a signature that does not verify
- * (or a subject without a key), 403 for a tier too high.
+ * (or a subject without a key), 403 for a tier too high, 429 past the subject's daily quota
+ * (counted before any RSA work; a request that then fails keeps its count).
  */
 #ifndef UM_TRUST_ISSUER_PUBLIC_H
 #define UM_TRUST_ISSUER_PUBLIC_H
@@ -38,6 +39,7 @@ struct issuer_public_ctx {
 	struct abuse *limit;         /* per-source limit of issuance requests; NULL: none */
 	struct issuer *is;           /* subjects (effective tiers); NULL: tier 1 only */
 	struct issuer_creds *creds;  /* subject keys; NULL: tier 1 only */
+	uint32_t subject_quota;      /* tokens per subject per UTC day above tier 1; 0: none */
 };
 
 /*

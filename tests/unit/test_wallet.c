@@ -92,7 +92,7 @@ post(struct fx *f, uint8_t tier_override, const char *body, uint8_t **reply, siz
 	struct ev_http_resp resp = { .status = 500 };
 
 	(void)tier_override;
-	struct issuer_public_ctx pc = { f->kr, NULL, NULL, NULL };
+	struct issuer_public_ctx pc = { f->kr, NULL, NULL, NULL, 0 };
 
 	assert_true(issuer_public_handle(&pc, "POST", "/v1/tokens", AF_INET, a,
 	                                 (const uint8_t *)body, strlen(body), 1000, 0, &resp));
@@ -287,7 +287,7 @@ test_identified(void **state)
 	        UM_OK);
 	assert_int_equal(issuer_creds_set(creds, "alice", alice.pk, 1000), UM_OK);
 	{
-		struct issuer_public_ctx pc = { f->kr, NULL, is, creds };
+		struct issuer_public_ctx pc = { f->kr, NULL, is, creds, 0 };
 		struct ev_http_resp resp = { .status = 500 };
 		int cases[][3] = {
 			/* tier, signer (0 alice, 1 mallory), time offset */
@@ -369,6 +369,52 @@ test_identified(void **state)
 		free(resp.body);
 		free(body);
 		tokens_req_free(r);
+	}
+	{
+		/* Bob's daily quota of 3: 2 + 2 is refused (nothing counted), 2 + 1 is not; the
+		 * next UTC day starts again. */
+		struct issuer_public_ctx pc = { f->kr, NULL, is, creds, 3 };
+		struct tokens_subject bob_who = { "bob", &mallory };
+		struct {
+			size_t n;
+			uint64_t now;
+			int want;
+		} steps[] = { { 2, 1000, 200 },
+			      { 2, 1001, 429 },
+			      { 1, 1002, 200 },
+			      { 1, 1003, 429 },
+			      { 2, 1000 + 86400, 200 } };
+		uint64_t used = 0;
+
+		assert_int_equal(issuer_subject_upsert(is, "admin", "bob", ISSUER_KIND_CLIENT, 2,
+		                                       1000, &created),
+		                 UM_OK);
+		assert_int_equal(issuer_creds_set(creds, "bob", mallory.pk, 1000), UM_OK);
+		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+			struct ev_http_resp resp = { .status = 500 };
+
+			assert_int_equal(tokens_req_new(&f->keys, 2, steps[i].n, &bob_who,
+			                                steps[i].now, &r, &body),
+			                 UM_OK);
+			assert_true(issuer_public_handle(&pc, "POST", "/v1/tokens", AF_INET, a,
+			                                 (const uint8_t *)body, strlen(body),
+			                                 steps[i].now, 0, &resp));
+			if (resp.status != steps[i].want)
+				fail_msg("quota step %zu: HTTP %d, want %d: %.*s", i, resp.status,
+				         steps[i].want, (int)resp.body_len,
+				         (const char *)resp.body);
+			free(resp.body);
+			free(body);
+			tokens_req_free(r);
+		}
+		/* Quota 0 counts without limiting. */
+		assert_int_equal(
+		        issuer_creds_quota_take(creds, "bob", 1000 + 86400, 1000, 0, &used), UM_OK);
+		assert_int_equal(used, 1002);
+		assert_int_equal(
+		        issuer_creds_quota_take(creds, "bob", 1000 + 86400, 1, 1002, &used),
+		        UM_ERR_RATELIMIT);
+		assert_int_equal(used, 1002);
 	}
 	keys_ed25519_clear(&alice);
 	keys_ed25519_clear(&mallory);
