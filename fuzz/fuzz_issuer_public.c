@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data += 2;
 		size -= 2;
 	}
-	struct issuer_public_ctx pc = { kr, NULL, NULL, NULL, 0 };
+	struct issuer_public_ctx pc = { .keys = kr, .limit = NULL, .is = NULL, .creds = NULL };
 
 	if (issuer_public_handle(&pc, method, path, AF_INET, addr, data, size, 1000, 0, &resp)) {
 		if (resp.status < 200 || resp.status >= 500 || resp.body == NULL)

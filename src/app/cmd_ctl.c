@@ -93,6 +93,21 @@ print_abuse(const json_t *a)
 	       (long long)iget(a, "handshakes_refused_banned"),
 	       (long long)iget(a, "creates_admitted"), (long long)iget(a, "creates_refused_rate"),
 	       (long long)iget(a, "creates_refused_banned"), (long long)iget(a, "puzzle_bits"));
+	printf("puzzles asked: %lld handshakes challenged without a solution, %lld with a bad "
+	       "one, %lld solutions passed\n",
+	       (long long)iget(a, "puzzles_asked"), (long long)iget(a, "puzzles_failed"),
+	       (long long)iget(a, "puzzles_passed"));
+}
+
+/* Puzzles this node was asked as a client (or a relay dialling a relay), if any. */
+static void
+print_puzzles(const json_t *p)
+{
+	if (!json_is_object(p) || (iget(p, "solved") == 0 && iget(p, "refused") == 0))
+		return;
+	printf("puzzles solved: %lld (%lld ms solving), %lld refused (over the network's cap)\n",
+	       (long long)iget(p, "solved"), (long long)iget(p, "solve_ms"),
+	       (long long)iget(p, "refused"));
 }
 
 /* The exit's tier tokens: one line, or nothing for a node without them. */
@@ -221,6 +236,7 @@ status_or_links(int argc, char **argv, bool links_only)
 		       (long long)iget(lk, "auth_failures"), (long long)iget(lk, "protocol_errors"),
 		       (long long)iget(lk, "refused_limit"), (long long)iget(lk, "refused_abuse"));
 		print_abuse(json_object_get(j, "abuse"));
+		print_puzzles(json_object_get(j, "puzzles"));
 		print_tokens(json_object_get(j, "tokens"));
 		if (json_array_size(links) > 0)
 			print_links(links);

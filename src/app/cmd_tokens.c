@@ -31,7 +31,9 @@ tokens_usage(FILE *f)
 	        "The client's tier tokens: how many it holds per issuer, tier and key epoch\n"
 	        "(one is spent on each new circuit, sent to its exit), and fetch: ask the first\n"
 	        "of [client] issuers for K (default 10) tokens of tier N, blind-signed so the\n"
-	        "issuer cannot link them to this request.\n");
+	        "issuer cannot link them to this request. A busy issuer asks a client puzzle\n"
+	        "first (429 with a seed and a difficulty); fetch solves it and retries, up to the\n"
+	        "consensus puzzle_max bits (20 without a consensus).\n");
 }
 
 static void
@@ -66,6 +68,10 @@ print_wallet(const json_t *j)
 		       *json_string_value(json_object_get(f, "error")) ? ": " : "",
 		       json_string_value(json_object_get(f, "error")));
 	printf("\n");
+	if (json_integer_value(json_object_get(j, "puzzles_solved")) > 0)
+		printf("issuer puzzles solved: %lld (%lld ms solving)\n",
+		       (long long)json_integer_value(json_object_get(j, "puzzles_solved")),
+		       (long long)json_integer_value(json_object_get(j, "puzzle_solve_ms")));
 }
 
 static int

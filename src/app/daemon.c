@@ -24,6 +24,7 @@
 #include "lib/log.h"
 #include "lib/time.h"
 #include "crypto/crypto.h"
+#include "crypto/puzzle.h"
 #include "evloop/evloop.h"
 #include "link/link.h"
 #include "trust/abuse.h"
@@ -328,6 +329,53 @@ on_link_admit_done(void *arg, const struct sockaddr_storage *peer)
 		abuse_handshake_end(d->abuse, family, a);
 }
 
+/*
+ * The consensus puzzle parameters (PROTOCOL.md 5.2): puzzle_max caps what a relay asks and
+ * what a client solves (LINK_PUZZLE_CAP_DEFAULT without a consensus or the parameter),
+ * puzzle_min is a network-wide floor the authorities may raise under attack.
+ */
+static void
+puzzle_params(struct daemon *d, unsigned *max, unsigned *min)
+{
+	const struct consensus *c =
+	        d->dir.dc != NULL ? dirclient_consensus(d->dir.dc, um_wall_s(), NULL, NULL) : NULL;
+	uint32_t v;
+
+	*max = LINK_PUZZLE_CAP_DEFAULT;
+	*min = 0;
+	if (c != NULL && dir_params_get(&c->params, "puzzle_max", &v))
+		*max = (unsigned)UM_MIN(v, (uint32_t)PUZZLE_MAX_BITS);
+	if (c != NULL && dir_params_get(&c->params, "puzzle_min", &v))
+		*min = (unsigned)UM_MIN(v, (uint32_t)*max);
+}
+
+/* The puzzle asked of an inbound link handshake now: relays only; the adaptive difficulty
+ * (trust/abuse.h), raised to [relay] puzzle_bits_min and the consensus floor, capped at the
+ * consensus puzzle_max. */
+static unsigned
+on_puzzle_bits(void *arg)
+{
+	struct daemon *d = arg;
+	unsigned max, min, bits;
+
+	if (d->abuse == NULL)
+		return 0;
+	puzzle_params(d, &max, &min);
+	bits = abuse_puzzle_bits(d->abuse, um_mono_ms());
+	bits = UM_MAX(bits, UM_MAX(min, (unsigned)d->cfg->relay.puzzle_bits_min));
+	return UM_MIN(bits, max);
+}
+
+/* The most bits this node solves when a relay asks: the consensus puzzle_max. */
+static unsigned
+on_puzzle_cap(void *arg)
+{
+	unsigned max, min;
+
+	puzzle_params(arg, &max, &min);
+	return max;
+}
+
 static int
 take_token(void *arg, uint8_t *body, size_t cap, size_t *len)
 {
@@ -590,6 +638,8 @@ daemon_start(struct daemon *d)
 		                      .on_drain = on_link_drain,
 		                      .admit = on_link_admit,
 		                      .admit_done = on_link_admit_done,
+		                      .puzzle_bits = on_puzzle_bits,
+		                      .puzzle_cap = on_puzzle_cap,
 		                      .arg = d };
 	struct control_ctx cc;
 	char why[512], b32[53], roles[128];
@@ -637,6 +687,8 @@ daemon_start(struct daemon *d)
 	}
 	d->wallet.consensus = circ_consensus;
 	d->wallet.consensus_arg = d;
+	d->wallet.puzzle_cap = on_puzzle_cap;
+	d->wallet.puzzle_arg = d;
 	if ((ret = start_circuits(d, why, sizeof(why))) != UM_OK ||
 	    (ret = start_front(d, why, sizeof(why))) != UM_OK) {
 		log_err(LD_APP, "%s", why);
@@ -659,6 +711,7 @@ daemon_start(struct daemon *d)
 		cc.issuer_token = d->issuer.token;
 		cc.issuer_keys = &d->issuer.keys;
 		cc.issuer_creds = &d->issuer.creds;
+		cc.issuer_puzzles = &d->issuer.pz_stats;
 		cc.wallet = &d->wallet;
 		cc.listen = (const char *const *)d->listen;
 		cc.reload = reload;

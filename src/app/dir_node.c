@@ -368,6 +368,11 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 	dcfg.n_issuers = il.n;
 	dcfg.issuers = (const uint8_t(*)[DIR_ISSUER_ID_LEN])il.ids;
 	dcfg.issuer_verify = issuer_keys_check;
+	if ((ret = dir_params_set(&dcfg.params, "puzzle_max", c->directory.puzzle_max)) != UM_OK ||
+	    (ret = dir_params_set(&dcfg.params, "puzzle_min", c->directory.puzzle_min)) != UM_OK) {
+		snprintf(why, why_len, "cannot set the consensus parameters: %s", um_err_str(ret));
+		return ret;
+	}
 	if ((ret = dirserv_new(&dcfg, &d->ds, why, why_len)) != UM_OK)
 		return ret;
 	memset(&acfg, 0, sizeof(acfg));

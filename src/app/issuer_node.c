@@ -66,7 +66,14 @@ on_request(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 		return;
 	}
 	target = query[0] != '\0' ? um_xasprintf("%s?%s", req->path, query) : um_xstrdup(req->path);
-	struct issuer_public_ctx pc = { a->keys, a->limit, a->is, a->creds, a->subject_quota };
+	struct issuer_public_ctx pc = { .keys = a->keys,
+		                        .limit = a->limit,
+		                        .is = a->is,
+		                        .creds = a->creds,
+		                        .subject_quota = a->subject_quota,
+		                        .gate = a->gate,
+		                        .puzzle_bits = a->puzzle_bits,
+		                        .pz_stats = &a->pz_stats };
 
 	if (!issuer_public_handle(&pc, req->method, req->path, family, addr, req->body,
 	                          req->body_len, um_wall_s(), um_mono_ms(), resp))
@@ -146,6 +153,8 @@ app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *l
 	abuse_config_defaults(&acfg);
 	acfg.bucket[ABUSE_ISSUE].rate_per_s = c->issuer.issue_rate;
 	acfg.bucket[ABUSE_ISSUE].burst = c->issuer.issue_burst;
+	a->gate = puzzle_gate_new();
+	a->puzzle_bits = c->issuer.puzzle_bits;
 	if ((ret = abuse_new(&acfg, &a->limit, why, why_len)) != UM_OK ||
 	    (ret = issuer_creds_open(a->store, &a->creds, why, why_len)) != UM_OK)
 		return ret;
@@ -172,6 +181,7 @@ app_issuer_clear(struct app_issuer *a)
 	issuer_keyring_free(a->keys);
 	issuer_creds_free(a->creds);
 	abuse_free(a->limit);
+	puzzle_gate_free(a->gate);
 	issuer_free(a->is);
 	store_close(a->store);
 	um_memzero(a, sizeof(*a)); /* the token with it */

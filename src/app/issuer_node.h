@@ -22,6 +22,7 @@
 #include "trust/issuer.h"
 #include "trust/issuer_creds.h"
 #include "trust/issuer_keys.h"
+#include "trust/issuer_public.h"
 
 enum {
 	APP_ISSUER_MAX_LISTEN = 8,
@@ -33,7 +34,10 @@ struct app_issuer {
 	struct store *store;
 	struct issuer *is;
 	struct issuer_keyring *keys;
-	struct abuse *limit;                /* anonymous issuance requests per source */
+	struct abuse *limit;      /* anonymous issuance requests per source */
+	struct puzzle_gate *gate; /* issuance puzzles: seeds and replay cache */
+	unsigned puzzle_bits;     /* [issuer] puzzle_bits */
+	struct issuer_puzzle_stats pz_stats;
 	struct issuer_creds *creds;         /* subjects' keys for identified issuance */
 	uint32_t subject_quota;             /* [issuer] subject_quota */
 	char token[SECRETFILE_MAX_LEN + 1]; /* the admin token (wiped at clear); "" if none */

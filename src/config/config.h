@@ -92,6 +92,7 @@ struct config {
 		uint64_t discovery_ttl_ms;  /* a discovered peer not listed for this long goes */
 		char *operator_id;          /* base32 operator key; "" = the node's identity */
 		struct config_list issuers; /* "<issuer-id>@http://ip:port": key lists to vote on */
+		uint32_t puzzle_max, puzzle_min; /* consensus params voted (PROTOCOL.md 5.2) */
 	} directory;
 	struct {
 		struct config_list
@@ -102,6 +103,7 @@ struct config {
 		uint32_t tiers;                   /* token keys for tiers 1..tiers */
 		uint32_t issue_rate, issue_burst; /* anonymous issuance requests per source */
 		uint32_t subject_quota;           /* tokens per subject per UTC day above tier 1 */
+		uint32_t puzzle_bits; /* asked of a source over half its bucket; 0 = never */
 	} issuer;
 	struct {
 		char *country;            /* ISO 3166-1 alpha-2, "ZZ" = unknown */
@@ -124,6 +126,7 @@ struct config {
 		uint32_t ban_after;                       /* refusals within ban_window_ms */
 		uint64_t ban_window_ms, ban_time_ms, ban_time_max_ms;
 		uint32_t source_prefix_v4, source_prefix_v6;
+		uint32_t puzzle_bits_min; /* least link puzzle difficulty asked (PROTOCOL.md 2.2) */
 		/* Anonymous tier tokens at the exit (docs/PROTOCOL.md 17.5, 17.6). */
 		struct config_list issuers; /* "<issuer-id>@http://ip:port", at most 8 */
 		uint64_t issuer_refresh_ms; /* fetch key lists and revocation feeds this often */

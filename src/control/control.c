@@ -16,6 +16,7 @@
 #include "directory/dirserv.h"
 #include "trust/issuer_doc.h"
 #include "trust/issuer_creds.h"
+#include "trust/issuer_public.h"
 
 static void
 reply_json(struct ev_http_resp *resp, int status, json_t *j)
@@ -111,7 +112,7 @@ links_json(const struct control_ctx *ctx)
 
 /* Entry abuse control counters, or null without it. */
 static json_t *
-abuse_json(const struct control_ctx *ctx)
+abuse_json(const struct control_ctx *ctx, const struct link_mgr_stats *ls)
 {
 	struct abuse_stats s;
 
@@ -119,13 +120,16 @@ abuse_json(const struct control_ctx *ctx)
 		return json_null();
 	abuse_stats(*ctx->abuse, um_mono_ms(), &s);
 	return json_pack(
-	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sources",
-	        (json_int_t)s.sources, "banned", (json_int_t)s.banned, "bans", (json_int_t)s.bans,
-	        "inflight", (json_int_t)s.inflight, "puzzle_bits", (json_int_t)s.puzzle_bits,
-	        "handshakes_admitted", (json_int_t)s.admitted[ABUSE_HANDSHAKE],
-	        "handshakes_refused_rate", (json_int_t)s.refused_rate[ABUSE_HANDSHAKE],
-	        "handshakes_refused_banned", (json_int_t)s.refused_banned[ABUSE_HANDSHAKE],
-	        "handshakes_refused_busy", (json_int_t)s.refused_busy, "creates_admitted",
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	        "puzzles_asked", (json_int_t)ls->puzzles_asked, "puzzles_passed",
+	        (json_int_t)ls->puzzles_passed, "puzzles_failed", (json_int_t)ls->puzzles_failed,
+	        "sources", (json_int_t)s.sources, "banned", (json_int_t)s.banned, "bans",
+	        (json_int_t)s.bans, "inflight", (json_int_t)s.inflight, "puzzle_bits",
+	        (json_int_t)s.puzzle_bits, "handshakes_admitted",
+	        (json_int_t)s.admitted[ABUSE_HANDSHAKE], "handshakes_refused_rate",
+	        (json_int_t)s.refused_rate[ABUSE_HANDSHAKE], "handshakes_refused_banned",
+	        (json_int_t)s.refused_banned[ABUSE_HANDSHAKE], "handshakes_refused_busy",
+	        (json_int_t)s.refused_busy, "creates_admitted",
 	        (json_int_t)s.admitted[ABUSE_CREATE], "creates_refused_rate",
 	        (json_int_t)s.refused_rate[ABUSE_CREATE], "creates_refused_banned",
 	        (json_int_t)s.refused_banned[ABUSE_CREATE], "evicted", (json_int_t)s.evicted);
@@ -177,6 +181,7 @@ static void
 handle_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 {
 	struct link_mgr_stats st;
+	struct issuer_puzzle_stats ipz = { 0 };
 	json_t *roles = json_array();
 	json_t *listen = json_array();
 	json_t *j;
@@ -184,6 +189,8 @@ handle_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	memset(&st, 0, sizeof(st));
 	if (ctx->links != NULL)
 		link_mgr_stats(ctx->links, &st);
+	if (ctx->issuer_puzzles != NULL)
+		ipz = *ctx->issuer_puzzles;
 	for (unsigned bit = 1; bit != 0 && bit <= ROLE_MESH_RELAY; bit <<= 1) {
 		if ((ctx->roles & bit) != 0 && config_role_name((enum config_role)bit) != NULL)
 			json_array_append_new(roles,
@@ -193,7 +200,7 @@ handle_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 		json_array_append_new(listen, json_string(ctx->listen[i]));
 	j = json_pack(
 	        "{s:o, s:s, s:s, s:o, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	        "s:I, s:I}, s:o, s:o, s:o}",
+	        "s:I, s:I}, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 	        "id", id_json(ctx->node_id), "nickname", ctx->nickname != NULL ? ctx->nickname : "",
 	        "version", ctx->version != NULL ? ctx->version : "", "roles", roles, "listen",
 	        listen, "uptime_s", (json_int_t)((um_mono_ms() - ctx->start_ms) / 1000), "links",
@@ -203,7 +210,12 @@ handle_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	        "handshakes_failed", (json_int_t)st.handshakes_failed, "auth_failures",
 	        (json_int_t)st.auth_failures, "protocol_errors", (json_int_t)st.protocol_errors,
 	        "refused_abuse", (json_int_t)st.refused_abuse, "link_list", links_json(ctx),
-	        "abuse", abuse_json(ctx), "tokens", tokens_json(ctx));
+	        "abuse", abuse_json(ctx, &st), "tokens", tokens_json(ctx), "puzzles", "asked",
+	        (json_int_t)st.puzzles_asked, "passed", (json_int_t)st.puzzles_passed, "failed",
+	        (json_int_t)st.puzzles_failed, "solved", (json_int_t)st.puzzles_solved, "refused",
+	        (json_int_t)st.puzzles_refused, "solve_ms", (json_int_t)st.puzzle_solve_ms,
+	        "issuance_asked", (json_int_t)ipz.asked, "issuance_failed", (json_int_t)ipz.failed,
+	        "issuance_passed", (json_int_t)ipz.passed);
 	if (j == NULL) {
 		reply_error(resp, 500, "internal");
 		return;
@@ -419,9 +431,15 @@ handle_dir_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	free(st);
 	if (j != NULL) {
 		json_object_set_new(j, "federation", fed_status_json(ctx));
-		json_object_set_new(j, "issuers",
-		                    issuers_json(dirclient_consensus(dc, um_wall_s(), NULL, NULL),
-		                                 um_wall_s()));
+		const struct consensus *c = dirclient_consensus(dc, um_wall_s(), NULL, NULL);
+		json_t *params = json_object();
+
+		json_object_set_new(j, "issuers", issuers_json(c, um_wall_s()));
+		/* The network parameters (PROTOCOL.md 5.2), e.g. puzzle_max and puzzle_min. */
+		for (size_t i = 0; c != NULL && i < c->params.n; i++)
+			json_object_set_new(params, c->params.p[i].name,
+			                    json_integer((json_int_t)c->params.p[i].value));
+		json_object_set_new(j, "params", params);
 	}
 	if (j == NULL) {
 		reply_error(resp, 500, "internal");
@@ -583,15 +601,16 @@ handle_tokens(const struct control_ctx *ctx, const char *method, const char *pat
 		}
 		reply_json(
 		        resp, 200,
-		        json_pack("{s:o, s:o, s:o, s:i, s:I, s:{s:s, s:i, s:I, s:I, s:s}}",
-		                  "wallet", rows, "subject",
-		                  t->subject[0] != '\0' ? json_string(t->subject) : json_null(),
-		                  "subject_key",
-		                  t->subject[0] != '\0' ? id_json(t->subject_key.pk) : json_null(),
-		                  "issuers", (int)t->n_issuers, "spent", (json_int_t)t->spent,
-		                  "fetch", "state", states[t->state], "tier", (int)t->tier, "want",
-		                  (json_int_t)t->want, "got", (json_int_t)t->got, "error",
-		                  t->error));
+		        json_pack(
+		                "{s:o, s:I, s:I, s:o, s:o, s:i, s:I, s:{s:s, s:i, s:I, s:I, s:s}}",
+		                "wallet", rows, "puzzles_solved", (json_int_t)t->puzzles_solved,
+		                "puzzle_solve_ms", (json_int_t)t->puzzle_solve_ms, "subject",
+		                t->subject[0] != '\0' ? json_string(t->subject) : json_null(),
+		                "subject_key",
+		                t->subject[0] != '\0' ? id_json(t->subject_key.pk) : json_null(),
+		                "issuers", (int)t->n_issuers, "spent", (json_int_t)t->spent,
+		                "fetch", "state", states[t->state], "tier", (int)t->tier, "want",
+		                (json_int_t)t->want, "got", (json_int_t)t->got, "error", t->error));
 		return;
 	}
 	if (strcmp(path, "/v1/tokens/fetch") != 0) {

@@ -77,6 +77,8 @@ struct control_ctx {
 	const char *issuer_token;
 	struct issuer_keyring *const *issuer_keys; /* its token keys (/v1/issuer/keys...) */
 	struct issuer_creds *const *issuer_creds;  /* subjects' keys (/v1/issuer/credentials/ID) */
+	/* The issuer's issuance puzzle counters (GET /v1/status "puzzles"); may be NULL. */
+	const struct issuer_puzzle_stats *issuer_puzzles;
 	/* The client's tier tokens (GET /v1/tokens, POST /v1/tokens/fetch); NULL: 404. */
 	struct tokens_io *wallet;
 	/* POST /v1/reload; may be NULL. Returns UM_OK, or an error with the reason in why. */

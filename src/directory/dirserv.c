@@ -545,6 +545,7 @@ dirserv_build_vote(struct dirserv *ds, uint64_t valid_after_s, uint64_t fresh_un
 	v.valid_after_s = valid_after_s;
 	v.fresh_until_s = fresh_until_s;
 	v.valid_until_s = valid_until_s;
+	v.params = ds->cfg.params;
 	v.n_relays = vb.n;
 	v.relays = vb.e;
 	vb.e = NULL;

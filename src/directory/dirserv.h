@@ -92,6 +92,10 @@ struct dirserv_config {
 	const uint8_t (*issuers)[DIR_ISSUER_ID_LEN];
 	dir_issuer_verify_fn *issuer_verify;
 	void *issuer_verify_arg;
+	/* Network parameters this authority votes (PROTOCOL.md 5.2; fill with dir_params_set(),
+	 * copied): the consensus carries each one more than half of the voters list, at the
+	 * median of their values. */
+	struct dir_params params;
 };
 
 /* Fill cfg with defaults (everything but store/db_path, keys and authorities). */

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "lib/compiler.h"
 #include "lib/err.h"
 #include "lib/wire.h"
 #include "crypto/hash.h"
@@ -204,29 +205,123 @@ accept_identity(struct link_hs *hs, const struct link_hello *h, const uint8_t *r
 	return UM_OK;
 }
 
+/*
+ * Write the challenge for a handshake whose msg1 came without a valid solution: a fresh seed
+ * and the difficulty asked now. 19 bytes against at least 52 received (preamble and a minimal
+ * frame), over a TCP connection whose handshake proved the source address: no amplification.
+ * What it reveals (the current seed and difficulty) is what every initiator may learn anyway.
+ */
 static int
-read_preamble(struct link_hs *hs, const uint8_t *in, size_t len, size_t *consumed)
+write_challenge(struct link_hs *hs, uint8_t *out, size_t cap, size_t *out_len)
+{
+	struct link_challenge c;
+	struct wire_wr w;
+	int ret;
+
+	c.bits = (uint8_t)UM_MIN(hs->pz_bits, (unsigned)PUZZLE_MAX_BITS);
+	puzzle_gate_seed(hs->pz_gate, hs->pz_now_ms, c.seed);
+	wire_wr_init(&w, out, cap);
+	if ((ret = link_challenge_encode(&c, &w)) != UM_OK)
+		return ret;
+	*out_len = w.len;
+	return UM_OK;
+}
+
+/*
+ * Responder: read the preamble, and, when a puzzle is asked, check the solution against the
+ * ephemeral key of msg1 before anything else (so the whole first frame must be there: until
+ * it is, nothing is consumed). *consumed is the preamble's length once accepted.
+ */
+static int
+read_preamble(struct link_hs *hs, const uint8_t *in, size_t len, size_t *consumed, uint8_t *out,
+              size_t cap, size_t *out_len)
 {
 	uint8_t prologue[sizeof(prologue_label) + 1];
+	uint8_t bound[LINK_PUZZLE_BOUND_LEN];
+	struct link_preamble p;
+	const uint8_t *body;
+	size_t body_len;
 	unsigned mask;
+	ssize_t n, fn;
+	int ret;
 
-	if (len < LINK_PREAMBLE_LEN)
+	n = link_preamble_parse(in, len, &p);
+	if (n == UM_ERR_TRUNCATED)
 		return UM_OK;
-	if (in[0] != LINK_VERSION)
+	if (n < 0)
 		return UM_ERR_PROTOCOL;
-	if (in[1] == LINK_PATTERN_NK)
-		mask = LINK_ACCEPT_NK;
-	else if (in[1] == LINK_PATTERN_XK)
-		mask = LINK_ACCEPT_XK;
-	else
-		return UM_ERR_PROTOCOL;
+	mask = p.pattern == LINK_PATTERN_NK ? LINK_ACCEPT_NK : LINK_ACCEPT_XK;
 	if ((hs->accept & mask) == 0)
 		return UM_ERR_PROTOCOL;
-	hs->pattern = in[1];
+	if (hs->pz_bits > 0 && hs->pz_gate != NULL) {
+		fn = link_frame_parse(in + n, len - (size_t)n, &body, &body_len);
+		if (fn == UM_ERR_TRUNCATED)
+			return UM_OK;
+		if (fn < 0)
+			return (int)fn;
+		/* Frames are at least LINK_HS_MIN_FRAME (48) bytes: msg1 opens with e [32]. */
+		ret = UM_ERR_STATE;
+		if (p.has_puzzle) {
+			link_puzzle_bound(bound, hs->me->static_pub, body);
+			ret = puzzle_gate_check(hs->pz_gate, hs->pz_now_ms, p.seed, bound,
+			                        sizeof(bound), p.nonce, hs->pz_bits);
+		}
+		if (ret != UM_OK) {
+			hs->pz_result = p.has_puzzle ? LINK_HS_PZ_FAILED : LINK_HS_PZ_ASKED;
+			if ((ret = write_challenge(hs, out, cap, out_len)) != UM_OK)
+				return ret;
+			return UM_ERR_RATELIMIT;
+		}
+		hs->pz_result = LINK_HS_PZ_PASSED;
+	}
+	hs->pattern = p.pattern;
 	prologue_make(prologue, hs->pattern);
-	*consumed = LINK_PREAMBLE_LEN;
+	*consumed = (size_t)n;
 	return noise_hs_init(&hs->noise, noise_pattern_of(hs->pattern), false, prologue,
 	                     sizeof(prologue), hs->me->static_priv, NULL);
+}
+
+int
+link_hs_puzzle_bound(const struct link_hs *hs, const uint8_t *msg, size_t len,
+                     uint8_t bound[LINK_PUZZLE_BOUND_LEN])
+{
+	struct link_preamble p;
+	const uint8_t *body, *rs;
+	size_t body_len;
+	ssize_t n;
+
+	if (!hs->initiator || (rs = noise_hs_remote_static(&hs->noise)) == NULL)
+		return UM_ERR_STATE;
+	if ((n = link_preamble_parse(msg, len, &p)) < 0 || p.has_puzzle ||
+	    link_frame_parse(msg + n, len - (size_t)n, &body, &body_len) < 0)
+		return UM_ERR_MALFORMED;
+	link_puzzle_bound(bound, rs, body);
+	return UM_OK;
+}
+
+int
+link_hs_add_puzzle(uint8_t *msg, size_t len, size_t cap, const uint8_t seed[PUZZLE_SEED_LEN],
+                   const uint8_t nonce[PUZZLE_NONCE_LEN], size_t *new_len)
+{
+	struct link_preamble p;
+	struct wire_wr w;
+	ssize_t n;
+	int ret;
+
+	*new_len = 0;
+	if ((n = link_preamble_parse(msg, len, &p)) < 0 || p.has_puzzle)
+		return UM_ERR_MALFORMED;
+	if (cap < len + PUZZLE_SEED_LEN + PUZZLE_NONCE_LEN)
+		return UM_ERR_TOO_LARGE;
+	memmove(msg + LINK_PREAMBLE_PUZZLE_LEN, msg + n, len - (size_t)n);
+	p.has_puzzle = true;
+	memcpy(p.seed, seed, PUZZLE_SEED_LEN);
+	memcpy(p.nonce, nonce, PUZZLE_NONCE_LEN);
+	wire_wr_init(&w, msg, LINK_PREAMBLE_PUZZLE_LEN);
+	if ((ret = link_preamble_encode(&p, &w)) != UM_OK)
+		return ret;
+	*new_len = len - (size_t)n + LINK_PREAMBLE_PUZZLE_LEN;
+	return UM_OK;
 }
 
 int
@@ -245,10 +340,28 @@ link_hs_input(struct link_hs *hs, const uint8_t *in, size_t len, size_t *consume
 	if (hs->failed || link_hs_is_done(hs))
 		return UM_ERR_STATE;
 	if (!hs->initiator && hs->pattern == 0) {
-		if ((ret = read_preamble(hs, in, len, &pre)) != UM_OK)
-			goto fail;
+		if ((ret = read_preamble(hs, in, len, &pre, out, cap, out_len)) != UM_OK) {
+			hs->failed = true;
+			if (ret != UM_ERR_RATELIMIT)
+				*out_len = 0;
+			return ret; /* the challenge (RATELIMIT) stays in out */
+		}
 		if (pre == 0)
 			return UM_OK;
+	}
+	if (hs->initiator && hs->step == 1 && len > 0 && in[0] == LINK_CHALLENGE_TAG) {
+		/* The responder asks a puzzle instead of msg2 (a frame never starts with 0xff). */
+		n = link_challenge_parse(in, len, &hs->challenge);
+		if (n == UM_ERR_TRUNCATED)
+			return UM_OK;
+		if (n < 0) {
+			ret = UM_ERR_PROTOCOL;
+			goto fail;
+		}
+		hs->challenged = true;
+		*consumed = (size_t)n;
+		ret = UM_ERR_RATELIMIT;
+		goto fail;
 	}
 	n = link_frame_parse(in + pre, len - pre, &body, &body_len);
 	if (n == UM_ERR_TRUNCATED) {

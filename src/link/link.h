@@ -32,6 +32,8 @@
 struct link_mgr;
 struct link;
 
+enum { LINK_PUZZLE_CAP_DEFAULT = 20 };
+
 enum link_close_reason {
 	LINK_CLOSE_LOCAL = 0,    /* closed by us on request */
 	LINK_CLOSE_PEER,         /* the peer closed cleanly (LINK_CLOSE cell) */
@@ -48,6 +50,8 @@ enum link_close_reason {
 	LINK_CLOSE_UNKNOWN_PEER, /* accept = known and the initiator is not a configured peer */
 	LINK_CLOSE_SHUTDOWN,     /* the node is shutting down */
 	LINK_CLOSE_NONCE,        /* record counter exhausted: re-handshake */
+	LINK_CLOSE_PUZZLE,       /* we asked a puzzle (inbound), or the one we were asked is over
+	                          * our cap or was asked again (outbound) */
 };
 
 const char *link_close_reason_str(int reason);
@@ -82,6 +86,12 @@ struct link_callbacks {
 	bool (*admit)(void *arg, const struct sockaddr_storage *peer);
 	/* An admitted inbound connection left the handshake (it opened or closed). May be NULL. */
 	void (*admit_done)(void *arg, const struct sockaddr_storage *peer);
+	/* Client puzzles (PROTOCOL.md 2.2). puzzle_bits: the difficulty to ask of an inbound
+	 * handshake now (0: none; read when its msg1 arrives). puzzle_cap: the most bits an
+	 * outbound link solves when its responder asks (over it: the link fails). Either may be
+	 * NULL: no puzzles asked; LINK_PUZZLE_CAP_DEFAULT. */
+	unsigned (*puzzle_bits)(void *arg);
+	unsigned (*puzzle_cap)(void *arg);
 	void *arg;
 };
 
@@ -201,6 +211,17 @@ struct link_mgr_stats {
 	uint64_t auth_failures; /* records that failed authentication */
 	uint64_t protocol_errors;
 	uint64_t cert_cache_hits;
+	/* Puzzles we ask (responder): handshakes whose solution passed; challenged without a
+	 * solution; challenged after a bad one (stale seed, too few bits, replayed). A
+	 * challenged handshake does no public-key work. */
+	uint64_t puzzles_passed;
+	uint64_t puzzles_asked;
+	uint64_t puzzles_failed;
+	/* Puzzles we were asked (initiator): solved (and redialled), refused (over the cap or
+	 * asked again too often), and the milliseconds spent solving. */
+	uint64_t puzzles_solved;
+	uint64_t puzzles_refused;
+	uint64_t puzzle_solve_ms;
 };
 
 typedef void link_info_fn(void *arg, const struct link_info *info);

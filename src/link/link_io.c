@@ -38,6 +38,7 @@ static const char *const reason_names[] = {
 	[LINK_CLOSE_UNKNOWN_PEER] = "unknown peer",
 	[LINK_CLOSE_SHUTDOWN] = "shutting down",
 	[LINK_CLOSE_NONCE] = "record counter exhausted",
+	[LINK_CLOSE_PUZZLE] = "puzzle asked",
 };
 
 const char *
@@ -117,7 +118,7 @@ link_free_(struct link *l)
 	buf_clear(&l->hs_in);
 	hash_sha256_abort(&l->test_tx.sha);
 	hash_sha256_abort(&l->test_rx.sha);
-	um_memzero(l, sizeof(*l));
+	um_memzero(l, sizeof(*l)); /* the puzzle's first flight too */
 	free(l);
 }
 
@@ -585,6 +586,135 @@ handshake_done(struct link *l)
 	mgr_link_opened_(l->mgr, l);
 }
 
+/* ---- puzzles (PROTOCOL.md 2.2) ------------------------------------------------------- */
+
+static int dial(struct link *l);
+
+/* Responder: msg1 came without a valid solution. Send the challenge and close: no DH done. */
+static void
+responder_challenge(struct link *l, const uint8_t *out, size_t out_len)
+{
+	struct link_mgr *m = l->mgr;
+
+	if (l->hs.pz_result == LINK_HS_PZ_FAILED)
+		m->st.puzzles_failed++;
+	else
+		m->st.puzzles_asked++;
+	log_ratelim(&m->rl_handshake, UM_LOG_INFO, LD_LINK,
+	            "link %llu: asking a %u-bit puzzle (%s)", (unsigned long long)l->id,
+	            l->hs.pz_bits,
+	            l->hs.pz_result == LINK_HS_PZ_FAILED ? "bad solution" : "no solution");
+	if (out_len > 0 && ev_tcp_write(l->tcp, out, out_len) == UM_OK) {
+		/* FIN after the challenge is flushed; the link goes when the peer closes or
+		 * the handshake timeout passes. Reading stays on to see the peer's FIN. */
+		l->state = LS_CLOSING;
+		l->close_reason = LINK_CLOSE_PUZZLE;
+		l->close_deadline_ms = now_ms(l) + UM_MIN((uint64_t)LINK_CLOSE_GRACE_MS,
+		                                          m->cfg.handshake_timeout_ms);
+		ev_tcp_shutdown(l->tcp);
+		/* The handshake is over for admission purposes. */
+		mgr_admit_done_(m, l);
+		return;
+	}
+	link_kill_(l, LINK_CLOSE_PUZZLE);
+}
+
+/* Initiator: the responder asked a puzzle. Solve it (bounded) and redial with the solution. */
+static void
+initiator_challenged(struct link *l)
+{
+	struct link_mgr *m = l->mgr;
+	unsigned cap = m->cb.puzzle_cap != NULL ? m->cb.puzzle_cap(m->cb.arg)
+	                                        : (unsigned)LINK_PUZZLE_CAP_DEFAULT;
+	uint8_t bound[PUZZLE_SEED_LEN + LINK_PUZZLE_BOUND_LEN];
+	uint8_t rs[X25519_KEY_LEN], expected[LINK_ID_LEN];
+	const uint8_t *k = noise_hs_remote_static(&l->hs.noise);
+	uint8_t pattern = l->hs.pattern;
+	bool check_id = l->hs.check_id;
+	unsigned bits = l->hs.challenge.bits;
+	int ret;
+
+	if (bits > UM_MIN(cap, (unsigned)PUZZLE_MAX_BITS) || l->pz.tries >= LINK_PUZZLE_MAX_TRIES ||
+	    k == NULL) {
+		m->st.puzzles_refused++;
+		m->st.handshakes_failed++;
+		log_ratelim(&m->rl_handshake, UM_LOG_NOTICE, LD_LINK,
+		            "link %llu: %s asks a %u-bit puzzle; refusing (%s)",
+		            (unsigned long long)l->id, log_safe_addr(l->addr_str), bits,
+		            l->pz.tries >= LINK_PUZZLE_MAX_TRIES ? "asked again after a solution"
+		                                                 : "over the network's cap");
+		link_kill_(l, LINK_CLOSE_PUZZLE);
+		return;
+	}
+	memcpy(rs, k, sizeof(rs));
+	memcpy(expected, l->hs.expected_id, sizeof(expected));
+	memcpy(l->pz.seed, l->hs.challenge.seed, PUZZLE_SEED_LEN);
+	l->pz.tries++;
+	/* The challenge ended this connection: a new one carries a fresh msg1 and the solution
+	 * bound to its ephemeral key. */
+	ev_tcp_close(l->tcp);
+	l->tcp = NULL;
+	l->state = LS_CONNECTING;
+	buf_clear(&l->hs_in);
+	link_hs_clear(&l->hs);
+	memcpy(bound, l->pz.seed, PUZZLE_SEED_LEN);
+	if ((ret = link_hs_init_initiator(&l->hs, pattern,
+	                                  pattern == LINK_PATTERN_XK ? m->me : NULL, rs,
+	                                  check_id ? expected : NULL, &m->cert_cache)) != UM_OK ||
+	    (ret = link_hs_start(&l->hs, l->pz.first, sizeof(l->pz.first), &l->pz.first_len)) !=
+	            UM_OK ||
+	    (ret = link_hs_puzzle_bound(&l->hs, l->pz.first, l->pz.first_len,
+	                                bound + PUZZLE_SEED_LEN)) != UM_OK ||
+	    (ret = puzzle_solver_init(&l->pz.solver, bound, sizeof(bound), bits)) != UM_OK) {
+		handshake_failed(l, ret);
+		return;
+	}
+	log_info(LD_LINK, "link %llu: solving a %u-bit puzzle for %s", (unsigned long long)l->id,
+	         bits, log_safe_addr(l->addr_str));
+	l->pz.solving = true;
+	l->pz.start_ns = um_mono_ns();
+	ev_defer_schedule(m->solve);
+}
+
+static void
+puzzle_asked(struct link *l, const uint8_t *out, size_t out_len)
+{
+	if (l->inbound)
+		responder_challenge(l, out, out_len);
+	else if (l->hs.challenged)
+		initiator_challenged(l);
+	else
+		handshake_failed(l, UM_ERR_RATELIMIT);
+}
+
+uint64_t
+link_puzzle_step_(struct link *l, uint64_t budget)
+{
+	struct link_mgr *m = l->mgr;
+	uint64_t before = l->pz.solver.tries;
+	size_t n = 0;
+	int ret;
+
+	if (!l->pz.solving || l->state != LS_CONNECTING)
+		return 0;
+	if (!puzzle_solver_run(&l->pz.solver, budget))
+		return l->pz.solver.tries - before;
+	l->pz.solving = false;
+	m->st.puzzles_solved++;
+	m->st.puzzle_solve_ms += (um_mono_ns() - l->pz.start_ns) / 1000000;
+	if ((ret = link_hs_add_puzzle(l->pz.first, l->pz.first_len, sizeof(l->pz.first), l->pz.seed,
+	                              l->pz.solver.nonce, &n)) != UM_OK) {
+		handshake_failed(l, ret);
+		return l->pz.solver.tries - before;
+	}
+	l->pz.first_len = n;
+	log_info(LD_LINK, "link %llu: puzzle solved (%llu hashes); redialling",
+	         (unsigned long long)l->id, (unsigned long long)l->pz.solver.tries);
+	if (dial(l) != UM_OK)
+		link_kill_(l, LINK_CLOSE_NET);
+	return l->pz.solver.tries - before;
+}
+
 static void
 handshake_input(struct link *l, const uint8_t *data, size_t len)
 {
@@ -605,8 +735,24 @@ handshake_input(struct link *l, const uint8_t *data, size_t len)
 		}
 		data += take;
 		len -= take;
+		if (l->inbound && l->hs.pattern == 0) {
+			struct link_mgr *m = l->mgr;
+
+			l->hs.pz_gate = m->gate;
+			l->hs.pz_bits =
+			        m->cb.puzzle_bits != NULL ? m->cb.puzzle_bits(m->cb.arg) : 0;
+			l->hs.pz_now_ms = now_ms(l);
+		}
 		ret = link_hs_input(&l->hs, buf_data(&l->hs_in), buf_len(&l->hs_in), &consumed, out,
 		                    sizeof(out), &out_len, um_wall_s());
+		if (ret == UM_ERR_RATELIMIT) {
+			puzzle_asked(l, out, out_len);
+			return;
+		}
+		if (l->hs.pz_result == LINK_HS_PZ_PASSED) {
+			l->mgr->st.puzzles_passed++;
+			l->hs.pz_result = LINK_HS_PZ_NONE; /* counted once */
+		}
 		if (ret != UM_OK) {
 			handshake_failed(l, ret);
 			return;
@@ -654,7 +800,10 @@ on_read(void *arg, const uint8_t *data, size_t len)
 		break;
 	case LS_OPEN:
 	case LS_CLOSING:
-		process_records(l, data, len);
+		/* A link that never opened (we sent a puzzle challenge) has no records: what the
+		 * peer sends until it closes is dropped. */
+		if (l->open_ms != 0)
+			process_records(l, data, len);
 		break;
 	default:
 		break;
@@ -711,6 +860,15 @@ on_connect(void *arg, int status)
 	 * lone record (a SENDME, a CREATED2) back until the peer's delayed ACK. */
 	if (ev_tcp_set_nodelay(l->tcp, true) != UM_OK)
 		log_debug(LD_LINK, "link %llu: no TCP_NODELAY", (unsigned long long)l->id);
+	if (l->pz.first_len > 0) {
+		/* A redial with a puzzle solution: msg1 was made before solving. */
+		ret = ev_tcp_write(l->tcp, l->pz.first, l->pz.first_len);
+		um_memzero(l->pz.first, sizeof(l->pz.first));
+		l->pz.first_len = 0;
+		if (ret != UM_OK || ev_tcp_read_start(l->tcp) != UM_OK)
+			link_kill_(l, LINK_CLOSE_NET);
+		return;
+	}
 	if ((ret = link_hs_start(&l->hs, out, sizeof(out), &out_len)) != UM_OK) {
 		handshake_failed(l, ret);
 		return;
@@ -748,15 +906,26 @@ link_start_outbound_(struct link *l, uint8_t pattern, const uint8_t *expected_id
                      const uint8_t rs[X25519_KEY_LEN], const struct sockaddr_storage *sa)
 {
 	struct link_mgr *m = l->mgr;
-	const struct sockaddr_storage *src;
 	int ret;
 
 	if ((ret = link_hs_init_initiator(&l->hs, pattern,
 	                                  pattern == LINK_PATTERN_XK ? m->me : NULL, rs,
 	                                  expected_id, &m->cert_cache)) != UM_OK)
 		return ret;
-	src = sa->ss_family == AF_INET ? &m->cfg.outbound4 : &m->cfg.outbound6;
-	if ((ret = ev_tcp_connect_from(m->loop, (const struct sockaddr *)sa,
+	l->addr = *sa;
+	return dial(l);
+}
+
+/* Connect l to its address (first dial, or a redial with a puzzle solution). */
+static int
+dial(struct link *l)
+{
+	struct link_mgr *m = l->mgr;
+	const struct sockaddr_storage *src;
+	int ret;
+
+	src = l->addr.ss_family == AF_INET ? &m->cfg.outbound4 : &m->cfg.outbound6;
+	if ((ret = ev_tcp_connect_from(m->loop, (const struct sockaddr *)&l->addr,
 	                               src->ss_family != 0 ? (const struct sockaddr *)src : NULL,
 	                               &link_tcp_ops, l, &l->tcp)) != UM_OK)
 		return ret;

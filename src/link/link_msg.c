@@ -97,3 +97,97 @@ link_frame_parse(const uint8_t *in, size_t len, const uint8_t **body, size_t *bo
 	*body_len = n;
 	return (ssize_t)r.off;
 }
+
+ssize_t
+link_preamble_parse(const uint8_t *in, size_t len, struct link_preamble *out)
+{
+	struct wire_rd r;
+	struct link_preamble p;
+	uint8_t pat;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	wire_rd_init(&r, in, len);
+	if ((ret = wire_get_u8(&r, &p.version)) != UM_OK)
+		return ret;
+	if (p.version != LINK_VERSION)
+		return UM_ERR_MALFORMED;
+	if ((ret = wire_get_u8(&r, &pat)) != UM_OK)
+		return ret;
+	p.has_puzzle = (pat & LINK_PATTERN_F_PUZZLE) != 0;
+	p.pattern = (uint8_t)(pat & ~LINK_PATTERN_F_PUZZLE);
+	if (p.pattern != LINK_PATTERN_NK && p.pattern != LINK_PATTERN_XK)
+		return UM_ERR_MALFORMED;
+	if (p.has_puzzle && ((ret = wire_get_bytes(&r, p.seed, PUZZLE_SEED_LEN)) != UM_OK ||
+	                     (ret = wire_get_bytes(&r, p.nonce, PUZZLE_NONCE_LEN)) != UM_OK))
+		return ret;
+	*out = p;
+	return (ssize_t)r.off;
+}
+
+int
+link_preamble_encode(const struct link_preamble *p, struct wire_wr *w)
+{
+	int ret;
+
+	if ((p->pattern != LINK_PATTERN_NK && p->pattern != LINK_PATTERN_XK) ||
+	    p->version != LINK_VERSION)
+		return UM_ERR_INVALID;
+	if ((ret = wire_put_u8(w, p->version)) != UM_OK ||
+	    (ret = wire_put_u8(w, (uint8_t)(p->pattern |
+	                                    (p->has_puzzle ? LINK_PATTERN_F_PUZZLE : 0)))) != UM_OK)
+		return ret;
+	if (p->has_puzzle && ((ret = wire_put_bytes(w, p->seed, PUZZLE_SEED_LEN)) != UM_OK ||
+	                      (ret = wire_put_bytes(w, p->nonce, PUZZLE_NONCE_LEN)) != UM_OK))
+		return ret;
+	return UM_OK;
+}
+
+ssize_t
+link_challenge_parse(const uint8_t *in, size_t len, struct link_challenge *out)
+{
+	struct wire_rd r;
+	struct link_challenge c;
+	uint8_t tag, kind;
+	int ret;
+
+	wire_rd_init(&r, in, len);
+	if ((ret = wire_get_u8(&r, &tag)) != UM_OK)
+		return ret;
+	if (tag != LINK_CHALLENGE_TAG)
+		return UM_ERR_MALFORMED;
+	if ((ret = wire_get_u8(&r, &kind)) != UM_OK)
+		return ret;
+	if (kind != LINK_CHALLENGE_PUZZLE)
+		return UM_ERR_MALFORMED;
+	if ((ret = wire_get_u8(&r, &c.bits)) != UM_OK)
+		return ret;
+	if (c.bits < 1 || c.bits > PUZZLE_MAX_BITS)
+		return UM_ERR_MALFORMED;
+	if ((ret = wire_get_bytes(&r, c.seed, PUZZLE_SEED_LEN)) != UM_OK)
+		return ret;
+	*out = c;
+	return (ssize_t)r.off;
+}
+
+int
+link_challenge_encode(const struct link_challenge *c, struct wire_wr *w)
+{
+	int ret;
+
+	if (c->bits < 1 || c->bits > PUZZLE_MAX_BITS)
+		return UM_ERR_INVALID;
+	if ((ret = wire_put_u8(w, LINK_CHALLENGE_TAG)) != UM_OK ||
+	    (ret = wire_put_u8(w, LINK_CHALLENGE_PUZZLE)) != UM_OK ||
+	    (ret = wire_put_u8(w, c->bits)) != UM_OK)
+		return ret;
+	return wire_put_bytes(w, c->seed, PUZZLE_SEED_LEN);
+}
+
+void
+link_puzzle_bound(uint8_t out[LINK_PUZZLE_BOUND_LEN], const uint8_t responder_key[32],
+                  const uint8_t ephemeral[32])
+{
+	memcpy(out, responder_key, 32);
+	memcpy(out + 32, ephemeral, 32);
+}

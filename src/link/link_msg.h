@@ -3,7 +3,11 @@
  * Link handshake wire formats (docs/protocol/link.md):
  *
  *   initiator -> responder: version [1] = 1 | pattern [1] (1 = NK, 2 = XK) | frame(msg1)
+ *                           or, with a puzzle solution (pattern | 0x80):
+ *                           version [1] | pattern|0x80 [1] | seed [16] | nonce [8] | frame(msg1)
  *   responder -> initiator: frame(msg2)
+ *                           or, when it asks a puzzle instead (then closes):
+ *                           0xFF | 'P' | bits [1] (1..32) | seed [16]      (19 bytes, fixed)
  *   initiator -> responder: frame(msg3)                       (XK only)
  *   frame(m) = len [2, big-endian, 48..LINK_HS_MAX_FRAME] | m  (a Noise handshake message)
  *
@@ -27,6 +31,7 @@
 
 #include "lib/compiler.h"
 #include "lib/wire.h"
+#include "crypto/puzzle.h"
 
 enum link_msg_limits {
 	LINK_VERSION = 1,
@@ -40,7 +45,48 @@ enum link_msg_limits {
 	LINK_CERT_SIG_LEN = 64,
 	LINK_ID_LEN = 32,
 	HELLO_F_IDENTITY = 0x01,
+	LINK_PATTERN_F_PUZZLE = 0x80, /* a puzzle solution follows the pattern byte */
+	LINK_PREAMBLE_PUZZLE_LEN = LINK_PREAMBLE_LEN + PUZZLE_SEED_LEN + PUZZLE_NONCE_LEN,
+	LINK_CHALLENGE_TAG = 0xff, /* never the first byte of a frame (lengths are <= 1024) */
+	LINK_CHALLENGE_PUZZLE = 'P',
+	LINK_CHALLENGE_LEN = 3 + PUZZLE_SEED_LEN,
+	LINK_PUZZLE_BOUND_LEN = 32 + 32, /* responder link key | msg1's ephemeral key */
 };
+
+/* The initiator's preamble (the bytes before frame(msg1)). */
+struct link_preamble {
+	uint8_t version; /* LINK_VERSION */
+	uint8_t pattern; /* LINK_PATTERN_NK or LINK_PATTERN_XK (the flag bit removed) */
+	bool has_puzzle;
+	uint8_t seed[PUZZLE_SEED_LEN];
+	uint8_t nonce[PUZZLE_NONCE_LEN];
+};
+
+/*
+ * Parse a preamble: bytes consumed (2, or 26 with a solution), UM_ERR_TRUNCATED, or
+ * UM_ERR_MALFORMED for another version, a pattern other than NK/XK or a flag bit other than
+ * LINK_PATTERN_F_PUZZLE.
+ */
+ssize_t link_preamble_parse(const uint8_t *in, size_t len,
+                            struct link_preamble *out) UM_WARN_UNUSED;
+int link_preamble_encode(const struct link_preamble *p, struct wire_wr *w) UM_WARN_UNUSED;
+
+/* A responder's puzzle challenge. */
+struct link_challenge {
+	uint8_t bits; /* 1..PUZZLE_MAX_BITS */
+	uint8_t seed[PUZZLE_SEED_LEN];
+};
+
+/* Parse a challenge (exactly LINK_CHALLENGE_LEN bytes used): UM_ERR_TRUNCATED, or
+ * UM_ERR_MALFORMED for a bad tag or kind, or bits 0 or over PUZZLE_MAX_BITS. */
+ssize_t link_challenge_parse(const uint8_t *in, size_t len,
+                             struct link_challenge *out) UM_WARN_UNUSED;
+int link_challenge_encode(const struct link_challenge *c, struct wire_wr *w) UM_WARN_UNUSED;
+
+/* What a link puzzle solution is bound to, after the seed: the responder's link key and the
+ * ephemeral key that opens msg1 (its first 32 bytes). */
+void link_puzzle_bound(uint8_t out[LINK_PUZZLE_BOUND_LEN], const uint8_t responder_key[32],
+                       const uint8_t ephemeral[32]);
 
 struct link_hello {
 	uint8_t version;

@@ -29,6 +29,20 @@ enum link_limits {
 	LINK_TICK_MIN_MS = 10,      /* at least */
 	LINK_SILENCE_FACTOR = 3,
 	LINK_BACKOFF_MAX_MS = 600000,
+	LINK_PUZZLE_MAX_TRIES = 2,               /* challenges one outbound link answers */
+	LINK_PUZZLE_STEP_TRIES = 1 << 14,        /* hashes per loop iteration, all links together */
+	LINK_PUZZLE_FIRST_MAX = LINK_HS_OUT_MAX, /* a first flight with a solution */
+};
+
+/* An outbound link solving the puzzle its responder asked (PROTOCOL.md 2.2). */
+struct link_puzzle {
+	bool solving; /* the solver runs (from the manager's defer); the link has no socket */
+	uint8_t tries;
+	uint64_t start_ns;
+	struct puzzle_solver solver;
+	uint8_t seed[PUZZLE_SEED_LEN];
+	uint8_t first[LINK_PUZZLE_FIRST_MAX]; /* the first flight to send once connected */
+	size_t first_len;
 };
 
 struct link_test {
@@ -69,6 +83,7 @@ struct link {
 	bool read_paused; /* by backpressure */
 	uint64_t cells_tx, cells_rx;
 	struct link_test test_tx, test_rx;
+	struct link_puzzle pz;
 };
 
 struct link_peer {
@@ -97,7 +112,9 @@ struct link_mgr {
 	struct list_node listeners;
 	struct ev_timer *tick;
 	struct ev_timer *reap;
-	struct ev_defer *pump; /* resumes link tests that used up their budget */
+	struct ev_defer *pump;    /* resumes link tests that used up their budget */
+	struct ev_defer *solve;   /* runs the puzzle solvers of outbound links */
+	struct puzzle_gate *gate; /* seeds and replay cache of the puzzles we ask */
 	uint64_t next_id;
 	bool shutting_down;
 	struct link_cert_cache cert_cache;
@@ -120,8 +137,13 @@ void link_free_(struct link *l);
 void link_kill_(struct link *l, int reason);
 void link_fill_info_(const struct link *l, uint64_t now_ms, struct link_info *info);
 void link_test_pump_(struct link *l);
+/* Run l's puzzle solver for at most budget hashes; returns the hashes used (0: not solving).
+ * Once solved, the link redials with the solution. */
+uint64_t link_puzzle_step_(struct link *l, uint64_t budget);
 void mgr_link_closed_(struct link_mgr *m, struct link *l);
 void mgr_link_opened_(struct link_mgr *m, struct link *l);
+/* The admitted handshake of l is over: tell whoever admitted it, once. */
+void mgr_admit_done_(struct link_mgr *m, struct link *l);
 bool mgr_is_known_peer_(const struct link_mgr *m, const uint8_t id[LINK_ID_LEN],
                         const uint8_t key[X25519_KEY_LEN]);
 

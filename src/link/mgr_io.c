@@ -57,6 +57,37 @@ pump_cb(void *arg)
 	}
 }
 
+/*
+ * Run the puzzle solvers of outbound links that were asked one, LINK_PUZZLE_STEP_TRIES hashes
+ * per loop iteration in all (a few milliseconds), so the loop keeps serving every other link
+ * while a client solves. A solved link redials from inside its step.
+ */
+static void
+solve_cb(void *arg)
+{
+	struct link_mgr *m = arg;
+	struct list_node *n, *next;
+	uint64_t budget = LINK_PUZZLE_STEP_TRIES;
+	bool more = false;
+
+	for (n = m->links.next; n != &m->links; n = links_next(m, next)) {
+		struct link *l = list_entry(n, struct link, node);
+
+		next = n->next;
+		if (!l->pz.solving)
+			continue;
+		if (budget == 0) {
+			more = true;
+			break;
+		}
+		budget -= UM_MIN(budget, link_puzzle_step_(l, budget));
+		if (l->pz.solving)
+			more = true;
+	}
+	if (more)
+		ev_defer_schedule(m->solve);
+}
+
 static void
 connect_peer(struct link_mgr *m, struct link_peer *p, uint64_t now)
 {
@@ -135,6 +166,8 @@ link_mgr_new(struct ev_loop *loop, const struct link_identity *me,
 	m->tick = ev_timer_new(loop, tick_cb, m);
 	m->reap = ev_timer_new(loop, reap_cb, m);
 	m->pump = ev_defer_new(loop, pump_cb, m);
+	m->solve = ev_defer_new(loop, solve_cb, m);
+	m->gate = puzzle_gate_new();
 	ev_timer_start(m->tick, tick_interval_ms(cfg), tick_interval_ms(cfg));
 	return m;
 }
@@ -178,6 +211,8 @@ link_mgr_free_(struct link_mgr *m)
 	ev_timer_free(m->tick);
 	ev_timer_free(m->reap);
 	ev_defer_free(m->pump);
+	ev_defer_free(m->solve);
+	puzzle_gate_free(m->gate);
 	um_memzero(m, sizeof(*m));
 	free(m);
 }
@@ -282,9 +317,8 @@ on_accept(void *arg, struct ev_tcp *conn, const struct sockaddr_storage *peer)
 	link_start_inbound_(l);
 }
 
-/* The admitted handshake of l is over: tell whoever admitted it, once. */
-static void
-admit_done(struct link_mgr *m, struct link *l)
+void
+mgr_admit_done_(struct link_mgr *m, struct link *l)
 {
 	if (!l->admitted)
 		return;
@@ -468,7 +502,7 @@ void
 mgr_link_opened_(struct link_mgr *m, struct link *l)
 {
 	m->st.handshakes_ok++;
-	admit_done(m, l);
+	mgr_admit_done_(m, l);
 	if (l->peer != NULL)
 		l->peer->backoff_ms = m->cfg.reconnect_ms;
 	log_info(LD_LINK, "link %llu: open (%s %s, handshake %llu us)", (unsigned long long)l->id,
@@ -484,7 +518,7 @@ mgr_link_closed_(struct link_mgr *m, struct link *l)
 {
 	bool was_open = l->open_ms != 0;
 
-	admit_done(m, l);
+	mgr_admit_done_(m, l);
 	if (l->peer != NULL) {
 		l->peer->link = NULL;
 		if (was_open)

@@ -25,8 +25,6 @@ enum {
 	MILLI = 1000,
 };
 
-static const char PUZZLE_LABEL[] = "umbra-puzzle-v1";
-
 struct src {
 	struct src *next;     /* hash chain */
 	struct list_node lru; /* a->lru, most recently seen first */
@@ -368,6 +366,31 @@ abuse_check(struct abuse *a, enum abuse_kind kind, int family, const uint8_t *ad
 	return ABUSE_OK;
 }
 
+bool
+abuse_under_load(struct abuse *a, enum abuse_kind kind, int family, const uint8_t *addr,
+                 uint64_t now_ms)
+{
+	const struct abuse_bucket_config *b;
+	struct src *s;
+	uint64_t cap, tokens;
+
+	if ((unsigned)kind >= ABUSE_KINDS || (s = get(a, family, addr, now_ms, false)) == NULL)
+		return false;
+	if (s->banned_until_ms > now_ms)
+		return true;
+	b = &a->cfg.bucket[kind];
+	cap = (uint64_t)b->burst * MILLI;
+	tokens = s->tokens_m[kind];
+	if (now_ms > s->refill_ms[kind]) {
+		uint64_t dt = now_ms - s->refill_ms[kind];
+
+		tokens = dt >= cap || tokens + dt * b->rate_per_s >= cap
+		                 ? cap
+		                 : tokens + dt * b->rate_per_s;
+	}
+	return tokens * 2 < cap;
+}
+
 void
 abuse_handshake_end(struct abuse *a, int family, const uint8_t *addr)
 {
@@ -386,55 +409,6 @@ abuse_puzzle_bits(struct abuse *a, uint64_t now_ms)
 {
 	puzzle_adapt(a, now_ms);
 	return a->bits;
-}
-
-static bool
-leading_zero_bits(const uint8_t *h, size_t len, unsigned bits)
-{
-	size_t full = bits / 8;
-
-	if (full > len || (full == len && bits % 8 != 0))
-		return false;
-	for (size_t i = 0; i < full; i++) {
-		if (h[i] != 0)
-			return false;
-	}
-	return bits % 8 == 0 || (h[full] >> (8 - bits % 8)) == 0;
-}
-
-bool
-abuse_puzzle_ok(const uint8_t challenge[ABUSE_PUZZLE_CHALLENGE_LEN],
-                const uint8_t nonce[ABUSE_PUZZLE_NONCE_LEN], unsigned bits)
-{
-	uint8_t in[sizeof(PUZZLE_LABEL) - 1 + ABUSE_PUZZLE_CHALLENGE_LEN + ABUSE_PUZZLE_NONCE_LEN];
-	uint8_t h[BLAKE2B_256_LEN];
-
-	if (bits == 0)
-		return true;
-	if (bits > ABUSE_PUZZLE_MAX_BITS)
-		return false;
-	memcpy(in, PUZZLE_LABEL, sizeof(PUZZLE_LABEL) - 1);
-	memcpy(in + sizeof(PUZZLE_LABEL) - 1, challenge, ABUSE_PUZZLE_CHALLENGE_LEN);
-	memcpy(in + sizeof(PUZZLE_LABEL) - 1 + ABUSE_PUZZLE_CHALLENGE_LEN, nonce,
-	       ABUSE_PUZZLE_NONCE_LEN);
-	hash_blake2b(h, sizeof(h), in, sizeof(in), NULL, 0);
-	return leading_zero_bits(h, sizeof(h), bits);
-}
-
-int
-abuse_puzzle_solve(const uint8_t challenge[ABUSE_PUZZLE_CHALLENGE_LEN], unsigned bits,
-                   uint8_t nonce[ABUSE_PUZZLE_NONCE_LEN])
-{
-	if (bits > ABUSE_PUZZLE_MAX_BITS)
-		return UM_ERR_INVALID;
-	/* A random start, then counting: two clients never walk the same nonces. */
-	rand_bytes(nonce, ABUSE_PUZZLE_NONCE_LEN);
-	for (;;) {
-		if (abuse_puzzle_ok(challenge, nonce, bits))
-			return UM_OK;
-		for (size_t i = 0; i < ABUSE_PUZZLE_NONCE_LEN && ++nonce[i] == 0; i++)
-			;
-	}
 }
 
 void

@@ -38,8 +38,6 @@
 enum abuse_limits {
 	ABUSE_ADDR_MAX = 16,        /* an IPv6 address */
 	ABUSE_PUZZLE_MAX_BITS = 24, /* ~16 M hashes: seconds of a client's CPU */
-	ABUSE_PUZZLE_CHALLENGE_LEN = 32,
-	ABUSE_PUZZLE_NONCE_LEN = 16,
 	ABUSE_MAX_SOURCES_MAX = 1 << 20,
 };
 
@@ -97,23 +95,21 @@ void abuse_free_(struct abuse *a);
  */
 enum abuse_verdict abuse_check(struct abuse *a, enum abuse_kind kind, int family,
                                const uint8_t *addr, uint64_t now_ms);
+/*
+ * Whether the source at addr is "under load" for kind at now_ms: its bucket, refilled to now,
+ * holds less than half of its burst (it used more than half recently), or it is banned.
+ * Takes nothing and tracks no new source (an unknown source has a full bucket: false).
+ * The issuer asks a puzzle of such a source's token requests (PROTOCOL.md 17.4).
+ */
+bool abuse_under_load(struct abuse *a, enum abuse_kind kind, int family, const uint8_t *addr,
+                      uint64_t now_ms);
 /* A handshake admitted by abuse_check() finished (either way). */
 void abuse_handshake_end(struct abuse *a, int family, const uint8_t *addr);
 
-/* The puzzle difficulty to ask of a new handshake at now_ms (adapts as described above). */
+/* The puzzle difficulty to ask of a new handshake at now_ms (adapts as described above). The
+ * puzzle itself (work function, seeds, replay cache) is crypto/puzzle.h; the link layer asks
+ * it (PROTOCOL.md 2.2). */
 unsigned abuse_puzzle_bits(struct abuse *a, uint64_t now_ms);
-
-/*
- * Whether nonce solves the puzzle for challenge at bits: BLAKE2b-256("umbra-puzzle-v1" |
- * challenge | nonce) starts with bits zero bits. One hash: cheap enough to check before any
- * public-key work. bits 0 always passes; bits over ABUSE_PUZZLE_MAX_BITS never does.
- */
-bool abuse_puzzle_ok(const uint8_t challenge[ABUSE_PUZZLE_CHALLENGE_LEN],
-                     const uint8_t nonce[ABUSE_PUZZLE_NONCE_LEN], unsigned bits);
-/* Find a nonce for abuse_puzzle_ok() (client side; ~2^bits hashes). UM_ERR_INVALID for bits
- * over the maximum. */
-int abuse_puzzle_solve(const uint8_t challenge[ABUSE_PUZZLE_CHALLENGE_LEN], unsigned bits,
-                       uint8_t nonce[ABUSE_PUZZLE_NONCE_LEN]) UM_WARN_UNUSED;
 
 struct abuse_stats {
 	size_t sources; /* tracked now */

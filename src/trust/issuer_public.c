@@ -13,6 +13,7 @@
 #include "lib/err.h"
 #include "lib/mem.h"
 #include "crypto/hash.h"
+#include "crypto/puzzle.h"
 
 static void
 reply_json(struct ev_http_resp *resp, int status, json_t *j)
@@ -91,13 +92,60 @@ identified_ok(struct issuer *is, struct issuer_creds *creds, const char *subject
 	return true;
 }
 
+/* The 429 that asks a puzzle: a fresh seed and the difficulty. */
+static void
+reply_puzzle(const struct issuer_public_ctx *c, uint64_t now_ms, struct ev_http_resp *resp)
+{
+	uint8_t seed[PUZZLE_SEED_LEN];
+	char b64[BASE64_LEN(PUZZLE_SEED_LEN)];
+
+	puzzle_gate_seed(c->gate, now_ms, seed);
+	if (enc_base64(b64, sizeof(b64), seed, sizeof(seed)) != UM_OK) {
+		reply_error(resp, 500, "internal");
+		return;
+	}
+	reply_json(resp, 429,
+	           json_pack("{s:s, s:s, s:I}", "error", "puzzle", "seed", b64, "bits",
+	                     (json_int_t)c->puzzle_bits));
+}
+
+/*
+ * Whether the request's puzzle solution (the "puzzle" member, may be NULL) passes, bound to
+ * hash (the digest of its blinded messages). Counts the outcome.
+ */
+static bool
+puzzle_passes(const struct issuer_public_ctx *c, json_t *pz, const uint8_t *hash, uint64_t now_ms)
+{
+	const char *seed_b64 = NULL, *nonce_b64 = NULL;
+	uint8_t seed[PUZZLE_SEED_LEN + 1], nonce[PUZZLE_NONCE_LEN + 1];
+	json_error_t jerr;
+	bool ok = false;
+
+	if (pz != NULL &&
+	    json_unpack_ex(pz, &jerr, JSON_STRICT, "{s:s, s:s}", "seed", &seed_b64, "nonce",
+	                   &nonce_b64) == 0 &&
+	    dec_base64(seed, sizeof(seed), seed_b64, strlen(seed_b64)) == PUZZLE_SEED_LEN &&
+	    dec_base64(nonce, sizeof(nonce), nonce_b64, strlen(nonce_b64)) == PUZZLE_NONCE_LEN)
+		ok = puzzle_gate_check(c->gate, now_ms, seed, hash, ISSUER_CREDS_HASH_LEN, nonce,
+		                       c->puzzle_bits) == UM_OK;
+	if (c->pz_stats != NULL) {
+		if (ok)
+			c->pz_stats->passed++;
+		else if (pz != NULL)
+			c->pz_stats->failed++;
+		else
+			c->pz_stats->asked++;
+	}
+	return ok;
+}
+
 static void
 issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const uint8_t *body,
       size_t len, uint64_t now_s, uint64_t now_ms, struct ev_http_resp *resp)
 {
 	static const uint8_t none[16];
 	json_error_t jerr;
-	json_t *j, *blinded, *v, *out = NULL;
+	json_t *j, *blinded, *v, *pz = NULL, *out = NULL;
 	json_int_t tier = 0, time_s = -1;
 	const char *subject = NULL, *sig_b64 = NULL;
 	uint8_t(*msgs)[BLINDRSA_MAX_LEN] = NULL, sig[BLINDRSA_MAX_LEN];
@@ -114,9 +162,9 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 		return;
 	}
 	j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (j == NULL || json_unpack_ex(j, &jerr, JSON_STRICT, "{s:I, s:o, s?s, s?I, s?s}", "tier",
-	                                &tier, "blinded", &blinded, "subject", &subject, "time",
-	                                &time_s, "sig", &sig_b64) != 0) {
+	if (j == NULL || json_unpack_ex(j, &jerr, JSON_STRICT, "{s:I, s:o, s?s, s?I, s?s, s?o}",
+	                                "tier", &tier, "blinded", &blinded, "subject", &subject,
+	                                "time", &time_s, "sig", &sig_b64, "puzzle", &pz) != 0) {
 		json_decref(j);
 		reply_error(resp, 400,
 		            "want {\"tier\": N, \"blinded\": [base64, ...]} (and for "
@@ -139,13 +187,6 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 		reply_error(resp, 400, "tier 1 is anonymous: no subject, time or sig");
 		return;
 	}
-	/* The limit applies before any RSA work. */
-	if (c->limit != NULL && abuse_check(c->limit, ABUSE_ISSUE, family != 0 ? family : AF_INET,
-	                                    family != 0 ? addr : none, now_ms) != ABUSE_OK) {
-		json_decref(j);
-		reply_error(resp, 429, "too many token requests from this address; try later");
-		return;
-	}
 	msgs = um_xcalloc(n, sizeof(*msgs));
 	hash_blake2b_init(&hs, NULL, 0, ISSUER_CREDS_HASH_LEN);
 	json_array_foreach(blinded, i, v)
@@ -162,6 +203,20 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 		hash_blake2b_update(&hs, msgs[i], mlen[i]);
 	}
 	hash_blake2b_final(&hs, hash, sizeof(hash));
+	/* The puzzle and the limit apply before any RSA work (decoding base64 and one hash is
+	 * all done so far). Under load, a tier-1 request must pay for itself first. */
+	if (tier == 1 && c->gate != NULL && c->puzzle_bits > 0 && c->limit != NULL &&
+	    abuse_under_load(c->limit, ABUSE_ISSUE, family != 0 ? family : AF_INET,
+	                     family != 0 ? addr : none, now_ms) &&
+	    !puzzle_passes(c, pz, hash, now_ms)) {
+		reply_puzzle(c, now_ms, resp);
+		goto out;
+	}
+	if (c->limit != NULL && abuse_check(c->limit, ABUSE_ISSUE, family != 0 ? family : AF_INET,
+	                                    family != 0 ? addr : none, now_ms) != ABUSE_OK) {
+		reply_error(resp, 429, "too many token requests from this address; try later");
+		goto out;
+	}
 	if (tier > 1 && !identified_ok(c->is, c->creds, subject, time_s, sig_b64, (uint8_t)tier,
 	                               hash, now_s, resp))
 		goto out;

@@ -6,6 +6,9 @@
  *   GET  /v1/revocations   the signed revocation feed (application/octet-stream)
  *   POST /v1/tokens        {"tier": 1, "blinded": ["<base64 blinded message>", ...]} (1..32)
  *                          -> 200 {"tier": 1, "epoch": E, "blind_sigs": ["<base64>", ...]}
+ *                          (optional "puzzle": {"seed": "<base64 16>", "nonce": "<base64 8>"})
+ *                          -> 429 {"error": "puzzle", "seed": "<base64 16>", "bits": N} when a
+ *                             solution is needed (source under load) and missing or bad
  *
  * Tier-1 tokens need no identity: the request is rate-limited per source address (trust/
  * abuse.h ABUSE_ISSUE; 429 over the rate, with Retry-After semantics left to the client's
@@ -24,6 +27,7 @@
 #include <stdint.h>
 
 #include "evloop/http.h"
+#include "crypto/puzzle.h"
 #include "trust/abuse.h"
 #include "trust/issuer.h"
 #include "trust/issuer_creds.h"
@@ -34,12 +38,25 @@ enum issuer_public_limits {
 	ISSUER_PUBLIC_MAX_BODY = 32 * 700 + 256, /* 32 base64 4096-bit messages and the rest */
 };
 
+/* Issuance puzzles (PROTOCOL.md 17.4), counted by issuer_public_handle(). */
+struct issuer_puzzle_stats {
+	uint64_t asked;  /* challenged: no solution */
+	uint64_t failed; /* challenged: a solution with a stale seed, too few bits or replayed */
+	uint64_t passed; /* a valid solution came with the request */
+};
+
 struct issuer_public_ctx {
 	struct issuer_keyring *keys; /* required */
 	struct abuse *limit;         /* per-source limit of issuance requests; NULL: none */
 	struct issuer *is;           /* subjects (effective tiers); NULL: tier 1 only */
 	struct issuer_creds *creds;  /* subject keys; NULL: tier 1 only */
 	uint32_t subject_quota;      /* tokens per subject per UTC day above tier 1; 0: none */
+	/* Puzzle under load: a tier-1 request from a source that used more than half of its
+	 * bucket (abuse_under_load()) must carry a solution at puzzle_bits, bound to the digest
+	 * of its blinded messages, checked before any RSA work. gate NULL or bits 0: never. */
+	struct puzzle_gate *gate;
+	unsigned puzzle_bits;
+	struct issuer_puzzle_stats *pz_stats; /* may be NULL */
 };
 
 /*

@@ -23,6 +23,7 @@ struct tokens_req {
 	size_t klen, n;
 	struct token t[TOKENS_PER_FETCH_MAX];
 	uint8_t inv[TOKENS_PER_FETCH_MAX][BLINDRSA_MAX_LEN];
+	uint8_t digest[ISSUER_CREDS_HASH_LEN]; /* of the blinded messages */
 };
 
 void
@@ -84,6 +85,7 @@ tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n,
 		r->n++;
 	}
 	hash_blake2b_final(&hs, hash, sizeof(hash));
+	memcpy(r->digest, hash, sizeof(r->digest));
 	{
 		json_t *obj = json_pack("{s:i, s:o}", "tier", (int)tier, "blinded", arr);
 
@@ -157,4 +159,63 @@ tokens_req_finish(struct tokens_req *r, const uint8_t *reply, size_t len, struct
 	um_memzero(enc, sizeof(enc));
 	json_decref(j);
 	return ret;
+}
+
+const uint8_t *
+tokens_req_digest(const struct tokens_req *r)
+{
+	return r->digest;
+}
+
+int
+tokens_puzzle_parse(const uint8_t *reply, size_t len, uint8_t seed[PUZZLE_SEED_LEN], unsigned *bits)
+{
+	uint8_t s[PUZZLE_SEED_LEN + 1];
+	const char *err = NULL, *seed_b64 = NULL;
+	json_int_t b = 0;
+	json_error_t jerr;
+	json_t *j;
+	int ret = UM_ERR_MALFORMED;
+
+	*bits = 0;
+	if (len > TOKENS_PUZZLE_REPLY_MAX)
+		return UM_ERR_MALFORMED;
+	j = json_loadb((const char *)reply, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL || json_unpack_ex(j, &jerr, 0, "{s:s}", "error", &err) != 0)
+		goto out;
+	if (strcmp(err, "puzzle") != 0) {
+		ret = UM_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (json_unpack_ex(j, &jerr, 0, "{s:s, s:I}", "seed", &seed_b64, "bits", &b) != 0 ||
+	    b < 1 || b > PUZZLE_MAX_BITS ||
+	    dec_base64(s, sizeof(s), seed_b64, strlen(seed_b64)) != PUZZLE_SEED_LEN)
+		goto out;
+	memcpy(seed, s, PUZZLE_SEED_LEN);
+	*bits = (unsigned)b;
+	ret = UM_OK;
+out:
+	json_decref(j);
+	return ret;
+}
+
+int
+tokens_body_add_puzzle(const char *body, const uint8_t seed[PUZZLE_SEED_LEN],
+                       const uint8_t nonce[PUZZLE_NONCE_LEN], char **out)
+{
+	char s64[BASE64_LEN(PUZZLE_SEED_LEN)], n64[BASE64_LEN(PUZZLE_NONCE_LEN)];
+	json_error_t jerr;
+	json_t *j;
+
+	*out = NULL;
+	j = json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(j) || enc_base64(s64, sizeof(s64), seed, PUZZLE_SEED_LEN) != UM_OK ||
+	    enc_base64(n64, sizeof(n64), nonce, PUZZLE_NONCE_LEN) != UM_OK) {
+		json_decref(j);
+		return UM_ERR_MALFORMED;
+	}
+	json_object_set_new(j, "puzzle", json_pack("{s:s, s:s}", "seed", s64, "nonce", n64));
+	*out = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return *out != NULL ? UM_OK : UM_ERR_NOMEM;
 }

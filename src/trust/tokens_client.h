@@ -15,6 +15,7 @@
 #include "lib/compiler.h"
 #include "lib/mem.h"
 #include "crypto/keys.h"
+#include "crypto/puzzle.h"
 #include "trust/issuer_doc.h"
 #include "trust/wallet.h"
 
@@ -54,5 +55,24 @@ void tokens_req_free_(struct tokens_req *r);
  */
 int tokens_req_finish(struct tokens_req *r, const uint8_t *reply, size_t len, struct wallet *w,
                       uint64_t now_s, size_t *added) UM_WARN_UNUSED;
+
+/* The digest of the request's blinded messages (ISSUER_CREDS_HASH_LEN = 32 bytes): what an
+ * issuance puzzle solution is bound to, after the seed (PROTOCOL.md 17.4). */
+const uint8_t *tokens_req_digest(const struct tokens_req *r);
+
+enum { TOKENS_PUZZLE_REPLY_MAX = 512 };
+
+/*
+ * Parse the issuer's puzzle challenge, the body of a 429: {"error": "puzzle", "seed":
+ * "<base64 of 16 bytes>", "bits": 1..32} (other members are ignored). UM_OK; UM_ERR_NOT_FOUND
+ * for JSON whose "error" is not "puzzle" (an ordinary refusal); UM_ERR_MALFORMED otherwise
+ * (not JSON, over TOKENS_PUZZLE_REPLY_MAX bytes, a bad seed or bits).
+ */
+int tokens_puzzle_parse(const uint8_t *reply, size_t len, uint8_t seed[PUZZLE_SEED_LEN],
+                        unsigned *bits) UM_WARN_UNUSED;
+/* A copy of the request body (JSON object text) with "puzzle": {"seed", "nonce"} set;
+ * *out is malloc'd (the caller frees it). UM_ERR_MALFORMED for a body that is not an object. */
+int tokens_body_add_puzzle(const char *body, const uint8_t seed[PUZZLE_SEED_LEN],
+                           const uint8_t nonce[PUZZLE_NONCE_LEN], char **out) UM_WARN_UNUSED;
 
 #endif /* UM_TRUST_TOKENS_CLIENT_H */

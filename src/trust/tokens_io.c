@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/time.h"
+#include "trust/issuer_creds.h"
 
 enum {
 	FETCH_TIMEOUT_MS = 20000,
@@ -34,6 +35,7 @@ fetch_end(struct tokens_io *t)
 	free(t->keys_doc);
 	t->keys_doc = NULL;
 	t->call = NULL;
+	t->pz_solving = false;
 }
 
 static void
@@ -51,14 +53,12 @@ fetch_fail(struct tokens_io *t, const char *fmt, ...)
 }
 
 static void on_tokens(void *arg, const struct ev_http_result *res);
+static void post_batch(struct tokens_io *t);
 
 /* Ask for the next batch (at most 32) with the fetch's key list. */
 static void
 next_batch(struct tokens_io *t)
 {
-	struct ev_http_request req;
-	struct ev_http_header h = { "Content-Type", "application/json" };
-	char url[TOKENS_IO_URL_MAX + 16];
 	size_t n = t->want - t->got;
 	int ret;
 
@@ -88,6 +88,19 @@ next_batch(struct tokens_io *t)
 		                                   : um_err_str(ret));
 		return;
 	}
+	t->pz_tries = 0;
+	post_batch(t);
+}
+
+/* POST the batch's body (t->body) to the issuer. */
+static void
+post_batch(struct tokens_io *t)
+{
+	struct ev_http_request req;
+	struct ev_http_header h = { "Content-Type", "application/json" };
+	char url[TOKENS_IO_URL_MAX + 16];
+	int ret;
+
 	snprintf(url, sizeof(url), "%s/v1/tokens", t->issuer_urls[0]);
 	memset(&req, 0, sizeof(req));
 	req.url = url;
@@ -102,6 +115,63 @@ next_batch(struct tokens_io *t)
 		fetch_fail(t, "cannot reach the issuer: %s", um_err_str(ret));
 }
 
+/* Solve from the defer, TOKENS_IO_PUZZLE_STEP hashes per loop iteration; then re-send. */
+static void
+puzzle_step(void *arg)
+{
+	struct tokens_io *t = arg;
+	char *body = NULL;
+
+	if (!t->pz_solving || t->req == NULL)
+		return;
+	if (!puzzle_solver_run(&t->pz, TOKENS_IO_PUZZLE_STEP)) {
+		ev_defer_schedule(t->pz_defer);
+		return;
+	}
+	t->pz_solving = false;
+	t->puzzles_solved++;
+	t->puzzle_solve_ms += (um_mono_ns() - t->pz_start_ns) / 1000000;
+	if (tokens_body_add_puzzle(t->body, t->pz_seed, t->pz.nonce, &body) != UM_OK) {
+		fetch_fail(t, "cannot add the puzzle solution to the request");
+		return;
+	}
+	free(t->body);
+	t->body = body;
+	post_batch(t);
+}
+
+/*
+ * A 429: when it asks a puzzle within our cap (and we have not answered this batch's
+ * challenges too often), start solving it and return true; else false (the refusal stands).
+ */
+static bool
+puzzle_start(struct tokens_io *t, const struct ev_http_result *res)
+{
+	uint8_t bound[PUZZLE_SEED_LEN + ISSUER_CREDS_HASH_LEN];
+	unsigned bits = 0, cap;
+
+	if (t->pz_defer == NULL || t->req == NULL ||
+	    tokens_puzzle_parse(res->body, res->body_len, t->pz_seed, &bits) != UM_OK)
+		return false;
+	cap = t->puzzle_cap != NULL ? t->puzzle_cap(t->puzzle_arg)
+	                            : (unsigned)TOKENS_IO_PUZZLE_CAP_DEFAULT;
+	if (bits > cap || t->pz_tries >= TOKENS_IO_PUZZLE_TRIES) {
+		fetch_fail(t, "the issuer asks a %u-bit puzzle (%s)", bits,
+		           bits > cap ? "over the network's cap" : "again after a solution");
+		return true;
+	}
+	memcpy(bound, t->pz_seed, PUZZLE_SEED_LEN);
+	memcpy(bound + PUZZLE_SEED_LEN, tokens_req_digest(t->req), ISSUER_CREDS_HASH_LEN);
+	if (puzzle_solver_init(&t->pz, bound, sizeof(bound), bits) != UM_OK)
+		return false;
+	t->pz_tries++;
+	t->pz_solving = true;
+	t->pz_start_ns = um_mono_ns();
+	log_info(LD_APP, "the issuer asks a %u-bit puzzle; solving it", bits);
+	ev_defer_schedule(t->pz_defer);
+	return true;
+}
+
 static void
 on_tokens(void *arg, const struct ev_http_result *res)
 {
@@ -114,6 +184,8 @@ on_tokens(void *arg, const struct ev_http_result *res)
 		fetch_fail(t, "issuer unreachable: %s", um_err_str(res->err));
 		return;
 	}
+	if (res->status == 429 && puzzle_start(t, res))
+		return;
 	if (res->status != 200) {
 		fetch_fail(t, "the issuer refused (HTTP %d): %.*s", res->status,
 		           (int)UM_MIN(res->body_len, (size_t)100), (const char *)res->body);
@@ -350,7 +422,10 @@ tokens_io_start(struct tokens_io *t, const struct config *c, struct ev_loop *loo
 	free(path);
 	if (ret != UM_OK)
 		return ret;
-	return wallet_open(t->store, &t->w, why, why_len);
+	if ((ret = wallet_open(t->store, &t->w, why, why_len)) != UM_OK)
+		return ret;
+	t->pz_defer = ev_defer_new(loop, puzzle_step, t);
+	return UM_OK;
 }
 
 void
@@ -358,6 +433,7 @@ tokens_io_clear(struct tokens_io *t)
 {
 	ev_http_call_cancel(t->call);
 	fetch_end(t);
+	ev_defer_free(t->pz_defer);
 	wallet_free(t->w);
 	store_close(t->store);
 	keys_ed25519_clear(&t->subject_key);

@@ -28,6 +28,7 @@
 #include "store/store.h"
 #include "crypto/keys.h"
 #include "directory/consensus.h"
+#include "crypto/puzzle.h"
 #include "trust/issuer_doc.h"
 #include "trust/tokens_client.h"
 #include "trust/wallet.h"
@@ -39,6 +40,9 @@ enum {
 	TOKENS_IO_ERROR_LEN = 160,
 	TOKENS_IO_CONSENSUS_WAIT_MS = 30000,
 	TOKENS_IO_CONSENSUS_POLL_MS = 500,
+	TOKENS_IO_PUZZLE_TRIES = 2,
+	TOKENS_IO_PUZZLE_CAP_DEFAULT = 20,
+	TOKENS_IO_PUZZLE_STEP = 1 << 14, /* hashes per loop iteration */
 };
 
 /* The client's current consensus at now_s, or NULL (app/ wires it to the directory client). */
@@ -77,6 +81,20 @@ struct tokens_io {
 	void *consensus_arg;
 	struct ev_timer *wait;  /* polls for a consensus that lists the key */
 	uint64_t wait_until_ms; /* monotonic deadline of that wait */
+	/* Issuance puzzles (PROTOCOL.md 17.4): a 429 asking one is solved (spread over loop
+	 * iterations) and the batch re-sent with the solution, at most TOKENS_IO_PUZZLE_TRIES
+	 * times per batch and never above the cap: puzzle_cap(puzzle_arg) (the consensus
+	 * puzzle_max; set by the application after tokens_io_start()), or
+	 * TOKENS_IO_PUZZLE_CAP_DEFAULT when NULL. */
+	unsigned (*puzzle_cap)(void *arg);
+	void *puzzle_arg;
+	struct ev_defer *pz_defer;
+	struct puzzle_solver pz;
+	uint8_t pz_seed[PUZZLE_SEED_LEN];
+	unsigned pz_tries;
+	bool pz_solving;
+	uint64_t pz_start_ns;
+	uint64_t puzzles_solved, puzzle_solve_ms;
 };
 
 /* Start if the client role is on (else nothing). On failure why says what; call

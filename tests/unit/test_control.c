@@ -273,7 +273,10 @@ test_control_status(void **state)
 	json_t *roles, *listen;
 
 	assert_int_equal(status, 200);
-	assert_int_equal(json_object_size(j), 10);
+	assert_int_equal(json_object_size(j), 11);
+	/* Puzzle counters are there for any node (all zero here). */
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_object_get(j, "puzzles"), "solved")), 0);
 	/* No abuse control in this fixture (not a relay), no exit tokens. */
 	assert_true(json_is_null(json_object_get(j, "abuse")));
 	assert_true(json_is_null(json_object_get(j, "tokens")));

@@ -62,7 +62,9 @@ handler(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 	} else if (strcmp(req->path, "/v1/revocations") == 0) {
 		e->revs_reqs++;
 	}
-	struct issuer_public_ctx pc = { e->ti.kr, NULL, NULL, NULL, 0 };
+	struct issuer_public_ctx pc = {
+		.keys = e->ti.kr, .limit = NULL, .is = NULL, .creds = NULL
+	};
 
 	if (!issuer_public_handle(&pc, req->method, req->path, 0, NULL, req->body, req->body_len,
 	                          um_wall_s(), um_mono_ms(), resp))

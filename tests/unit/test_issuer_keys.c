@@ -241,7 +241,7 @@ serve(struct issuer_keyring *kr, struct abuse *lim, const char *method, const ch
 	struct ev_http_resp resp = { .status = 500 };
 	int status;
 
-	struct issuer_public_ctx pc = { kr, lim, NULL, NULL, 0 };
+	struct issuer_public_ctx pc = { .keys = kr, .limit = lim, .is = NULL, .creds = NULL };
 
 	assert_true(issuer_public_handle(&pc, method, path, AF_INET, addr, (const uint8_t *)body,
 	                                 body != NULL ? strlen(body) : 0, 1000, now_ms, &resp));
@@ -341,7 +341,9 @@ test_public_routes(void **state)
 	                 405);
 	{
 		struct ev_http_resp resp = { .status = 500 };
-		struct issuer_public_ctx pc = { kr, NULL, NULL, NULL, 0 };
+		struct issuer_public_ctx pc = {
+			.keys = kr, .limit = NULL, .is = NULL, .creds = NULL
+		};
 
 		assert_false(issuer_public_handle(&pc, "GET", "/v1/admin/audit", AF_INET, a1, NULL,
 		                                  0, 1000, 0, &resp));

@@ -92,7 +92,7 @@ post(struct fx *f, uint8_t tier_override, const char *body, uint8_t **reply, siz
 	struct ev_http_resp resp = { .status = 500 };
 
 	(void)tier_override;
-	struct issuer_public_ctx pc = { f->kr, NULL, NULL, NULL, 0 };
+	struct issuer_public_ctx pc = { .keys = f->kr, .limit = NULL, .is = NULL, .creds = NULL };
 
 	assert_true(issuer_public_handle(&pc, "POST", "/v1/tokens", AF_INET, a,
 	                                 (const uint8_t *)body, strlen(body), 1000, 0, &resp));
@@ -287,7 +287,9 @@ test_identified(void **state)
 	        UM_OK);
 	assert_int_equal(issuer_creds_set(creds, "alice", alice.pk, 1000), UM_OK);
 	{
-		struct issuer_public_ctx pc = { f->kr, NULL, is, creds, 0 };
+		struct issuer_public_ctx pc = {
+			.keys = f->kr, .limit = NULL, .is = is, .creds = creds
+		};
 		struct ev_http_resp resp = { .status = 500 };
 		int cases[][3] = {
 			/* tier, signer (0 alice, 1 mallory), time offset */
@@ -373,7 +375,7 @@ test_identified(void **state)
 	{
 		/* Bob's daily quota of 3: 2 + 2 is refused (nothing counted), 2 + 1 is not; the
 		 * next UTC day starts again. */
-		struct issuer_public_ctx pc = { f->kr, NULL, is, creds, 3 };
+		struct issuer_public_ctx pc = { .keys = f->kr, .is = is, .creds = creds, .subject_quota = 3 };
 		struct tokens_subject bob_who = { "bob", &mallory };
 		struct {
 			size_t n;
