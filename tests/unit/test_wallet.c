@@ -375,7 +375,9 @@ test_identified(void **state)
 	{
 		/* Bob's daily quota of 3: 2 + 2 is refused (nothing counted), 2 + 1 is not; the
 		 * next UTC day starts again. */
-		struct issuer_public_ctx pc = { .keys = f->kr, .is = is, .creds = creds, .subject_quota = 3 };
+		struct issuer_public_ctx pc = {
+			.keys = f->kr, .is = is, .creds = creds, .subject_quota = 3
+		};
 		struct tokens_subject bob_who = { "bob", &mallory };
 		struct {
 			size_t n;
