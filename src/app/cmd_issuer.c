@@ -21,10 +21,13 @@ static void
 issuer_usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: umbra issuer subject set ID --tier N [--kind client|relay]\n"
+	        "Usage: umbra issuer subject set ID --tier N [--kind client|relay] [--role ROLE]\n"
 	        "       umbra issuer subject show ID\n"
 	        "       umbra issuer subject promote ID --tier N [--reason TEXT]\n"
 	        "       umbra issuer subject key ID PUBLIC-KEY   (its key for identified tokens)\n"
+	        "       umbra issuer subject role ID provider|admin [--withdraw]\n"
+	        "       umbra issuer subject revoke ID [--reason TEXT]\n"
+	        "       umbra issuer subject unrevoke ID [--reason TEXT]\n"
 	        "       umbra issuer subject adjust ID [--reputation DELTA] [--bond DELTA]\n"
 	        "                                      [--reason TEXT]\n"
 	        "       umbra issuer dispute open ID --cap N --ttl DURATION [--case TEXT]\n"
@@ -44,11 +47,16 @@ issuer_usage(FILE *f)
 	        "keys: the token signing keys (one per tier and key epoch) the issuer publishes "
 	        "at\n"
 	        "GET /v1/pubkeys; rotate starts a new epoch (tokens already issued stay valid);\n"
-	        "min-epoch refuses tokens of older epochs from now on (their keys are deleted).\n");
+	        "min-epoch refuses tokens of older epochs from now on (their keys are deleted).\n\n"
+	        "role: a subject with the provider role gets provider capability tokens\n"
+	        "(POST /v1/captokens) to advertise relays to directories (PROTOCOL.md 18).\n"
+	        "revoke: the subject is listed in the revocation feed, so exits and directories\n"
+	        "refuse its tokens within one refresh, and it gets no new capability token.\n");
 }
 
 struct opts {
-	const char *cfg, *sock, *actor, *kind, *reason, *case_id, *evidence;
+	const char *cfg, *sock, *actor, *kind, *reason, *case_id, *evidence, *role;
+	bool withdraw;
 	long long tier, cap, dispute, rep, bond, after, limit;
 	uint64_t ttl_ms;
 	bool has_tier, has_cap, has_dispute, has_rep, has_bond, has_ttl, as_json;
@@ -173,6 +181,16 @@ run(const struct opts *o, const char *method, const char *url, json_t *body)
 		print_audit(j);
 	} else if (json_object_get(j, "key_epoch") != NULL) {
 		print_keys(j);
+	} else if (json_is_array(json_object_get(j, "roles"))) {
+		const json_t *r;
+		size_t i;
+
+		printf("subject %s: roles", json_string_value(json_object_get(j, "subject")));
+		json_array_foreach(json_object_get(j, "roles"), i, r)
+		        printf("%s%s", i == 0 ? " " : ", ", json_string_value(r));
+		printf("%s; %s%s\n", i == 0 ? " none" : "",
+		       json_is_true(json_object_get(j, "revoked")) ? "revoked" : "not revoked",
+		       json_is_true(json_object_get(j, "changed")) ? "" : " (unchanged)");
 	} else if (json_is_string(json_object_get(j, "key"))) {
 		printf("subject %s: key %s\n", json_string_value(json_object_get(j, "subject")),
 		       json_string_value(json_object_get(j, "key")));
@@ -233,6 +251,8 @@ cmd_issuer(int argc, char **argv)
 		{ "dispute", required_argument, NULL, 'D' },
 		{ "after", required_argument, NULL, 'A' },
 		{ "limit", required_argument, NULL, 'L' },
+		{ "role", required_argument, NULL, 'O' },
+		{ "withdraw", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -262,6 +282,13 @@ cmd_issuer(int argc, char **argv)
 			break;
 		case 'k':
 			o.kind = optarg;
+			break;
+		case 'O':
+			o.role = optarg;
+			ok = strcmp(optarg, "provider") == 0 || strcmp(optarg, "admin") == 0;
+			break;
+		case 'W':
+			o.withdraw = true;
 			break;
 		case 'r':
 			o.reason = optarg;
@@ -364,10 +391,32 @@ cmd_issuer(int argc, char **argv)
 			return run_plain(&o, "PUT", url, body);
 		}
 		if (strcmp(pos[1], "set") == 0 && n_pos == 3) {
+			int ret;
+
 			if (need(o.has_tier, "set needs --tier N") != APP_OK)
 				return APP_USAGE;
 			b = json_pack("{s:s, s:I}", "kind", o.kind, "tier", (json_int_t)o.tier);
-			return run(&o, "PUT", url, b);
+			if ((ret = run(&o, "PUT", url, b)) != APP_OK || o.role == NULL)
+				return ret;
+			snprintf(url, sizeof(url), "/v1/issuer/subjects/%s/roles/%s", pos[2],
+			         o.role);
+			return run(&o, "PUT", url, json_object());
+		}
+		if (strcmp(pos[1], "role") == 0 && n_pos == 4) {
+			if (need(strcmp(pos[3], "provider") == 0 || strcmp(pos[3], "admin") == 0,
+			         "role needs provider or admin") != APP_OK)
+				return APP_USAGE;
+			snprintf(url, sizeof(url), "/v1/issuer/subjects/%s/roles/%s", pos[2],
+			         pos[3]);
+			return run(&o, o.withdraw ? "DELETE" : "PUT", url, json_object());
+		}
+		if ((strcmp(pos[1], "revoke") == 0 || strcmp(pos[1], "unrevoke") == 0) &&
+		    n_pos == 3) {
+			b = json_object();
+			add_text(b, "reason", o.reason);
+			strncat(url, strcmp(pos[1], "revoke") == 0 ? "/revoke" : "/unrevoke",
+			        sizeof(url) - strlen(url) - 1);
+			return run(&o, "POST", url, b);
 		}
 		if (strcmp(pos[1], "promote") == 0 && n_pos == 3) {
 			if (need(o.has_tier, "promote needs --tier N") != APP_OK)

@@ -3,12 +3,15 @@
 #include "app/app.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/err.h"
+#include "lib/mem.h"
 #include "crypto/crypto.h"
+#include "app/dir_node.h"
 
 static void
 keygen_usage(FILE *f)
@@ -83,11 +86,14 @@ cmd_keygen(int argc, char **argv)
 static void
 whoami_usage(FILE *f)
 {
-	fprintf(f, "Usage: umbra whoami [-c FILE] [--peer | --link-key]\n\n"
-	           "Print this node's id: the base32 form of its Ed25519 identity key.\n"
-	           "  --peer      print a line other nodes can put in [link] peer to reach us:\n"
-	           "              <node-id>/<link-key>@<first [link] listen address>\n"
-	           "  --link-key  print the base32 X25519 link key\n");
+	fprintf(f,
+	        "Usage: umbra whoami [-c FILE] [--peer | --link-key | --provider-key]\n\n"
+	        "Print this node's id: the base32 form of its Ed25519 identity key.\n"
+	        "  --peer      print a line other nodes can put in [link] peer to reach us:\n"
+	        "              <node-id>/<link-key>@<first [link] listen address>\n"
+	        "  --link-key  print the base32 X25519 link key\n"
+	        "  --provider-key  print the public key of [relay] provider_key (made if\n"
+	        "              missing), for `umbra issuer subject key` at the provider issuer\n");
 }
 
 int
@@ -96,10 +102,11 @@ cmd_whoami(int argc, char **argv)
 	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
 		                              { "peer", no_argument, NULL, 'p' },
 		                              { "link-key", no_argument, NULL, 'k' },
+		                              { "provider-key", no_argument, NULL, 'P' },
 		                              { "help", no_argument, NULL, 'h' },
 		                              { NULL, 0, NULL, 0 } };
 	const char *cfg_path = NULL;
-	bool peer = false, link_key = false;
+	bool peer = false, link_key = false, provider = false;
 	struct config *c = NULL;
 	struct keys_ed25519 id;
 	struct keys_x25519 lk;
@@ -117,6 +124,9 @@ cmd_whoami(int argc, char **argv)
 		case 'k':
 			link_key = true;
 			break;
+		case 'P':
+			provider = true;
+			break;
 		case 'h':
 			whoami_usage(stdout);
 			return APP_OK;
@@ -133,6 +143,28 @@ cmd_whoami(int argc, char **argv)
 		return APP_FAIL;
 	if ((ret = app_load_config(app_config_path(cfg_path), &c)) != APP_OK)
 		return ret;
+	if (provider) {
+		uint8_t secret[32];
+		char *path = app_provider_key_path(c);
+		bool made = false;
+
+		ret = app_keyfile_load(path, KEYFILE_ED25519, true, secret, &made, why,
+		                       sizeof(why));
+		if (ret == UM_OK) {
+			keys_ed25519_from_seed(&id, secret);
+			app_key_b32(id.pk, b32);
+			if (made)
+				fprintf(stderr, "umbra: created the provider key %s\n", path);
+			printf("%s\n", b32);
+			keys_ed25519_clear(&id);
+		} else {
+			fprintf(stderr, "umbra: %s\n", why);
+		}
+		um_memzero(secret, sizeof(secret));
+		free(path);
+		config_free(c);
+		return ret == UM_OK ? APP_OK : APP_FAIL;
+	}
 	if (app_keys_load(c, false, &id, &lk, why, sizeof(why)) != UM_OK) {
 		fprintf(stderr, "umbra: %s\n", why);
 		config_free(c);

@@ -373,7 +373,10 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 		snprintf(why, why_len, "cannot set the consensus parameters: %s", um_err_str(ret));
 		return ret;
 	}
-	if ((ret = dirserv_new(&dcfg, &d->ds, why, why_len)) != UM_OK)
+	if ((ret = app_dir_provider_authority(d, c, il.n,
+	                                      (const uint8_t(*)[DIR_ISSUER_ID_LEN])il.ids, &dcfg,
+	                                      why, why_len)) != UM_OK ||
+	    (ret = dirserv_new(&dcfg, &d->ds, why, why_len)) != UM_OK)
 		return ret;
 	memset(&acfg, 0, sizeof(acfg));
 	acfg.ds = d->ds;
@@ -386,6 +389,7 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 	acfg.n_issuers = il.n;
 	acfg.issuer_ids = (const uint8_t(*)[DIR_ISSUER_ID_LEN])il.ids;
 	acfg.issuer_urls = il.url_ptrs;
+	acfg.fetch_revocations = dcfg.provider_feed != NULL;
 	acfg.on_period_end = app_dir_signing_check;
 	acfg.arg = d;
 	if ((ret = dirauth_io_new(env->loop, &acfg, &d->auth, why, why_len)) != UM_OK)
@@ -447,6 +451,9 @@ start_relay(struct app_dir *d, const struct config *c, const struct app_dir_env 
 	rcfg.li = env->li;
 	rcfg.urls = al->url_ptrs;
 	rcfg.n_urls = al->n;
+	if ((ret = app_dir_provider_relay(d, c, env->loop, &rcfg, (const uint8_t(*)[32])al->ids,
+	                                  why, why_len)) != UM_OK)
+		return ret;
 	if ((ret = dirrelay_io_new(env->loop, &rcfg, &d->relay, why, why_len)) != UM_OK)
 		return ret;
 	dirrelay_io_start(d->relay);
@@ -567,6 +574,7 @@ app_dir_stop(struct app_dir *d)
 	dirfed_io_free(d->fed_io);
 	dirrelay_io_free(d->relay);
 	dirauth_io_free(d->auth);
+	app_dir_provider_clear(d);
 }
 
 void

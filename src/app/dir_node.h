@@ -21,6 +21,7 @@
 #include "directory/directory_io.h"
 #include "directory/dirfed.h"
 #include "directory/dirfed_io.h"
+#include "directory/dirserv.h"
 
 /* What the daemon lends (all borrowed; they outlive the struct app_dir). */
 struct app_dir_env {
@@ -55,7 +56,23 @@ struct app_dir {
 	/* Called after the onion keys changed (rotation, retirement); set after app_dir_start. */
 	void (*on_onion_keys)(void *arg);
 	void *on_onion_keys_arg;
+	struct app_provider *prov; /* provider bindings (dir_provider.c), or NULL */
 };
+
+/* dir_provider.c: provider bindings (PROTOCOL.md 18.4). */
+/* Authority: with [directory] issuers, fill dcfg's provider checks (and require_provider). */
+int app_dir_provider_authority(struct app_dir *d, const struct config *c, size_t n_issuers,
+                               const uint8_t (*ids)[DIR_ISSUER_ID_LEN], struct dirserv_config *dcfg,
+                               char *why, size_t why_len) UM_WARN_UNUSED;
+/* Relay: with [relay] provider, load (or make) the provider key, start the token client and
+ * set rcfg's operator key and upsert hook (auth_ids: the authorities' identities, rcfg order).
+ * Call after the operator key was loaded. */
+int app_dir_provider_relay(struct app_dir *d, const struct config *c, struct ev_loop *loop,
+                           struct dirrelay_io_config *rcfg, const uint8_t (*auth_ids)[32],
+                           char *why, size_t why_len) UM_WARN_UNUSED;
+/* The provider key file: [relay] provider_key, else <state_dir>/provider.key (caller frees). */
+char *app_provider_key_path(const struct config *c);
+void app_dir_provider_clear(struct app_dir *d);
 
 /* dir_keys.c: the authority signing keyring and the relay onion keys, kept in the state
  * database and key files, rotated on schedule. */

@@ -14,7 +14,9 @@
 #include "lib/mem.h"
 #include "lib/time.h"
 #include "crypto/crypto.h"
+#include "trust/issuer_captokens.h"
 #include "trust/issuer_public.h"
+#include "trust/issuer_roles.h"
 
 enum {
 	TOKEN_BYTES = 32,
@@ -74,8 +76,11 @@ on_request(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 		                        .gate = a->gate,
 		                        .puzzle_bits = a->puzzle_bits,
 		                        .pz_stats = &a->pz_stats };
+	struct issuer_captokens_ctx cc = { a->is, a->creds, a->keys, a->id, a->limit, 0 };
 
-	if (!issuer_public_handle(&pc, req->method, req->path, family, addr, req->body,
+	if (!issuer_captokens_handle(&cc, req->method, req->path, family, addr, req->body,
+	                             req->body_len, um_wall_s(), um_mono_ms(), resp) &&
+	    !issuer_public_handle(&pc, req->method, req->path, family, addr, req->body,
 	                          req->body_len, um_wall_s(), um_mono_ms(), resp))
 		issuer_handle(a->is, req->method, target, ev_http_req_header(req, "Authorization"),
 		              req->body, req->body_len, um_wall_s(), resp);
@@ -114,6 +119,13 @@ listen_one(struct app_issuer *a, const char *addr, char *why, size_t why_len)
 	return UM_OK;
 }
 
+/* The revocation feed's subjects: the issuer's revoked subjects (issuer_roles.h). */
+static int
+revoked_subjects(void *arg, char (*out)[ISSUER_ID_MAX_LEN + 1], size_t max, size_t *n)
+{
+	return issuer_revoked_list(arg, out, max, n);
+}
+
 int
 app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *loop,
                  const struct keys_ed25519 *id, char *why, size_t why_len)
@@ -126,6 +138,7 @@ app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *l
 
 	memset(a, 0, sizeof(*a));
 	a->loop = loop;
+	a->id = id;
 	if ((c->node.roles & ROLE_ISSUER) == 0)
 		return UM_OK;
 	if (c->issuer.listen.n > APP_ISSUER_MAX_LISTEN) {
@@ -150,6 +163,7 @@ app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *l
 	if ((ret = issuer_keyring_open(a->store, id, &kcfg, um_wall_s(), &a->keys, why, why_len)) !=
 	    UM_OK)
 		return ret;
+	issuer_keyring_set_subjects(a->keys, revoked_subjects, a->is);
 	abuse_config_defaults(&acfg);
 	acfg.bucket[ABUSE_ISSUE].rate_per_s = c->issuer.issue_rate;
 	acfg.bucket[ABUSE_ISSUE].burst = c->issuer.issue_burst;

@@ -31,6 +31,7 @@ enum {
 
 struct app_issuer {
 	struct ev_loop *loop;
+	const struct keys_ed25519 *id; /* borrowed: the issuer identity (signs documents, tokens) */
 	struct store *store;
 	struct issuer *is;
 	struct issuer_keyring *keys;

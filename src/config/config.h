@@ -93,6 +93,7 @@ struct config {
 		char *operator_id;          /* base32 operator key; "" = the node's identity */
 		struct config_list issuers; /* "<issuer-id>@http://ip:port": key lists to vote on */
 		uint32_t puzzle_max, puzzle_min; /* consensus params voted (PROTOCOL.md 5.2) */
+		bool require_provider; /* only relays with a provider binding (PROTOCOL 18.4) */
 	} directory;
 	struct {
 		struct config_list
@@ -132,6 +133,9 @@ struct config {
 		uint64_t issuer_refresh_ms; /* fetch key lists and revocation feeds this often */
 		struct config_list tier_policy; /* "T: rule, rule, ..." (exit/exit_tier.h) */
 		bool require_token;             /* tier-0 circuits may open nothing */
+		char *provider; /* "<issuer-id>@http://ip:port" of the provider issuer; "" */
+		char *provider_subject; /* the operator's issuer subject id */
+		char *provider_key;     /* Ed25519 key file of that subject (0600) */
 	} relay;
 	struct {
 		uint32_t circuits_prebuilt; /* circuits kept built ahead of use, 0..16 */

@@ -96,6 +96,7 @@ config_check_fn config_check_peer;
 config_check_fn config_check_authority;
 config_check_fn config_check_subject;
 config_check_fn config_check_issuer;
+config_check_fn config_check_issuer_opt; /* "" or as config_check_issuer */
 config_check_fn config_check_operator;
 config_check_fn config_check_country;
 config_check_fn config_check_region;

@@ -409,6 +409,12 @@ config_check_issuer(const char *s)
 }
 
 const char *
+config_check_issuer_opt(const char *s)
+{
+	return s[0] == '\0' ? NULL : config_check_issuer(s);
+}
+
+const char *
 config_check_operator(const char *s)
 {
 	uint8_t id[CONFIG_KEY_LEN];

@@ -379,6 +379,14 @@ const struct config_var config_vars[] = {
 	  .help = "Issuer whose signed key list (GET /v1/pubkeys) this authority fetches, "
 	          "verifies and votes into the consensus, <issuer-id>@http://host:port; repeat "
 	          "for each (at most 8). Directory role only." },
+	{ .section = "directory",
+	  .key = "require_provider",
+	  .type = CFG_BOOL,
+	  .offset = OFF(directory.require_provider),
+	  .def = "no",
+	  .help = "Accept and vote on only relays whose operator holds a provider capability "
+	          "token of one of [directory] issuers (POST /v1/provider/relay/upsert); a "
+	          "revoked provider's relays drop out. Directory role only." },
 
 	/* [relay] */
 	{ .section = "relay",
@@ -610,6 +618,30 @@ const struct config_var config_vars[] = {
 	  .offset = OFF(relay.require_token),
 	  .def = "no",
 	  .help = "Refuse every stream of a circuit without an accepted token (tier 0)." },
+	{ .section = "relay",
+	  .key = "provider",
+	  .type = CFG_STRING,
+	  .offset = OFF(relay.provider),
+	  .def = "",
+	  .check = config_check_issuer_opt,
+	  .help = "Issuer granting this relay's operator the provider role, "
+	          "<issuer-id>@http://host:port; set: the descriptor goes to the authorities "
+	          "through POST /v1/provider/relay/upsert with a provider capability token." },
+	{ .section = "relay",
+	  .key = "provider_subject",
+	  .type = CFG_STRING,
+	  .offset = OFF(relay.provider_subject),
+	  .def = "",
+	  .help = "The operator's subject id at the provider issuer (needed with provider)." },
+	{ .section = "relay",
+	  .key = "provider_key",
+	  .type = CFG_PATH,
+	  .offset = OFF(relay.provider_key),
+	  .def = "",
+	  .flags = CFG_F_EMPTY_OK,
+	  .help = "Ed25519 key file of the provider subject (0600; made at the first start; "
+	          "`umbra keys provider` prints its public key); it also certifies the relay as "
+	          "its operator. Empty: <state_dir>/provider.key." },
 
 	/* [issuer] */
 	{ .section = "issuer",

@@ -43,6 +43,12 @@ enum {
 };
 
 uint64_t
+dirauth_revs_every_s(uint64_t interval_s)
+{
+	return UM_MAX(interval_s / 4, (uint64_t)DIRIO_REVS_EVERY_MIN_S);
+}
+
+uint64_t
 dirauth_issuer_every_s(uint64_t interval_s)
 {
 	return UM_MAX(interval_s / 2, (uint64_t)DIRIO_ISSUER_EVERY_MIN_S);
@@ -107,6 +113,11 @@ struct issuer_fetch {
 	uint64_t next_s; /* fetch again at (0: now) */
 	uint64_t seq;    /* the sequence number we hold (for the log) */
 	struct log_ratelim rl;
+	/* Its revocation feed (provider bindings, PROTOCOL.md 18.4), on its own schedule. */
+	struct ev_http_call *revs_call;
+	uint64_t revs_next_s;
+	uint64_t revs_seq;
+	struct log_ratelim revs_rl; /* its own: a feed's failures never hide the key list's */
 };
 
 struct dirauth_io {
@@ -137,6 +148,7 @@ struct dirauth_io {
 	struct reach_probe probes[DIRIO_REACH_MAX_PROBES];
 	size_t n_issuers;
 	struct issuer_fetch issuers[DIR_MAX_ISSUERS];
+	bool revs; /* fetch the issuers' revocation feeds too */
 	struct log_ratelim rl_peer;
 	void (*on_period_end)(void *arg, uint64_t now_s);
 	void *arg;
@@ -171,7 +183,8 @@ auth_http(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 	/* A new descriptor: test its relay's reachability at the next tick rather than at the
 	 * next round, so it can be Running in the very next vote. */
 	if (resp->status == 200 && strcmp(req->method, "POST") == 0 &&
-	    strcmp(req->path, "/v1/desc") == 0) {
+	    (strcmp(req->path, "/v1/desc") == 0 ||
+	     strcmp(req->path, "/v1/provider/relay/upsert") == 0)) {
 		io->next_reach_s = 0;
 		io->new_desc = true;
 	}
@@ -234,9 +247,11 @@ dirauth_io_new(struct ev_loop *loop, const struct dirauth_io_config *cfg, struct
 	io->arg = cfg->arg;
 	io->rl_peer = (struct log_ratelim)LOG_RATELIM_INIT(60000);
 	io->n_issuers = cfg->n_issuers;
+	io->revs = cfg->fetch_revocations;
 	for (size_t i = 0; i < cfg->n_issuers; i++) {
 		io->issuers[i].io = io;
 		io->issuers[i].rl = (struct log_ratelim)LOG_RATELIM_INIT(60000);
+		io->issuers[i].revs_rl = (struct log_ratelim)LOG_RATELIM_INIT(60000);
 		memcpy(io->issuers[i].id, cfg->issuer_ids[i], DIR_ISSUER_ID_LEN);
 		io->issuers[i].url = um_xstrdup(cfg->issuer_urls[i]);
 	}
@@ -288,6 +303,7 @@ dirauth_io_free_(struct dirauth_io *io)
 	}
 	for (size_t i = 0; i < io->n_issuers; i++) {
 		ev_http_call_cancel(io->issuers[i].call);
+		ev_http_call_cancel(io->issuers[i].revs_call);
 		free(io->issuers[i].url);
 	}
 	ev_timer_free(io->timer);
@@ -503,6 +519,59 @@ issuer_fetch_start(struct dirauth_io *io, struct issuer_fetch *f, uint64_t now_s
 }
 
 static void
+revs_fetch_done(void *arg, const struct ev_http_result *res)
+{
+	struct issuer_fetch *f = arg;
+	struct dirauth_io *io = f->io;
+	uint64_t now = um_wall_s(), seq = 0;
+	int ret;
+
+	f->revs_call = NULL;
+	f->revs_next_s = now + DIRIO_ISSUER_RETRY_S;
+	if (res->err != UM_OK) {
+		log_ratelim(&f->revs_rl, UM_LOG_NOTICE, LD_DIR,
+		            "revocation feed fetch from issuer %s failed: %s", f->url,
+		            um_err_str(res->err));
+		return;
+	}
+	if (res->status != 200) {
+		log_ratelim(&f->revs_rl, UM_LOG_NOTICE, LD_DIR,
+		            "revocation feed fetch from issuer %s: HTTP %d", f->url, res->status);
+		return;
+	}
+	f->revs_next_s = now + dirauth_revs_every_s(io->interval_s);
+	ret = dirserv_add_issuer_revocations(io->ds, f->id, res->body, res->body_len, now, &seq);
+	if (ret == UM_OK && seq != f->revs_seq) {
+		log_info(LD_DIR, "issuer %s: revocation feed seq %llu held", f->url,
+		         (unsigned long long)seq);
+		f->revs_seq = seq;
+	} else if (ret != UM_OK && ret != UM_ERR_STATE) {
+		log_ratelim(&f->revs_rl, UM_LOG_WARN, LD_DIR,
+		            "revocation feed from issuer %s refused: %s", f->url, um_err_str(ret));
+	}
+}
+
+static void
+revs_fetch_start(struct dirauth_io *io, struct issuer_fetch *f, uint64_t now_s)
+{
+	struct ev_http_request req;
+	char url[URL_MAX];
+	int ret;
+
+	snprintf(url, sizeof(url), "%s/v1/revocations", f->url);
+	memset(&req, 0, sizeof(req));
+	req.url = url;
+	req.method = "GET";
+	req.max_response_body = DIRIO_REVS_MAX_LEN;
+	req.timeout_ms = DIRIO_FETCH_TIMEOUT_MS;
+	f->revs_next_s = now_s + dirauth_revs_every_s(io->interval_s);
+	if ((ret = ev_http_fetch(io->loop, &req, revs_fetch_done, f, &f->revs_call)) != UM_OK)
+		log_ratelim(&f->revs_rl, UM_LOG_WARN, LD_DIR,
+		            "cannot fetch the revocation feed of issuer %s: %s", f->url,
+		            um_err_str(ret));
+}
+
+static void
 issuers_tick(struct dirauth_io *io, uint64_t now_s)
 {
 	for (size_t i = 0; i < io->n_issuers; i++) {
@@ -510,6 +579,8 @@ issuers_tick(struct dirauth_io *io, uint64_t now_s)
 
 		if (f->call == NULL && now_s >= f->next_s)
 			issuer_fetch_start(io, f, now_s);
+		if (io->revs && f->revs_call == NULL && now_s >= f->revs_next_s)
+			revs_fetch_start(io, f, now_s);
 	}
 }
 
@@ -731,6 +802,10 @@ struct dirrelay_io {
 	size_t desc_len;
 	uint64_t published_s;
 	struct log_ratelim rl;
+	int (*upsert)(void *arg, const uint8_t authority[32], const uint8_t *desc, size_t len,
+	              uint64_t now_s, uint8_t **body, size_t *body_len);
+	void *upsert_arg;
+	uint8_t ids[DIRIO_MAX_AUTHORITIES][32];
 };
 
 /* Fill, sign and encode a descriptor from t at now_s into out. */
@@ -815,17 +890,41 @@ upload_start(struct dirrelay_io *io, struct upload *u)
 {
 	struct ev_http_request req;
 	char url[URL_MAX];
+	uint8_t *body = NULL;
+	size_t body_len = 0;
 	int ret;
 
-	snprintf(url, sizeof(url), "%s/v1/desc", io->urls[u->idx]);
 	memset(&req, 0, sizeof(req));
+	if (io->upsert != NULL) {
+		ret = io->upsert(io->upsert_arg, io->ids[u->idx], io->desc, io->desc_len,
+		                 um_wall_s(), &body, &body_len);
+		if (ret == UM_ERR_STATE) {
+			u->next_s = um_wall_s() + 1; /* no capability token yet */
+			return;
+		}
+		if (ret != UM_OK) {
+			u->n_failures++;
+			u->next_s = um_wall_s() + DIRIO_UPLOAD_RETRY_FIRST_S;
+			log_ratelim(&io->rl, UM_LOG_WARN, LD_DIR,
+			            "cannot make the provider upsert for %s: %s", io->urls[u->idx],
+			            um_err_str(ret));
+			return;
+		}
+		snprintf(url, sizeof(url), "%s/v1/provider/relay/upsert", io->urls[u->idx]);
+		req.body = body;
+		req.body_len = body_len;
+	} else {
+		snprintf(url, sizeof(url), "%s/v1/desc", io->urls[u->idx]);
+		req.body = io->desc;
+		req.body_len = io->desc_len;
+	}
 	req.url = url;
 	req.method = "POST";
-	req.body = io->desc;
-	req.body_len = io->desc_len;
 	req.max_response_body = 64 * 1024;
 	req.timeout_ms = DIRIO_FETCH_TIMEOUT_MS;
-	if ((ret = ev_http_fetch(io->loop, &req, upload_done, u, &u->call)) != UM_OK) {
+	ret = ev_http_fetch(io->loop, &req, upload_done, u, &u->call);
+	free(body); /* ev_http_fetch() copied it */
+	if (ret != UM_OK) {
 		u->n_failures++;
 		u->next_s = um_wall_s() + DIRIO_UPLOAD_RETRY_MAX_S;
 		log_ratelim(&io->rl, UM_LOG_WARN, LD_DIR, "cannot upload our descriptor to %s: %s",
@@ -892,7 +991,7 @@ dirrelay_io_new(struct ev_loop *loop, const struct dirrelay_io_config *cfg,
 
 	*out = NULL;
 	if (cfg->n_urls == 0 || cfg->n_urls > DIRIO_MAX_AUTHORITIES || cfg->tmpl == NULL ||
-	    cfg->identity == NULL || cfg->li == NULL) {
+	    cfg->identity == NULL || cfg->li == NULL || (cfg->upsert != NULL && cfg->ids == NULL)) {
 		snprintf(why, why_len, "bad relay descriptor uploader configuration");
 		return UM_ERR_INVALID;
 	}
@@ -904,7 +1003,11 @@ dirrelay_io_new(struct ev_loop *loop, const struct dirrelay_io_config *cfg,
 	io->li = cfg->li;
 	io->rl = (struct log_ratelim)LOG_RATELIM_INIT(60000);
 	io->n_urls = cfg->n_urls;
+	io->upsert = cfg->upsert;
+	io->upsert_arg = cfg->upsert_arg;
 	for (size_t i = 0; i < cfg->n_urls; i++) {
+		if (cfg->upsert != NULL)
+			memcpy(io->ids[i], cfg->ids[i], 32);
 		io->urls[i] = um_xstrdup(cfg->urls[i]);
 		io->up[i].io = io;
 		io->up[i].idx = i;

@@ -56,8 +56,10 @@ enum directory_io_limits {
 	DIRIO_UPLOAD_RETRY_MIN_S = 5,      /* failed upload: retry after this, doubling */
 	DIRIO_UPLOAD_RETRY_FIRST_S = 1,    /* ... but the first unreachable: after this */
 	DIRIO_UPLOAD_RETRY_MAX_S = 600,
-	DIRIO_ISSUER_EVERY_MIN_S = 5, /* issuer key lists: every max(P/2, this) */
-	DIRIO_ISSUER_RETRY_S = 5,     /* ... and this soon again after a failed fetch */
+	DIRIO_ISSUER_EVERY_MIN_S = 5,   /* issuer key lists: every max(P/2, this) */
+	DIRIO_ISSUER_RETRY_S = 5,       /* ... and this soon again after a failed fetch */
+	DIRIO_REVS_EVERY_MIN_S = 5,     /* revocation feeds: every max(P/4, this) */
+	DIRIO_REVS_MAX_LEN = 64 * 1024, /* a revocation feed is at most ~17.4 KB */
 };
 
 /* ---- schedule (pure; unit-tested) ---- */
@@ -81,6 +83,9 @@ struct dirauth_period {
 void dirauth_period_next(uint64_t now_s, uint64_t interval_s, struct dirauth_period *out);
 /* How often an authority fetches each issuer's key list: max(interval_s / 2, 30 s). */
 uint64_t dirauth_issuer_every_s(uint64_t interval_s);
+/* How often an authority with provider checks fetches each issuer's revocation feed:
+ * max(interval_s / 4, 5 s), so a revoked provider drops out at the next vote. */
+uint64_t dirauth_revs_every_s(uint64_t interval_s);
 
 /* ---- the authority role ---- */
 
@@ -97,6 +102,9 @@ struct dirauth_io_config {
 	size_t n_issuers;
 	const uint8_t (*issuer_ids)[DIR_ISSUER_ID_LEN];
 	const char *const *issuer_urls;
+	/* Also fetch each issuer's GET /v1/revocations every dirauth_revs_every_s() and hand it
+	 * to dirserv_add_issuer_revocations() (provider bindings). */
+	bool fetch_revocations;
 	/* Called once per period after our last signature went out and before the next vote:
 	 * the moment to rotate the signing key (every document of a period then uses one key).
 	 * May be NULL. */
@@ -133,6 +141,17 @@ struct dirrelay_io_config {
 	const struct link_identity *li;      /* borrowed: its current link certificate is used */
 	const char *const *urls;             /* authorities' base URLs, 1..DIRIO_MAX_AUTHORITIES */
 	size_t n_urls;
+	/*
+	 * Provider upsert (PROTOCOL.md 18.4), or NULL: plain POST /v1/desc. When set, each
+	 * authority gets POST /v1/provider/relay/upsert with the body upsert() makes (a new
+	 * buffer the uploader frees) for the descriptor and that authority's identity (ids[i],
+	 * needed then). upsert() returns UM_ERR_STATE while it holds no capability token yet
+	 * (the upload is tried again a second later, not counted as a failure).
+	 */
+	int (*upsert)(void *arg, const uint8_t authority[32], const uint8_t *desc, size_t len,
+	              uint64_t now_s, uint8_t **body, size_t *body_len);
+	void *upsert_arg;
+	const uint8_t (*ids)[32];
 };
 
 struct dirrelay_io;

@@ -72,6 +72,8 @@ check_config(const struct dirserv_config *cfg, char *why, size_t why_len)
 		return fail(why, why_len, UM_ERR_INVALID, "0..8 issuers");
 	if (cfg->n_issuers > 0 && cfg->issuer_verify == NULL)
 		return fail(why, why_len, UM_ERR_INVALID, "issuers need a key-list check");
+	if (cfg->require_provider && (cfg->provider_verify == NULL || cfg->provider_check == NULL))
+		return fail(why, why_len, UM_ERR_INVALID, "require_provider needs provider checks");
 	for (size_t i = 0; i < cfg->n_issuers; i++)
 		for (size_t j = i + 1; j < cfg->n_issuers; j++)
 			if (memcmp(cfg->issuers[i], cfg->issuers[j], DIR_ISSUER_ID_LEN) == 0)
@@ -160,6 +162,10 @@ dirserv_new(const struct dirserv_config *cfg, struct dirserv **out, char *why, s
 		    UM_OK)
 			goto out;
 	}
+	if ((ret = store_migrate(ds->st, &dirserv_provider_schema)) != UM_OK) {
+		fail(why, why_len, ret, store_errmsg(ds->st));
+		goto out;
+	}
 	if ((ret = cache_reload(ds)) != UM_OK) {
 		fail(why, why_len, ret, "the stored consensus does not parse");
 		goto out;
@@ -191,8 +197,8 @@ dirserv_free_(struct dirserv *ds)
 
 /* ---- per-source token bucket ---- */
 
-static bool
-bucket_take(struct dirserv *ds, const char *source, uint64_t now_s)
+bool
+dirserv_bucket_take(struct dirserv *ds, const char *source, uint64_t now_s)
 {
 	struct dirserv_bucket *b = NULL, *victim = NULL;
 	uint8_t key[16];
@@ -272,7 +278,7 @@ accept_common(struct dirserv *ds, const uint8_t *bytes, size_t len, const char *
 		return result(res, UM_ERR_TOO_LARGE, 413, "too large");
 	if (strlen(source) > DIRSERV_SOURCE_KEY_MAX)
 		source = "(long)";
-	if (rate_limit && !bucket_take(ds, source, now_s))
+	if (rate_limit && !dirserv_bucket_take(ds, source, now_s))
 		return result(res, UM_ERR_RATELIMIT, 429, "rate limited");
 	if (bytes == NULL || len == 0)
 		return result(res, UM_ERR_MALFORMED, 400, "empty");
@@ -329,9 +335,33 @@ accept_common(struct dirserv *ds, const uint8_t *bytes, size_t len, const char *
 }
 
 int
+dirserv_accept_upload(struct dirserv *ds, const uint8_t *bytes, size_t len, const char *source_key,
+                      bool rate_limit, uint64_t now_s, struct dirserv_accept_result *res)
+{
+	return accept_common(ds, bytes, len, source_key, rate_limit, false, 0, now_s, res);
+}
+
+int
 dirserv_accept_descriptor(struct dirserv *ds, const uint8_t *bytes, size_t len,
                           const char *source_key, uint64_t now_s, struct dirserv_accept_result *res)
 {
+	struct dirserv_accept_result dummy;
+	struct relay_desc d;
+
+	/* With require_provider a plain upload is taken only for a relay bound already (its
+	 * operator upserted it through POST /v1/provider/relay/upsert). The identity is read
+	 * without the signature check: a forged upload naming a bound relay still has to pass
+	 * every check of accept_common(). */
+	if (ds->cfg.require_provider && len <= ds->cfg.max_desc_len && bytes != NULL &&
+	    relay_desc_parse(bytes, len, &d) > 0 &&
+	    !dirserv_provider_bound(ds, d.identity, now_s)) {
+		if (res == NULL)
+			res = &dummy;
+		memset(res, 0, sizeof(*res));
+		return result(res, UM_ERR_AUTH, 403,
+		              "this directory requires a provider binding: use POST "
+		              "/v1/provider/relay/upsert");
+	}
 	return accept_common(ds, bytes, len, source_key, true, false, 0, now_s, res);
 }
 
@@ -507,6 +537,11 @@ vote_build_one(void *arg, const uint8_t *blob, size_t len, uint64_t first_seen_s
 		return UM_OK; /* cannot happen for what we stored; skip rather than fail the vote */
 	if (d.expires_s <= vb->valid_after_s || d.link_cert_expires_s <= vb->valid_after_s ||
 	    (d.has_operator_cert && d.operator_cert_expires_s <= vb->valid_after_s))
+		return UM_OK;
+	/* require_provider: only relays whose provider binding holds (not revoked, not expired)
+	 * at valid_after are voted on. */
+	if (vb->ds->cfg.require_provider &&
+	    !dirserv_provider_bound(vb->ds, d.identity, vb->valid_after_s))
 		return UM_OK;
 	if (vb->n == CONS_MAX_RELAYS)
 		return UM_ERR_TOO_LARGE;

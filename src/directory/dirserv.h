@@ -44,6 +44,7 @@
 #include "directory/consensus.h"
 #include "directory/descriptor.h"
 #include "directory/dir_issuers.h"
+#include "directory/dir_provider.h"
 #include "directory/vote.h"
 
 /* The Content-Type of a consensus diff (GET /v1/consensus/diff/<from>). */
@@ -96,6 +97,16 @@ struct dirserv_config {
 	 * copied): the consensus carries each one more than half of the voters list, at the
 	 * median of their values. */
 	struct dir_params params;
+	/* Provider bindings (dir_provider.h, PROTOCOL.md 18.4): the application's checks of
+	 * capability tokens and of stored bindings against the issuers' revocation feeds, and
+	 * where fetched feeds go. All NULL: POST /v1/provider/relay/upsert answers 404. With
+	 * require_provider (which needs them), a relay without a valid binding is refused at
+	 * upload (403) and left out of the vote. */
+	bool require_provider;
+	dir_provider_verify_fn *provider_verify;
+	dir_provider_check_fn *provider_check;
+	dir_provider_feed_fn *provider_feed;
+	void *provider_arg;
 };
 
 /* Fill cfg with defaults (everything but store/db_path, keys and authorities). */
@@ -178,6 +189,34 @@ int dirserv_add_issuer_keys(struct dirserv *ds, const uint8_t identity[DIR_ISSUE
  */
 int dirserv_issuer_keys_get(struct dirserv *ds, const uint8_t identity[DIR_ISSUER_ID_LEN],
                             uint8_t **doc, size_t *len, uint64_t *seq) UM_WARN_UNUSED;
+
+/* ---- provider bindings (dirserv_provider.c) ---- */
+
+/*
+ * Handle the body of POST /v1/provider/relay/upsert from source_key: per-source token bucket,
+ * framing (dir_provider_upsert_parse: 400), the token and its proof of possession through
+ * provider_verify (403, or 503 while no revocation feed of its issuer is held), the
+ * descriptor's operator certificate must be by the token's pop_key (403: a provider can bind
+ * only relays that name it as their operator), then the upload rules of
+ * dirserv_accept_descriptor(); on success the binding relay -> (issuer, subject, key_epoch,
+ * exp) is stored (durable). res as for uploads. UM_ERR_NOT_FOUND (404) without provider
+ * checks configured.
+ */
+int dirserv_provider_upsert(struct dirserv *ds, const uint8_t *body, size_t len,
+                            const char *source_key, uint64_t now_s,
+                            struct dirserv_accept_result *res) UM_WARN_UNUSED;
+/* Whether relay identity has a binding that holds at now_s (stored, unexpired, and
+ * provider_check passes). */
+bool dirserv_provider_bound(struct dirserv *ds, const uint8_t identity[RELAY_DESC_ID_LEN],
+                            uint64_t now_s);
+/* The stored binding of identity: UM_OK or UM_ERR_NOT_FOUND. */
+int dirserv_provider_get(struct dirserv *ds, const uint8_t identity[RELAY_DESC_ID_LEN],
+                         struct dir_provider_binding *out) UM_WARN_UNUSED;
+/* Hand a fetched revocation feed of the configured issuer identity to provider_feed:
+ * UM_ERR_NOT_FOUND for an issuer not configured or without provider checks. */
+int dirserv_add_issuer_revocations(struct dirserv *ds, const uint8_t identity[DIR_ISSUER_ID_LEN],
+                                   const uint8_t *doc, size_t len, uint64_t now_s,
+                                   uint64_t *seq) UM_WARN_UNUSED;
 
 /* Record a successful link handshake with relay identity at when_s (keeps the newest). */
 int dirserv_reachability_set(struct dirserv *ds, const uint8_t identity[RELAY_DESC_ID_LEN],

@@ -281,6 +281,24 @@ handle_get_desc(struct dirserv *ds, const char *hex, struct ev_http_resp *resp)
 }
 
 static void
+handle_provider_upsert(struct dirserv *ds, const uint8_t *body, size_t len, const char *source,
+                       uint64_t now_s, struct ev_http_resp *resp)
+{
+	struct dirserv_accept_result res;
+	char hex[HEX_LEN(RELAY_DESC_DIGEST_LEN)];
+
+	if (dirserv_provider_upsert(ds, body, len, source, now_s, &res) != UM_OK) {
+		reply_error(resp, res.http_status, res.reason);
+		return;
+	}
+	if (enc_hex(hex, sizeof(hex), res.digest, sizeof(res.digest)) != UM_OK) {
+		reply_error(resp, 500, "internal");
+		return;
+	}
+	reply_json(resp, 200, json_pack("{s:s, s:b}", "digest", hex, "bound", 1));
+}
+
+static void
 handle_post_desc(struct dirserv *ds, const uint8_t *body, size_t len, const char *source,
                  uint64_t now_s, struct ev_http_resp *resp)
 {
@@ -517,6 +535,11 @@ dirserv_handle(struct dirserv *ds, const char *method, const char *path, const c
 			reply_error(resp, 405, "method not allowed");
 		else
 			handle_post_desc(ds, body, len, source_key, now_s, resp);
+	} else if (strcmp(path, "/v1/provider/relay/upsert") == 0) {
+		if (!post)
+			reply_error(resp, 405, "method not allowed");
+		else
+			handle_provider_upsert(ds, body, len, source_key, now_s, resp);
 	} else if ((arg = strip_prefix(path, "/v1/desc/")) != NULL) {
 		if (!get)
 			reply_error(resp, 405, "method not allowed");

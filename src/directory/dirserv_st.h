@@ -96,4 +96,17 @@ int dirserv_db_issuer_get(struct dirserv *ds, const uint8_t identity[32], uint8_
 /* Store (insert or replace) an issuer's key list. */
 int dirserv_db_issuer_put(struct dirserv *ds, const uint8_t identity[32], const uint8_t *blob,
                           size_t len, uint64_t seq, uint64_t now_s) UM_WARN_UNUSED;
+
+/* dirserv.c, for dirserv_provider.c */
+/* Take one token of source's upload bucket: false when it is empty. */
+bool dirserv_bucket_take(struct dirserv *ds, const char *source, uint64_t now_s);
+/* An upload with the checks of dirserv_accept_descriptor() but the provider rule (the caller
+ * checked the binding), rate-limited when rate_limit. */
+int dirserv_accept_upload(struct dirserv *ds, const uint8_t *bytes, size_t len,
+                          const char *source_key, bool rate_limit, uint64_t now_s,
+                          struct dirserv_accept_result *res) UM_WARN_UNUSED;
+
+/* dirserv_provider.c: schema "dir_provider" (relay -> provider bindings). */
+extern const struct store_schema dirserv_provider_schema;
+
 #endif /* UM_DIRECTORY_DIRSERV_ST_H */

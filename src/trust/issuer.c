@@ -12,6 +12,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "trust/issuer_st.h"
+#include "trust/issuer_roles.h"
 
 void
 issuer_config_defaults(struct issuer_config *cfg)
@@ -190,7 +191,8 @@ issuer_open(struct store *st, const struct issuer_config *cfg, struct issuer **o
 	    cfg->appeal_ttl_max_s == 0 || cfg->appeal_ttl_max_s > ISSUER_TTL_MAX_S)
 		return say(why, why_len, UM_ERR_INVALID,
 		           "dispute and appeal ttl bounds must be 1 s .. 366 days");
-	if ((ret = store_migrate(st, &issuer_schema)) != UM_OK)
+	if ((ret = store_migrate(st, &issuer_schema)) != UM_OK ||
+	    (ret = issuer_roles_migrate(st)) != UM_OK)
 		return say(why, why_len, ret, store_errmsg(st));
 	is = um_xcalloc(1, sizeof(*is));
 	is->st = st;

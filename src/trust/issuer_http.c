@@ -18,6 +18,7 @@
 #include "lib/encoding.h"
 #include "lib/err.h"
 #include "trust/issuer_st.h"
+#include "trust/issuer_roles.h"
 
 enum {
 	AUTH_HEADER_MAX_LEN = 1024,
@@ -552,6 +553,85 @@ out:
 /* ---- audit listing ---- */
 
 /* A decimal 0..max without sign or leading garbage, from s[0..n). */
+/* {"subject": id, "roles": [...], "revoked": bool, "changed": bool} after a role or revocation
+ * change (read after its transaction). */
+static void
+reply_roles(struct req *r, bool changed)
+{
+	static const char *const roles[] = { "admin", "provider" };
+	json_t *arr = json_array();
+	bool has, revoked = false;
+
+	for (size_t i = 0; i < UM_ARRAY_LEN(roles); i++) {
+		if (issuer_role_has(r->is, r->id, roles[i], &has) != UM_OK ||
+		    issuer_subject_is_revoked(r->is, r->id, &revoked) != UM_OK) {
+			json_decref(arr);
+			reply_error(r->resp, 503, "database error");
+			return;
+		}
+		if (has)
+			json_array_append_new(arr, json_string(roles[i]));
+	}
+	reply_json(r->resp, 200,
+	           json_pack("{s:s, s:o, s:b, s:b}", "subject", r->id, "roles", arr, "revoked",
+	                     revoked, "changed", changed));
+}
+
+/* PUT (grant) or DELETE (withdraw) /v1/admin/subjects/{id}/roles/{role}; body optional. */
+static void
+h_role(struct req *r, const char *role, bool grant)
+{
+	struct issuer_op op = { 0 };
+	bool changed = false;
+	json_t *o = NULL;
+	int ret;
+
+	if (!captoken_role_is_valid(role)) {
+		reply_error(r->resp, 404, "no such role (provider, admin)");
+		return;
+	}
+	if (r->len > 0 && (o = parse_body(r->body, r->len, NULL, 0, r->resp)) == NULL)
+		return;
+	if (o == NULL)
+		op.actor = DEFAULT_ACTOR;
+	else if (!get_common(o, &op, r->resp))
+		goto out;
+	if ((ret = issuer_role_set(r->is, op.actor, r->id, role, grant, r->now_s, &changed)) !=
+	    UM_OK)
+		reply_core_err(r->is, r->resp, ret);
+	else
+		reply_roles(r, changed);
+out:
+	json_decref(o);
+}
+
+/* POST /v1/admin/subjects/{id}/revoke or /unrevoke {"reason": ...}. */
+static void
+h_revoke(struct req *r, bool revoke)
+{
+	static const struct field spec[] = { { "reason", F_STR, false } };
+	struct issuer_op op = { 0 };
+	const char *reason = "";
+	bool changed = false;
+	json_t *o = NULL;
+	int ret;
+
+	if (r->len > 0 &&
+	    (o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp)) == NULL)
+		return;
+	if (o == NULL)
+		op.actor = DEFAULT_ACTOR;
+	else if (!get_common(o, &op, r->resp) || !get_text(o, "reason", &reason, r->resp))
+		goto out;
+	if ((ret = issuer_subject_revoke(r->is, op.actor, r->id, revoke, reason, r->now_s,
+	                                 &changed)) != UM_OK)
+		reply_core_err(r->is, r->resp, ret);
+	else
+		reply_roles(r, changed);
+out:
+	json_decref(o);
+}
+
 static bool
 parse_dec(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
@@ -728,10 +808,31 @@ static void
 route_subject(struct req *r, const char *method, char **segs, size_t n_segs)
 {
 	bool get = strcmp(method, "GET") == 0, put = strcmp(method, "PUT") == 0;
-	bool post = strcmp(method, "POST") == 0;
+	bool post = strcmp(method, "POST") == 0, del = strcmp(method, "DELETE") == 0;
 	int64_t n = 0;
 	const char *verb = n_segs >= 3 ? segs[2] : NULL;
 	const char *action = n_segs == 5 ? segs[4] : NULL;
+
+	/* Roles and revocation (issuer_roles.h). */
+	if ((n_segs == 4 && strcmp(verb, "roles") == 0) ||
+	    (n_segs == 3 && (strcmp(verb, "revoke") == 0 || strcmp(verb, "unrevoke") == 0))) {
+		if (n_segs == 4 ? !put && !del : !post) {
+			reply_error(r->resp, 405,
+			            n_segs == 4 ? "method not allowed: PUT or DELETE"
+			                        : "method not allowed: POST");
+			return;
+		}
+		if (!issuer_id_is_valid(segs[1])) {
+			reply_error(r->resp, 400, "invalid subject id: 1..64 of [A-Za-z0-9._:@-]");
+			return;
+		}
+		r->id = segs[1];
+		if (n_segs == 4)
+			h_role(r, segs[3], put);
+		else
+			h_revoke(r, strcmp(verb, "revoke") == 0);
+		return;
+	}
 
 	/* The route's shape first, so an unknown route is 404 whatever the id looks like. */
 	if (!(n_segs == 2 ||

@@ -56,6 +56,11 @@ struct issuer_keyring {
 	uint64_t revs_published_s;
 	bool revs_stale;
 	struct issuer *audit; /* NULL: no audit rows */
+	/* The revoked subjects the current feed lists, and where they come from. */
+	issuer_keyring_subjects_fn *subjects_fn;
+	void *subjects_arg;
+	size_t n_subjects;
+	char (*subjects)[ISSUER_ID_MAX_LEN + 1]; /* ISSUER_DOC_MAX_SUBJECTS, or NULL */
 };
 
 void
@@ -306,7 +311,40 @@ issuer_keyring_free_(struct issuer_keyring *kr)
 		ring_key_clear(&kr->keys[i]);
 	free(kr->keys_doc);
 	free(kr->revs_doc);
+	free(kr->subjects);
 	free(kr);
+}
+
+void
+issuer_keyring_set_subjects(struct issuer_keyring *kr, issuer_keyring_subjects_fn *fn, void *arg)
+{
+	kr->subjects_fn = fn;
+	kr->subjects_arg = arg;
+	kr->revs_stale = true;
+}
+
+/* Read the subjects source; mark the feed stale when the list changed. */
+static int
+subjects_refresh(struct issuer_keyring *kr)
+{
+	char(*cur)[ISSUER_ID_MAX_LEN + 1];
+	size_t n = 0;
+	int ret;
+
+	if (kr->subjects_fn == NULL)
+		return UM_OK;
+	cur = um_xcalloc(ISSUER_DOC_MAX_SUBJECTS, sizeof(*cur));
+	if ((ret = kr->subjects_fn(kr->subjects_arg, cur, ISSUER_DOC_MAX_SUBJECTS, &n)) != UM_OK) {
+		free(cur);
+		return ret;
+	}
+	if (kr->subjects == NULL || n != kr->n_subjects ||
+	    memcmp(cur, kr->subjects, n * sizeof(*cur)) != 0)
+		kr->revs_stale = true;
+	free(kr->subjects);
+	kr->subjects = cur;
+	kr->n_subjects = n;
+	return UM_OK;
 }
 
 uint32_t
@@ -502,6 +540,8 @@ issuer_keyring_revocations_doc(struct issuer_keyring *kr, uint64_t now_s, const 
 	struct wire_wr w;
 	int ret;
 
+	if ((ret = subjects_refresh(kr)) != UM_OK)
+		return ret;
 	/* Re-signed on change and at half its lifetime, so a fetched feed never lapses early. */
 	if (!kr->revs_stale && kr->revs_doc != NULL &&
 	    now_s < kr->revs_published_s + kr->cfg.revs_lifetime_s / 2) {
@@ -518,6 +558,9 @@ issuer_keyring_revocations_doc(struct issuer_keyring *kr, uint64_t now_s, const 
 	d->published_s = now_s;
 	d->expires_s = now_s + kr->cfg.revs_lifetime_s;
 	d->min_token_epoch = kr->min_epoch;
+	for (size_t i = 0; i < kr->n_subjects; i++)
+		memcpy(d->subjects[i], kr->subjects[i], sizeof(d->subjects[i]));
+	d->n_subjects = (uint8_t)kr->n_subjects;
 	free(kr->revs_doc);
 	kr->revs_doc = um_xmalloc(ISSUER_REVS_MAX_LEN);
 	wire_wr_init(&w, kr->revs_doc, ISSUER_REVS_MAX_LEN);

@@ -28,6 +28,7 @@
 #include "crypto/blindrsa.h"
 #include "crypto/keys.h"
 #include "store/store.h"
+#include "trust/issuer.h"
 
 enum issuer_keys_limits {
 	ISSUER_KEYS_TIERS_MAX = 15,
@@ -76,6 +77,17 @@ int issuer_keyring_rotate(struct issuer_keyring *kr, uint64_t now_s) UM_WARN_UNU
  * those keys are deleted and leave the key list. */
 int issuer_keyring_set_min_epoch(struct issuer_keyring *kr, uint32_t e,
                                  uint64_t now_s) UM_WARN_UNUSED;
+
+/*
+ * Where the revocation feed's subjects come from (trust/issuer_roles.h: the revoked
+ * subjects): fn fills out with at most max ids, ascending bytewise. Read each time the feed
+ * is asked for; a change re-signs it with a higher seq. Without a source the feed lists no
+ * subject. fn and arg are borrowed.
+ */
+typedef int issuer_keyring_subjects_fn(void *arg, char (*out)[ISSUER_ID_MAX_LEN + 1], size_t max,
+                                       size_t *n);
+void issuer_keyring_set_subjects(struct issuer_keyring *kr, issuer_keyring_subjects_fn *fn,
+                                 void *arg);
 
 /* The current signed key list / revocation feed: views valid until the next call on kr. */
 int issuer_keyring_keys_doc(struct issuer_keyring *kr, uint64_t now_s, const uint8_t **doc,
