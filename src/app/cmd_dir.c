@@ -78,7 +78,11 @@ relays_usage(FILE *f)
 	        "List the relays of the daemon's current consensus: id, nickname, roles, flags,\n"
 	        "country/region, operator, bandwidth and scores (reputation/uptime/capacity in\n"
 	        "basis points). --exit keeps relays with the Exit flag; --country keeps those in\n"
-	        "country CC. Fails with the reason when the daemon holds no valid consensus.\n");
+	        "country CC. Fails with the reason when the daemon holds no valid consensus.\n"
+	        "Flags: Running Valid Guard Middle Exit Stable Fast BadExit, and from the "
+	        "issuers'\n"
+	        "relay-trust feeds Bonded (bonded per enough issuers) and Disputed (an active\n"
+	        "dispute per enough issuers: never used as entry or exit).\n");
 }
 
 int

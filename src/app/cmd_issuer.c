@@ -30,6 +30,7 @@ issuer_usage(FILE *f)
 	        "       umbra issuer subject unrevoke ID [--reason TEXT]\n"
 	        "       umbra issuer subject adjust ID [--reputation DELTA] [--bond DELTA]\n"
 	        "                                      [--reason TEXT]\n"
+	        "       umbra issuer subject relay ID [add|remove NODE-ID]\n"
 	        "       umbra issuer dispute open ID --cap N --ttl DURATION [--case TEXT]\n"
 	        "                                    [--evidence TEXT]\n"
 	        "       umbra issuer dispute clear ID DISPUTE [--reason TEXT]\n"
@@ -51,7 +52,13 @@ issuer_usage(FILE *f)
 	        "role: a subject with the provider role gets provider capability tokens\n"
 	        "(POST /v1/captokens) to advertise relays to directories (PROTOCOL.md 18).\n"
 	        "revoke: the subject is listed in the revocation feed, so exits and directories\n"
-	        "refuse its tokens within one refresh, and it gets no new capability token.\n");
+	        "refuse its tokens within one refresh, and it gets no new capability token.\n"
+	        "subject relay: the relay node ids (as `umbra whoami` prints them) a relay "
+	        "subject\n"
+	        "vouches for; without add/remove, lists them. The issuer publishes their bond\n"
+	        "(also the stake signal), reputation, disputes and tier in its signed relay-trust\n"
+	        "feed (GET /v1/relaytrust); directory authorities set BONDED and DISPUTED from "
+	        "it.\n");
 }
 
 struct opts {
@@ -177,6 +184,16 @@ run(const struct opts *o, const char *method, const char *url, json_t *body)
 		return ret;
 	if (o->as_json) {
 		app_print_json(j, "{}");
+	} else if (json_is_array(json_object_get(j, "relays"))) {
+		const json_t *r;
+		size_t i;
+
+		printf("subject %s: %zu relay%s bound\n",
+		       json_string_value(json_object_get(j, "subject")),
+		       json_array_size(json_object_get(j, "relays")),
+		       json_array_size(json_object_get(j, "relays")) == 1 ? "" : "s");
+		json_array_foreach(json_object_get(j, "relays"), i, r)
+		        printf("  %s\n", json_string_value(r));
 	} else if (json_object_get(j, "entries") != NULL) {
 		print_audit(j);
 	} else if (json_object_get(j, "key_epoch") != NULL) {
@@ -378,6 +395,16 @@ cmd_issuer(int argc, char **argv)
 		snprintf(url, sizeof(url), "/v1/issuer/subjects/%s", pos[2]);
 		if (strcmp(pos[1], "show") == 0 && n_pos == 3)
 			return run(&o, "GET", url, NULL);
+		if (strcmp(pos[1], "relay") == 0 && (n_pos == 3 || n_pos == 5)) {
+			strncat(url, "/relays", sizeof(url) - strlen(url) - 1);
+			if (n_pos == 3)
+				return run(&o, "GET", url, NULL);
+			if (need(strcmp(pos[3], "add") == 0 || strcmp(pos[3], "remove") == 0,
+			         "relay needs ID add|remove NODE-ID") != APP_OK)
+				return APP_USAGE;
+			b = json_pack("{s:s, s:s}", "node_id", pos[4], "action", pos[3]);
+			return run(&o, "POST", url, b);
+		}
 		if (strcmp(pos[1], "key") == 0 && n_pos == 4) {
 			char body[128];
 

@@ -553,6 +553,7 @@ start_circuits(struct daemon *d, char *why, size_t why_len)
 	env.client = client;
 	env.circuits_prebuilt = c->client.circuits_prebuilt;
 	env.hops = (uint8_t)c->client.hops;
+	env.prefer_bonded = c->client.prefer_bonded;
 	env.max_circuits = c->relay.max_circuits;
 	env.may_create = may_create;
 	env.take_token = take_token;

@@ -10,7 +10,8 @@
  * Issuer key lists ([directory] issuers): the directory layer carries them as opaque blobs
  * (it ranks below trust/), so the check an authority runs on a fetched list before storing
  * and voting on it is wired here: trust/issuer_doc.h's issuer_keys_parse_verify() against
- * the configured issuer identity.
+ * the configured issuer identity. Likewise their relay-trust feeds (PROTOCOL.md 19): checked
+ * here with trust/relay_trust.h, the directory gets only the signals (dir_relay_trust.h).
  *
  * Shortcuts, admitted: a relay claims all-zero scores and its advertised rate as observed
  * bandwidth until measurement exists.
@@ -34,12 +35,17 @@
 #include "directory/dir_issuers.h"
 #include "directory/dirserv.h"
 #include "trust/issuer_doc.h"
+#include "trust/relay_trust.h"
 #include "exit/exit_policy.h"
 
 /* The directory carries key lists as opaque blobs capped at its own constant (it ranks below
  * trust/): the two caps must agree. */
 _Static_assert((size_t)DIR_ISSUER_DOC_MAX_LEN == (size_t)ISSUER_KEYS_MAX_LEN,
                "DIR_ISSUER_DOC_MAX_LEN must equal ISSUER_KEYS_MAX_LEN");
+_Static_assert((size_t)DIR_RT_DOC_MAX_LEN == (size_t)RELAY_TRUST_MAX_LEN &&
+                       (size_t)DIR_RT_MAX_ENTRIES == (size_t)RELAY_TRUST_MAX_ENTRIES &&
+                       (int)DIR_RT_ID_LEN == (int)RELAY_TRUST_ID_LEN,
+               "dir_relay_trust.h limits must equal relay_trust.h's");
 
 enum {
 	KEYS_CHECK_MAX_MS = 60 * 1000, /* onion-key rotation checks at least this often */
@@ -116,6 +122,35 @@ issuer_keys_check(void *arg, const uint8_t identity[DIR_ISSUER_ID_LEN], const ui
 	if ((ret = issuer_keys_parse_verify(doc, len, identity, now_s, k)) == UM_OK)
 		*seq = k->seq;
 	free(k);
+	return ret;
+}
+
+/* dirserv's check of a fetched relay-trust feed (dir_rt_verify_fn): the whole check of
+ * trust/relay_trust.h against the configured identity, then only the signals go down. */
+static int
+relay_trust_check(void *arg, const uint8_t identity[DIR_RT_ID_LEN], const uint8_t *doc, size_t len,
+                  uint64_t now_s, struct dir_rt_feed *out)
+{
+	struct relay_trust *d = um_xcalloc(1, sizeof(*d));
+	int ret;
+
+	(void)arg;
+	memset(out, 0, sizeof(*out));
+	if ((ret = relay_trust_parse_verify(doc, len, identity, now_s, d)) == UM_OK) {
+		out->seq = d->seq;
+		out->published_s = d->published_s;
+		out->expires_s = d->expires_s;
+		out->n = d->n;
+		out->v = d->n > 0 ? um_xcalloc(d->n, sizeof(*out->v)) : NULL;
+		for (size_t i = 0; i < d->n; i++) {
+			memcpy(out->v[i].node_id, d->v[i].node_id, DIR_RT_ID_LEN);
+			out->v[i].bond = d->v[i].bond;
+			out->v[i].reputation = d->v[i].reputation;
+			out->v[i].disputed = d->v[i].disputed;
+			out->v[i].tier = d->v[i].tier;
+		}
+	}
+	free(d);
 	return ret;
 }
 
@@ -368,6 +403,9 @@ start_authority(struct app_dir *d, const struct config *c, const struct app_dir_
 	dcfg.n_issuers = il.n;
 	dcfg.issuers = (const uint8_t(*)[DIR_ISSUER_ID_LEN])il.ids;
 	dcfg.issuer_verify = issuer_keys_check;
+	dcfg.rt_verify = relay_trust_check;
+	dcfg.trust_threshold = c->directory.trust_threshold;
+	dcfg.bond_min = c->directory.bond_min;
 	if ((ret = dir_params_set(&dcfg.params, "puzzle_max", c->directory.puzzle_max)) != UM_OK ||
 	    (ret = dir_params_set(&dcfg.params, "puzzle_min", c->directory.puzzle_min)) != UM_OK) {
 		snprintf(why, why_len, "cannot set the consensus parameters: %s", um_err_str(ret));

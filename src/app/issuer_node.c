@@ -75,7 +75,8 @@ on_request(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 		                        .subject_quota = a->subject_quota,
 		                        .gate = a->gate,
 		                        .puzzle_bits = a->puzzle_bits,
-		                        .pz_stats = &a->pz_stats };
+		                        .pz_stats = &a->pz_stats,
+		                        .rt = a->rt };
 	struct issuer_captokens_ctx cc = { a->is, a->creds, a->keys, a->id, a->limit, 0 };
 
 	if (!issuer_captokens_handle(&cc, req->method, req->path, family, addr, req->body,
@@ -175,6 +176,11 @@ app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *l
 	issuer_keyring_set_audit(a->keys, a->is);
 	a->subject_quota = c->issuer.subject_quota;
 	issuer_creds_set_audit(a->creds, a->is);
+	if ((ret = issuer_rtfeed_open(a->store, a->is, id, RELAY_TRUST_LIFETIME_DEFAULT_S,
+	                              &a->rt)) != UM_OK) {
+		snprintf(why, why_len, "cannot open the relay-trust feed: %s", um_err_str(ret));
+		return ret;
+	}
 	for (size_t i = 0; i < c->issuer.listen.n; i++) {
 		if ((ret = listen_one(a, c->issuer.listen.v[i], why, why_len)) != UM_OK)
 			return ret;
@@ -192,6 +198,7 @@ app_issuer_clear(struct app_issuer *a)
 		ev_http_free(a->http[i]);
 		free(a->bound[i]);
 	}
+	issuer_rtfeed_free(a->rt);
 	issuer_keyring_free(a->keys);
 	issuer_creds_free(a->creds);
 	abuse_free(a->limit);

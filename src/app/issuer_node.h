@@ -4,8 +4,8 @@
  * token signing keys (<state_dir>/issuer.db, trust/issuer.h, trust/issuer_keys.h; signed by
  * the node's identity key), the admin bearer token (a 0600 file, made at the first start),
  * and on each [issuer] listen address the public routes (key list, revocation feed, token
- * issuance: trust/issuer_public.h) and the admin API. The control socket reaches the admin
- * API (control.h) with the token the daemon holds.
+ * issuance, relay-trust feed: trust/issuer_public.h, trust/issuer_relays.h) and the admin API. The
+ * control socket reaches the admin API (control.h) with the token the daemon holds.
  */
 #ifndef UM_APP_ISSUER_NODE_H
 #define UM_APP_ISSUER_NODE_H
@@ -23,6 +23,7 @@
 #include "trust/issuer_creds.h"
 #include "trust/issuer_keys.h"
 #include "trust/issuer_public.h"
+#include "trust/issuer_relays.h"
 
 enum {
 	APP_ISSUER_MAX_LISTEN = 8,
@@ -41,6 +42,7 @@ struct app_issuer {
 	struct issuer_puzzle_stats pz_stats;
 	struct issuer_creds *creds;         /* subjects' keys for identified issuance */
 	uint32_t subject_quota;             /* [issuer] subject_quota */
+	struct issuer_rtfeed *rt;           /* the signed relay-trust feed (GET /v1/relaytrust) */
 	char token[SECRETFILE_MAX_LEN + 1]; /* the admin token (wiped at clear); "" if none */
 	size_t n_http;
 	struct ev_http *http[APP_ISSUER_MAX_LISTEN];

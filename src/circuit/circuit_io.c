@@ -1723,6 +1723,7 @@ circ_io_new(const struct circ_io_env *env, const struct circ_relay_keys *keys, s
 	cpool_reqs_init(&io->reqs);
 	path_config_default(&io->pcfg);
 	io->pcfg.hops = env->hops != 0 ? env->hops : 3;
+	io->pcfg.prefer_bonded = env->prefer_bonded;
 	path_health_init(&io->health);
 	cpool_refusals_init(&io->refusals);
 	cpool_ports_init(&io->ports);

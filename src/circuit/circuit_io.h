@@ -75,6 +75,7 @@ struct circ_io_env {
 	bool client;            /* the client role: build circuits */
 	unsigned circuits_prebuilt;
 	uint8_t hops;          /* 2 or 3 */
+	bool prefer_bonded;    /* [client] prefer_bonded (path.h) */
 	struct store *store;   /* guard set; NULL: kept in memory only */
 	struct exit_ctx *exit; /* relay with the exit role: opens streams; NULL: refuses them */
 	circ_io_consensus_fn *consensus;

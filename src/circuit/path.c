@@ -3,7 +3,7 @@
  * Path selection (path.h, docs/PATHS.md). The order of work in path_select():
  *
  *   for each entry to try (the caller's guards, or a bandwidth-weighted draw of GUARD relays):
- *     exits  = EXIT RUNNING VALID !BADEXIT relays whose summary serves the request
+ *     exits  = EXIT RUNNING VALID !BADEXIT !DISPUTED relays whose summary serves the request
  *     usable = exits compatible with the entry and not excluded by health
  *     pool   = usable restricted by the first locality step (in the fallback order) that
  *              keeps any; none, and strict or no "any" step: fail with the reason
@@ -358,7 +358,15 @@ static bool
 is_exit(const struct relay_entry *e)
 {
 	return has_flags(e, RELAY_FLAG_EXIT | RELAY_FLAG_RUNNING | RELAY_FLAG_VALID) &&
-	       !(e->flags & RELAY_FLAG_BADEXIT);
+	       !(e->flags & (RELAY_FLAG_BADEXIT | RELAY_FLAG_DISPUTED));
+}
+
+/* An entry candidate: GUARD RUNNING VALID and not DISPUTED. */
+static bool
+is_guard(const struct relay_entry *e)
+{
+	return has_flags(e, RELAY_FLAG_GUARD | RELAY_FLAG_RUNNING | RELAY_FLAG_VALID) &&
+	       !(e->flags & RELAY_FLAG_DISPUTED);
 }
 
 bool
@@ -602,14 +610,21 @@ plan_for_entry(struct sel *s, size_t entry, struct path_plan *out, char *why, si
 	size_t n_order = cfg->n_order;
 	uint8_t step_used = PATH_LOC_NONE;
 	char req_txt[64], loc_txt[PATH_WHY_LEN];
-	bool no_middle = false;
+	bool no_middle = false, bonded_only = false;
 	int ret = UM_ERR_NOT_FOUND;
 
 	describe_request(s->req, req_txt, sizeof(req_txt));
+	/* prefer_bonded: BONDED exits only, as long as one of them serves the request. */
+	if (cfg->prefer_bonded) {
+		for (size_t i = 0; i < c->n_relays && !bonded_only; i++)
+			bonded_only = is_exit(&c->relays[i]) &&
+			              (c->relays[i].flags & RELAY_FLAG_BONDED) &&
+			              path_exit_allows(&c->relays[i], s->req);
+	}
 	for (size_t i = 0; i < c->n_relays; i++) {
 		const struct relay_entry *e = &c->relays[i];
 
-		if (!is_exit(e))
+		if (!is_exit(e) || (bonded_only && !(e->flags & RELAY_FLAG_BONDED)))
 			continue;
 		n_exits++;
 		if (!path_exit_allows(e, s->req))
@@ -648,8 +663,8 @@ plan_for_entry(struct sel *s, size_t entry, struct path_plan *out, char *why, si
 		for (size_t i = 0; i < c->n_relays; i++) {
 			const struct relay_entry *e = &c->relays[i];
 
-			if (!is_exit(e) || !path_exit_allows(e, s->req) ||
-			    !locality_matches(cfg, e, step))
+			if (!is_exit(e) || (bonded_only && !(e->flags & RELAY_FLAG_BONDED)) ||
+			    !path_exit_allows(e, s->req) || !locality_matches(cfg, e, step))
 				continue;
 			n_loc_any++;
 			if (!path_relays_compatible(e, ent) || health_excludes(s, e))
@@ -746,7 +761,6 @@ static int
 select_pass(struct sel *s, const struct path_guards *guards, struct path_plan *out, char *why,
             size_t why_len)
 {
-	const uint16_t want = RELAY_FLAG_GUARD | RELAY_FLAG_RUNNING | RELAY_FLAG_VALID;
 	const struct consensus *c = s->c;
 	size_t entries[PATH_GUARDS_MAX], n_entries = 0;
 	char first_why[PATH_WHY_LEN] = "";
@@ -756,8 +770,7 @@ select_pass(struct sel *s, const struct path_guards *guards, struct path_plan *o
 		for (size_t i = 0; i < UM_MIN(guards->n, (size_t)PATH_GUARDS_MAX); i++) {
 			ssize_t k = path_find_relay(c, guards->ids[i]);
 
-			if (k >= 0 && has_flags(&c->relays[k], want) &&
-			    !health_excludes(s, &c->relays[k]))
+			if (k >= 0 && is_guard(&c->relays[k]) && !health_excludes(s, &c->relays[k]))
 				entries[n_entries++] = (size_t)k;
 		}
 		if (n_entries == 0) {
@@ -773,7 +786,7 @@ select_pass(struct sel *s, const struct path_guards *guards, struct path_plan *o
 		for (size_t i = 0; i < c->n_relays; i++) {
 			const struct relay_entry *e = &c->relays[i];
 
-			if (!has_flags(e, want) || health_excludes(s, e))
+			if (!is_guard(e) || health_excludes(s, e))
 				continue;
 			s->pool[s->n_pool] = i;
 			s->weight[s->n_pool] = health_weight(s, e, e->measured_bw);

@@ -5,20 +5,18 @@
  * two-hop fast mode. One call returns up to n_candidates ranked paths that share the entry, so
  * the circuit core can try the next one when a build fails, without asking again.
  *
- *   exits   : EXIT RUNNING VALID, not BADEXIT (path_relay_is_exit()); the port summary
- *             allows the request (path_exit_allows()); a literal
- *             private destination needs an exit without the reject-private flag; locality by
- *             the fallback order (country, region, any); weight measured_bw x reputation, or
- *             uniform for exploration_pct percent of the draws; per-operator cap among the
- *             ranked candidates.
- *   middles : MIDDLE RUNNING VALID; weight measured_bw.
- *   entries : the caller's guard list in order (path_guard.h), else GUARD RUNNING VALID
- *             weighted by measured_bw.
- *   the path: distinct relays, no two in one (mutual) family, no two with one operator, no two
- *             IPv4 addresses in one /16, no two IPv6 addresses in one /32.
- *   health  : a caller-kept table of recent failures per relay: each failure halves a relay's
- *             weight for the cool-down, PATH_HEALTH_EXCLUDE_FAILURES or more exclude it,
- *             unless excluding leaves no path (then they are allowed, still down-weighted).
+ *   exits   : EXIT RUNNING VALID, not BADEXIT, not DISPUTED (path_relay_is_exit()); with
+ *             prefer_bonded, only BONDED ones when any BONDED exit allows the request; the port
+ * summary allows the request (path_exit_allows()); a literal private destination needs an exit
+ * without the reject-private flag; locality by the fallback order (country, region, any); weight
+ * measured_bw x reputation, or uniform for exploration_pct percent of the draws; per-operator cap
+ * among the ranked candidates. middles : MIDDLE RUNNING VALID; weight measured_bw. entries : the
+ * caller's guard list in order (path_guard.h), else GUARD RUNNING VALID weighted by measured_bw;
+ * never DISPUTED. the path: distinct relays, no two in one (mutual) family, no two with one
+ * operator, no two IPv4 addresses in one /16, no two IPv6 addresses in one /32. health  : a
+ * caller-kept table of recent failures per relay: each failure halves a relay's weight for the
+ * cool-down, PATH_HEALTH_EXCLUDE_FAILURES or more exclude it, unless excluding leaves no path (then
+ * they are allowed, still down-weighted).
  *
  * Nothing here does I/O, keeps a pointer past a call, or logs. Randomness comes from a
  * struct path_rng (the CSPRNG unless a test passes its own generator).
@@ -92,6 +90,7 @@ struct path_config {
 	uint8_t exit_operator_cap_pct;
 	uint8_t exploration_pct; /* 0..100: share of exit draws uniform among the eligible */
 	uint8_t n_candidates;    /* 1..PATH_CANDIDATES_MAX ranked paths per call */
+	bool prefer_bonded;      /* exits among BONDED ones only, when any serves the request */
 	uint32_t health_cooldown_s;
 };
 
@@ -180,7 +179,7 @@ const struct relay_entry *path_hop(const struct consensus *c, const struct path 
  * addresses in one /32.
  */
 bool path_relays_compatible(const struct relay_entry *a, const struct relay_entry *b);
-/* Is e a usable exit: EXIT RUNNING VALID and not BADEXIT? */
+/* Is e a usable exit: EXIT RUNNING VALID, and neither BADEXIT nor DISPUTED? */
 bool path_relay_is_exit(const struct relay_entry *e);
 /* Does exit e's port summary serve req (flags not checked)? */
 bool path_exit_allows(const struct relay_entry *e, const struct path_request *req);

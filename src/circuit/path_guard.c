@@ -223,7 +223,8 @@ guard_flags_ok(const struct relay_entry *e)
 {
 	const uint16_t want = RELAY_FLAG_GUARD | RELAY_FLAG_RUNNING | RELAY_FLAG_VALID;
 
-	return (e->flags & want) == want;
+	/* A relay an issuer quorum disputes is no entry (PROTOCOL.md 19): like a lost flag. */
+	return (e->flags & want) == want && !(e->flags & RELAY_FLAG_DISPUTED);
 }
 
 static ssize_t

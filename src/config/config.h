@@ -93,7 +93,9 @@ struct config {
 		char *operator_id;          /* base32 operator key; "" = the node's identity */
 		struct config_list issuers; /* "<issuer-id>@http://ip:port": key lists to vote on */
 		uint32_t puzzle_max, puzzle_min; /* consensus params voted (PROTOCOL.md 5.2) */
-		bool require_provider; /* only relays with a provider binding (PROTOCOL 18.4) */
+		bool require_provider;    /* only relays with a provider binding (PROTOCOL 18.4) */
+		uint32_t trust_threshold; /* issuers agreeing for BONDED/DISPUTED; 0 = majority */
+		uint32_t bond_min;        /* a bond that counts for BONDED */
 	} directory;
 	struct {
 		struct config_list
@@ -145,8 +147,9 @@ struct config {
 		uint32_t max_proxy_conns;   /* proxy connections open at once */
 		struct config_list issuers; /* "<issuer-id>@http://ip:port": token issuers */
 		uint32_t token_tier;        /* tier of the token spent per circuit; 0 = highest */
-		char *subject;     /* the issuer's name for us (tiers above 1); "" = none */
-		char *subject_key; /* Ed25519 key signing our token requests */
+		char *subject;      /* the issuer's name for us (tiers above 1); "" = none */
+		char *subject_key;  /* Ed25519 key signing our token requests */
+		bool prefer_bonded; /* exits only among BONDED ones when any serves the request */
 	} client;
 	struct {
 		bool enabled;

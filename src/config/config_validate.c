@@ -326,8 +326,14 @@ static void
 rule_issuers(struct config_ctx *x)
 {
 	const struct config_var *rt = usable(x, "relay", "require_token");
+	const struct config_var *th = usable(x, "directory", "trust_threshold");
 
 	issuers_unique(x, "directory", &x->c->directory.issuers);
+	if (th != NULL && x->c->directory.trust_threshold > x->c->directory.issuers.n)
+		config_ctx_var_error(x, th,
+		                     "%u is more than the %zu directory.issuers: no relay could "
+		                     "ever be BONDED or DISPUTED",
+		                     x->c->directory.trust_threshold, x->c->directory.issuers.n);
 	issuers_unique(x, "relay", &x->c->relay.issuers);
 	issuers_unique(x, "client", &x->c->client.issuers);
 	if (rt != NULL && x->c->relay.require_token && x->c->relay.issuers.n == 0)

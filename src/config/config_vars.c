@@ -387,6 +387,25 @@ const struct config_var config_vars[] = {
 	  .help = "Accept and vote on only relays whose operator holds a provider capability "
 	          "token of one of [directory] issuers (POST /v1/provider/relay/upsert); a "
 	          "revoked provider's relays drop out. Directory role only." },
+	{ .section = "directory",
+	  .key = "trust_threshold",
+	  .type = CFG_U32,
+	  .offset = OFF(directory.trust_threshold),
+	  .def = "0",
+	  .min = 0,
+	  .max = 8,
+	  .help = "Issuers whose relay-trust feeds (GET /v1/relaytrust) must agree before this "
+	          "authority votes BONDED or DISPUTED for a relay; 0 = a majority of the "
+	          "configured issuers. Directory role only." },
+	{ .section = "directory",
+	  .key = "bond_min",
+	  .type = CFG_U32,
+	  .offset = OFF(directory.bond_min),
+	  .def = "1",
+	  .min = 1,
+	  .max = UINT32_MAX,
+	  .help = "The bond an issuer must report for a relay to count toward BONDED "
+	          "(the issuer's bond units). Directory role only." },
 
 	/* [relay] */
 	{ .section = "relay",
@@ -735,6 +754,13 @@ const struct config_var config_vars[] = {
 	  .min = 2,
 	  .max = 3,
 	  .help = "Relays per circuit: 3, or 2 for the fast mode (entry -> exit)." },
+	{ .section = "client",
+	  .key = "prefer_bonded",
+	  .type = CFG_BOOL,
+	  .offset = OFF(client.prefer_bonded),
+	  .def = "no",
+	  .help = "Pick exits only among relays with the Bonded flag when any of them serves "
+	          "the request (DISPUTED relays are never entry or exit, whatever this says)." },
 	{ .section = "client",
 	  .key = "socks_listen",
 	  .type = CFG_STRING,

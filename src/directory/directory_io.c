@@ -54,6 +54,12 @@ dirauth_issuer_every_s(uint64_t interval_s)
 	return UM_MAX(interval_s / 2, (uint64_t)DIRIO_ISSUER_EVERY_MIN_S);
 }
 
+uint64_t
+dirauth_relaytrust_every_s(uint64_t interval_s)
+{
+	return UM_MAX(interval_s / 4, (uint64_t)DIRIO_RELAYTRUST_EVERY_MIN_S);
+}
+
 void
 dirauth_period_next(uint64_t now_s, uint64_t interval_s, struct dirauth_period *out)
 {
@@ -104,9 +110,10 @@ struct reach_probe {
 	uint64_t deadline_s;
 };
 
-/* One issuer whose key list we fetch. */
+/* One issuer document we fetch: its key list, or (rt) its relay-trust feed. */
 struct issuer_fetch {
 	struct dirauth_io *io;
+	bool rt;
 	struct ev_http_call *call; /* NULL when idle */
 	uint8_t id[DIR_ISSUER_ID_LEN];
 	char *url;       /* base URL */
@@ -149,6 +156,7 @@ struct dirauth_io {
 	size_t n_issuers;
 	struct issuer_fetch issuers[DIR_MAX_ISSUERS];
 	bool revs; /* fetch the issuers' revocation feeds too */
+	struct issuer_fetch rtfeeds[DIR_MAX_ISSUERS];
 	struct log_ratelim rl_peer;
 	void (*on_period_end)(void *arg, uint64_t now_s);
 	void *arg;
@@ -254,6 +262,9 @@ dirauth_io_new(struct ev_loop *loop, const struct dirauth_io_config *cfg, struct
 		io->issuers[i].revs_rl = (struct log_ratelim)LOG_RATELIM_INIT(60000);
 		memcpy(io->issuers[i].id, cfg->issuer_ids[i], DIR_ISSUER_ID_LEN);
 		io->issuers[i].url = um_xstrdup(cfg->issuer_urls[i]);
+		io->rtfeeds[i] = io->issuers[i];
+		io->rtfeeds[i].rt = true;
+		io->rtfeeds[i].url = um_xstrdup(cfg->issuer_urls[i]);
 	}
 	io->n_peers = cfg->n_peers;
 	for (size_t i = 0; i < cfg->n_peers; i++)
@@ -305,6 +316,8 @@ dirauth_io_free_(struct dirauth_io *io)
 		ev_http_call_cancel(io->issuers[i].call);
 		ev_http_call_cancel(io->issuers[i].revs_call);
 		free(io->issuers[i].url);
+		ev_http_call_cancel(io->rtfeeds[i].call);
+		free(io->rtfeeds[i].url);
 	}
 	ev_timer_free(io->timer);
 	for (size_t i = 0; i < io->n_http; i++) {
@@ -499,6 +512,50 @@ issuer_fetch_done(void *arg, const struct ev_http_result *res)
 	}
 }
 
+/* A relay-trust feed arrived (or did not). Same rules as for key lists. */
+static void
+rtfeed_fetch_done(void *arg, const struct ev_http_result *res)
+{
+	struct issuer_fetch *f = arg;
+	struct dirauth_io *io = f->io;
+	uint64_t now = um_wall_s(), seq = 0, every = dirauth_relaytrust_every_s(io->interval_s);
+	bool stored = false;
+	int ret;
+
+	f->call = NULL;
+	f->next_s = now + UM_MIN((uint64_t)DIRIO_ISSUER_RETRY_S, every);
+	if (res->err != UM_OK) {
+		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR,
+		            "relay-trust fetch from issuer %s failed: %s", f->url,
+		            um_err_str(res->err));
+		return;
+	}
+	if (res->status != 200) {
+		/* 404: an issuer that publishes no feed; ask again at the usual time. */
+		if (res->status == 404)
+			f->next_s = now + every;
+		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR,
+		            "relay-trust fetch from issuer %s: HTTP %d", f->url, res->status);
+		return;
+	}
+	f->next_s = now + every;
+	ret = dirserv_add_relay_trust(io->ds, f->id, res->body, res->body_len, now, &seq, &stored);
+	if (ret == UM_OK && stored) {
+		log_info(LD_DIR, "issuer %s: relay-trust feed seq %llu (%zu bytes) taken", f->url,
+		         (unsigned long long)seq, res->body_len);
+		f->seq = seq;
+	} else if (ret == UM_ERR_STATE) {
+		log_ratelim(
+		        &f->rl, UM_LOG_NOTICE, LD_DIR,
+		        "issuer %s served relay-trust seq %llu, older than the seq %llu we hold: "
+		        "kept ours",
+		        f->url, (unsigned long long)seq, (unsigned long long)f->seq);
+	} else if (ret != UM_OK) {
+		log_ratelim(&f->rl, UM_LOG_WARN, LD_DIR,
+		            "relay-trust feed from issuer %s refused: %s", f->url, um_err_str(ret));
+	}
+}
+
 static void
 issuer_fetch_start(struct dirauth_io *io, struct issuer_fetch *f, uint64_t now_s)
 {
@@ -506,16 +563,18 @@ issuer_fetch_start(struct dirauth_io *io, struct issuer_fetch *f, uint64_t now_s
 	char url[URL_MAX];
 	int ret;
 
-	snprintf(url, sizeof(url), "%s/v1/pubkeys", f->url);
+	snprintf(url, sizeof(url), "%s%s", f->url, f->rt ? "/v1/relaytrust" : "/v1/pubkeys");
 	memset(&req, 0, sizeof(req));
 	req.url = url;
 	req.method = "GET";
-	req.max_response_body = DIR_ISSUER_DOC_MAX_LEN;
+	req.max_response_body = f->rt ? DIR_RT_DOC_MAX_LEN : DIR_ISSUER_DOC_MAX_LEN;
 	req.timeout_ms = DIRIO_FETCH_TIMEOUT_MS;
-	f->next_s = now_s + dirauth_issuer_every_s(io->interval_s);
-	if ((ret = ev_http_fetch(io->loop, &req, issuer_fetch_done, f, &f->call)) != UM_OK)
-		log_ratelim(&f->rl, UM_LOG_WARN, LD_DIR,
-		            "cannot fetch the key list of issuer %s: %s", f->url, um_err_str(ret));
+	f->next_s = now_s + (f->rt ? dirauth_relaytrust_every_s(io->interval_s)
+	                           : dirauth_issuer_every_s(io->interval_s));
+	if ((ret = ev_http_fetch(io->loop, &req, f->rt ? rtfeed_fetch_done : issuer_fetch_done, f,
+	                         &f->call)) != UM_OK)
+		log_ratelim(&f->rl, UM_LOG_WARN, LD_DIR, "cannot fetch the %s of issuer %s: %s",
+		            f->rt ? "relay-trust feed" : "key list", f->url, um_err_str(ret));
 }
 
 static void
@@ -575,12 +634,14 @@ static void
 issuers_tick(struct dirauth_io *io, uint64_t now_s)
 {
 	for (size_t i = 0; i < io->n_issuers; i++) {
-		struct issuer_fetch *f = &io->issuers[i];
+		struct issuer_fetch *f = &io->issuers[i], *r = &io->rtfeeds[i];
 
 		if (f->call == NULL && now_s >= f->next_s)
 			issuer_fetch_start(io, f, now_s);
 		if (io->revs && f->revs_call == NULL && now_s >= f->revs_next_s)
 			revs_fetch_start(io, f, now_s);
+		if (dirserv_has_relay_trust_check(io->ds) && r->call == NULL && now_s >= r->next_s)
+			issuer_fetch_start(io, r, now_s);
 	}
 }
 
@@ -765,6 +826,7 @@ dirauth_io_start(struct dirauth_io *io)
 		size_t len = 0;
 
 		io->issuers[i].next_s = 0; /* fetch at the first tick */
+		io->rtfeeds[i].next_s = 0;
 		if (dirserv_issuer_keys_get(io->ds, io->issuers[i].id, &doc, &len,
 		                            &io->issuers[i].seq) != UM_OK)
 			io->issuers[i].seq = 0;

@@ -24,6 +24,9 @@
  * there against the pinned identity; the newest sequence number wins); a fetch that fails
  * (unreachable, not HTTP 200) is retried after DIRIO_ISSUER_RETRY_S, a list refused is not
  * asked for again before the usual time. Our next vote carries the newest list held.
+ * Relay-trust feeds: likewise GET <issuer>/v1/relaytrust every dirauth_relaytrust_every_s(P)
+ * into dirserv_add_relay_trust() (when the application supplied their check); our next
+ * vote's BONDED / DISPUTED flags come from the newest feed held per issuer.
  *
  * Everything runs on the loop thread.
  */
@@ -56,10 +59,11 @@ enum directory_io_limits {
 	DIRIO_UPLOAD_RETRY_MIN_S = 5,      /* failed upload: retry after this, doubling */
 	DIRIO_UPLOAD_RETRY_FIRST_S = 1,    /* ... but the first unreachable: after this */
 	DIRIO_UPLOAD_RETRY_MAX_S = 600,
-	DIRIO_ISSUER_EVERY_MIN_S = 5,   /* issuer key lists: every max(P/2, this) */
-	DIRIO_ISSUER_RETRY_S = 5,       /* ... and this soon again after a failed fetch */
-	DIRIO_REVS_EVERY_MIN_S = 5,     /* revocation feeds: every max(P/4, this) */
-	DIRIO_REVS_MAX_LEN = 64 * 1024, /* a revocation feed is at most ~17.4 KB */
+	DIRIO_ISSUER_EVERY_MIN_S = 5,     /* issuer key lists: every max(P/2, this) */
+	DIRIO_ISSUER_RETRY_S = 5,         /* ... and this soon again after a failed fetch */
+	DIRIO_REVS_EVERY_MIN_S = 5,       /* revocation feeds: every max(P/4, this) */
+	DIRIO_REVS_MAX_LEN = 64 * 1024,   /* a revocation feed is at most ~17.4 KB */
+	DIRIO_RELAYTRUST_EVERY_MIN_S = 2, /* relay-trust feeds: every max(P/4, this) */
 };
 
 /* ---- schedule (pure; unit-tested) ---- */
@@ -86,6 +90,9 @@ uint64_t dirauth_issuer_every_s(uint64_t interval_s);
 /* How often an authority with provider checks fetches each issuer's revocation feed:
  * max(interval_s / 4, 5 s), so a revoked provider drops out at the next vote. */
 uint64_t dirauth_revs_every_s(uint64_t interval_s);
+/* ... and its relay-trust feed: max(interval_s / 4, 2 s), so a dispute reaches the next
+ * vote (feeds are small and the issuer re-signs only on change). */
+uint64_t dirauth_relaytrust_every_s(uint64_t interval_s);
 
 /* ---- the authority role ---- */
 

@@ -30,6 +30,7 @@ dirserv_config_defaults(struct dirserv_config *cfg)
 	cfg->running_window_s = 3600;
 	cfg->stable_min_age_s = 86400;
 	cfg->fast_min_bw = 100 * 1024;
+	cfg->bond_min = 1;
 }
 
 static int
@@ -74,6 +75,8 @@ check_config(const struct dirserv_config *cfg, char *why, size_t why_len)
 		return fail(why, why_len, UM_ERR_INVALID, "issuers need a key-list check");
 	if (cfg->require_provider && (cfg->provider_verify == NULL || cfg->provider_check == NULL))
 		return fail(why, why_len, UM_ERR_INVALID, "require_provider needs provider checks");
+	if (cfg->trust_threshold > DIR_MAX_ISSUERS)
+		return fail(why, why_len, UM_ERR_INVALID, "trust_threshold must be 0..8");
 	for (size_t i = 0; i < cfg->n_issuers; i++)
 		for (size_t j = i + 1; j < cfg->n_issuers; j++)
 			if (memcmp(cfg->issuers[i], cfg->issuers[j], DIR_ISSUER_ID_LEN) == 0)
@@ -191,6 +194,8 @@ dirserv_free_(struct dirserv *ds)
 	for (size_t i = 0; i < DIRSERV_DIFF_CACHE; i++)
 		free(ds->diffs[i].bytes);
 	free(ds->buckets);
+	for (size_t i = 0; i < DIR_MAX_ISSUERS; i++)
+		dir_rt_feed_clear(&ds->rt[i]);
 	um_memzero(ds, sizeof(*ds));
 	free(ds);
 }
@@ -460,6 +465,90 @@ dirserv_issuer_keys_get(struct dirserv *ds, const uint8_t identity[DIR_ISSUER_ID
 	return dirserv_db_issuer_get(ds, identity, doc, len, seq);
 }
 
+/* ---- relay-trust feeds ---- */
+
+static ssize_t
+issuer_index(const struct dirserv *ds, const uint8_t id[DIR_ISSUER_ID_LEN])
+{
+	for (size_t i = 0; i < ds->n_issuers; i++)
+		if (memcmp(ds->issuers[i], id, DIR_ISSUER_ID_LEN) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+int
+dirserv_add_relay_trust(struct dirserv *ds, const uint8_t identity[DIR_ISSUER_ID_LEN],
+                        const uint8_t *doc, size_t len, uint64_t now_s, uint64_t *seq, bool *stored)
+{
+	struct dir_rt_feed f;
+	ssize_t k = issuer_index(ds, identity);
+	int ret;
+
+	if (seq != NULL)
+		*seq = 0;
+	if (stored != NULL)
+		*stored = false;
+	if (k < 0)
+		return UM_ERR_NOT_FOUND;
+	if (ds->cfg.rt_verify == NULL)
+		return UM_ERR_STATE;
+	if (len > DIR_RT_DOC_MAX_LEN)
+		return UM_ERR_TOO_LARGE;
+	if (doc == NULL || len == 0)
+		return UM_ERR_MALFORMED;
+	memset(&f, 0, sizeof(f));
+	/* The signature first: nothing unverified is compared, kept or voted on. */
+	if ((ret = ds->cfg.rt_verify(ds->cfg.rt_verify_arg, identity, doc, len, now_s, &f)) !=
+	    UM_OK) {
+		dir_rt_feed_clear(&f);
+		return ret;
+	}
+	if (!dir_rt_feed_is_valid(&f)) {
+		dir_rt_feed_clear(&f);
+		return UM_ERR_MALFORMED;
+	}
+	if (seq != NULL)
+		*seq = f.seq;
+	if (ds->has_rt[k] && f.seq <= ds->rt[k].seq) {
+		ret = f.seq == ds->rt[k].seq ? UM_OK : UM_ERR_STATE; /* never a lower seq */
+		dir_rt_feed_clear(&f);
+		return ret;
+	}
+	dir_rt_feed_clear(&ds->rt[k]);
+	ds->rt[k] = f;
+	ds->has_rt[k] = true;
+	if (stored != NULL)
+		*stored = true;
+	return UM_OK;
+}
+
+bool
+dirserv_has_relay_trust_check(const struct dirserv *ds)
+{
+	return ds->cfg.rt_verify != NULL;
+}
+
+const struct dir_rt_feed *
+dirserv_relay_trust_get(const struct dirserv *ds, const uint8_t identity[DIR_ISSUER_ID_LEN])
+{
+	ssize_t k = issuer_index(ds, identity);
+
+	return k >= 0 && ds->has_rt[k] ? &ds->rt[k] : NULL;
+}
+
+/* BONDED / DISPUTED for relay id from the feeds unexpired at va. */
+static uint16_t
+trust_flags(const struct dirserv *ds, const uint8_t id[RELAY_DESC_ID_LEN], uint64_t va)
+{
+	const struct dir_rt_feed *feeds[DIR_MAX_ISSUERS];
+	size_t threshold = ds->cfg.trust_threshold != 0 ? ds->cfg.trust_threshold
+	                                                : dir_rt_default_threshold(ds->n_issuers);
+
+	for (size_t i = 0; i < ds->n_issuers; i++)
+		feeds[i] = ds->has_rt[i] ? &ds->rt[i] : NULL;
+	return dir_rt_flags(feeds, ds->n_issuers, id, ds->cfg.bond_min, threshold, va);
+}
+
 /* The stored key list of each configured issuer, for our vote. */
 static int
 vote_issuers(struct dirserv *ds, struct dir_issuers *out)
@@ -521,6 +610,8 @@ assign_flags(const struct dirserv *ds, const struct relay_desc *d, uint64_t va,
 		f |= RELAY_FLAG_STABLE;
 	if (measured >= ds->cfg.fast_min_bw)
 		f |= RELAY_FLAG_FAST;
+	if (ds->n_issuers > 0)
+		f |= trust_flags(ds, d->identity, va);
 	return f;
 }
 

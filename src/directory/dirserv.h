@@ -22,7 +22,9 @@
  *            running_window_s before valid_after;
  *   GUARD / MIDDLE / EXIT  the roles the descriptor requests (entry, middle, exit);
  *   STABLE   RUNNING, and first accepted at least stable_min_age_s before valid_after;
- *   FAST     measured bandwidth >= fast_min_bw.
+ *   FAST     measured bandwidth >= fast_min_bw;
+ *   BONDED / DISPUTED  from the issuers' relay-trust feeds (dir_relay_trust.h): at least
+ *            trust_threshold configured issuers report bond >= bond_min / an active dispute.
  * Measured bandwidth is min(advertised rate, self-observed rate) until the authority
  * measures relays itself.
  *
@@ -45,6 +47,7 @@
 #include "directory/descriptor.h"
 #include "directory/dir_issuers.h"
 #include "directory/dir_provider.h"
+#include "directory/dir_relay_trust.h"
 #include "directory/vote.h"
 
 /* The Content-Type of a consensus diff (GET /v1/consensus/diff/<from>). */
@@ -107,6 +110,13 @@ struct dirserv_config {
 	dir_provider_check_fn *provider_check;
 	dir_provider_feed_fn *provider_feed;
 	void *provider_arg;
+	/* Relay-trust feeds of the same issuers (PROTOCOL.md 19): their check (NULL: feeds are
+	 * refused, no BONDED / DISPUTED), how many issuers must agree (0: a majority of the
+	 * configured issuers, at least 1) and the bond that counts as bonded. */
+	dir_rt_verify_fn *rt_verify;
+	void *rt_verify_arg;
+	size_t trust_threshold;
+	uint64_t bond_min;
 };
 
 /* Fill cfg with defaults (everything but store/db_path, keys and authorities). */
@@ -217,6 +227,24 @@ int dirserv_provider_get(struct dirserv *ds, const uint8_t identity[RELAY_DESC_I
 int dirserv_add_issuer_revocations(struct dirserv *ds, const uint8_t identity[DIR_ISSUER_ID_LEN],
                                    const uint8_t *doc, size_t len, uint64_t now_s,
                                    uint64_t *seq) UM_WARN_UNUSED;
+/*
+ * Take a relay-trust feed fetched from the configured issuer `identity` (the body of its GET
+ * /v1/relaytrust). In order: UM_ERR_NOT_FOUND for an issuer not configured, UM_ERR_STATE
+ * without a check (rt_verify), the size cap (UM_ERR_TOO_LARGE over DIR_RT_DOC_MAX_LEN), the
+ * application's check at now_s (its error), UM_ERR_MALFORMED for signals out of order; then
+ * the newest wins: a sequence number lower than the held feed's is UM_ERR_STATE, the same
+ * one UM_OK with nothing changed. Held in memory (a restart starts empty and takes the
+ * next valid feed); used by the next dirserv_build_vote() while unexpired at its
+ * valid_after. *seq and *stored (may be NULL) as for dirserv_add_issuer_keys().
+ */
+int dirserv_add_relay_trust(struct dirserv *ds, const uint8_t identity[DIR_ISSUER_ID_LEN],
+                            const uint8_t *doc, size_t len, uint64_t now_s, uint64_t *seq,
+                            bool *stored) UM_WARN_UNUSED;
+/* Whether relay-trust feeds are taken (the application supplied rt_verify). */
+bool dirserv_has_relay_trust_check(const struct dirserv *ds);
+/* The feed held for issuer `identity` (a view valid until the next call on ds), or NULL. */
+const struct dir_rt_feed *dirserv_relay_trust_get(const struct dirserv *ds,
+                                                  const uint8_t identity[DIR_ISSUER_ID_LEN]);
 
 /* Record a successful link handshake with relay identity at when_s (keeps the newest). */
 int dirserv_reachability_set(struct dirserv *ds, const uint8_t identity[RELAY_DESC_ID_LEN],

@@ -338,7 +338,8 @@ handle_get_vote(struct dirserv *ds, const char *arg, struct ev_http_resp *resp)
 /* ---- JSON views ---- */
 
 static const char *const flag_names[RELAY_FLAG_N] = {
-	"Running", "Valid", "Guard", "Middle", "Exit", "Stable", "Fast", "BadExit",
+	"Running", "Valid", "Guard",   "Middle", "Exit",
+	"Stable",  "Fast",  "BadExit", "Bonded", "Disputed",
 };
 
 static json_t *

@@ -24,6 +24,8 @@ struct dirserv {
 	uint8_t auths[CONS_MAX_AUTHORITIES][AUTHCERT_ID_LEN];
 	size_t n_issuers; /* configured issuers whose key lists we vote on */
 	uint8_t issuers[DIR_MAX_ISSUERS][DIR_ISSUER_ID_LEN];
+	struct dir_rt_feed rt[DIR_MAX_ISSUERS]; /* the newest relay-trust feed per issuer */
+	bool has_rt[DIR_MAX_ISSUERS];
 	struct dirserv_config cfg; /* copied; pointers in it are not used after dirserv_new() */
 	struct dirserv_bucket *buckets;
 	size_t n_buckets;

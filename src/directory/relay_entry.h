@@ -59,8 +59,12 @@ enum relay_flag {
 	RELAY_FLAG_STABLE = 0x0020,  /* long uptime */
 	RELAY_FLAG_FAST = 0x0040,    /* enough bandwidth */
 	RELAY_FLAG_BADEXIT = 0x0080, /* exit misbehaves: never use as exit (needs role exit) */
-	RELAY_FLAG_ALL = 0x00ff,
-	RELAY_FLAG_N = 8,
+	/* From the issuers' relay-trust feeds (PROTOCOL.md 19): at least trust_threshold of the
+	 * authority's issuers report a bond >= bond_min, or an active dispute. */
+	RELAY_FLAG_BONDED = 0x0100,
+	RELAY_FLAG_DISPUTED = 0x0200, /* never used as entry or exit by clients */
+	RELAY_FLAG_ALL = 0x03ff,
+	RELAY_FLAG_N = 10,
 };
 
 struct dir_param {

@@ -17,6 +17,7 @@
 
 #include "lib/encoding.h"
 #include "lib/err.h"
+#include "trust/issuer_relays.h"
 #include "trust/issuer_st.h"
 #include "trust/issuer_roles.h"
 
@@ -803,6 +804,95 @@ parse_id(const char *s, int64_t *id)
 	return true;
 }
 
+/* A relay node id as umbra prints it (52 base32 characters) or as 64 hex digits. */
+static bool
+parse_node_id(const char *s, uint8_t out[RELAY_TRUST_ID_LEN])
+{
+	size_t n = strlen(s);
+
+	if (n == 64)
+		return dec_hex(out, RELAY_TRUST_ID_LEN, s, n) == RELAY_TRUST_ID_LEN;
+	return n == 52 && dec_base32(out, RELAY_TRUST_ID_LEN, s, n) == RELAY_TRUST_ID_LEN;
+}
+
+static int
+add_node_id(void *arg, const uint8_t node_id[RELAY_TRUST_ID_LEN])
+{
+	char b32[BASE32_LEN(RELAY_TRUST_ID_LEN)];
+
+	if (enc_base32(b32, sizeof(b32), node_id, RELAY_TRUST_ID_LEN) != UM_OK ||
+	    json_array_append_new(arg, json_string(b32)) != 0)
+		return UM_ERR_INTERNAL;
+	return UM_OK;
+}
+
+/* {"subject": ID, "relays": [node id, ...]}: the subject's bindings now. */
+static void
+reply_relays(struct req *r, int status)
+{
+	json_t *arr = json_array();
+	int ret = issuer_relay_foreach(r->is, r->id, add_node_id, arr);
+
+	if (ret != UM_OK) {
+		json_decref(arr);
+		reply_core_err(r->is, r->resp, ret);
+		return;
+	}
+	reply_json(r->resp, status, json_pack("{s:s, s:o}", "subject", r->id, "relays", arr));
+}
+
+/*
+ * GET  subjects/<id>/relays: the node ids bound to the subject;
+ * POST subjects/<id>/relays {"node_id": N, "action": "add"|"remove"}: bind or unbind.
+ */
+static void
+h_relays(struct req *r, bool get)
+{
+	static const struct field spec[] = { { "node_id", F_STR, true },
+		                             { "action", F_STR, true } };
+	struct issuer_op op = { .type = ISSUER_OP_SUBJECT_UPSERT }; /* for its actor only */
+	struct issuer_subject_view v;
+	uint8_t node_id[RELAY_TRUST_ID_LEN];
+	const char *action;
+	json_t *o;
+	int ret;
+	bool add;
+
+	if (get) {
+		/* The subject must exist: an unknown one is 404, not an empty list. */
+		if ((ret = issuer_subject_get(r->is, r->id, r->now_s, &v)) != UM_OK)
+			reply_core_err(r->is, r->resp, ret);
+		else
+			reply_relays(r, 200);
+		return;
+	}
+	if ((o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp)) == NULL)
+		return;
+	if (!get_common(o, &op, r->resp))
+		goto out;
+	if (op.request_id != NULL) {
+		reply_error(r->resp, 400, "this route takes no request_id (it is idempotent)");
+		goto out;
+	}
+	action = get_str(o, "action", "");
+	if (strcmp(action, "add") != 0 && strcmp(action, "remove") != 0) {
+		reply_error(r->resp, 400, "field \"action\" must be \"add\" or \"remove\"");
+		goto out;
+	}
+	add = strcmp(action, "add") == 0;
+	if (!str_clean(o, "node_id") || !parse_node_id(get_str(o, "node_id", ""), node_id)) {
+		reply_error(r->resp, 400,
+		            "field \"node_id\" must be a relay id: 52 base32 or 64 hex characters");
+		goto out;
+	}
+	if ((ret = issuer_relay_bind(r->is, op.actor, r->id, node_id, add, r->now_s)) != UM_OK)
+		reply_core_err(r->is, r->resp, ret);
+	else
+		reply_relays(r, 200);
+out:
+	json_decref(o);
+}
+
 /* Route the subject routes: segs[0] is "subjects", n_segs >= 2. */
 static void
 route_subject(struct req *r, const char *method, char **segs, size_t n_segs)
@@ -833,9 +923,10 @@ route_subject(struct req *r, const char *method, char **segs, size_t n_segs)
 			h_revoke(r, strcmp(verb, "revoke") == 0);
 		return;
 	}
+	bool relays = n_segs == 3 && strcmp(verb, "relays") == 0;
 
 	/* The route's shape first, so an unknown route is 404 whatever the id looks like. */
-	if (!(n_segs == 2 ||
+	if (!(n_segs == 2 || relays ||
 	      (n_segs == 3 && (strcmp(verb, "promote") == 0 || strcmp(verb, "adjust") == 0 ||
 	                       strcmp(verb, "disputes") == 0 || strcmp(verb, "appeals") == 0)) ||
 	      (n_segs == 5 &&
@@ -844,9 +935,10 @@ route_subject(struct req *r, const char *method, char **segs, size_t n_segs)
 		reply_error(r->resp, 404, "no such endpoint");
 		return;
 	}
-	if (n_segs == 2 ? !get && !put : !post) {
+	if (n_segs == 2 ? !get && !put : relays ? !get && !post : !post) {
 		reply_error(r->resp, 405,
 		            n_segs == 2 ? "method not allowed: GET or PUT"
+		            : relays    ? "method not allowed: GET or POST"
 		                        : "method not allowed: POST");
 		return;
 	}
@@ -863,7 +955,9 @@ route_subject(struct req *r, const char *method, char **segs, size_t n_segs)
 		reply_error(r->resp, 400, "GET takes no body");
 		return;
 	}
-	if (n_segs == 2 && get)
+	if (relays)
+		h_relays(r, get);
+	else if (n_segs == 2 && get)
 		h_subject_get(r);
 	else if (n_segs == 2)
 		h_subject_put(r);

@@ -293,6 +293,15 @@ issuer_public_handle(const struct issuer_public_ctx *c, const char *method, cons
 			reply_error(resp, 503, "cannot sign the revocation feed");
 		else
 			reply_doc(resp, doc, dlen);
+	} else if (strcmp(path, "/v1/relaytrust") == 0) {
+		if (!get)
+			reply_error(resp, 405, "use GET");
+		else if (c->rt == NULL)
+			reply_error(resp, 404, "this issuer publishes no relay-trust feed");
+		else if (issuer_rtfeed_doc(c->rt, now_s, &doc, &dlen) != UM_OK)
+			reply_error(resp, 503, "cannot sign the relay-trust feed");
+		else
+			reply_doc(resp, doc, dlen);
 	} else if (strcmp(path, "/v1/tokens") == 0) {
 		if (strcmp(method, "POST") != 0)
 			reply_error(resp, 405, "use POST");

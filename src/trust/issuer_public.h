@@ -4,6 +4,8 @@
  *
  *   GET  /v1/pubkeys       the signed key list (application/octet-stream, issuer_doc.h)
  *   GET  /v1/revocations   the signed revocation feed (application/octet-stream)
+ *   GET  /v1/relaytrust    the signed relay-trust feed (application/octet-stream,
+ *                          trust/relay_trust.h); 404 when the issuer serves none
  *   POST /v1/tokens        {"tier": 1, "blinded": ["<base64 blinded message>", ...]} (1..32)
  *                          -> 200 {"tier": 1, "epoch": E, "blind_sigs": ["<base64>", ...]}
  *                          (optional "puzzle": {"seed": "<base64 16>", "nonce": "<base64 8>"})
@@ -32,6 +34,7 @@
 #include "trust/issuer.h"
 #include "trust/issuer_creds.h"
 #include "trust/issuer_keys.h"
+#include "trust/issuer_relays.h"
 
 enum issuer_public_limits {
 	ISSUER_TOKENS_PER_REQUEST = 32,
@@ -57,6 +60,7 @@ struct issuer_public_ctx {
 	struct puzzle_gate *gate;
 	unsigned puzzle_bits;
 	struct issuer_puzzle_stats *pz_stats; /* may be NULL */
+	struct issuer_rtfeed *rt;             /* the relay-trust feed; NULL: none (404) */
 };
 
 /*

@@ -43,6 +43,7 @@ int issuer_snapshot_read(struct issuer *is, const char *id, uint64_t now_s,
  * Errors are the store's (store.h), passed back unmapped: the caller decides.
  */
 extern const struct store_schema issuer_schema; /* its migs are public to tests (v1 fixtures) */
+extern const char issuer_schema_v3[];           /* issuer_relays.c: the relay bindings */
 int issuer_db_subject_get(struct issuer *is, const char *id,
                           struct issuer_subject *out) UM_WARN_UNUSED;
 int issuer_db_subject_insert(struct issuer *is, const struct issuer_subject *s) UM_WARN_UNUSED;

@@ -109,6 +109,7 @@ static int migrate_v2(struct store *st);
 static const struct store_migration migs[] = {
 	{ 1, schema_v1, NULL },
 	{ 2, schema_v2, migrate_v2 },
+	{ 3, issuer_schema_v3, NULL }, /* relay bindings (issuer_relays.c) */
 };
 
 const struct store_schema issuer_schema = { "issuer", migs, UM_ARRAY_LEN(migs) };

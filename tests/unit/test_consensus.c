@@ -448,7 +448,7 @@ test_vote_malformed(void **state)
 	EXPECT_MALFORMED(bad[off_relays] = DIR_MAX_ISSUERS + 1); /* issuer count */
 	off_relays += 1;                                         /* the empty issuer section */
 	EXPECT_MALFORMED(wire_store_u32(bad + off_relays, CONS_MAX_RELAYS + 1));
-	EXPECT_MALFORMED(bad[off_relays + 4 + 64] = 0x01);            /* unknown flag */
+	EXPECT_MALFORMED(bad[off_relays + 4 + 64] = 0x04);            /* unknown flag */
 	EXPECT_MALFORMED(bad[off_relays + 4 + 64 + 2 + 4 + 1] = '-'); /* nickname */
 	/* Entries out of order: swap the two encoded entries. */
 	e0len = relay_entry_encoded_len(&v.relays[0]);
@@ -482,7 +482,7 @@ test_vote_malformed(void **state)
 		assert_int_equal(relay_entry_encode(&e, &w), UM_ERR_INVALID); \
 		assert_int_equal(w.len, 0);                                   \
 	} while (0)
-	EXPECT_INVALID(e.flags = 0x100);
+	EXPECT_INVALID(e.flags = 0x400);
 	EXPECT_INVALID((e.roles = RELAY_ROLE_MIDDLE, e.exit_flags = 0, e.policy4.n_ranges = 0,
 	                e.flags = RELAY_FLAG_EXIT));
 	EXPECT_INVALID((e.roles = RELAY_ROLE_EXIT, e.flags = RELAY_FLAG_GUARD));

@@ -332,7 +332,7 @@ test_open_config(void **state)
 	assert_int_equal(issuer_open(st, &cfg, &is, why, sizeof(why)), UM_ERR_INVALID);
 	issuer_config_defaults(&cfg);
 	assert_int_equal(issuer_open(st, &cfg, &is, why, sizeof(why)), UM_OK);
-	assert_int_equal(store_schema_version(st, "issuer"), 2);
+	assert_int_equal(store_schema_version(st, "issuer"), 3);
 	issuer_free(is);
 	/* A second open migrates nothing and works. */
 	assert_int_equal(issuer_open(st, &cfg, &is, why, sizeof(why)), UM_OK);
@@ -2123,7 +2123,7 @@ test_migrate_v1(void **state)
 	                   " (3, 'op', 'appeal.open', 'alice', '{\"appeal\":1}');"),
 	        UM_OK);
 	is = open_issuer(st);
-	assert_int_equal(store_schema_version(st, "issuer"), 2);
+	assert_int_equal(store_schema_version(st, "issuer"), 3);
 	/* The old rows are chained, the appeal kept. */
 	assert_int_equal(issuer_audit_verify(is, &n_rows, &bad), UM_OK);
 	assert_int_equal(n_rows, 3);
