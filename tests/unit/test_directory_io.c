@@ -72,12 +72,14 @@ static void
 test_issuer_fetch_interval(void **state)
 {
 	(void)state;
-	/* Issuer key lists: every half period, but not more often than every 30 s. */
+	/* Issuer key lists: every half period, but not more often than every 5 s. */
 	assert_int_equal(dirauth_issuer_every_s(3600), 1800);
 	assert_int_equal(dirauth_issuer_every_s(60), 30);
 	assert_int_equal(dirauth_issuer_every_s(5), DIRIO_ISSUER_EVERY_MIN_S);
 	assert_int_equal(dirauth_issuer_every_s(0), DIRIO_ISSUER_EVERY_MIN_S);
-	assert_true(DIRIO_ISSUER_RETRY_S < DIRIO_ISSUER_EVERY_MIN_S);
+	assert_int_equal(dirauth_issuer_every_s(8), DIRIO_ISSUER_EVERY_MIN_S);
+	assert_int_equal(dirauth_issuer_every_s(12), 6);
+	assert_true(DIRIO_ISSUER_RETRY_S <= DIRIO_ISSUER_EVERY_MIN_S);
 }
 
 int
