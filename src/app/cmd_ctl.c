@@ -116,12 +116,14 @@ print_tokens(const json_t *t)
 {
 	if (!json_is_object(t))
 		return;
-	printf("tier tokens: %lld of %lld issuers ready; %lld accepted; refused: %lld unknown "
-	       "issuer, %lld invalid, %lld refused epoch, %lld double spends, %lld circuit "
-	       "already tiered, %lld malformed or unavailable\n",
+	printf("tier tokens: %lld of %lld issuers ready; %lld accepted (%lld identified); "
+	       "refused: %lld unknown issuer, %lld invalid, %lld refused epoch, %lld revoked "
+	       "subject, %lld double spends, %lld circuit already tiered, %lld malformed or "
+	       "unavailable\n",
 	       (long long)iget(t, "issuers_ready"), (long long)iget(t, "issuers_trusted"),
-	       (long long)iget(t, "accepted"), (long long)iget(t, "refused_unknown_issuer"),
-	       (long long)iget(t, "refused_invalid"), (long long)iget(t, "refused_epoch"),
+	       (long long)iget(t, "accepted"), (long long)iget(t, "identified_accepted"),
+	       (long long)iget(t, "refused_unknown_issuer"), (long long)iget(t, "refused_invalid"),
+	       (long long)iget(t, "refused_epoch"), (long long)iget(t, "refused_revoked_subject"),
 	       (long long)iget(t, "double_spends"), (long long)iget(t, "refused_has_tier"),
 	       (long long)iget(t, "refused_unavailable"));
 }

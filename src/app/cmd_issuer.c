@@ -15,6 +15,7 @@
 
 #include "lib/err.h"
 #include "config/config.h"
+#include "trust/captoken.h"
 #include "app/app_ctl.h"
 
 static void
@@ -25,7 +26,7 @@ issuer_usage(FILE *f)
 	        "       umbra issuer subject show ID\n"
 	        "       umbra issuer subject promote ID --tier N [--reason TEXT]\n"
 	        "       umbra issuer subject key ID PUBLIC-KEY   (its key for identified tokens)\n"
-	        "       umbra issuer subject role ID provider|admin [--withdraw]\n"
+	        "       umbra issuer subject role ID provider|access|admin [--withdraw]\n"
 	        "       umbra issuer subject revoke ID [--reason TEXT]\n"
 	        "       umbra issuer subject unrevoke ID [--reason TEXT]\n"
 	        "       umbra issuer subject adjust ID [--reputation DELTA] [--bond DELTA]\n"
@@ -50,7 +51,9 @@ issuer_usage(FILE *f)
 	        "GET /v1/pubkeys; rotate starts a new epoch (tokens already issued stay valid);\n"
 	        "min-epoch refuses tokens of older epochs from now on (their keys are deleted).\n\n"
 	        "role: a subject with the provider role gets provider capability tokens\n"
-	        "(POST /v1/captokens) to advertise relays to directories (PROTOCOL.md 18).\n"
+	        "(POST /v1/captokens) to advertise relays to directories (PROTOCOL.md 18); one\n"
+	        "with the access role gets access tokens for audience exit, which a client with\n"
+	        "[client] identified_token = yes shows to exits instead of anonymous tokens.\n"
 	        "revoke: the subject is listed in the revocation feed, so exits and directories\n"
 	        "refuse its tokens within one refresh, and it gets no new capability token.\n"
 	        "subject relay: the relay node ids (as `umbra whoami` prints them) a relay "
@@ -302,7 +305,7 @@ cmd_issuer(int argc, char **argv)
 			break;
 		case 'O':
 			o.role = optarg;
-			ok = strcmp(optarg, "provider") == 0 || strcmp(optarg, "admin") == 0;
+			ok = captoken_role_is_valid(optarg);
 			break;
 		case 'W':
 			o.withdraw = true;
@@ -430,8 +433,8 @@ cmd_issuer(int argc, char **argv)
 			return run(&o, "PUT", url, json_object());
 		}
 		if (strcmp(pos[1], "role") == 0 && n_pos == 4) {
-			if (need(strcmp(pos[3], "provider") == 0 || strcmp(pos[3], "admin") == 0,
-			         "role needs provider or admin") != APP_OK)
+			if (need(captoken_role_is_valid(pos[3]),
+			         "role needs provider, access or admin") != APP_OK)
 				return APP_USAGE;
 			snprintf(url, sizeof(url), "/v1/issuer/subjects/%s/roles/%s", pos[2],
 			         pos[3]);

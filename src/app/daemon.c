@@ -377,11 +377,11 @@ on_puzzle_cap(void *arg)
 }
 
 static int
-take_token(void *arg, uint8_t *body, size_t cap, size_t *len)
+take_token(void *arg, const uint8_t exit_id[32], uint8_t *body, size_t cap, size_t *len)
 {
 	struct daemon *d = arg;
 
-	return tokens_io_take(&d->wallet, body, cap, len);
+	return tokens_io_take(&d->wallet, exit_id, body, cap, len);
 }
 
 /* CREATE2 limits apply to clients: inbound links whose peer proved no relay identity. */
@@ -511,6 +511,7 @@ start_exit_tiers(struct daemon *d, char *why, size_t why_len)
 	}
 	if ((ret = token_verifier_new(d->dir.store, &d->tokens, why, why_len)) != UM_OK)
 		return ret;
+	token_verifier_set_audience(d->tokens, d->id.pk); /* identified tokens' pop (18.5) */
 	exit_ctx_set_tokens(d->exit, d->tokens);
 	d->issuer_feed = issuer_feed_new(d->loop, d->tokens, c->relay.issuer_refresh_ms);
 	for (size_t i = 0; i < c->relay.issuers.n; i++) {

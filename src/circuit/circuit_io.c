@@ -772,7 +772,8 @@ token_status_str(uint8_t st)
 		                         " (refused epoch)",
 		                         " (double spend)",
 		                         " (already has a tier)",
-		                         " (malformed, or the exit cannot check tokens now)" };
+		                         " (malformed, or the exit cannot check tokens now)",
+		                         " (revoked subject)" };
 
 	return st < UM_ARRAY_LEN(s) ? s[st] : " (unknown status)";
 }
@@ -1466,8 +1467,9 @@ send_token(struct circ_io *io, struct cio_circ *rec, uint64_t now)
 	uint8_t body[RELAY_DATA_MAX];
 	size_t len = 0;
 
-	if (io->env.take_token == NULL || rec->circ == NULL ||
-	    io->env.take_token(io->env.arg, body, sizeof(body), &len) != UM_OK)
+	if (io->env.take_token == NULL || rec->circ == NULL || rec->n_hops == 0 ||
+	    io->env.take_token(io->env.arg, rec->hops[rec->n_hops - 1].id, body, sizeof(body),
+	                       &len) != UM_OK)
 		return;
 	if (circ_client_send(io->core, rec->circ, rec->n_hops, RELAY_TOKEN, 0, body, len, now) ==
 	    UM_OK)

@@ -85,9 +85,11 @@ struct circ_io_env {
 	/* A CREATE2 arrived on l (relay roles): false refuses it with DESTROY(RESOURCELIMIT)
 	 * before any public-key work. NULL: no limit. Called with arg. */
 	bool (*may_create)(void *arg, struct link *l);
-	/* Client: a TOKEN body (PROTOCOL.md 17.5) for a circuit just built, taken out of the
+	/* Client: a TOKEN body (PROTOCOL.md 17.5) for a circuit just built whose exit's identity
+	 * is exit_id [32] (an identified token's proof is bound to it, 18.5), taken out of the
 	 * wallet (UM_OK), or UM_ERR_NOT_FOUND to spend none. NULL: never. Called with arg. */
-	int (*take_token)(void *arg, uint8_t *body, size_t cap, size_t *len);
+	int (*take_token)(void *arg, const uint8_t exit_id[32], uint8_t *body, size_t cap,
+	                  size_t *len);
 };
 
 struct circ_io;

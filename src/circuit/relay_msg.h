@@ -75,14 +75,15 @@ enum relay_cmd {
 
 /* TOKEN_ACK status (docs/PROTOCOL.md 17.5; = trust/token_verifier.h enum token_verdict). */
 enum relay_token_status {
-	RELAY_TOKEN_ACCEPTED = 0,       /* tier = the token's, now the circuit's */
-	RELAY_TOKEN_UNKNOWN_ISSUER = 1, /* not an issuer the exit trusts */
-	RELAY_TOKEN_INVALID = 2,        /* unknown key for (tier, epoch), key_id, signature */
-	RELAY_TOKEN_REFUSED_EPOCH = 3,  /* below min_token_epoch, or revoked */
-	RELAY_TOKEN_DOUBLE_SPEND = 4,   /* the nonce was spent at this exit already */
-	RELAY_TOKEN_HAS_TIER = 5,       /* the circuit has a tier: one token per circuit */
-	RELAY_TOKEN_UNAVAILABLE = 6,    /* malformed, or the exit cannot check tokens now */
-	RELAY_TOKEN_STATUS_MAX = 6,
+	RELAY_TOKEN_ACCEPTED = 0,        /* tier = the token's, now the circuit's */
+	RELAY_TOKEN_UNKNOWN_ISSUER = 1,  /* not an issuer the exit trusts */
+	RELAY_TOKEN_INVALID = 2,         /* unknown key for (tier, epoch), key_id, signature */
+	RELAY_TOKEN_REFUSED_EPOCH = 3,   /* below min_token_epoch, or revoked */
+	RELAY_TOKEN_DOUBLE_SPEND = 4,    /* the nonce was spent at this exit already */
+	RELAY_TOKEN_HAS_TIER = 5,        /* the circuit has a tier: one token per circuit */
+	RELAY_TOKEN_UNAVAILABLE = 6,     /* malformed, or the exit cannot check tokens now */
+	RELAY_TOKEN_REVOKED_SUBJECT = 7, /* identified token of a subject the issuer revoked */
+	RELAY_TOKEN_STATUS_MAX = 7,
 };
 
 /* Which StreamID a command must carry. */

@@ -40,6 +40,7 @@ _Static_assert((int)RELAY_TOKEN_ACCEPTED == (int)TOKEN_VERDICT_ACCEPTED &&
                        (int)RELAY_TOKEN_DOUBLE_SPEND == (int)TOKEN_VERDICT_DOUBLE_SPEND &&
                        (int)RELAY_TOKEN_HAS_TIER == (int)TOKEN_VERDICT_HAS_TIER &&
                        (int)RELAY_TOKEN_UNAVAILABLE == (int)TOKEN_VERDICT_UNAVAILABLE &&
+                       (int)RELAY_TOKEN_REVOKED_SUBJECT == (int)TOKEN_VERDICT_REVOKED_SUBJECT &&
                        (int)RELAY_TOKEN_STATUS_MAX == (int)TOKEN_VERDICT_MAX &&
                        (int)RELAY_TIER_MAX == (int)EXIT_TIER_MAX &&
                        (int)RELAY_TOKEN_ISSUER_LEN == (int)TOKEN_VERIFIER_ID_LEN,

@@ -150,6 +150,7 @@ struct config {
 		char *subject;      /* the issuer's name for us (tiers above 1); "" = none */
 		char *subject_key;  /* Ed25519 key signing our token requests */
 		bool prefer_bonded; /* exits only among BONDED ones when any serves the request */
+		bool identified_token; /* show an access token (subject named) to exits */
 	} client;
 	struct {
 		bool enabled;

@@ -820,6 +820,15 @@ const struct config_var config_vars[] = {
 	  .flags = CFG_F_IN_STATE_DIR,
 	  .help = "Ed25519 key file (0600) signing token requests as subject; made at the first "
 	          "start with a subject set (default <state_dir>/subject.key)." },
+	{ .section = "client",
+	  .key = "identified_token",
+	  .type = CFG_BOOL,
+	  .offset = OFF(client.identified_token),
+	  .def = "no",
+	  .help = "Show exits an identified access token of the first issuer (needs subject and "
+	          "the access role there) instead of spending anonymous tokens. It reveals the "
+	          "subject to every exit used: only for who wants that (e.g. an organisation's "
+	          "egress)." },
 
 	/* [control] */
 	{ .section = "control",

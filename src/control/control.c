@@ -163,18 +163,21 @@ tokens_json(const struct control_ctx *ctx)
 		                           (json_int_t)in.revocations_expires_s, "min_token_epoch",
 		                           (json_int_t)in.min_token_epoch));
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-	                 "issuers_trusted", (json_int_t)s.issuers, "issuers_ready",
-	                 (json_int_t)s.ready, "accepted", (json_int_t)s.accepted,
-	                 "refused_unknown_issuer",
-	                 (json_int_t)s.refused[TOKEN_VERDICT_UNKNOWN_ISSUER], "refused_invalid",
-	                 (json_int_t)s.refused[TOKEN_VERDICT_INVALID], "refused_epoch",
-	                 (json_int_t)s.refused[TOKEN_VERDICT_REFUSED_EPOCH], "double_spends",
-	                 (json_int_t)s.double_spends, "refused_has_tier",
-	                 (json_int_t)s.refused[TOKEN_VERDICT_HAS_TIER], "refused_unavailable",
-	                 (json_int_t)s.refused[TOKEN_VERDICT_UNAVAILABLE], "store_errors",
-	                 (json_int_t)s.store_errors, "docs_taken", (json_int_t)s.docs_taken,
-	                 "docs_refused", (json_int_t)s.docs_refused, "issuer_list", issuers);
+	return json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	        "s:o}",
+	        "issuers_trusted", (json_int_t)s.issuers, "issuers_ready", (json_int_t)s.ready,
+	        "accepted", (json_int_t)s.accepted, "identified_accepted",
+	        (json_int_t)s.identified_accepted, "refused_revoked_subject",
+	        (json_int_t)s.refused[TOKEN_VERDICT_REVOKED_SUBJECT], "refused_unknown_issuer",
+	        (json_int_t)s.refused[TOKEN_VERDICT_UNKNOWN_ISSUER], "refused_invalid",
+	        (json_int_t)s.refused[TOKEN_VERDICT_INVALID], "refused_epoch",
+	        (json_int_t)s.refused[TOKEN_VERDICT_REFUSED_EPOCH], "double_spends",
+	        (json_int_t)s.double_spends, "refused_has_tier",
+	        (json_int_t)s.refused[TOKEN_VERDICT_HAS_TIER], "refused_unavailable",
+	        (json_int_t)s.refused[TOKEN_VERDICT_UNAVAILABLE], "store_errors",
+	        (json_int_t)s.store_errors, "docs_taken", (json_int_t)s.docs_taken, "docs_refused",
+	        (json_int_t)s.docs_refused, "issuer_list", issuers);
 }
 
 static void

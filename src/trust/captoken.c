@@ -62,7 +62,8 @@ captoken_aud_is_valid(const char *aud)
 bool
 captoken_role_is_valid(const char *role)
 {
-	return strcmp(role, "provider") == 0 || strcmp(role, "admin") == 0;
+	return strcmp(role, "provider") == 0 || strcmp(role, "admin") == 0 ||
+	       strcmp(role, "access") == 0;
 }
 
 /* Every rule of the format but the signature. */

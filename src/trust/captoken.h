@@ -2,7 +2,8 @@
 /*
  * Identified capability tokens (issue 5, PROTOCOL.md 18), pure: encode, parse, sign, verify.
  * An issuer grants a subject (an issuer subject id, PROTOCOL.md 17.2) a role ("provider":
- * advertise relays to directories; "admin") towards an audience ("directory"), for at most 7
+ * advertise relays to directories; "access": identified tokens at exits, idtoken.h; "admin")
+ * towards an audience ("directory", "exit"), for at most 7
  * days, bound to a proof-of-possession key the holder keeps:
  *
  *   captoken = version [1] = 1 | issuer [32] | sub (lv8) | aud (lv8) | role (lv8) | tier [1]
@@ -38,7 +39,7 @@ enum captoken_limits {
 	CAPTOKEN_JTI_LEN = 16,
 	CAPTOKEN_HASH_LEN = 32,
 	CAPTOKEN_AUD_MAX = 32,               /* 1..32 of [a-z0-9-] */
-	CAPTOKEN_ROLE_MAX = 16,              /* "provider" or "admin" */
+	CAPTOKEN_ROLE_MAX = 16,              /* "provider", "admin" or "access" */
 	CAPTOKEN_LIFETIME_MAX_S = 7 * 86400, /* exp - iat */
 	CAPTOKEN_SKEW_S = 300,               /* iat may be this far ahead; pop time within this */
 	CAPTOKEN_MIN_LEN = 1 + 32 + 2 + 2 + 6 + 1 + 4 + 8 + 8 + 16 + 32 + 64, /* 176 */
@@ -84,7 +85,7 @@ const char *captoken_verdict_str(enum captoken_verdict v);
 
 /* 1..32 of [a-z0-9-]. */
 bool captoken_aud_is_valid(const char *aud);
-/* "provider" or "admin". */
+/* "provider", "admin" or "access". */
 bool captoken_role_is_valid(const char *role);
 
 /*

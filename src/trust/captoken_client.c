@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* A relay operator's provider capability token (captoken_client.h). */
+/* A capability token held for presenting: provider or access (captoken_client.h). */
 #include "trust/captoken_client.h"
 
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include "evloop/http_client.h"
 #include "directory/dir_provider.h"
 #include "trust/captoken.h"
+#include "trust/idtoken.h"
 
 struct captoken_client {
 	struct ev_loop *loop;
@@ -22,6 +23,7 @@ struct captoken_client {
 	char *url;
 	char subject[ISSUER_ID_MAX_LEN + 1];
 	char aud[CAPTOKEN_AUD_MAX + 1];
+	char role[CAPTOKEN_ROLE_MAX + 1];
 	const struct keys_ed25519 *key;
 	struct ev_timer *timer;
 	struct ev_http_call *call;
@@ -47,14 +49,13 @@ ask_done(void *arg, const struct ev_http_result *res)
 	cc->call = NULL;
 	cc->next_s = now + CAPTOKEN_CLIENT_RETRY_S;
 	if (res->err != UM_OK) {
-		log_ratelim(&cc->rl, UM_LOG_NOTICE, LD_APP,
-		            "provider token request to %s failed: %s", cc->url,
-		            um_err_str(res->err));
+		log_ratelim(&cc->rl, UM_LOG_NOTICE, LD_APP, "%s token request to %s failed: %s",
+		            cc->role, cc->url, um_err_str(res->err));
 		return;
 	}
 	if (res->status != 200) {
 		log_ratelim(&cc->rl, UM_LOG_WARN, LD_APP,
-		            "provider issuer %s refused a provider token: HTTP %d %.*s", cc->url,
+		            "issuer %s refused a %s token: HTTP %d %.*s", cc->url, cc->role,
 		            res->status, (int)(res->body_len < 120 ? res->body_len : 120),
 		            (const char *)res->body);
 		return;
@@ -64,16 +65,16 @@ ask_done(void *arg, const struct ev_http_result *res)
 	    (n = dec_base64(tok, sizeof(tok), b64, strlen(b64))) <= 0 ||
 	    captoken_parse(tok, (size_t)n, &t) != n) {
 		log_ratelim(&cc->rl, UM_LOG_WARN, LD_APP,
-		            "provider issuer %s answered something that is not a token", cc->url);
+		            "issuer %s answered something that is not a token", cc->url);
 		goto out;
 	}
 	/* Check what we were given before presenting it anywhere. */
 	if (memcmp(t.issuer, cc->issuer, CAPTOKEN_ID_LEN) != 0 ||
 	    memcmp(t.pop_key, cc->key->pk, CAPTOKEN_ID_LEN) != 0 ||
-	    strcmp(t.sub, cc->subject) != 0 || strcmp(t.role, "provider") != 0 ||
+	    strcmp(t.sub, cc->subject) != 0 || strcmp(t.role, cc->role) != 0 ||
 	    strcmp(t.aud, cc->aud) != 0 || now >= t.exp_s) {
 		log_ratelim(&cc->rl, UM_LOG_WARN, LD_APP,
-		            "provider issuer %s answered a token for something else", cc->url);
+		            "issuer %s answered a %s token for something else", cc->url, cc->role);
 		goto out;
 	}
 	memcpy(cc->token, tok, (size_t)n);
@@ -83,7 +84,7 @@ ask_done(void *arg, const struct ev_http_result *res)
 	cc->next_s = t.iat_s + (t.exp_s - t.iat_s) / 2;
 	if (cc->next_s < now + CAPTOKEN_CLIENT_RETRY_S)
 		cc->next_s = now + CAPTOKEN_CLIENT_RETRY_S;
-	log_notice(LD_APP, "provider token held (tier %u), valid until %llu", t.tier,
+	log_notice(LD_APP, "%s token held (tier %u), valid until %llu", cc->role, t.tier,
 	           (unsigned long long)t.exp_s);
 out:
 	json_decref(j);
@@ -99,15 +100,15 @@ ask(struct captoken_client *cc, uint64_t now_s)
 	int ret;
 
 	cc->next_s = now_s + CAPTOKEN_CLIENT_RETRY_S;
-	mlen = captoken_req_msg(msg, cc->subject, "provider", cc->aud, now_s, cc->key->pk);
+	mlen = captoken_req_msg(msg, cc->subject, cc->role, cc->aud, now_s, cc->key->pk);
 	if (mlen == 0 || enc_base32(pk, sizeof(pk), cc->key->pk, 32) != UM_OK)
 		return;
 	sign_ed25519(cc->key, msg, mlen, sig);
 	if (enc_base64(sig64, sizeof(sig64), sig, sizeof(sig)) != UM_OK)
 		return;
-	body = um_xasprintf("{\"subject\":\"%s\",\"role\":\"provider\",\"aud\":\"%s\","
+	body = um_xasprintf("{\"subject\":\"%s\",\"role\":\"%s\",\"aud\":\"%s\","
 	                    "\"pop_key\":\"%s\",\"time\":%llu,\"sig\":\"%s\"}",
-	                    cc->subject, cc->aud, pk, (unsigned long long)now_s, sig64);
+	                    cc->subject, cc->role, cc->aud, pk, (unsigned long long)now_s, sig64);
 	snprintf(url, sizeof(url), "%s/v1/captokens", cc->url);
 	memset(&req, 0, sizeof(req));
 	req.url = url;
@@ -117,8 +118,8 @@ ask(struct captoken_client *cc, uint64_t now_s)
 	req.max_response_body = 4096;
 	req.timeout_ms = CAPTOKEN_CLIENT_TIMEOUT_MS;
 	if ((ret = ev_http_fetch(cc->loop, &req, ask_done, cc, &cc->call)) != UM_OK)
-		log_ratelim(&cc->rl, UM_LOG_WARN, LD_APP, "cannot ask %s for a provider token: %s",
-		            cc->url, um_err_str(ret));
+		log_ratelim(&cc->rl, UM_LOG_WARN, LD_APP, "cannot ask %s for a %s token: %s",
+		            cc->url, cc->role, um_err_str(ret));
 	free(body);
 }
 
@@ -141,11 +142,13 @@ captoken_client_new(struct ev_loop *loop, const struct captoken_client_config *c
 	*out = NULL;
 	if (cfg->issuer == NULL || cfg->url == NULL || cfg->key == NULL || cfg->subject == NULL ||
 	    !issuer_id_is_valid(cfg->subject) || cfg->aud == NULL ||
-	    !captoken_aud_is_valid(cfg->aud)) {
+	    !captoken_aud_is_valid(cfg->aud) ||
+	    (cfg->role != NULL && !captoken_role_is_valid(cfg->role))) {
 		snprintf(
 		        why, why_len,
-		        "provider: needs the issuer, a subject id (1..64 of A-Z a-z 0-9 . _ : @ -) "
-		        "and a key");
+		        "%s token: needs the issuer, a subject id (1..64 of A-Z a-z 0-9 . _ : @ -) "
+		        "and a key",
+		        cfg->role != NULL ? cfg->role : "provider");
 		return UM_ERR_INVALID;
 	}
 	cc = um_xcalloc(1, sizeof(*cc));
@@ -154,6 +157,7 @@ captoken_client_new(struct ev_loop *loop, const struct captoken_client_config *c
 	cc->url = um_xstrdup(cfg->url);
 	snprintf(cc->subject, sizeof(cc->subject), "%s", cfg->subject);
 	snprintf(cc->aud, sizeof(cc->aud), "%s", cfg->aud);
+	snprintf(cc->role, sizeof(cc->role), "%s", cfg->role != NULL ? cfg->role : "provider");
 	cc->key = cfg->key;
 	cc->rl = (struct log_ratelim)LOG_RATELIM_INIT(60000);
 	cc->timer = ev_timer_new(loop, tick, cc);
@@ -206,6 +210,32 @@ captoken_client_upsert_body(struct captoken_client *cc, const uint8_t audience[3
 	}
 	*body_len = w.len;
 	return UM_OK;
+}
+
+int
+captoken_client_idtoken(struct captoken_client *cc, const uint8_t audience[32], uint64_t now_s,
+                        uint8_t *out, size_t cap, size_t *len)
+{
+	uint8_t digest[CAPTOKEN_HASH_LEN], sig[CAPTOKEN_SIG_LEN];
+	struct wire_wr w;
+	int ret;
+
+	*len = 0;
+	if (cc->token_len == 0 || now_s + CAPTOKEN_CLIENT_MIN_LEFT_S >= cc->t.exp_s)
+		return UM_ERR_STATE;
+	idtoken_digest(cc->token, cc->token_len, digest);
+	captoken_pop_sign(cc->key, audience, now_s, digest, sig);
+	wire_wr_init(&w, out, cap);
+	if ((ret = idtoken_encode(cc->token, cc->token_len, now_s, sig, &w)) != UM_OK)
+		return ret;
+	*len = w.len;
+	return UM_OK;
+}
+
+uint8_t
+captoken_client_tier(const struct captoken_client *cc)
+{
+	return cc->token_len != 0 ? cc->t.tier : 0;
 }
 
 uint64_t

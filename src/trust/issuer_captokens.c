@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "crypto/crypto.h"
 #include "trust/captoken.h"
+#include "trust/idtoken.h"
 #include "trust/issuer_roles.h"
 
 static void
@@ -110,9 +111,16 @@ issue(const struct issuer_captokens_ctx *c, int family, const uint8_t *addr, con
 	    !captoken_aud_is_valid(aud) || time_s < 0 ||
 	    dec_base32(pop, sizeof(pop), pop_b32, strlen(pop_b32)) != 32) {
 		json_decref(j);
-		reply_error(resp, 400,
-		            "subject: an issuer subject id; role: provider|admin; aud: 1..32 of "
-		            "a-z 0-9 -; pop_key: 52 base32 characters; time: unix seconds");
+		reply_error(
+		        resp, 400,
+		        "subject: an issuer subject id; role: provider|access|admin; aud: 1..32 of "
+		        "a-z 0-9 -; pop_key: 52 base32 characters; time: unix seconds");
+		return;
+	}
+	/* An access token is for exits only (18.5): never one an authority would take. */
+	if (strcmp(role, IDTOKEN_ROLE) == 0 && strcmp(aud, IDTOKEN_AUD_STR) != 0) {
+		json_decref(j);
+		reply_error(resp, 400, "role access: aud must be exit");
 		return;
 	}
 	/* The limit applies before any signature check. */

@@ -559,7 +559,7 @@ out:
 static void
 reply_roles(struct req *r, bool changed)
 {
-	static const char *const roles[] = { "admin", "provider" };
+	static const char *const roles[] = { "access", "admin", "provider" };
 	json_t *arr = json_array();
 	bool has, revoked = false;
 
@@ -588,7 +588,7 @@ h_role(struct req *r, const char *role, bool grant)
 	int ret;
 
 	if (!captoken_role_is_valid(role)) {
-		reply_error(r->resp, 404, "no such role (provider, admin)");
+		reply_error(r->resp, 404, "no such role (provider, access, admin)");
 		return;
 	}
 	if (r->len > 0 && (o = parse_body(r->body, r->len, NULL, 0, r->resp)) == NULL)

@@ -23,6 +23,19 @@ static const struct store_migration roles_migs[] = {
 	  " revoked_at INTEGER NOT NULL,"
 	  " reason TEXT NOT NULL);",
 	  NULL },
+	/* The "access" role (identified tokens at exits, PROTOCOL.md 18.5): SQLite cannot change
+	 * a CHECK, so the table is made anew and the rows copied. */
+	{ 2,
+	  "CREATE TABLE issuer_subject_roles_v2 ("
+	  " subject TEXT NOT NULL REFERENCES issuer_subjects(id),"
+	  " role TEXT NOT NULL CHECK (role IN ('provider', 'admin', 'access')),"
+	  " granted_at INTEGER NOT NULL,"
+	  " PRIMARY KEY (subject, role));"
+	  "INSERT INTO issuer_subject_roles_v2 (subject, role, granted_at)"
+	  " SELECT subject, role, granted_at FROM issuer_subject_roles;"
+	  "DROP TABLE issuer_subject_roles;"
+	  "ALTER TABLE issuer_subject_roles_v2 RENAME TO issuer_subject_roles;",
+	  NULL },
 };
 
 static const struct store_schema roles_schema = { "issuer_roles", roles_migs,

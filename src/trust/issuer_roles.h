@@ -5,7 +5,9 @@
  * migrated by issuer_open()):
  *
  *   roles      a subject holds any of "provider" (may get provider capability tokens, to
- *              advertise relays to directories) and "admin"; granted and withdrawn by the
+ *              advertise relays to directories), "access" (may get access tokens for
+ *              audience "exit": identified tokens, PROTOCOL.md 18.5) and "admin"; granted
+ *              and withdrawn by the
  *              admin (audit "subject.role.grant" / "subject.role.withdraw");
  *   revoked    a revoked subject is listed in the issuer's revocation feed (PROTOCOL.md
  *              17.2), so exits and directories refuse its identified tokens and capability
@@ -33,7 +35,7 @@
 int issuer_roles_migrate(struct store *st) UM_WARN_UNUSED;
 
 /*
- * Grant (grant true) or withdraw role ("provider" | "admin") of an existing subject.
+ * Grant (grant true) or withdraw role ("provider" | "access" | "admin") of an existing subject.
  * UM_ERR_INVALID for a bad actor, id or role; UM_ERR_NOT_FOUND for an unknown subject; store
  * errors as issuer_apply(). *changed (may be NULL): whether anything changed.
  */

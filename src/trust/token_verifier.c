@@ -14,6 +14,8 @@
 
 #include "lib/err.h"
 #include "crypto/blindrsa.h"
+#include "trust/captoken.h"
+#include "trust/idtoken.h"
 
 static const char schema_v1[] = "CREATE TABLE token_spent ("
                                 " issuer BLOB NOT NULL CHECK (length(issuer) = 32),"
@@ -54,6 +56,8 @@ struct token_verifier {
 	size_t n;
 	struct tv_issuer issuers[TOKEN_VERIFIER_ISSUERS_MAX];
 	struct token_verifier_stats stats;
+	bool has_audience;
+	uint8_t audience[TOKEN_VERIFIER_ID_LEN]; /* the exit's identity (identified tokens) */
 };
 
 static const char *const verdict_names[TOKEN_VERDICT_MAX + 1] = {
@@ -64,6 +68,7 @@ static const char *const verdict_names[TOKEN_VERDICT_MAX + 1] = {
 	[TOKEN_VERDICT_DOUBLE_SPEND] = "double-spend",
 	[TOKEN_VERDICT_HAS_TIER] = "has-tier",
 	[TOKEN_VERDICT_UNAVAILABLE] = "unavailable",
+	[TOKEN_VERDICT_REVOKED_SUBJECT] = "revoked-subject",
 };
 
 const char *
@@ -125,6 +130,13 @@ token_verifier_free_(struct token_verifier *tv)
 	store_stmt_free(tv->ins);
 	store_stmt_free(tv->prune);
 	free(tv);
+}
+
+void
+token_verifier_set_audience(struct token_verifier *tv, const uint8_t id[TOKEN_VERIFIER_ID_LEN])
+{
+	memcpy(tv->audience, id, TOKEN_VERIFIER_ID_LEN);
+	tv->has_audience = true;
 }
 
 static struct tv_issuer *
@@ -322,6 +334,59 @@ spent_insert(struct token_verifier *tv, const struct tv_issuer *is, const struct
 	return store_tx(tv->st, spend_row_insert, &row);
 }
 
+/*
+ * An identified token (idtoken.h) of issuer is: captoken_verify() for role "access", audience
+ * "exit", the proof bound to our identity and to the token's own digest. No spent set: the
+ * holder shows the same token on every circuit; a copy is useless elsewhere (the proof names
+ * this exit) and here only for CAPTOKEN_SKEW_S, and only this exit sees it (17.5).
+ */
+static enum token_verdict
+judge_identified(struct token_verifier *tv, const struct tv_issuer *is, const uint8_t *token,
+                 size_t len, uint64_t now_s, uint8_t *tier)
+{
+	uint8_t digest[CAPTOKEN_HASH_LEN];
+	struct captoken_check chk;
+	struct captoken ct;
+	struct idtoken it;
+
+	if (!tv->has_audience || idtoken_parse(token, len, &it) != UM_OK)
+		return TOKEN_VERDICT_UNAVAILABLE;
+	idtoken_digest(it.cap, it.cap_len, digest);
+	memset(&chk, 0, sizeof(chk));
+	chk.issuer = is->id;
+	chk.revs = is->revs;
+	chk.min_epoch = min_epoch(is);
+	chk.aud = IDTOKEN_AUD_STR;
+	chk.role = IDTOKEN_ROLE;
+	chk.audience_id = tv->audience;
+	chk.pop_time_s = it.pop_time_s;
+	chk.digest = digest;
+	chk.pop_sig = it.pop_sig;
+	chk.now_s = now_s;
+	switch (captoken_verify(it.cap, it.cap_len, &chk, &ct)) {
+	case CAPTOKEN_OK:
+		*tier = ct.tier;
+		tv->stats.identified_accepted++;
+		return TOKEN_VERDICT_ACCEPTED;
+	case CAPTOKEN_MALFORMED:
+	case CAPTOKEN_NO_FEED: /* fail closed until the issuer's feed is here */
+		return TOKEN_VERDICT_UNAVAILABLE;
+	case CAPTOKEN_OLD_EPOCH:
+		return TOKEN_VERDICT_REFUSED_EPOCH;
+	case CAPTOKEN_REVOKED:
+		return TOKEN_VERDICT_REVOKED_SUBJECT;
+	case CAPTOKEN_UNKNOWN_ISSUER: /* signed by another issuer than the TOKEN names */
+	case CAPTOKEN_BAD_SIG:
+	case CAPTOKEN_EXPIRED:
+	case CAPTOKEN_WRONG_AUD:
+	case CAPTOKEN_WRONG_ROLE:
+	case CAPTOKEN_BAD_POP:
+	case CAPTOKEN_POP_TIME:
+		break;
+	}
+	return TOKEN_VERDICT_INVALID;
+}
+
 static enum token_verdict
 judge(struct token_verifier *tv, const uint8_t id[TOKEN_VERIFIER_ID_LEN], const uint8_t *token,
       size_t len, uint64_t now_s, uint8_t *tier)
@@ -333,6 +398,8 @@ judge(struct token_verifier *tv, const uint8_t id[TOKEN_VERIFIER_ID_LEN], const 
 
 	if (is == NULL)
 		return TOKEN_VERDICT_UNKNOWN_ISSUER;
+	if (idtoken_is_identified(token, len))
+		return judge_identified(tv, is, token, len, now_s, tier);
 	if (token_parse(token, len, &t) != UM_OK || !is->has_keys)
 		return TOKEN_VERDICT_UNAVAILABLE;
 	/* Epoch refusals first: a revoked or retired key may have left the list already. */

@@ -24,6 +24,21 @@
  *     otherwise                 ACCEPTED (0): the nonce is in the spent set, on disk, before
  *                               this returns
  *
+ * An identified token (first byte 2, trust/idtoken.h, PROTOCOL.md 18.5) is judged by
+ * captoken_verify() instead, for role "access", audience "exit", the proof of possession
+ * bound to this exit's identity (token_verifier_set_audience(); unset: UNAVAILABLE) and the
+ * issuer's held revocation feed and min_token_epoch; it has no spent set (it is shown on every
+ * circuit until it expires):
+ *
+ *     unknown issuer            UNKNOWN_ISSUER (1)
+ *     idtoken_parse() or captoken_parse() refuses it, no audience set, no feed held yet
+ *                               UNAVAILABLE (6)
+ *     key_epoch < min_token_epoch                     REFUSED_EPOCH (3)
+ *     the feed lists the subject                      REVOKED_SUBJECT (7)
+ *     another issuer, expired, aud not "exit", role not "access", bad issuer signature, pop
+ *     time more than 300 s off, bad pop              INVALID (2)
+ *     otherwise                 ACCEPTED (0), the tier being the token's
+ *
  * Spent set: table token_spent (issuer, epoch, nonce) in the store given at creation (the
  * exit's state database, schema component "exit_tokens"), one INSERT in its own transaction
  * per accepted token (UNIQUE violation: a double spend). Rows of epochs below an issuer's
@@ -57,9 +72,10 @@ enum token_verdict {
 	TOKEN_VERDICT_INVALID = 2,
 	TOKEN_VERDICT_REFUSED_EPOCH = 3,
 	TOKEN_VERDICT_DOUBLE_SPEND = 4,
-	TOKEN_VERDICT_HAS_TIER = 5,    /* decided by the caller: one token per circuit */
-	TOKEN_VERDICT_UNAVAILABLE = 6, /* malformed, or the exit cannot check tokens now */
-	TOKEN_VERDICT_MAX = 6,
+	TOKEN_VERDICT_HAS_TIER = 5,        /* decided by the caller: one token per circuit */
+	TOKEN_VERDICT_UNAVAILABLE = 6,     /* malformed, or the exit cannot check tokens now */
+	TOKEN_VERDICT_REVOKED_SUBJECT = 7, /* identified token: the feed lists its subject */
+	TOKEN_VERDICT_MAX = 7,
 };
 
 /* The store schema of the spent set (for tools that open the database themselves). */
@@ -76,6 +92,10 @@ int token_verifier_new(struct store *st, struct token_verifier **out, char *why,
                        size_t why_len) UM_WARN_UNUSED;
 void token_verifier_free_(struct token_verifier *tv);
 #define token_verifier_free(tv) UM_FREE_AND_NULL(token_verifier_free_, tv)
+
+/* The exit's identity key [32]: the audience identified tokens' proofs must be bound to. */
+void token_verifier_set_audience(struct token_verifier *tv,
+                                 const uint8_t id[TOKEN_VERIFIER_ID_LEN]);
 
 /* Trust the issuer with Ed25519 identity id. UM_ERR_EXISTS if it is trusted already,
  * UM_ERR_TOO_LARGE over TOKEN_VERIFIER_ISSUERS_MAX. */
@@ -112,6 +132,7 @@ struct token_verifier_stats {
 	size_t issuers;                          /* trusted */
 	size_t ready;                            /* ... with a key list */
 	uint64_t accepted;                       /* tokens accepted (tier given to a circuit) */
+	uint64_t identified_accepted;            /* ... of them identified (18.5) */
 	uint64_t refused[TOKEN_VERDICT_MAX + 1]; /* by verdict; [0] unused */
 	uint64_t double_spends;                  /* = refused[TOKEN_VERDICT_DOUBLE_SPEND] */
 	uint64_t store_errors;                   /* spent-set failures (refused as UNAVAILABLE) */

@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/time.h"
+#include "trust/idtoken.h"
 #include "trust/issuer_creds.h"
 
 enum {
@@ -349,12 +350,28 @@ tokens_io_fetch(struct tokens_io *t, uint8_t tier, size_t count)
 }
 
 int
-tokens_io_take(struct tokens_io *t, uint8_t *body, size_t cap, size_t *len)
+tokens_io_take(struct tokens_io *t, const uint8_t exit_id[32], uint8_t *body, size_t cap,
+               size_t *len)
 {
 	size_t n = 0;
 	int ret;
 
 	*len = 0;
+	if (t->idc != NULL) {
+		/* Identified (18.5): the access token, its proof bound to this circuit's exit. */
+		if (cap < 32)
+			return UM_ERR_INVALID;
+		ret = captoken_client_idtoken(t->idc, exit_id, um_wall_s(), body + 32, cap - 32,
+		                              &n);
+		if (ret != UM_OK) {
+			log_debug(LD_APP, "no access token held yet: the circuit gets none");
+			return UM_ERR_NOT_FOUND;
+		}
+		memcpy(body, t->issuer_ids[0], 32);
+		*len = 32 + n;
+		t->identified_sent++;
+		return UM_OK;
+	}
 	if (t->w == NULL)
 		return UM_ERR_NOT_FOUND;
 	if (cap < 32 + TOKEN_MIN_LEN)
@@ -415,6 +432,25 @@ tokens_io_start(struct tokens_io *t, const struct config *c, struct ev_loop *loo
 		if (ret != UM_OK)
 			return ret;
 	}
+	if (c->client.identified_token) {
+		struct captoken_client_config cc = {
+			.issuer = t->issuer_ids[0],
+			.url = t->issuer_urls[0],
+			.subject = t->subject,
+			.key = &t->subject_key, /* pop_key = the subject key (18.5) */
+			.aud = IDTOKEN_AUD_STR,
+			.role = IDTOKEN_ROLE,
+		};
+
+		if (t->subject[0] == '\0' || t->n_issuers == 0) {
+			snprintf(why, why_len,
+			         "[client] identified_token needs [client] subject and issuers");
+			return UM_ERR_CONFIG;
+		}
+		if ((ret = captoken_client_new(loop, &cc, &t->idc, why, why_len)) != UM_OK)
+			return ret;
+		log_notice(LD_APP, "identified tokens: each exit will learn this client's subject");
+	}
 	if (t->n_issuers == 0)
 		return UM_OK; /* no issuer, no tokens: no wallet either */
 	path = um_xasprintf("%s/wallet.db", c->node.state_dir);
@@ -431,6 +467,7 @@ tokens_io_start(struct tokens_io *t, const struct config *c, struct ev_loop *loo
 void
 tokens_io_clear(struct tokens_io *t)
 {
+	captoken_client_free(t->idc); /* before the subject key it borrows */
 	ev_http_call_cancel(t->call);
 	fetch_end(t);
 	ev_defer_free(t->pz_defer);

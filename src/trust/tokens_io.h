@@ -13,6 +13,13 @@
  * copy of the issuer's key list (5.8); a fetch waits up to TOKENS_IO_CONSENSUS_WAIT_MS for a
  * consensus that lists it (a rotation reaches the consensus within a voting period or two)
  * and fails otherwise.
+ *
+ * With [client] identified_token = yes (and subject, subject_key and an issuer), the client
+ * instead holds an "access" capability token of the first issuer for audience "exit"
+ * (trust/captoken_client.h, pop_key = the subject key; renewed at half its lifetime) and
+ * every new circuit gets it as an identified TOKEN (PROTOCOL.md 18.5) with a proof bound to
+ * the circuit's exit; no anonymous token is spent. Without an access token yet, circuits get
+ * none (tier 0) rather than an anonymous one.
  */
 #ifndef UM_TRUST_TOKENS_IO_H
 #define UM_TRUST_TOKENS_IO_H
@@ -29,6 +36,7 @@
 #include "crypto/keys.h"
 #include "directory/consensus.h"
 #include "crypto/puzzle.h"
+#include "trust/captoken_client.h"
 #include "trust/issuer_doc.h"
 #include "trust/tokens_client.h"
 #include "trust/wallet.h"
@@ -76,6 +84,9 @@ struct tokens_io {
 	struct tokens_req *req;
 	char *body;
 	uint64_t spent; /* tokens taken out for circuits since start */
+	/* [client] identified_token: the access token shown to exits instead (NULL: off). */
+	struct captoken_client *idc;
+	uint64_t identified_sent; /* identified TOKENs built since start */
 	/* The consensus cross-check (set after tokens_io_start(); NULL refuses every fetch). */
 	tokens_io_consensus_fn *consensus;
 	void *consensus_arg;
@@ -107,9 +118,11 @@ void tokens_io_clear(struct tokens_io *t);
  * runs, UM_ERR_NOT_FOUND without issuers, UM_ERR_INVALID for bad arguments. */
 int tokens_io_fetch(struct tokens_io *t, uint8_t tier, size_t count) UM_WARN_UNUSED;
 
-/* A TOKEN body (PROTOCOL.md 17.5: issuer | token) for a new circuit, taken out of the wallet:
- * UM_ERR_NOT_FOUND when none is held. */
-int tokens_io_take(struct tokens_io *t, uint8_t *body, size_t cap, size_t *len) UM_WARN_UNUSED;
+/* A TOKEN body (PROTOCOL.md 17.5: issuer | token) for a new circuit whose exit's identity is
+ * exit_id [32]: the identified token (18.5) when identified_token is on, else one taken out of
+ * the wallet. UM_ERR_NOT_FOUND when none is held. */
+int tokens_io_take(struct tokens_io *t, const uint8_t exit_id[32], uint8_t *body, size_t cap,
+                   size_t *len) UM_WARN_UNUSED;
 
 /* Counts per (issuer, tier, epoch) for the control API. */
 int tokens_io_counts(struct tokens_io *t, wallet_count_fn *fn, void *arg) UM_WARN_UNUSED;

@@ -347,9 +347,19 @@ test_issuer_roles_and_feed(void **state)
 	free(r);
 }
 
+static int post_as(struct iss_fix *f, const char *subject, const char *role, const char *aud,
+                   const struct keys_ed25519 *signer, uint64_t t, json_t **reply);
+
 static int
 post(struct iss_fix *f, const char *subject, const struct keys_ed25519 *signer, uint64_t t,
      json_t **reply)
+{
+	return post_as(f, subject, "provider", "directory", signer, t, reply);
+}
+
+static int
+post_as(struct iss_fix *f, const char *subject, const char *role, const char *aud,
+        const struct keys_ed25519 *signer, uint64_t t, json_t **reply)
 {
 	struct issuer_captokens_ctx c = { f->is, f->creds, f->kr, &iss, NULL, 0 };
 	uint8_t msg[CAPTOKEN_REQ_MSG_MAX], sig[64];
@@ -359,14 +369,14 @@ post(struct iss_fix *f, const char *subject, const struct keys_ed25519 *signer, 
 	int status;
 
 	memset(&resp, 0, sizeof(resp));
-	mlen = captoken_req_msg(msg, subject, "provider", "directory", t, f->op_key.pk);
+	mlen = captoken_req_msg(msg, subject, role, aud, t, f->op_key.pk);
 	assert_true(mlen > 0);
 	sign_ed25519(signer, msg, mlen, sig);
 	assert_int_equal(enc_base32(pk, sizeof(pk), f->op_key.pk, 32), UM_OK);
 	assert_int_equal(enc_base64(s64, sizeof(s64), sig, 64), UM_OK);
-	body = um_xasprintf("{\"subject\":\"%s\",\"role\":\"provider\",\"aud\":\"directory\","
+	body = um_xasprintf("{\"subject\":\"%s\",\"role\":\"%s\",\"aud\":\"%s\","
 	                    "\"pop_key\":\"%s\",\"time\":%llu,\"sig\":\"%s\"}",
-	                    subject, pk, (unsigned long long)t, s64);
+	                    subject, role, aud, pk, (unsigned long long)t, s64);
 	assert_true(issuer_captokens_handle(&c, "POST", "/v1/captokens", 0, NULL,
 	                                    (const uint8_t *)body, strlen(body), NOW, 0, &resp));
 	status = resp.status;
@@ -417,6 +427,41 @@ test_issuer_captokens_route(void **state)
 	json_decref(j);
 }
 
+/* The access role (18.5): granted like the others; its tokens are for audience exit only,
+ * with the subject's effective tier. */
+static void
+test_issuer_access_role(void **state)
+{
+	struct iss_fix *f = *state;
+	uint8_t tok[CAPTOKEN_MAX_LEN + 1];
+	struct captoken t;
+	bool has = false;
+	json_t *j = NULL;
+	ssize_t n;
+
+	assert_int_equal(
+	        issuer_subject_upsert(f->is, "t", "alice", ISSUER_KIND_CLIENT, 2, NOW, NULL),
+	        UM_OK);
+	assert_int_equal(issuer_creds_set(f->creds, "alice", f->op_key.pk, NOW), UM_OK);
+	assert_int_equal(post_as(f, "alice", "access", "exit", &f->op_key, NOW, &j), 403);
+	json_decref(j);
+	assert_int_equal(issuer_role_set(f->is, "t", "alice", "access", true, NOW, NULL), UM_OK);
+	assert_int_equal(issuer_role_has(f->is, "alice", "access", &has), UM_OK);
+	assert_true(has);
+	assert_int_equal(post_as(f, "alice", "access", "directory", &f->op_key, NOW, &j), 400);
+	json_decref(j);
+	assert_int_equal(post_as(f, "alice", "access", "exit", &f->op_key, NOW, &j), 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "tier")), 2);
+	n = dec_base64(tok, sizeof(tok), json_string_value(json_object_get(j, "token")),
+	               strlen(json_string_value(json_object_get(j, "token"))));
+	assert_true(n > 0);
+	assert_int_equal(captoken_parse(tok, (size_t)n, &t), n);
+	assert_string_equal(t.role, "access");
+	assert_string_equal(t.aud, "exit");
+	assert_string_equal(t.sub, "alice");
+	json_decref(j);
+}
+
 int
 main(void)
 {
@@ -428,6 +473,7 @@ main(void)
 		                                iss_teardown),
 		cmocka_unit_test_setup_teardown(test_issuer_captokens_route, iss_setup,
 		                                iss_teardown),
+		cmocka_unit_test_setup_teardown(test_issuer_access_role, iss_setup, iss_teardown),
 	};
 
 	if (um_crypto_init() != UM_OK)

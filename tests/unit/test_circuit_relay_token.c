@@ -161,7 +161,9 @@ test_ack(void **state)
 		{ RELAY_TOKEN_ACCEPTED, 16, UM_ERR_MALFORMED }, /* tiers end at 15 */
 		{ RELAY_TOKEN_HAS_TIER, 0, UM_ERR_MALFORMED },
 		{ RELAY_TOKEN_INVALID, 2, UM_ERR_MALFORMED }, /* a refusal leaves tier 0 */
-		{ 7, 0, UM_ERR_MALFORMED },
+		{ RELAY_TOKEN_REVOKED_SUBJECT, 0, UM_OK },
+		{ RELAY_TOKEN_REVOKED_SUBJECT, 1, UM_ERR_MALFORMED },
+		{ 8, 0, UM_ERR_MALFORMED },
 		{ 0xff, 0, UM_ERR_MALFORMED },
 	};
 	uint8_t b[4];
