@@ -7,7 +7,8 @@ set -eu
 PKGS="build-essential cmake pkg-config clang clang-format clang-tidy llvm libclang-rt-14-dev
 libsodium-dev libssl-dev libuv1-dev libmicrohttpd-dev libjansson-dev libinih-dev libsqlite3-dev
 libqrencode-dev libcmocka-dev
-curl netcat-openbsd iproute2 procps python3 openssl openssh-client openssh-server
+curl netcat-openbsd iproute2 procps python3 python3-cryptography openssl openssh-client
+openssh-server
 tcpdump tor"
 
 missing=""

@@ -3,7 +3,7 @@
  * `umbra issuer ...`: the issuer role's admin API (docs/ISSUER.md) through the daemon's
  * control socket (/v1/issuer/...): subjects, promotions, adjustments, disputes, appeals and
  * the audit trail. The socket (mode 0600) is the credential; remote operators use the
- * [issuer] listen address with the bearer token instead.
+ * [issuer] listen address with the bearer token or an admin capability token instead.
  */
 #include "app/app.h"
 
@@ -53,7 +53,9 @@ issuer_usage(FILE *f)
 	        "role: a subject with the provider role gets provider capability tokens\n"
 	        "(POST /v1/captokens) to advertise relays to directories (PROTOCOL.md 18); one\n"
 	        "with the access role gets access tokens for audience exit, which a client with\n"
-	        "[client] identified_token = yes shows to exits instead of anonymous tokens.\n"
+	        "[client] identified_token = yes shows to exits instead of anonymous tokens; one\n"
+	        "with the admin role can get admin tokens (aud issuer-admin) for the remote\n"
+	        "admin API (Authorization: UmbraCap, docs/ISSUER.md), audited under its name.\n"
 	        "revoke: the subject is listed in the revocation feed, so exits and directories\n"
 	        "refuse its tokens within one refresh, and it gets no new capability token.\n"
 	        "subject relay: the relay node ids (as `umbra whoami` prints them) a relay "

@@ -14,6 +14,7 @@
 #include "lib/mem.h"
 #include "lib/time.h"
 #include "crypto/crypto.h"
+#include "trust/issuer_admin_cap.h"
 #include "trust/issuer_captokens.h"
 #include "trust/issuer_public.h"
 #include "trust/issuer_roles.h"
@@ -174,6 +175,10 @@ app_issuer_start(struct app_issuer *a, const struct config *c, struct ev_loop *l
 	    (ret = issuer_creds_open(a->store, &a->creds, why, why_len)) != UM_OK)
 		return ret;
 	issuer_keyring_set_audit(a->keys, a->is);
+	/* Admin capability tokens (aud "issuer-admin") on the admin API: only subjects the
+	 * admin granted the admin role can get one. */
+	a->admin_cap = issuer_admin_cap_new(id->pk, a->keys);
+	issuer_set_admin_cap(a->is, a->admin_cap);
 	a->subject_quota = c->issuer.subject_quota;
 	issuer_creds_set_audit(a->creds, a->is);
 	if ((ret = issuer_rtfeed_open(a->store, a->is, id, RELAY_TRUST_LIFETIME_DEFAULT_S,
@@ -204,6 +209,7 @@ app_issuer_clear(struct app_issuer *a)
 	abuse_free(a->limit);
 	puzzle_gate_free(a->gate);
 	issuer_free(a->is);
+	issuer_admin_cap_free(a->admin_cap);
 	store_close(a->store);
 	um_memzero(a, sizeof(*a)); /* the token with it */
 }

@@ -43,6 +43,7 @@ struct app_issuer {
 	struct issuer_creds *creds;         /* subjects' keys for identified issuance */
 	uint32_t subject_quota;             /* [issuer] subject_quota */
 	struct issuer_rtfeed *rt;           /* the signed relay-trust feed (GET /v1/relaytrust) */
+	struct issuer_admin_cap *admin_cap; /* UmbraCap on the admin API (issuer_admin_cap.h) */
 	char token[SECRETFILE_MAX_LEN + 1]; /* the admin token (wiped at clear); "" if none */
 	size_t n_http;
 	struct ev_http *http[APP_ISSUER_MAX_LISTEN];

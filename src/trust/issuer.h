@@ -388,8 +388,10 @@ int issuer_audit_verify(struct issuer *is, uint64_t *n_rows, int64_t *first_bad_
  * Handle one request. path may carry a query string ("/v1/admin/audit?after=5&limit=10"):
  * the I/O layer passes the request target as received. authorization_header is the raw
  * Authorization header or NULL. Every /v1/admin/ route needs "Bearer <admin token>" (checked
- * in constant time before anything else: 401 otherwise, 403 when no token is configured);
- * any other path is 404. Never fails: resp gets a status and a JSON body (every error is
+ * in constant time before anything else: 401 otherwise, 403 when no token is configured) or
+ * an admin capability token, "UmbraCap ..." (issuer_admin_cap.h: 401/403, and the audit
+ * actor is the token's subject); any other path is 404. Never fails: resp gets a status and a JSON
+ * body (every error is
  * {"error": reason}); resp->body is malloc'd, resp->etag stays NULL.
  */
 void issuer_handle(struct issuer *is, const char *method, const char *path,

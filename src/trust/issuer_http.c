@@ -17,6 +17,7 @@
 
 #include "lib/encoding.h"
 #include "lib/err.h"
+#include "trust/issuer_admin_cap.h"
 #include "trust/issuer_relays.h"
 #include "trust/issuer_st.h"
 #include "trust/issuer_roles.h"
@@ -287,13 +288,33 @@ str_clean(json_t *o, const char *name)
 	return v == NULL || strlen(json_string_value(v)) == json_string_length(v);
 }
 
+struct req {
+	struct issuer *is;
+	const char *id; /* subject id from the path */
+	const uint8_t *body;
+	size_t len;
+	uint64_t now_s;
+	struct ev_http_resp *resp;
+	const char *actor; /* the default actor: "admin", or an UmbraCap token's subject */
+	bool actor_fixed;  /* UmbraCap: a body may only repeat the token's subject */
+};
+
 /* The common fields into op (actor, request_id); false after replying 400. */
 static bool
-get_common(json_t *o, struct issuer_op *op, struct ev_http_resp *resp)
+get_common(const struct req *r, json_t *o, struct issuer_op *op)
 {
-	op->actor = get_str(o, "actor", DEFAULT_ACTOR);
+	struct ev_http_resp *resp = r->resp;
+
+	op->actor = get_str(o, "actor", r->actor);
 	if (!str_clean(o, "actor") || !issuer_id_is_valid(op->actor)) {
 		reply_error(resp, 400, "invalid actor: 1..64 of [A-Za-z0-9._:@-]");
+		return false;
+	}
+	/* The audit trail names who proved it: a token holder cannot write another name. */
+	if (r->actor_fixed && strcmp(op->actor, r->actor) != 0) {
+		reply_error(resp, 400,
+		            "field \"actor\": with an UmbraCap token the actor is the token's "
+		            "subject");
 		return false;
 	}
 	op->request_id = get_str(o, "request_id", NULL);
@@ -322,15 +343,6 @@ get_text(json_t *o, const char *name, const char **out, struct ev_http_resp *res
 }
 
 /* ---- handlers ---- */
-
-struct req {
-	struct issuer *is;
-	const char *id; /* subject id from the path */
-	const uint8_t *body;
-	size_t len;
-	uint64_t now_s;
-	struct ev_http_resp *resp;
-};
 
 static void
 h_subject_get(struct req *r)
@@ -399,7 +411,7 @@ h_subject_put(struct req *r)
 
 	if (o == NULL)
 		return;
-	if (!get_common(o, &op, r->resp))
+	if (!get_common(r, o, &op))
 		goto out;
 	if (issuer_kind_parse(get_str(o, "kind", ""), &op.kind) != UM_OK) {
 		reply_error(r->resp, 400, "field \"kind\" must be \"client\" or \"relay\"");
@@ -423,7 +435,7 @@ h_promote(struct req *r)
 
 	if (o == NULL)
 		return;
-	if (!get_common(o, &op, r->resp) || !get_text(o, "reason", &op.reason, r->resp) ||
+	if (!get_common(r, o, &op) || !get_text(o, "reason", &op.reason, r->resp) ||
 	    !get_int(o, "tier", ISSUER_TIER_MIN, ISSUER_TIER_MAX, 0, &tier, r->resp))
 		goto out;
 	op.tier = (uint8_t)tier;
@@ -446,7 +458,7 @@ h_adjust(struct req *r)
 
 	if (o == NULL)
 		return;
-	if (!get_common(o, &op, r->resp) || !get_text(o, "reason", &op.reason, r->resp) ||
+	if (!get_common(r, o, &op) || !get_text(o, "reason", &op.reason, r->resp) ||
 	    !get_int(o, "reputation_delta", INT64_MIN, INT64_MAX, 0, &rep, r->resp) ||
 	    !get_int(o, "bond_delta", INT64_MIN, INT64_MAX, 0, &bond, r->resp))
 		goto out;
@@ -472,7 +484,7 @@ h_dispute_open(struct req *r)
 
 	if (o == NULL)
 		return;
-	if (!get_common(o, &op, r->resp) ||
+	if (!get_common(r, o, &op) ||
 	    !get_int(o, "tier_cap", ISSUER_TIER_MIN, ISSUER_TIER_MAX, 0, &cap, r->resp) ||
 	    !get_int(o, "ttl_s", 1, (json_int_t)r->is->dispute_ttl_max_s, 0, &ttl, r->resp) ||
 	    !get_text(o, "case_id", &op.case_id, r->resp) ||
@@ -494,7 +506,7 @@ h_dispute_clear(struct req *r, int64_t dispute_id)
 
 	if (o == NULL)
 		return;
-	if (get_common(o, &op, r->resp) && get_text(o, "reason", &op.reason, r->resp))
+	if (get_common(r, o, &op) && get_text(o, "reason", &op.reason, r->resp))
 		run_op(r, &op, EXTRA_NONE);
 	json_decref(o);
 }
@@ -514,8 +526,7 @@ h_appeal_open(struct req *r)
 
 	if (o == NULL)
 		return;
-	if (!get_common(o, &op, r->resp) ||
-	    !get_int(o, "dispute", 1, INT64_MAX, 0, &dispute, r->resp) ||
+	if (!get_common(r, o, &op) || !get_int(o, "dispute", 1, INT64_MAX, 0, &dispute, r->resp) ||
 	    !get_int(o, "ttl_s", 1, (json_int_t)r->is->appeal_ttl_max_s, 0, &ttl, r->resp) ||
 	    !get_text(o, "case_id", &op.case_id, r->resp) ||
 	    !get_text(o, "evidence_ref", &op.evidence_ref, r->resp))
@@ -539,7 +550,7 @@ h_appeal_resolve(struct req *r, int64_t appeal_id)
 
 	if (o == NULL)
 		return;
-	if (!get_common(o, &op, r->resp) || !get_text(o, "reason", &op.reason, r->resp))
+	if (!get_common(r, o, &op) || !get_text(o, "reason", &op.reason, r->resp))
 		goto out;
 	if (issuer_outcome_parse(get_str(o, "outcome", ""), &op.outcome) != UM_OK ||
 	    op.outcome == ISSUER_OUTCOME_WITHDRAWN) {
@@ -594,8 +605,8 @@ h_role(struct req *r, const char *role, bool grant)
 	if (r->len > 0 && (o = parse_body(r->body, r->len, NULL, 0, r->resp)) == NULL)
 		return;
 	if (o == NULL)
-		op.actor = DEFAULT_ACTOR;
-	else if (!get_common(o, &op, r->resp))
+		op.actor = r->actor;
+	else if (!get_common(r, o, &op))
 		goto out;
 	if ((ret = issuer_role_set(r->is, op.actor, r->id, role, grant, r->now_s, &changed)) !=
 	    UM_OK)
@@ -621,8 +632,8 @@ h_revoke(struct req *r, bool revoke)
 	    (o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp)) == NULL)
 		return;
 	if (o == NULL)
-		op.actor = DEFAULT_ACTOR;
-	else if (!get_common(o, &op, r->resp) || !get_text(o, "reason", &reason, r->resp))
+		op.actor = r->actor;
+	else if (!get_common(r, o, &op) || !get_text(o, "reason", &reason, r->resp))
 		goto out;
 	if ((ret = issuer_subject_revoke(r->is, op.actor, r->id, revoke, reason, r->now_s,
 	                                 &changed)) != UM_OK)
@@ -868,7 +879,7 @@ h_relays(struct req *r, bool get)
 	}
 	if ((o = parse_body(r->body, r->len, spec, UM_ARRAY_LEN(spec), r->resp)) == NULL)
 		return;
-	if (!get_common(o, &op, r->resp))
+	if (!get_common(r, o, &op))
 		goto out;
 	if (op.request_id != NULL) {
 		reply_error(r->resp, 400, "this route takes no request_id (it is idempotent)");
@@ -984,7 +995,10 @@ issuer_handle(struct issuer *is, const char *method, const char *path,
 	char *segs[MAX_SEGS], *query, *p;
 	size_t n_segs = 0, path_len;
 	enum auth_result auth;
+	char cap_subject[ISSUER_ID_MAX_LEN + 1] = "";
+	const char *why = NULL;
 	struct req r;
+	int status;
 
 	resp->status = 500;
 	resp->content_type = "application/json";
@@ -1012,13 +1026,24 @@ issuer_handle(struct issuer *is, const char *method, const char *path,
 		reply_error(resp, 404, "no such endpoint");
 		return;
 	}
-	/* Authenticate before anything else: no route, method or body detail leaks first. */
-	if (!is->has_admin_token) {
+	/* Authenticate before anything else: no route, method or body detail leaks first. An
+	 * UmbraCap credential proves one exact request (method, target, body) by a subject that
+	 * holds the admin role now (issuer_admin_cap.h). */
+	if (issuer_cap_header_is_cap(authorization_header)) {
+		if (len > ISSUER_BODY_MAX_LEN) {
+			reply_error(resp, 413, "body too large (at most 4096 bytes)");
+			return;
+		}
+		status = issuer_admin_cap_check(is->admin_cap, is, authorization_header, method,
+		                                path, body, len, now_s, cap_subject, &why);
+		if (status != 0) {
+			reply_error(resp, status, why);
+			return;
+		}
+	} else if (!is->has_admin_token) {
 		reply_error(resp, 403, "the admin API is disabled: no admin token is configured");
 		return;
-	}
-	auth = auth_check(is, authorization_header);
-	if (auth != AUTH_OK) {
+	} else if ((auth = auth_check(is, authorization_header)) != AUTH_OK) {
 		reply_error(resp, 401,
 		            auth == AUTH_MISSING ? "missing Authorization: Bearer <admin token>"
 		                                 : "invalid admin token");
@@ -1060,6 +1085,10 @@ issuer_handle(struct issuer *is, const char *method, const char *path,
 		reply_error(resp, 400, "this route takes no query string");
 		return;
 	}
-	r = (struct req){ is, NULL, body, len, now_s, resp };
+	r = (struct req){ is, NULL, body, len, now_s, resp, DEFAULT_ACTOR, false };
+	if (cap_subject[0] != '\0') {
+		r.actor = cap_subject;
+		r.actor_fixed = true;
+	}
 	route_subject(&r, method, segs, n_segs);
 }

@@ -13,7 +13,8 @@ struct issuer {
 	uint8_t admin_hash[BLAKE2B_256_LEN]; /* BLAKE2b of the admin token; wiped on free */
 	uint64_t dispute_ttl_max_s;
 	uint64_t appeal_ttl_max_s;
-	const char *why; /* static text: issuer_errmsg() */
+	const char *why;                    /* static text: issuer_errmsg() */
+	struct issuer_admin_cap *admin_cap; /* borrowed; NULL: UmbraCap refused */
 };
 
 /* Latest now_s accepted: every now_s + ttl then fits in an SQLite integer. */
