@@ -18,28 +18,6 @@
 #include "trust/issuer_creds.h"
 #include "trust/issuer_public.h"
 
-static void
-reply_json(struct ev_http_resp *resp, int status, json_t *j)
-{
-	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-
-	json_decref(j);
-	if (s == NULL) {
-		ev_http_resp_set_text(resp, 500, "application/json", "{\"error\":\"internal\"}");
-		return;
-	}
-	resp->status = status;
-	resp->content_type = "application/json";
-	resp->body = (uint8_t *)s;
-	resp->body_len = strlen(s);
-}
-
-static void
-reply_error(struct ev_http_resp *resp, int status, const char *msg)
-{
-	reply_json(resp, status, json_pack("{s:s}", "error", msg));
-}
-
 static json_t *
 id_json(const uint8_t id[32])
 {
@@ -220,10 +198,10 @@ handle_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	        "issuance_asked", (json_int_t)ipz.asked, "issuance_failed", (json_int_t)ipz.failed,
 	        "issuance_passed", (json_int_t)ipz.passed);
 	if (j == NULL) {
-		reply_error(resp, 500, "internal");
+		ev_http_resp_error(resp, 500, "internal");
 		return;
 	}
-	reply_json(resp, 200, j);
+	ev_http_resp_json(resp, 200, j);
 }
 
 static void
@@ -245,31 +223,31 @@ handle_link_test(const struct control_ctx *ctx, const uint8_t *body, size_t len,
 
 		snprintf(msg, sizeof(msg), "bad request body: %s", jerr.text);
 		json_decref(j);
-		reply_error(resp, 400, msg);
+		ev_http_resp_error(resp, 400, msg);
 		return;
 	}
 	n = dec_base32(id, sizeof(id), peer, strlen(peer));
 	if (n != 32) {
 		json_decref(j);
-		reply_error(resp, 400, "peer must be a node id (52 base32 characters)");
+		ev_http_resp_error(resp, 400, "peer must be a node id (52 base32 characters)");
 		return;
 	}
 	if (bytes < 0 || bytes > (json_int_t)1 << 40) {
 		json_decref(j);
-		reply_error(resp, 400, "bytes must be between 0 and 2^40");
+		ev_http_resp_error(resp, 400, "bytes must be between 0 and 2^40");
 		return;
 	}
 	json_decref(j);
 	ret = ctx->links != NULL ? link_mgr_test_start(ctx->links, id, (uint64_t)bytes, hash != 0)
 	                         : UM_ERR_NOT_FOUND;
 	if (ret == UM_ERR_NOT_FOUND)
-		reply_error(resp, 404, "no open link to that peer");
+		ev_http_resp_error(resp, 404, "no open link to that peer");
 	else if (ret == UM_ERR_STATE)
-		reply_error(resp, 409, "a test is already running on that link");
+		ev_http_resp_error(resp, 409, "a test is already running on that link");
 	else if (ret != UM_OK)
-		reply_error(resp, 500, um_err_str(ret));
+		ev_http_resp_error(resp, 500, um_err_str(ret));
 	else
-		reply_json(resp, 202, json_pack("{s:b}", "started", 1));
+		ev_http_resp_json(resp, 202, json_pack("{s:b}", "started", 1));
 }
 
 static json_t *
@@ -425,7 +403,7 @@ handle_dir_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	json_t *j;
 
 	if (dc == NULL) {
-		reply_error(resp, 404, "no directory client: set [directory] authorities");
+		ev_http_resp_error(resp, 404, "no directory client: set [directory] authorities");
 		return;
 	}
 	st = um_xcalloc(1, sizeof(*st)); /* about 10 KiB */
@@ -445,10 +423,10 @@ handle_dir_status(const struct control_ctx *ctx, struct ev_http_resp *resp)
 		json_object_set_new(j, "params", params);
 	}
 	if (j == NULL) {
-		reply_error(resp, 500, "internal");
+		ev_http_resp_error(resp, 500, "internal");
 		return;
 	}
-	reply_json(resp, 200, j);
+	ev_http_resp_json(resp, 200, j);
 }
 
 static void
@@ -460,7 +438,7 @@ handle_relays(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	char *s;
 
 	if (dc == NULL) {
-		reply_error(resp, 404, "no directory client: set [directory] authorities");
+		ev_http_resp_error(resp, 404, "no directory client: set [directory] authorities");
 		return;
 	}
 	c = dirclient_consensus(dc, um_wall_s(), NULL, NULL);
@@ -472,11 +450,11 @@ handle_relays(const struct control_ctx *ctx, struct ev_http_resp *resp)
 		snprintf(msg, sizeof(msg), "%s",
 		         st->message[0] != '\0' ? st->message : "no valid consensus yet");
 		free(st);
-		reply_error(resp, 503, msg);
+		ev_http_resp_error(resp, 503, msg);
 		return;
 	}
 	if ((s = dirserv_relays_json(c)) == NULL) {
-		reply_error(resp, 500, "internal");
+		ev_http_resp_error(resp, 500, "internal");
 		return;
 	}
 	resp->status = 200;
@@ -515,7 +493,8 @@ handle_circuits(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	json_t *arr, *j;
 
 	if (io == NULL) {
-		reply_error(resp, 404, "no circuit layer: this node has no relay or client role");
+		ev_http_resp_error(resp, 404,
+		                   "no circuit layer: this node has no relay or client role");
 		return;
 	}
 	circ_io_stats(io, &st);
@@ -539,10 +518,10 @@ handle_circuits(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	        "tokens_accepted", (json_int_t)st.tokens_accepted, "tokens_refused",
 	        (json_int_t)st.tokens_refused);
 	if (j == NULL) {
-		reply_error(resp, 500, "internal");
+		ev_http_resp_error(resp, 500, "internal");
 		return;
 	}
-	reply_json(resp, 200, j);
+	ev_http_resp_json(resp, 200, j);
 }
 
 /* POST /v1/circuits/build: one more client circuit now; the caller follows it in
@@ -555,15 +534,15 @@ handle_circuit_build(const struct control_ctx *ctx, struct ev_http_resp *resp)
 	int ret;
 
 	if (io == NULL) {
-		reply_error(resp, 404, "no circuit layer: this node has no client role");
+		ev_http_resp_error(resp, 404, "no circuit layer: this node has no client role");
 		return;
 	}
 	if ((ret = circ_io_build_now(io, why, sizeof(why))) != UM_OK) {
 		snprintf(msg, sizeof(msg), "cannot build a circuit: %s", why);
-		reply_error(resp, ret == UM_ERR_STATE ? 409 : 503, msg);
+		ev_http_resp_error(resp, ret == UM_ERR_STATE ? 409 : 503, msg);
 		return;
 	}
-	reply_json(resp, 202, json_pack("{s:b}", "started", 1));
+	ev_http_resp_json(resp, 202, json_pack("{s:b}", "started", 1));
 }
 
 static int
@@ -588,21 +567,21 @@ handle_tokens(const struct control_ctx *ctx, const char *method, const char *pat
 	int ret;
 
 	if (t == NULL || t->loop == NULL) {
-		reply_error(resp, 404, "no client role");
+		ev_http_resp_error(resp, 404, "no client role");
 		return;
 	}
 	if (strcmp(path, "/v1/tokens") == 0) {
 		if (strcmp(method, "GET") != 0) {
-			reply_error(resp, 405, "use GET");
+			ev_http_resp_error(resp, 405, "use GET");
 			return;
 		}
 		rows = json_array();
 		if (tokens_io_counts(t, wallet_row, rows) != UM_OK) {
 			json_decref(rows);
-			reply_error(resp, 503, "cannot read the wallet");
+			ev_http_resp_error(resp, 503, "cannot read the wallet");
 			return;
 		}
-		reply_json(
+		ev_http_resp_json(
 		        resp, 200,
 		        json_pack(
 		                "{s:o, s:I, s:I, s:o, s:o, s:i, s:I, s:{s:s, s:i, s:I, s:I, s:s}}",
@@ -617,11 +596,11 @@ handle_tokens(const struct control_ctx *ctx, const char *method, const char *pat
 		return;
 	}
 	if (strcmp(path, "/v1/tokens/fetch") != 0) {
-		reply_error(resp, 404, "no such endpoint");
+		ev_http_resp_error(resp, 404, "no such endpoint");
 		return;
 	}
 	if (strcmp(method, "POST") != 0) {
-		reply_error(resp, 405, "use POST");
+		ev_http_resp_error(resp, 405, "use POST");
 		return;
 	}
 	j = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -630,19 +609,19 @@ handle_tokens(const struct control_ctx *ctx, const char *method, const char *pat
 	            0 ||
 	    tier < 1 || tier > 15 || count < 1 || count > TOKENS_IO_FETCH_MAX) {
 		json_decref(j);
-		reply_error(resp, 400, "want {\"tier\": 1..15, \"count\": 1..10000}");
+		ev_http_resp_error(resp, 400, "want {\"tier\": 1..15, \"count\": 1..10000}");
 		return;
 	}
 	json_decref(j);
 	ret = tokens_io_fetch(t, (uint8_t)tier, (size_t)count);
 	if (ret == UM_ERR_NOT_FOUND)
-		reply_error(resp, 409, "no [client] issuers configured");
+		ev_http_resp_error(resp, 409, "no [client] issuers configured");
 	else if (ret == UM_ERR_STATE)
-		reply_error(resp, 409, "a fetch is already running");
+		ev_http_resp_error(resp, 409, "a fetch is already running");
 	else if (ret != UM_OK)
-		reply_error(resp, 503, um_err_str(ret));
+		ev_http_resp_error(resp, 503, um_err_str(ret));
 	else
-		reply_json(resp, 202, json_pack("{s:b}", "started", 1));
+		ev_http_resp_json(resp, 202, json_pack("{s:b}", "started", 1));
 }
 
 /* GET /v1/issuer/keys: the epochs and the published keys (from the signed key list). */
@@ -660,7 +639,7 @@ keys_reply(struct issuer_keyring *kr, struct ev_http_resp *resp)
 	    issuer_keys_parse(doc, len, d) != (ssize_t)len) {
 		json_decref(arr);
 		free(d);
-		reply_error(resp, 500, "cannot make the key list");
+		ev_http_resp_error(resp, 500, "cannot make the key list");
 		return;
 	}
 	for (size_t i = 0; i < d->n; i++) {
@@ -674,10 +653,10 @@ keys_reply(struct issuer_keyring *kr, struct ev_http_resp *resp)
 		                                     (json_int_t)d->keys[i].not_after_s, "key_id",
 		                                     json_string(kid_hex)));
 	}
-	reply_json(resp, 200,
-	           json_pack("{s:I, s:I, s:I, s:o}", "key_epoch", (json_int_t)d->key_epoch,
-	                     "min_token_epoch", (json_int_t)d->min_token_epoch, "seq",
-	                     (json_int_t)d->seq, "keys", arr));
+	ev_http_resp_json(resp, 200,
+	                  json_pack("{s:I, s:I, s:I, s:o}", "key_epoch", (json_int_t)d->key_epoch,
+	                            "min_token_epoch", (json_int_t)d->min_token_epoch, "seq",
+	                            (json_int_t)d->seq, "keys", arr));
 	free(d);
 }
 
@@ -694,43 +673,43 @@ handle_issuer_keys(const struct control_ctx *ctx, const char *method, const char
 
 	if (strcmp(path, "/v1/issuer/keys") == 0) {
 		if (strcmp(method, "GET") != 0)
-			reply_error(resp, 405, "use GET");
+			ev_http_resp_error(resp, 405, "use GET");
 		else
 			keys_reply(kr, resp);
 	} else if (strcmp(path, "/v1/issuer/keys/rotate") == 0) {
 		if (!post)
-			reply_error(resp, 405, "use POST");
+			ev_http_resp_error(resp, 405, "use POST");
 		else if ((ret = issuer_keyring_rotate(kr, um_wall_s())) == UM_ERR_STATE)
-			reply_error(resp, 409,
-			            "4 epochs are published: raise min_token_epoch first");
+			ev_http_resp_error(resp, 409,
+			                   "4 epochs are published: raise min_token_epoch first");
 		else if (ret != UM_OK)
-			reply_error(resp, 503, "cannot rotate (database)");
+			ev_http_resp_error(resp, 503, "cannot rotate (database)");
 		else
 			keys_reply(kr, resp);
 	} else if (strcmp(path, "/v1/issuer/keys/min_epoch") == 0) {
 		if (!post) {
-			reply_error(resp, 405, "use POST");
+			ev_http_resp_error(resp, 405, "use POST");
 			return;
 		}
 		j = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, &jerr);
 		if (j == NULL || json_unpack_ex(j, &jerr, JSON_STRICT, "{s:I}", "epoch", &e) != 0 ||
 		    e < 1 || e > UINT32_MAX) {
 			json_decref(j);
-			reply_error(resp, 400, "want {\"epoch\": N}");
+			ev_http_resp_error(resp, 400, "want {\"epoch\": N}");
 			return;
 		}
 		json_decref(j);
 		if ((ret = issuer_keyring_set_min_epoch(kr, (uint32_t)e, um_wall_s())) ==
 		    UM_ERR_INVALID)
-			reply_error(resp, 409,
-			            "min_token_epoch must be between the current one and "
-			            "key_epoch");
+			ev_http_resp_error(resp, 409,
+			                   "min_token_epoch must be between the current one and "
+			                   "key_epoch");
 		else if (ret != UM_OK)
-			reply_error(resp, 503, "cannot change min_token_epoch (database)");
+			ev_http_resp_error(resp, 503, "cannot change min_token_epoch (database)");
 		else
 			keys_reply(kr, resp);
 	} else {
-		reply_error(resp, 404, "no such endpoint");
+		ev_http_resp_error(resp, 404, "no such endpoint");
 	}
 }
 
@@ -748,42 +727,44 @@ handle_issuer_creds(const struct control_ctx *ctx, const char *method, const cha
 	int ret;
 
 	if (!issuer_id_is_valid(subject)) {
-		reply_error(resp, 400, "a subject id is 1..64 of A-Z a-z 0-9 . _ : @ -");
+		ev_http_resp_error(resp, 400, "a subject id is 1..64 of A-Z a-z 0-9 . _ : @ -");
 		return;
 	}
 	if (strcmp(method, "GET") == 0) {
 		if ((ret = issuer_creds_get(c, subject, pk)) == UM_ERR_NOT_FOUND)
-			reply_error(resp, 404, "no key for this subject");
+			ev_http_resp_error(resp, 404, "no key for this subject");
 		else if (ret != UM_OK)
-			reply_error(resp, 503, "database error");
+			ev_http_resp_error(resp, 503, "database error");
 		else
-			reply_json(resp, 200,
-			           json_pack("{s:s, s:o}", "subject", subject, "key", id_json(pk)));
+			ev_http_resp_json(
+			        resp, 200,
+			        json_pack("{s:s, s:o}", "subject", subject, "key", id_json(pk)));
 		return;
 	}
 	if (strcmp(method, "PUT") != 0) {
-		reply_error(resp, 405, "use GET or PUT");
+		ev_http_resp_error(resp, 405, "use GET or PUT");
 		return;
 	}
 	j = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL || json_unpack_ex(j, &jerr, JSON_STRICT, "{s:s}", "key", &key) != 0 ||
 	    dec_base32(pk, sizeof(pk), key, strlen(key)) != 32) {
 		json_decref(j);
-		reply_error(resp, 400, "want {\"key\": \"<52 base32 characters>\"}");
+		ev_http_resp_error(resp, 400, "want {\"key\": \"<52 base32 characters>\"}");
 		return;
 	}
 	json_decref(j);
 	/* A key for a subject the issuer knows: the tier comes from the subject. */
 	if (ctx->issuer == NULL || *ctx->issuer == NULL ||
 	    issuer_subject_get(*ctx->issuer, subject, um_wall_s(), &v) != UM_OK) {
-		reply_error(resp, 404, "no such subject (umbra issuer subject set first)");
+		ev_http_resp_error(resp, 404, "no such subject (umbra issuer subject set first)");
 		return;
 	}
 	if (issuer_creds_set(c, subject, pk, um_wall_s()) != UM_OK) {
-		reply_error(resp, 503, "database error");
+		ev_http_resp_error(resp, 503, "database error");
 		return;
 	}
-	reply_json(resp, 200, json_pack("{s:s, s:o}", "subject", subject, "key", id_json(pk)));
+	ev_http_resp_json(resp, 200,
+	                  json_pack("{s:s, s:o}", "subject", subject, "key", id_json(pk)));
 }
 
 /*
@@ -797,7 +778,7 @@ handle_issuer(const struct control_ctx *ctx, const char *method, const char *tar
 	char *admin, *auth;
 
 	if (ctx->issuer == NULL || *ctx->issuer == NULL || ctx->issuer_token == NULL) {
-		reply_error(resp, 404, "not an issuer (add the issuer role)");
+		ev_http_resp_error(resp, 404, "not an issuer (add the issuer role)");
 		return;
 	}
 	if (strncmp(target, "/v1/issuer/credentials/", strlen("/v1/issuer/credentials/")) == 0 &&
@@ -838,56 +819,56 @@ control_handle(const struct control_ctx *ctx, const char *method, const char *ta
 		handle_tokens(ctx, method, path, body, body_len, resp);
 	} else if (strcmp(path, "/v1/status") == 0) {
 		if (!get)
-			reply_error(resp, 405, "use GET");
+			ev_http_resp_error(resp, 405, "use GET");
 		else
 			handle_status(ctx, resp);
 	} else if (strcmp(path, "/v1/links") == 0) {
 		if (!get)
-			reply_error(resp, 405, "use GET");
+			ev_http_resp_error(resp, 405, "use GET");
 		else
-			reply_json(resp, 200, json_pack("{s:o}", "links", links_json(ctx)));
+			ev_http_resp_json(resp, 200, json_pack("{s:o}", "links", links_json(ctx)));
 	} else if (strcmp(path, "/v1/links/test") == 0) {
 		if (!post)
-			reply_error(resp, 405, "use POST");
+			ev_http_resp_error(resp, 405, "use POST");
 		else
 			handle_link_test(ctx, body, body_len, resp);
 	} else if (strcmp(path, "/v1/dir/status") == 0) {
 		if (!get)
-			reply_error(resp, 405, "use GET");
+			ev_http_resp_error(resp, 405, "use GET");
 		else
 			handle_dir_status(ctx, resp);
 	} else if (strcmp(path, "/v1/relays") == 0) {
 		if (!get)
-			reply_error(resp, 405, "use GET");
+			ev_http_resp_error(resp, 405, "use GET");
 		else
 			handle_relays(ctx, resp);
 	} else if (strcmp(path, "/v1/circuits") == 0) {
 		if (!get)
-			reply_error(resp, 405, "use GET");
+			ev_http_resp_error(resp, 405, "use GET");
 		else
 			handle_circuits(ctx, resp);
 	} else if (strcmp(path, "/v1/circuits/build") == 0) {
 		if (!post)
-			reply_error(resp, 405, "use POST");
+			ev_http_resp_error(resp, 405, "use POST");
 		else
 			handle_circuit_build(ctx, resp);
 	} else if (strcmp(path, "/v1/reload") == 0) {
 		if (!post) {
-			reply_error(resp, 405, "use POST");
+			ev_http_resp_error(resp, 405, "use POST");
 		} else if (ctx->reload == NULL) {
-			reply_error(resp, 501, "reload not available");
+			ev_http_resp_error(resp, 501, "reload not available");
 		} else {
 			char why[512] = "";
 			char msg[600];
 
 			if (ctx->reload(ctx->arg, why, sizeof(why)) == UM_OK) {
-				reply_json(resp, 200, json_pack("{s:b}", "reloaded", 1));
+				ev_http_resp_json(resp, 200, json_pack("{s:b}", "reloaded", 1));
 			} else {
 				snprintf(msg, sizeof(msg), "configuration rejected: %s", why);
-				reply_error(resp, 422, msg);
+				ev_http_resp_error(resp, 422, msg);
 			}
 		}
 	} else {
-		reply_error(resp, 404, "no such endpoint");
+		ev_http_resp_error(resp, 404, "no such endpoint");
 	}
 }

@@ -872,28 +872,6 @@ dirfed_gossip_receive(struct dirfed *f, const uint8_t *body, size_t len, const c
 /* ---- serving ---- */
 
 static void
-reply_json(struct ev_http_resp *resp, int status, json_t *j)
-{
-	char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-
-	json_decref(j);
-	if (s == NULL) {
-		ev_http_resp_set_text(resp, 500, "application/json", "{\"error\":\"internal\"}");
-		return;
-	}
-	resp->status = status;
-	resp->content_type = "application/json";
-	resp->body = (uint8_t *)s;
-	resp->body_len = strlen(s);
-}
-
-static void
-reply_error(struct ev_http_resp *resp, int status, const char *msg)
-{
-	reply_json(resp, status, json_pack("{s:s}", "error", msg));
-}
-
-static void
 reply_copy(struct ev_http_resp *resp, const uint8_t *p, size_t len)
 {
 	resp->status = 200;
@@ -1112,27 +1090,27 @@ dirfed_handle(struct dirfed *f, const char *method, const char *path, const char
 
 	if (strcmp(path, "/v1/peers/feed") == 0) {
 		if (!get)
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		else if (feed_build(f, now_s) != UM_OK)
-			reply_error(resp, 500, "cannot sign the peer feed");
+			ev_http_resp_error(resp, 500, "cannot sign the peer feed");
 		else
 			reply_copy(resp, f->feed, f->feed_len);
 		return true;
 	}
 	if (strcmp(path, "/v1/peers") == 0) {
 		if (!get)
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		else if (feed_build(f, now_s) != UM_OK)
-			reply_error(resp, 500, "cannot sign the peer feed");
+			ev_http_resp_error(resp, 500, "cannot sign the peer feed");
 		else
-			reply_json(resp, 200, peers_json(f, now_s));
+			ev_http_resp_json(resp, 200, peers_json(f, now_s));
 		return true;
 	}
 	if (strcmp(path, "/v1/descs") == 0) {
 		if (!get) {
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		} else if (bundle_build(f, now_s) != UM_OK) {
-			reply_error(resp, 500, "cannot build the descriptor bundle");
+			ev_http_resp_error(resp, 500, "cannot build the descriptor bundle");
 		} else {
 			resp->etag = um_xasprintf("\"%s\"", f->bundle_etag);
 			if (if_none_match != NULL && strlen(if_none_match) <= 4096 &&
@@ -1151,15 +1129,15 @@ dirfed_handle(struct dirfed *f, const char *method, const char *path, const char
 		bool is_new;
 
 		if (!post) {
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		} else if (dirfed_gossip_receive(f, body, len, source_key, now_s, &is_new, &res) !=
 		           UM_OK) {
-			reply_error(resp, res.http_status, res.reason);
+			ev_http_resp_error(resp, res.http_status, res.reason);
 		} else if (enc_hex(hex, sizeof(hex), res.digest, sizeof(res.digest)) != UM_OK) {
-			reply_error(resp, 500, "internal");
+			ev_http_resp_error(resp, 500, "internal");
 		} else {
-			reply_json(resp, 200,
-			           json_pack("{s:s, s:b}", "digest", hex, "new", is_new));
+			ev_http_resp_json(resp, 200,
+			                  json_pack("{s:s, s:b}", "digest", hex, "new", is_new));
 		}
 		return true;
 	}

@@ -18,28 +18,6 @@
 #include "directory/dirserv_st.h"
 
 static void
-reply_json(struct ev_http_resp *resp, int status, json_t *j)
-{
-	char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-
-	json_decref(j);
-	if (s == NULL) {
-		ev_http_resp_set_text(resp, 500, "application/json", "{\"error\":\"internal\"}");
-		return;
-	}
-	resp->status = status;
-	resp->content_type = "application/json";
-	resp->body = (uint8_t *)s;
-	resp->body_len = strlen(s);
-}
-
-static void
-reply_error(struct ev_http_resp *resp, int status, const char *msg)
-{
-	reply_json(resp, status, json_pack("{s:s}", "error", msg));
-}
-
-static void
 reply_bytes(struct ev_http_resp *resp, const uint8_t *p, size_t len)
 {
 	resp->status = 200;
@@ -86,36 +64,36 @@ reply_err(struct ev_http_resp *resp, int err)
 {
 	switch (err) {
 	case UM_ERR_TOO_LARGE:
-		reply_error(resp, 413, "too large");
+		ev_http_resp_error(resp, 413, "too large");
 		break;
 	case UM_ERR_RATELIMIT:
-		reply_error(resp, 429, "rate limited");
+		ev_http_resp_error(resp, 429, "rate limited");
 		break;
 	case UM_ERR_NOT_FOUND:
-		reply_error(resp, 404, "not found");
+		ev_http_resp_error(resp, 404, "not found");
 		break;
 	case UM_ERR_AUTH:
-		reply_error(resp, 403, "not signed by a configured authority");
+		ev_http_resp_error(resp, 403, "not signed by a configured authority");
 		break;
 	case UM_ERR_EXISTS:
-		reply_error(resp, 409, "conflicting document already stored");
+		ev_http_resp_error(resp, 409, "conflicting document already stored");
 		break;
 	case UM_ERR_EXPIRED:
-		reply_error(resp, 400, "expired or not yet valid");
+		ev_http_resp_error(resp, 400, "expired or not yet valid");
 		break;
 	case UM_ERR_TRAILING:
-		reply_error(resp, 400, "trailing bytes");
+		ev_http_resp_error(resp, 400, "trailing bytes");
 		break;
 	case UM_ERR_MALFORMED:
 	case UM_ERR_TRUNCATED:
 	case UM_ERR_INVALID:
-		reply_error(resp, 400, "malformed");
+		ev_http_resp_error(resp, 400, "malformed");
 		break;
 	case UM_ERR_STATE:
-		reply_error(resp, 409, "wrong state");
+		ev_http_resp_error(resp, 409, "wrong state");
 		break;
 	default:
-		reply_error(resp, 500, "internal");
+		ev_http_resp_error(resp, 500, "internal");
 		break;
 	}
 }
@@ -167,11 +145,11 @@ latest_with_etag(struct dirserv *ds, struct ev_http_resp *resp, const uint8_t **
 	uint8_t digest[DIR_DIGEST_LEN];
 
 	if (dirserv_latest_consensus(ds, bytes, len, digest) != UM_OK) {
-		reply_error(resp, 404, "no consensus yet");
+		ev_http_resp_error(resp, 404, "no consensus yet");
 		return false;
 	}
 	if (enc_hex(hex, HEX_LEN(DIR_DIGEST_LEN), digest, sizeof(digest)) != UM_OK) {
-		reply_error(resp, 500, "internal");
+		ev_http_resp_error(resp, 500, "internal");
 		return false;
 	}
 	resp->etag = um_xasprintf("\"%s\"", hex);
@@ -216,7 +194,7 @@ handle_get_consensus_diff(struct dirserv *ds, const char *arg, const char *if_no
 	int ret;
 
 	if (!parse_digest(arg, from)) {
-		reply_error(resp, 400, "bad digest");
+		ev_http_resp_error(resp, 400, "bad digest");
 		return;
 	}
 	char hex[HEX_LEN(DIR_DIGEST_LEN)];
@@ -270,7 +248,7 @@ handle_get_desc(struct dirserv *ds, const char *hex, struct ev_http_resp *resp)
 	int ret;
 
 	if (!parse_digest(hex, digest)) {
-		reply_error(resp, 400, "bad digest: 64 hex digits");
+		ev_http_resp_error(resp, 400, "bad digest: 64 hex digits");
 		return;
 	}
 	if ((ret = dirserv_db_desc_get(ds, digest, &blob, &len)) != UM_OK) {
@@ -288,14 +266,14 @@ handle_provider_upsert(struct dirserv *ds, const uint8_t *body, size_t len, cons
 	char hex[HEX_LEN(RELAY_DESC_DIGEST_LEN)];
 
 	if (dirserv_provider_upsert(ds, body, len, source, now_s, &res) != UM_OK) {
-		reply_error(resp, res.http_status, res.reason);
+		ev_http_resp_error(resp, res.http_status, res.reason);
 		return;
 	}
 	if (enc_hex(hex, sizeof(hex), res.digest, sizeof(res.digest)) != UM_OK) {
-		reply_error(resp, 500, "internal");
+		ev_http_resp_error(resp, 500, "internal");
 		return;
 	}
-	reply_json(resp, 200, json_pack("{s:s, s:b}", "digest", hex, "bound", 1));
+	ev_http_resp_json(resp, 200, json_pack("{s:s, s:b}", "digest", hex, "bound", 1));
 }
 
 static void
@@ -306,14 +284,14 @@ handle_post_desc(struct dirserv *ds, const uint8_t *body, size_t len, const char
 	char hex[HEX_LEN(RELAY_DESC_DIGEST_LEN)];
 
 	if (dirserv_accept_descriptor(ds, body, len, source, now_s, &res) != UM_OK) {
-		reply_error(resp, res.http_status, res.reason);
+		ev_http_resp_error(resp, res.http_status, res.reason);
 		return;
 	}
 	if (enc_hex(hex, sizeof(hex), res.digest, sizeof(res.digest)) != UM_OK) {
-		reply_error(resp, 500, "internal");
+		ev_http_resp_error(resp, 500, "internal");
 		return;
 	}
-	reply_json(resp, 200, json_pack("{s:s}", "digest", hex));
+	ev_http_resp_json(resp, 200, json_pack("{s:s}", "digest", hex));
 }
 
 static void
@@ -325,7 +303,7 @@ handle_get_vote(struct dirserv *ds, const char *arg, struct ev_http_resp *resp)
 	int ret;
 
 	if (!parse_u64(arg, &va) || va > INT64_MAX) {
-		reply_error(resp, 400, "bad period: decimal valid_after");
+		ev_http_resp_error(resp, 400, "bad period: decimal valid_after");
 		return;
 	}
 	if ((ret = dirserv_db_vote_get(ds, va, ds->keyring.identity, &blob, &len)) != UM_OK) {
@@ -433,10 +411,10 @@ handle_relays(struct dirserv *ds, struct ev_http_resp *resp)
 	json_t *j = relays_doc(ds->has_cons ? &ds->cons : NULL);
 
 	if (j == NULL) {
-		reply_error(resp, 500, "internal");
+		ev_http_resp_error(resp, 500, "internal");
 		return;
 	}
-	reply_json(resp, 200, j);
+	ev_http_resp_json(resp, 200, j);
 }
 
 static json_t *
@@ -474,7 +452,7 @@ handle_authorities(struct dirserv *ds, struct ev_http_resp *resp)
 		                                     id_json(ds->auths[i]), "self", self, "certs",
 		                                     certs));
 	}
-	reply_json(resp, 200, json_pack("{s:o}", "authorities", arr));
+	ev_http_resp_json(resp, 200, json_pack("{s:o}", "authorities", arr));
 }
 
 /* ---- routing ---- */
@@ -502,19 +480,19 @@ dirserv_handle(struct dirserv *ds, const char *method, const char *path, const c
 	resp->body_len = 0;
 	resp->etag = NULL;
 	if (ds == NULL || method == NULL || path == NULL) {
-		reply_error(resp, 400, "bad request");
+		ev_http_resp_error(resp, 400, "bad request");
 		return;
 	}
 	if (body == NULL)
 		len = 0;
 	if (strlen(path) > DIRSERV_PATH_MAX) {
-		reply_error(resp, 414, "path too long");
+		ev_http_resp_error(resp, 414, "path too long");
 		return;
 	}
 	get = strcmp(method, "GET") == 0;
 	post = strcmp(method, "POST") == 0;
 	if (!get && !post) {
-		reply_error(resp, 405, "method not allowed");
+		ev_http_resp_error(resp, 405, "method not allowed");
 		return;
 	}
 	/* Federation routes (dirfed.h): served by the attached core, or not at all. */
@@ -523,71 +501,72 @@ dirserv_handle(struct dirserv *ds, const char *method, const char *path, const c
 		return;
 	if (strcmp(path, "/v1/consensus") == 0) {
 		if (!get)
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		else
 			handle_get_consensus(ds, if_none_match, resp);
 	} else if ((arg = strip_prefix(path, "/v1/consensus/diff/")) != NULL) {
 		if (!get)
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		else
 			handle_get_consensus_diff(ds, arg, if_none_match, resp);
 	} else if (strcmp(path, "/v1/desc") == 0) {
 		if (!post)
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		else
 			handle_post_desc(ds, body, len, source_key, now_s, resp);
 	} else if (strcmp(path, "/v1/provider/relay/upsert") == 0) {
 		if (!post)
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		else
 			handle_provider_upsert(ds, body, len, source_key, now_s, resp);
 	} else if ((arg = strip_prefix(path, "/v1/desc/")) != NULL) {
 		if (!get)
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		else
 			handle_get_desc(ds, arg, resp);
 	} else if (strcmp(path, "/v1/vote") == 0) {
 		if (!post) {
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		} else if ((ret = dirserv_add_vote(ds, body, len, now_s)) != UM_OK) {
 			reply_err(resp, ret);
 		} else {
-			reply_json(resp, 200, json_pack("{s:b}", "ok", 1));
+			ev_http_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
 		}
 	} else if ((arg = strip_prefix(path, "/v1/vote/")) != NULL) {
 		if (!get)
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		else
 			handle_get_vote(ds, arg, resp);
 	} else if (strcmp(path, "/v1/consensus-sig") == 0) {
 		if (!post) {
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		} else if ((ret = dirserv_add_consensus_sig(ds, body, len, now_s)) != UM_OK) {
 			reply_err(resp, ret);
 		} else {
-			reply_json(resp, 200, json_pack("{s:b}", "ok", 1));
+			ev_http_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
 		}
 	} else if (strcmp(path, "/v1/relays") == 0) {
 		if (!get)
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		else
 			handle_relays(ds, resp);
 	} else if (strcmp(path, "/v1/authorities") == 0) {
 		if (!get)
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		else
 			handle_authorities(ds, resp);
 	} else if (strcmp(path, "/v1/peers") == 0) {
 		/* Without federation there are no peers to show. */
 		if (!get)
-			reply_error(resp, 405, "method not allowed");
+			ev_http_resp_error(resp, 405, "method not allowed");
 		else
-			reply_json(resp, 200,
-			           json_pack("{s:n, s:s, s:[]}", "operator", "feed", "", "peers"));
+			ev_http_resp_json(
+			        resp, 200,
+			        json_pack("{s:n, s:s, s:[]}", "operator", "feed", "", "peers"));
 	} else if (strcmp(path, "/v1/peers/feed") == 0 || strcmp(path, "/v1/descs") == 0 ||
 	           strcmp(path, "/v1/gossip/desc") == 0) {
-		reply_error(resp, 404, "federation is not enabled on this directory");
+		ev_http_resp_error(resp, 404, "federation is not enabled on this directory");
 	} else {
-		reply_error(resp, 404, "no such endpoint");
+		ev_http_resp_error(resp, 404, "no such endpoint");
 	}
 }

@@ -191,6 +191,29 @@ ev_http_resp_set_text(struct ev_http_resp *resp, int status, const char *content
 	resp->body_len = n;
 }
 
+void
+ev_http_resp_json(struct ev_http_resp *resp, int status, json_t *j)
+{
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(j);
+	if (s == NULL) {
+		ev_http_resp_set_text(resp, 500, "application/json", "{\"error\":\"internal\"}");
+		return;
+	}
+	free(resp->body);
+	resp->status = status;
+	resp->content_type = "application/json";
+	resp->body = (uint8_t *)s;
+	resp->body_len = strlen(s);
+}
+
+void
+ev_http_resp_error(struct ev_http_resp *resp, int status, const char *msg)
+{
+	ev_http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
+}
+
 /* Queue a response made of body (malloc'd, taken over) and free the rest of resp. */
 static enum MHD_Result
 queue_resp(struct MHD_Connection *conn, struct ev_http_resp *resp)

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "lib/compiler.h"
 #include "lib/mem.h"
 #include "evloop/evloop.h"
@@ -56,6 +58,11 @@ typedef void ev_http_handler_fn(void *arg, const struct ev_http_req *req,
 /* Set resp->body to a copy of the NUL-terminated s (helper for handlers). */
 void ev_http_resp_set_text(struct ev_http_resp *resp, int status, const char *content_type,
                            const char *s);
+/* Answer status with j as compact JSON, keys sorted (the reference to j is taken; NULL or a
+ * failed dump answers 500 {"error":"internal"}). A body already set is freed. */
+void ev_http_resp_json(struct ev_http_resp *resp, int status, json_t *j);
+/* Answer status with {"error": msg}. */
+void ev_http_resp_error(struct ev_http_resp *resp, int status, const char *msg);
 
 /*
  * Serve HTTP on listen_fd (ownership passes to the server, which closes it when freed).

@@ -16,28 +16,6 @@
 #include "trust/idtoken.h"
 #include "trust/issuer_roles.h"
 
-static void
-reply_json(struct ev_http_resp *resp, int status, json_t *j)
-{
-	char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-
-	json_decref(j);
-	if (s == NULL) {
-		ev_http_resp_set_text(resp, 500, "application/json", "{\"error\":\"internal\"}");
-		return;
-	}
-	resp->status = status;
-	resp->content_type = "application/json";
-	resp->body = (uint8_t *)s;
-	resp->body_len = strlen(s);
-}
-
-static void
-reply_error(struct ev_http_resp *resp, int status, const char *msg)
-{
-	reply_json(resp, status, json_pack("{s:s}", "error", msg));
-}
-
 /* The request's signature by the subject's registered key: 0 or the HTTP status replied. */
 static int
 check_request(const struct issuer_captokens_ctx *c, const char *subject, const char *role,
@@ -49,24 +27,24 @@ check_request(const struct issuer_captokens_ctx *c, const char *subject, const c
 	int ret;
 
 	if (dec_base64(sig, sizeof(sig), sig_b64, strlen(sig_b64)) != CAPTOKEN_SIG_LEN) {
-		reply_error(resp, 400, "sig: base64 of 64 bytes");
+		ev_http_resp_error(resp, 400, "sig: base64 of 64 bytes");
 		return 400;
 	}
 	mlen = captoken_req_msg(msg, subject, role, aud, time_s, pop_key);
 	ret = issuer_creds_get(c->creds, subject, pk);
 	if (ret != UM_OK && ret != UM_ERR_NOT_FOUND) {
-		reply_error(resp, 503, "database error");
+		ev_http_resp_error(resp, 503, "database error");
 		return 503;
 	}
 	/* One answer for "no key" and "bad signature": whether a subject has a key is not for
 	 * strangers. */
 	if (ret == UM_ERR_NOT_FOUND || mlen == 0 ||
 	    sign_ed25519_verify(pk, msg, mlen, sig) != UM_OK) {
-		reply_error(resp, 401, "the subject's signature does not verify");
+		ev_http_resp_error(resp, 401, "the subject's signature does not verify");
 		return 401;
 	}
 	if (time_s + ISSUER_CREDS_SKEW_S < now_s || time_s > now_s + ISSUER_CREDS_SKEW_S) {
-		reply_error(resp, 401, "time: more than 300 s from the issuer's clock");
+		ev_http_resp_error(resp, 401, "time: more than 300 s from the issuer's clock");
 		return 401;
 	}
 	return 0;
@@ -90,11 +68,11 @@ issue(const struct issuer_captokens_ctx *c, int family, const uint8_t *addr, con
 	int ret;
 
 	if (c->is == NULL || c->creds == NULL || c->keys == NULL || c->id == NULL) {
-		reply_error(resp, 403, "this issuer does not issue capability tokens");
+		ev_http_resp_error(resp, 403, "this issuer does not issue capability tokens");
 		return;
 	}
 	if (len > ISSUER_CAPTOKENS_MAX_BODY) {
-		reply_error(resp, 413, "body too large");
+		ev_http_resp_error(resp, 413, "body too large");
 		return;
 	}
 	j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -102,7 +80,7 @@ issue(const struct issuer_captokens_ctx *c, int family, const uint8_t *addr, con
 	                                "subject", &subject, "role", &role, "aud", &aud, "pop_key",
 	                                &pop_b32, "time", &time_s, "sig", &sig_b64) != 0) {
 		json_decref(j);
-		reply_error(
+		ev_http_resp_error(
 		        resp, 400,
 		        "want {\"subject\", \"role\", \"aud\", \"pop_key\", \"time\", \"sig\"}");
 		return;
@@ -111,7 +89,7 @@ issue(const struct issuer_captokens_ctx *c, int family, const uint8_t *addr, con
 	    !captoken_aud_is_valid(aud) || time_s < 0 ||
 	    dec_base32(pop, sizeof(pop), pop_b32, strlen(pop_b32)) != 32) {
 		json_decref(j);
-		reply_error(
+		ev_http_resp_error(
 		        resp, 400,
 		        "subject: an issuer subject id; role: provider|access|admin; aud: 1..32 of "
 		        "a-z 0-9 -; pop_key: 52 base32 characters; time: unix seconds");
@@ -120,35 +98,35 @@ issue(const struct issuer_captokens_ctx *c, int family, const uint8_t *addr, con
 	/* An access token is for exits only (18.5): never one an authority would take. */
 	if (strcmp(role, IDTOKEN_ROLE) == 0 && strcmp(aud, IDTOKEN_AUD_STR) != 0) {
 		json_decref(j);
-		reply_error(resp, 400, "role access: aud must be exit");
+		ev_http_resp_error(resp, 400, "role access: aud must be exit");
 		return;
 	}
 	/* The limit applies before any signature check. */
 	if (c->limit != NULL && abuse_check(c->limit, ABUSE_ISSUE, family != 0 ? family : AF_INET,
 	                                    family != 0 ? addr : none, now_ms) != ABUSE_OK) {
 		json_decref(j);
-		reply_error(resp, 429, "too many requests from this address; try later");
+		ev_http_resp_error(resp, 429, "too many requests from this address; try later");
 		return;
 	}
 	if (check_request(c, subject, role, aud, (uint64_t)time_s, pop, sig_b64, now_s, resp) != 0)
 		goto out;
 	if ((ret = issuer_subject_get(c->is, subject, now_s, &v)) != UM_OK) {
-		reply_error(resp, ret == UM_ERR_NOT_FOUND ? 403 : 503,
-		            ret == UM_ERR_NOT_FOUND ? "no such subject" : "database error");
+		ev_http_resp_error(resp, ret == UM_ERR_NOT_FOUND ? 403 : 503,
+		                   ret == UM_ERR_NOT_FOUND ? "no such subject" : "database error");
 		goto out;
 	}
 	if (issuer_subject_is_revoked(c->is, subject, &revoked) != UM_OK ||
 	    issuer_role_has(c->is, subject, role, &has) != UM_OK) {
-		reply_error(resp, 503, "database error");
+		ev_http_resp_error(resp, 503, "database error");
 		goto out;
 	}
 	if (revoked) {
-		reply_error(resp, 403, "the subject is revoked");
+		ev_http_resp_error(resp, 403, "the subject is revoked");
 		goto out;
 	}
 	if (!has) {
 		snprintf(msg, sizeof(msg), "the subject does not hold the %s role", role);
-		reply_error(resp, 403, msg);
+		ev_http_resp_error(resp, 403, msg);
 		goto out;
 	}
 	memset(&t, 0, sizeof(t));
@@ -164,20 +142,20 @@ issue(const struct issuer_captokens_ctx *c, int family, const uint8_t *addr, con
 	wire_wr_init(&w, enc, sizeof(enc));
 	if (captoken_sign(&t, c->id) != UM_OK || captoken_encode(&t, &w) != UM_OK ||
 	    enc_base64(b64, sizeof(b64), enc, w.len) != UM_OK) {
-		reply_error(resp, 500, "internal");
+		ev_http_resp_error(resp, 500, "internal");
 		goto out;
 	}
 	/* No token leaves without its audit row. */
 	if (issuer_captoken_audit(c->is, &t, now_s) != UM_OK) {
-		reply_error(resp, 503, "database error");
+		ev_http_resp_error(resp, 503, "database error");
 		goto out;
 	}
 	log_info(LD_APP, "issuer: %s capability token for a subject (tier %u, %llu s)", t.role,
 	         t.tier, (unsigned long long)(t.exp_s - t.iat_s));
-	reply_json(resp, 200,
-	           json_pack("{s:s, s:i, s:I, s:I, s:I}", "token", b64, "tier", (int)t.tier,
-	                     "key_epoch", (json_int_t)t.key_epoch, "iat", (json_int_t)t.iat_s,
-	                     "exp", (json_int_t)t.exp_s));
+	ev_http_resp_json(resp, 200,
+	                  json_pack("{s:s, s:i, s:I, s:I, s:I}", "token", b64, "tier", (int)t.tier,
+	                            "key_epoch", (json_int_t)t.key_epoch, "iat",
+	                            (json_int_t)t.iat_s, "exp", (json_int_t)t.exp_s));
 out:
 	json_decref(j);
 }
@@ -190,7 +168,7 @@ issuer_captokens_handle(const struct issuer_captokens_ctx *c, const char *method
 	if (strcmp(path, "/v1/captokens") != 0)
 		return false;
 	if (strcmp(method, "POST") != 0)
-		reply_error(resp, 405, "use POST");
+		ev_http_resp_error(resp, 405, "use POST");
 	else
 		issue(c, family, addr, body, len, now_s, now_ms, resp);
 	return true;

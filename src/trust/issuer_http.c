@@ -34,31 +34,6 @@ enum {
 
 /* ---- replies ---- */
 
-static void
-reply_json(struct ev_http_resp *resp, int status, json_t *j)
-{
-	char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-
-	json_decref(j);
-	free(resp->body);
-	resp->body = NULL;
-	resp->body_len = 0;
-	if (s == NULL) {
-		ev_http_resp_set_text(resp, 500, "application/json", "{\"error\":\"internal\"}");
-		return;
-	}
-	resp->status = status;
-	resp->content_type = "application/json";
-	resp->body = (uint8_t *)s;
-	resp->body_len = strlen(s);
-}
-
-static void
-reply_error(struct ev_http_resp *resp, int status, const char *msg)
-{
-	reply_json(resp, status, json_pack("{s:s}", "error", msg));
-}
-
 /* A core error to an HTTP status, with the core's reason. */
 static void
 reply_core_err(struct issuer *is, struct ev_http_resp *resp, int err)
@@ -86,7 +61,7 @@ reply_core_err(struct issuer *is, struct ev_http_resp *resp, int err)
 		status = 500;
 		break;
 	}
-	reply_error(resp, status, why[0] != '\0' ? why : "internal error");
+	ev_http_resp_error(resp, status, why[0] != '\0' ? why : "internal error");
 }
 
 /* ---- JSON views ---- */
@@ -196,7 +171,7 @@ parse_body(const uint8_t *body, size_t len, const struct field *spec, size_t n_s
 	const char *key;
 
 	if (len == 0) {
-		reply_error(resp, 400, "a JSON object body is required");
+		ev_http_resp_error(resp, 400, "a JSON object body is required");
 		return NULL;
 	}
 	o = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -204,12 +179,12 @@ parse_body(const uint8_t *body, size_t len, const struct field *spec, size_t n_s
 		/* jerr.text may quote input bytes: give the position only. */
 		snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d", jerr.line,
 		         jerr.column);
-		reply_error(resp, 400, msg);
+		ev_http_resp_error(resp, 400, msg);
 		return NULL;
 	}
 	if (!json_is_object(o)) {
 		json_decref(o);
-		reply_error(resp, 400, "the body must be a JSON object");
+		ev_http_resp_error(resp, 400, "the body must be a JSON object");
 		return NULL;
 	}
 	json_object_foreach(o, key, v)
@@ -245,7 +220,7 @@ parse_body(const uint8_t *body, size_t len, const struct field *spec, size_t n_s
 	return o;
 bad:
 	json_decref(o);
-	reply_error(resp, 400, msg);
+	ev_http_resp_error(resp, 400, msg);
 	return NULL;
 }
 
@@ -270,7 +245,7 @@ get_int(json_t *o, const char *name, json_int_t lo, json_int_t hi, json_int_t df
 	if (*out < lo || *out > hi) {
 		snprintf(msg, sizeof(msg), "field \"%s\" must be %lld..%lld", name, (long long)lo,
 		         (long long)hi);
-		reply_error(resp, 400, msg);
+		ev_http_resp_error(resp, 400, msg);
 		return false;
 	}
 	return true;
@@ -307,20 +282,21 @@ get_common(const struct req *r, json_t *o, struct issuer_op *op)
 
 	op->actor = get_str(o, "actor", r->actor);
 	if (!str_clean(o, "actor") || !issuer_id_is_valid(op->actor)) {
-		reply_error(resp, 400, "invalid actor: 1..64 of [A-Za-z0-9._:@-]");
+		ev_http_resp_error(resp, 400, "invalid actor: 1..64 of [A-Za-z0-9._:@-]");
 		return false;
 	}
 	/* The audit trail names who proved it: a token holder cannot write another name. */
 	if (r->actor_fixed && strcmp(op->actor, r->actor) != 0) {
-		reply_error(resp, 400,
-		            "field \"actor\": with an UmbraCap token the actor is the token's "
-		            "subject");
+		ev_http_resp_error(
+		        resp, 400,
+		        "field \"actor\": with an UmbraCap token the actor is the token's "
+		        "subject");
 		return false;
 	}
 	op->request_id = get_str(o, "request_id", NULL);
 	if (op->request_id != NULL &&
 	    (!str_clean(o, "request_id") || !issuer_id_is_valid(op->request_id))) {
-		reply_error(resp, 400, "invalid request_id: 1..64 of [A-Za-z0-9._:@-]");
+		ev_http_resp_error(resp, 400, "invalid request_id: 1..64 of [A-Za-z0-9._:@-]");
 		return false;
 	}
 	return true;
@@ -336,7 +312,7 @@ get_text(json_t *o, const char *name, const char **out, struct ev_http_resp *res
 	if (!str_clean(o, name) || !issuer_text_is_valid(*out)) {
 		snprintf(msg, sizeof(msg), "field \"%s\" must be 0..128 printable ASCII characters",
 		         name);
-		reply_error(resp, 400, msg);
+		ev_http_resp_error(resp, 400, msg);
 		return false;
 	}
 	return true;
@@ -353,8 +329,8 @@ h_subject_get(struct req *r)
 	if (ret != UM_OK)
 		reply_core_err(r->is, r->resp, ret);
 	else
-		reply_json(r->resp, 200,
-		           json_pack("{s:o}", "subject", snapshot_json(snap, r->now_s)));
+		ev_http_resp_json(r->resp, 200,
+		                  json_pack("{s:o}", "subject", snapshot_json(snap, r->now_s)));
 	free(snap);
 }
 
@@ -398,7 +374,7 @@ run_op(struct req *r, struct issuer_op *op, enum extra extra)
 		json_object_set_new(j, "replayed", json_true());
 		status = 200;
 	}
-	reply_json(r->resp, status, j);
+	ev_http_resp_json(r->resp, status, j);
 }
 
 static void
@@ -414,7 +390,7 @@ h_subject_put(struct req *r)
 	if (!get_common(r, o, &op))
 		goto out;
 	if (issuer_kind_parse(get_str(o, "kind", ""), &op.kind) != UM_OK) {
-		reply_error(r->resp, 400, "field \"kind\" must be \"client\" or \"relay\"");
+		ev_http_resp_error(r->resp, 400, "field \"kind\" must be \"client\" or \"relay\"");
 		goto out;
 	}
 	if (!get_int(o, "tier", ISSUER_TIER_MIN, ISSUER_TIER_MAX, 0, &tier, r->resp))
@@ -554,7 +530,8 @@ h_appeal_resolve(struct req *r, int64_t appeal_id)
 		goto out;
 	if (issuer_outcome_parse(get_str(o, "outcome", ""), &op.outcome) != UM_OK ||
 	    op.outcome == ISSUER_OUTCOME_WITHDRAWN) {
-		reply_error(r->resp, 400, "field \"outcome\" must be \"granted\" or \"denied\"");
+		ev_http_resp_error(r->resp, 400,
+		                   "field \"outcome\" must be \"granted\" or \"denied\"");
 		goto out;
 	}
 	run_op(r, &op, EXTRA_NONE);
@@ -578,15 +555,15 @@ reply_roles(struct req *r, bool changed)
 		if (issuer_role_has(r->is, r->id, roles[i], &has) != UM_OK ||
 		    issuer_subject_is_revoked(r->is, r->id, &revoked) != UM_OK) {
 			json_decref(arr);
-			reply_error(r->resp, 503, "database error");
+			ev_http_resp_error(r->resp, 503, "database error");
 			return;
 		}
 		if (has)
 			json_array_append_new(arr, json_string(roles[i]));
 	}
-	reply_json(r->resp, 200,
-	           json_pack("{s:s, s:o, s:b, s:b}", "subject", r->id, "roles", arr, "revoked",
-	                     revoked, "changed", changed));
+	ev_http_resp_json(r->resp, 200,
+	                  json_pack("{s:s, s:o, s:b, s:b}", "subject", r->id, "roles", arr,
+	                            "revoked", revoked, "changed", changed));
 }
 
 /* PUT (grant) or DELETE (withdraw) /v1/admin/subjects/{id}/roles/{role}; body optional. */
@@ -599,7 +576,7 @@ h_role(struct req *r, const char *role, bool grant)
 	int ret;
 
 	if (!captoken_role_is_valid(role)) {
-		reply_error(r->resp, 404, "no such role (provider, access, admin)");
+		ev_http_resp_error(r->resp, 404, "no such role (provider, access, admin)");
 		return;
 	}
 	if (r->len > 0 && (o = parse_body(r->body, r->len, NULL, 0, r->resp)) == NULL)
@@ -677,21 +654,22 @@ parse_audit_query(const char *q, int64_t *after, size_t *limit, struct ev_http_r
 
 		if (n > 6 && strncmp(q, "after=", 6) == 0 && !seen_after) {
 			if (!parse_dec(q + 6, n - 6, INT64_MAX, &v)) {
-				reply_error(resp, 400, "after must be a decimal 0..2^63-1");
+				ev_http_resp_error(resp, 400, "after must be a decimal 0..2^63-1");
 				return false;
 			}
 			*after = (int64_t)v;
 			seen_after = true;
 		} else if (n > 6 && strncmp(q, "limit=", 6) == 0 && !seen_limit) {
 			if (!parse_dec(q + 6, n - 6, ISSUER_AUDIT_LIMIT_MAX, &v) || v == 0) {
-				reply_error(resp, 400, "limit must be a decimal 1..1000");
+				ev_http_resp_error(resp, 400, "limit must be a decimal 1..1000");
 				return false;
 			}
 			*limit = (size_t)v;
 			seen_limit = true;
 		} else {
-			reply_error(resp, 400,
-			            "bad query: only after=N and limit=N, each at most once");
+			ev_http_resp_error(
+			        resp, 400,
+			        "bad query: only after=N and limit=N, each at most once");
 			return false;
 		}
 		q = amp != NULL ? amp + 1 : q + n;
@@ -740,13 +718,14 @@ h_audit(struct issuer *is, const char *query, struct ev_http_resp *resp)
 	if ((ret = issuer_audit_foreach(is, after, limit, add_audit, &c)) != UM_OK) {
 		json_decref(c.arr);
 		if (ret == UM_ERR_INTERNAL)
-			reply_error(resp, 500, "cannot encode the audit trail");
+			ev_http_resp_error(resp, 500, "cannot encode the audit trail");
 		else
 			reply_core_err(is, resp, ret);
 		return;
 	}
-	reply_json(resp, 200,
-	           json_pack("{s:o, s:I}", "entries", c.arr, "next_after", (json_int_t)c.last));
+	ev_http_resp_json(
+	        resp, 200,
+	        json_pack("{s:o, s:I}", "entries", c.arr, "next_after", (json_int_t)c.last));
 }
 
 /* GET /v1/admin/audit/verify: 200 with the verdict, whatever it is. */
@@ -758,10 +737,12 @@ h_audit_verify(struct issuer *is, struct ev_http_resp *resp)
 	int ret = issuer_audit_verify(is, &n, &bad);
 
 	if (ret == UM_OK)
-		reply_json(resp, 200, json_pack("{s:b, s:I}", "ok", 1, "rows", (json_int_t)n));
+		ev_http_resp_json(resp, 200,
+		                  json_pack("{s:b, s:I}", "ok", 1, "rows", (json_int_t)n));
 	else if (ret == UM_ERR_AUTH)
-		reply_json(resp, 200,
-		           json_pack("{s:b, s:I}", "ok", 0, "first_bad_seq", (json_int_t)bad));
+		ev_http_resp_json(
+		        resp, 200,
+		        json_pack("{s:b, s:I}", "ok", 0, "first_bad_seq", (json_int_t)bad));
 	else
 		reply_core_err(is, resp, ret);
 }
@@ -849,7 +830,8 @@ reply_relays(struct req *r, int status)
 		reply_core_err(r->is, r->resp, ret);
 		return;
 	}
-	reply_json(r->resp, status, json_pack("{s:s, s:o}", "subject", r->id, "relays", arr));
+	ev_http_resp_json(r->resp, status,
+	                  json_pack("{s:s, s:o}", "subject", r->id, "relays", arr));
 }
 
 /*
@@ -882,18 +864,20 @@ h_relays(struct req *r, bool get)
 	if (!get_common(r, o, &op))
 		goto out;
 	if (op.request_id != NULL) {
-		reply_error(r->resp, 400, "this route takes no request_id (it is idempotent)");
+		ev_http_resp_error(r->resp, 400,
+		                   "this route takes no request_id (it is idempotent)");
 		goto out;
 	}
 	action = get_str(o, "action", "");
 	if (strcmp(action, "add") != 0 && strcmp(action, "remove") != 0) {
-		reply_error(r->resp, 400, "field \"action\" must be \"add\" or \"remove\"");
+		ev_http_resp_error(r->resp, 400, "field \"action\" must be \"add\" or \"remove\"");
 		goto out;
 	}
 	add = strcmp(action, "add") == 0;
 	if (!str_clean(o, "node_id") || !parse_node_id(get_str(o, "node_id", ""), node_id)) {
-		reply_error(r->resp, 400,
-		            "field \"node_id\" must be a relay id: 52 base32 or 64 hex characters");
+		ev_http_resp_error(
+		        r->resp, 400,
+		        "field \"node_id\" must be a relay id: 52 base32 or 64 hex characters");
 		goto out;
 	}
 	if ((ret = issuer_relay_bind(r->is, op.actor, r->id, node_id, add, r->now_s)) != UM_OK)
@@ -918,13 +902,14 @@ route_subject(struct req *r, const char *method, char **segs, size_t n_segs)
 	if ((n_segs == 4 && strcmp(verb, "roles") == 0) ||
 	    (n_segs == 3 && (strcmp(verb, "revoke") == 0 || strcmp(verb, "unrevoke") == 0))) {
 		if (n_segs == 4 ? !put && !del : !post) {
-			reply_error(r->resp, 405,
-			            n_segs == 4 ? "method not allowed: PUT or DELETE"
-			                        : "method not allowed: POST");
+			ev_http_resp_error(r->resp, 405,
+			                   n_segs == 4 ? "method not allowed: PUT or DELETE"
+			                               : "method not allowed: POST");
 			return;
 		}
 		if (!issuer_id_is_valid(segs[1])) {
-			reply_error(r->resp, 400, "invalid subject id: 1..64 of [A-Za-z0-9._:@-]");
+			ev_http_resp_error(r->resp, 400,
+			                   "invalid subject id: 1..64 of [A-Za-z0-9._:@-]");
 			return;
 		}
 		r->id = segs[1];
@@ -943,27 +928,27 @@ route_subject(struct req *r, const char *method, char **segs, size_t n_segs)
 	      (n_segs == 5 &&
 	       ((strcmp(verb, "disputes") == 0 && strcmp(action, "clear") == 0) ||
 	        (strcmp(verb, "appeals") == 0 && strcmp(action, "resolve") == 0))))) {
-		reply_error(r->resp, 404, "no such endpoint");
+		ev_http_resp_error(r->resp, 404, "no such endpoint");
 		return;
 	}
 	if (n_segs == 2 ? !get && !put : relays ? !get && !post : !post) {
-		reply_error(r->resp, 405,
-		            n_segs == 2 ? "method not allowed: GET or PUT"
-		            : relays    ? "method not allowed: GET or POST"
-		                        : "method not allowed: POST");
+		ev_http_resp_error(r->resp, 405,
+		                   n_segs == 2 ? "method not allowed: GET or PUT"
+		                   : relays    ? "method not allowed: GET or POST"
+		                               : "method not allowed: POST");
 		return;
 	}
 	if (!issuer_id_is_valid(segs[1])) {
-		reply_error(r->resp, 400, "invalid subject id: 1..64 of [A-Za-z0-9._:@-]");
+		ev_http_resp_error(r->resp, 400, "invalid subject id: 1..64 of [A-Za-z0-9._:@-]");
 		return;
 	}
 	r->id = segs[1];
 	if (n_segs == 5 && !parse_id(segs[3], &n)) {
-		reply_error(r->resp, 400, "bad id in path: a decimal 1..2^63-1");
+		ev_http_resp_error(r->resp, 400, "bad id in path: a decimal 1..2^63-1");
 		return;
 	}
 	if (get && r->len > 0) {
-		reply_error(r->resp, 400, "GET takes no body");
+		ev_http_resp_error(r->resp, 400, "GET takes no body");
 		return;
 	}
 	if (relays)
@@ -1006,14 +991,14 @@ issuer_handle(struct issuer *is, const char *method, const char *path,
 	resp->body_len = 0;
 	resp->etag = NULL;
 	if (is == NULL || method == NULL || path == NULL) {
-		reply_error(resp, 400, "bad request");
+		ev_http_resp_error(resp, 400, "bad request");
 		return;
 	}
 	if (body == NULL)
 		len = 0;
 	path_len = strnlen(path, ISSUER_PATH_MAX_LEN + 1);
 	if (path_len > ISSUER_PATH_MAX_LEN) {
-		reply_error(resp, 414, "path too long");
+		ev_http_resp_error(resp, 414, "path too long");
 		return;
 	}
 	memcpy(buf, path, path_len + 1);
@@ -1023,7 +1008,7 @@ issuer_handle(struct issuer *is, const char *method, const char *path,
 	/* Not ours: the public issuer routes are served elsewhere (or not yet at all). */
 	if (strncmp(buf, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) != 0 &&
 	    strcmp(buf, "/v1/admin") != 0) {
-		reply_error(resp, 404, "no such endpoint");
+		ev_http_resp_error(resp, 404, "no such endpoint");
 		return;
 	}
 	/* Authenticate before anything else: no route, method or body detail leaks first. An
@@ -1031,33 +1016,35 @@ issuer_handle(struct issuer *is, const char *method, const char *path,
 	 * holds the admin role now (issuer_admin_cap.h). */
 	if (issuer_cap_header_is_cap(authorization_header)) {
 		if (len > ISSUER_BODY_MAX_LEN) {
-			reply_error(resp, 413, "body too large (at most 4096 bytes)");
+			ev_http_resp_error(resp, 413, "body too large (at most 4096 bytes)");
 			return;
 		}
 		status = issuer_admin_cap_check(is->admin_cap, is, authorization_header, method,
 		                                path, body, len, now_s, cap_subject, &why);
 		if (status != 0) {
-			reply_error(resp, status, why);
+			ev_http_resp_error(resp, status, why);
 			return;
 		}
 	} else if (!is->has_admin_token) {
-		reply_error(resp, 403, "the admin API is disabled: no admin token is configured");
+		ev_http_resp_error(resp, 403,
+		                   "the admin API is disabled: no admin token is configured");
 		return;
 	} else if ((auth = auth_check(is, authorization_header)) != AUTH_OK) {
-		reply_error(resp, 401,
-		            auth == AUTH_MISSING ? "missing Authorization: Bearer <admin token>"
-		                                 : "invalid admin token");
+		ev_http_resp_error(resp, 401,
+		                   auth == AUTH_MISSING
+		                           ? "missing Authorization: Bearer <admin token>"
+		                           : "invalid admin token");
 		return;
 	}
 	if (len > ISSUER_BODY_MAX_LEN) {
-		reply_error(resp, 413, "body too large (at most 4096 bytes)");
+		ev_http_resp_error(resp, 413, "body too large (at most 4096 bytes)");
 		return;
 	}
 	p = buf + strlen(ADMIN_PREFIX) - 1;
 	while (p != NULL && *p == '/') {
 		*p++ = '\0';
 		if (n_segs == MAX_SEGS || *p == '\0' || *p == '/') {
-			reply_error(resp, 404, "no such endpoint");
+			ev_http_resp_error(resp, 404, "no such endpoint");
 			return;
 		}
 		segs[n_segs++] = p;
@@ -1066,23 +1053,23 @@ issuer_handle(struct issuer *is, const char *method, const char *path,
 	if ((n_segs == 1 || (n_segs == 2 && strcmp(segs[1], "verify") == 0)) &&
 	    strcmp(segs[0], "audit") == 0) {
 		if (strcmp(method, "GET") != 0)
-			reply_error(resp, 405, "method not allowed: GET");
+			ev_http_resp_error(resp, 405, "method not allowed: GET");
 		else if (len > 0)
-			reply_error(resp, 400, "GET takes no body");
+			ev_http_resp_error(resp, 400, "GET takes no body");
 		else if (n_segs == 1)
 			h_audit(is, query, resp);
 		else if (query != NULL && *query != '\0')
-			reply_error(resp, 400, "this route takes no query string");
+			ev_http_resp_error(resp, 400, "this route takes no query string");
 		else
 			h_audit_verify(is, resp);
 		return;
 	}
 	if (n_segs < 2 || strcmp(segs[0], "subjects") != 0) {
-		reply_error(resp, 404, "no such endpoint");
+		ev_http_resp_error(resp, 404, "no such endpoint");
 		return;
 	}
 	if (query != NULL && *query != '\0') {
-		reply_error(resp, 400, "this route takes no query string");
+		ev_http_resp_error(resp, 400, "this route takes no query string");
 		return;
 	}
 	r = (struct req){ is, NULL, body, len, now_s, resp, DEFAULT_ACTOR, false };

@@ -16,28 +16,6 @@
 #include "crypto/puzzle.h"
 
 static void
-reply_json(struct ev_http_resp *resp, int status, json_t *j)
-{
-	char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-
-	json_decref(j);
-	if (s == NULL) {
-		ev_http_resp_set_text(resp, 500, "application/json", "{\"error\":\"internal\"}");
-		return;
-	}
-	resp->status = status;
-	resp->content_type = "application/json";
-	resp->body = (uint8_t *)s;
-	resp->body_len = strlen(s);
-}
-
-static void
-reply_error(struct ev_http_resp *resp, int status, const char *msg)
-{
-	reply_json(resp, status, json_pack("{s:s}", "error", msg));
-}
-
-static void
 reply_doc(struct ev_http_resp *resp, const uint8_t *doc, size_t len)
 {
 	resp->status = 200;
@@ -59,34 +37,34 @@ identified_ok(struct issuer *is, struct issuer_creds *creds, const char *subject
 	int ret;
 
 	if (subject == NULL || sig_b64 == NULL || time_s < 0) {
-		reply_error(resp, 403, "tokens above tier 1 need a subject, time and sig");
+		ev_http_resp_error(resp, 403, "tokens above tier 1 need a subject, time and sig");
 		return false;
 	}
 	if (is == NULL || creds == NULL) {
-		reply_error(resp, 403, "this issuer signs tier-1 tokens only");
+		ev_http_resp_error(resp, 403, "this issuer signs tier-1 tokens only");
 		return false;
 	}
 	if (dec_base64(sig, sizeof(sig), sig_b64, strlen(sig_b64)) != ISSUER_CREDS_SIG_LEN) {
-		reply_error(resp, 400, "sig: base64 of 64 bytes");
+		ev_http_resp_error(resp, 400, "sig: base64 of 64 bytes");
 		return false;
 	}
 	ret = issuer_creds_verify(creds, subject, tier, (uint64_t)time_s, hash, sig, now_s);
 	if (ret == UM_ERR_NOT_FOUND || ret == UM_ERR_AUTH) {
 		/* One answer for both: whether a subject has a key is not for strangers. */
-		reply_error(resp, 401, "the subject's signature does not verify");
+		ev_http_resp_error(resp, 401, "the subject's signature does not verify");
 		return false;
 	}
 	if (ret == UM_ERR_EXPIRED) {
-		reply_error(resp, 401, "time: more than 300 s from the issuer's clock");
+		ev_http_resp_error(resp, 401, "time: more than 300 s from the issuer's clock");
 		return false;
 	}
 	if (ret != UM_OK || issuer_subject_get(is, subject, now_s, &v) != UM_OK) {
-		reply_error(resp, 403, "no such subject");
+		ev_http_resp_error(resp, 403, "no such subject");
 		return false;
 	}
 	if (v.effective_tier < tier) {
 		snprintf(msg, sizeof(msg), "the subject's effective tier is %u", v.effective_tier);
-		reply_error(resp, 403, msg);
+		ev_http_resp_error(resp, 403, msg);
 		return false;
 	}
 	return true;
@@ -101,12 +79,12 @@ reply_puzzle(const struct issuer_public_ctx *c, uint64_t now_ms, struct ev_http_
 
 	puzzle_gate_seed(c->gate, now_ms, seed);
 	if (enc_base64(b64, sizeof(b64), seed, sizeof(seed)) != UM_OK) {
-		reply_error(resp, 500, "internal");
+		ev_http_resp_error(resp, 500, "internal");
 		return;
 	}
-	reply_json(resp, 429,
-	           json_pack("{s:s, s:s, s:I}", "error", "puzzle", "seed", b64, "bits",
-	                     (json_int_t)c->puzzle_bits));
+	ev_http_resp_json(resp, 429,
+	                  json_pack("{s:s, s:s, s:I}", "error", "puzzle", "seed", b64, "bits",
+	                            (json_int_t)c->puzzle_bits));
 }
 
 /*
@@ -158,7 +136,7 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 	int ret;
 
 	if (len > ISSUER_PUBLIC_MAX_BODY) {
-		reply_error(resp, 413, "body too large");
+		ev_http_resp_error(resp, 413, "body too large");
 		return;
 	}
 	j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -166,25 +144,25 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 	                                "tier", &tier, "blinded", &blinded, "subject", &subject,
 	                                "time", &time_s, "sig", &sig_b64, "puzzle", &pz) != 0) {
 		json_decref(j);
-		reply_error(resp, 400,
-		            "want {\"tier\": N, \"blinded\": [base64, ...]} (and for "
-		            "tiers above 1 \"subject\", \"time\", \"sig\")");
+		ev_http_resp_error(resp, 400,
+		                   "want {\"tier\": N, \"blinded\": [base64, ...]} (and for "
+		                   "tiers above 1 \"subject\", \"time\", \"sig\")");
 		return;
 	}
 	n = json_array_size(blinded);
 	if (!json_is_array(blinded) || n < 1 || n > ISSUER_TOKENS_PER_REQUEST) {
 		json_decref(j);
-		reply_error(resp, 400, "blinded: an array of 1..32 base64 strings");
+		ev_http_resp_error(resp, 400, "blinded: an array of 1..32 base64 strings");
 		return;
 	}
 	if (tier < 1 || tier > ISSUER_KEYS_TIERS_MAX) {
 		json_decref(j);
-		reply_error(resp, 400, "tier: 1..15");
+		ev_http_resp_error(resp, 400, "tier: 1..15");
 		return;
 	}
 	if (tier == 1 && (subject != NULL || sig_b64 != NULL || time_s >= 0)) {
 		json_decref(j);
-		reply_error(resp, 400, "tier 1 is anonymous: no subject, time or sig");
+		ev_http_resp_error(resp, 400, "tier 1 is anonymous: no subject, time or sig");
 		return;
 	}
 	msgs = um_xcalloc(n, sizeof(*msgs));
@@ -196,7 +174,7 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 
 		if (m <= 0) {
 			hash_blake2b_wipe(&hs);
-			reply_error(resp, 400, "blinded: not base64");
+			ev_http_resp_error(resp, 400, "blinded: not base64");
 			goto out;
 		}
 		mlen[i] = (size_t)m;
@@ -214,7 +192,8 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 	}
 	if (c->limit != NULL && abuse_check(c->limit, ABUSE_ISSUE, family != 0 ? family : AF_INET,
 	                                    family != 0 ? addr : none, now_ms) != ABUSE_OK) {
-		reply_error(resp, 429, "too many token requests from this address; try later");
+		ev_http_resp_error(resp, 429,
+		                   "too many token requests from this address; try later");
 		goto out;
 	}
 	if (tier > 1 && !identified_ok(c->is, c->creds, subject, time_s, sig_b64, (uint8_t)tier,
@@ -230,11 +209,11 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 
 			snprintf(why, sizeof(why), "daily quota: %" PRIu64 " of %" PRIu32 " used",
 			         used, c->subject_quota);
-			reply_error(resp, 429, why);
+			ev_http_resp_error(resp, 429, why);
 			goto out;
 		}
 		if (ret != UM_OK) {
-			reply_error(resp, 503, "cannot count the quota (database)");
+			ev_http_resp_error(resp, 503, "cannot count the quota (database)");
 			goto out;
 		}
 	}
@@ -245,22 +224,23 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 		ret = issuer_keyring_blind_sign(c->keys, (uint8_t)tier, msgs[i], mlen[i], sig,
 		                                sizeof(sig), &slen, &epoch);
 		if (ret == UM_ERR_NOT_FOUND) {
-			reply_error(resp, 404, "no key for this tier");
+			ev_http_resp_error(resp, 404, "no key for this tier");
 			goto out;
 		}
 		if (ret != UM_OK) {
-			reply_error(resp, 400, "blinded: not a valid blinded message for this key");
+			ev_http_resp_error(resp, 400,
+			                   "blinded: not a valid blinded message for this key");
 			goto out;
 		}
 		if (enc_base64(b64, sizeof(b64), sig, slen) != UM_OK) {
-			reply_error(resp, 500, "internal");
+			ev_http_resp_error(resp, 500, "internal");
 			goto out;
 		}
 		json_array_append_new(out, json_string(b64));
 	}
-	reply_json(resp, 200,
-	           json_pack("{s:I, s:I, s:O}", "tier", tier, "epoch", (json_int_t)epoch,
-	                     "blind_sigs", out));
+	ev_http_resp_json(resp, 200,
+	                  json_pack("{s:I, s:I, s:O}", "tier", tier, "epoch", (json_int_t)epoch,
+	                            "blind_sigs", out));
 out:
 	if (msgs != NULL)
 		um_memzero(msgs, n * sizeof(*msgs));
@@ -281,30 +261,30 @@ issuer_public_handle(const struct issuer_public_ctx *c, const char *method, cons
 
 	if (strcmp(path, "/v1/pubkeys") == 0) {
 		if (!get)
-			reply_error(resp, 405, "use GET");
+			ev_http_resp_error(resp, 405, "use GET");
 		else if (issuer_keyring_keys_doc(kr, now_s, &doc, &dlen) != UM_OK)
-			reply_error(resp, 503, "cannot sign the key list");
+			ev_http_resp_error(resp, 503, "cannot sign the key list");
 		else
 			reply_doc(resp, doc, dlen);
 	} else if (strcmp(path, "/v1/revocations") == 0) {
 		if (!get)
-			reply_error(resp, 405, "use GET");
+			ev_http_resp_error(resp, 405, "use GET");
 		else if (issuer_keyring_revocations_doc(kr, now_s, &doc, &dlen) != UM_OK)
-			reply_error(resp, 503, "cannot sign the revocation feed");
+			ev_http_resp_error(resp, 503, "cannot sign the revocation feed");
 		else
 			reply_doc(resp, doc, dlen);
 	} else if (strcmp(path, "/v1/relaytrust") == 0) {
 		if (!get)
-			reply_error(resp, 405, "use GET");
+			ev_http_resp_error(resp, 405, "use GET");
 		else if (c->rt == NULL)
-			reply_error(resp, 404, "this issuer publishes no relay-trust feed");
+			ev_http_resp_error(resp, 404, "this issuer publishes no relay-trust feed");
 		else if (issuer_rtfeed_doc(c->rt, now_s, &doc, &dlen) != UM_OK)
-			reply_error(resp, 503, "cannot sign the relay-trust feed");
+			ev_http_resp_error(resp, 503, "cannot sign the relay-trust feed");
 		else
 			reply_doc(resp, doc, dlen);
 	} else if (strcmp(path, "/v1/tokens") == 0) {
 		if (strcmp(method, "POST") != 0)
-			reply_error(resp, 405, "use POST");
+			ev_http_resp_error(resp, 405, "use POST");
 		else
 			issue(c, family, addr, body, len, now_s, now_ms, resp);
 	} else {
