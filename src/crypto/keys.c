@@ -14,6 +14,7 @@
 
 #include "lib/encoding.h"
 #include "lib/err.h"
+#include "lib/mem.h"
 #include "lib/wire.h"
 
 static const char keyfile_magic[] = "umbra-key-v1 ";
@@ -74,6 +75,43 @@ sign_ed25519_verify(const uint8_t pk[ED25519_PK_LEN], const void *msg, size_t le
                     const uint8_t sig[ED25519_SIG_LEN])
 {
 	return crypto_sign_verify_detached(sig, msg, len, pk) == 0 ? UM_OK : UM_ERR_AUTH;
+}
+
+/* label 0x00 | msg in a new buffer (public data: signed documents). */
+static uint8_t *
+labeled(const char *label, const void *msg, size_t len, size_t *out_len)
+{
+	size_t ll = strlen(label) + 1;
+	uint8_t *m = um_xmalloc(ll + len);
+
+	memcpy(m, label, ll); /* its NUL is the 0x00 separator */
+	if (len > 0)
+		memcpy(m + ll, msg, len);
+	*out_len = ll + len;
+	return m;
+}
+
+void
+sign_ed25519_labeled(const struct keys_ed25519 *k, const char *label, const void *msg, size_t len,
+                     uint8_t sig[ED25519_SIG_LEN])
+{
+	size_t mlen;
+	uint8_t *m = labeled(label, msg, len, &mlen);
+
+	sign_ed25519(k, m, mlen, sig);
+	free(m);
+}
+
+int
+sign_ed25519_verify_labeled(const uint8_t pk[ED25519_PK_LEN], const char *label, const void *msg,
+                            size_t len, const uint8_t sig[ED25519_SIG_LEN])
+{
+	size_t mlen;
+	uint8_t *m = labeled(label, msg, len, &mlen);
+	int ret = sign_ed25519_verify(pk, m, mlen, sig);
+
+	free(m);
+	return ret;
 }
 
 void

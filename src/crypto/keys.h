@@ -55,6 +55,14 @@ void sign_ed25519(const struct keys_ed25519 *k, const void *msg, size_t len,
 /* UM_OK if sig is pk's signature of msg, UM_ERR_AUTH otherwise. */
 int sign_ed25519_verify(const uint8_t pk[ED25519_PK_LEN], const void *msg, size_t len,
                         const uint8_t sig[ED25519_SIG_LEN]) UM_WARN_UNUSED;
+/* The same over label 0x00 | msg (label: a NUL-terminated string, its NUL the separator), the
+ * domain separation of every signed document: a signature under one label is worthless under
+ * another. */
+void sign_ed25519_labeled(const struct keys_ed25519 *k, const char *label, const void *msg,
+                          size_t len, uint8_t sig[ED25519_SIG_LEN]);
+int sign_ed25519_verify_labeled(const uint8_t pk[ED25519_PK_LEN], const char *label,
+                                const void *msg, size_t len,
+                                const uint8_t sig[ED25519_SIG_LEN]) UM_WARN_UNUSED;
 
 void keys_x25519_generate(struct keys_x25519 *k);
 void keys_x25519_from_secret(struct keys_x25519 *k, const uint8_t sk[X25519_KEY_LEN]);

@@ -156,36 +156,19 @@ issuer_revocations_encode(const struct issuer_revocations *d, struct wire_wr *w)
 	return UM_OK;
 }
 
-/* label 0x00 | body, the message the signature covers; caller frees. */
-static uint8_t *
-signed_msg(const char *label, const uint8_t *body, size_t len, size_t *out_len)
-{
-	size_t ll = strlen(label) + 1;
-	uint8_t *m = um_xmalloc(ll + len);
-
-	memcpy(m, label, ll); /* its NUL is the 0x00 separator */
-	memcpy(m + ll, body, len);
-	*out_len = ll + len;
-	return m;
-}
-
 int
 issuer_keys_sign(struct issuer_keys *d, const struct keys_ed25519 *id)
 {
-	uint8_t *buf = um_xmalloc(ISSUER_KEYS_MAX_LEN), *m;
+	uint8_t *buf = um_xmalloc(ISSUER_KEYS_MAX_LEN);
 	struct wire_wr w;
-	size_t mlen;
 	int ret;
 
 	memcpy(d->issuer, id->pk, ISSUER_DOC_ID_LEN);
 	wire_wr_init(&w, buf, ISSUER_KEYS_MAX_LEN);
 	if (!keys_ok(d))
 		ret = UM_ERR_INVALID;
-	else if ((ret = keys_put_body(d, &w)) == UM_OK) {
-		m = signed_msg(KEYS_LABEL, buf, w.len, &mlen);
-		sign_ed25519(id, m, mlen, d->sig);
-		free(m);
-	}
+	else if ((ret = keys_put_body(d, &w)) == UM_OK)
+		sign_ed25519_labeled(id, KEYS_LABEL, buf, w.len, d->sig);
 	free(buf);
 	return ret;
 }
@@ -193,20 +176,16 @@ issuer_keys_sign(struct issuer_keys *d, const struct keys_ed25519 *id)
 int
 issuer_revocations_sign(struct issuer_revocations *d, const struct keys_ed25519 *id)
 {
-	uint8_t *buf = um_xmalloc(ISSUER_REVS_MAX_LEN), *m;
+	uint8_t *buf = um_xmalloc(ISSUER_REVS_MAX_LEN);
 	struct wire_wr w;
-	size_t mlen;
 	int ret;
 
 	memcpy(d->issuer, id->pk, ISSUER_DOC_ID_LEN);
 	wire_wr_init(&w, buf, ISSUER_REVS_MAX_LEN);
 	if (!revs_ok(d))
 		ret = UM_ERR_INVALID;
-	else if ((ret = revs_put_body(d, &w)) == UM_OK) {
-		m = signed_msg(REVS_LABEL, buf, w.len, &mlen);
-		sign_ed25519(id, m, mlen, d->sig);
-		free(m);
-	}
+	else if ((ret = revs_put_body(d, &w)) == UM_OK)
+		sign_ed25519_labeled(id, REVS_LABEL, buf, w.len, d->sig);
 	free(buf);
 	return ret;
 }
@@ -343,16 +322,12 @@ static int
 check_sig(const char *label, const uint8_t *in, size_t len, const uint8_t issuer[32],
           const uint8_t identity[32], const uint8_t sig[ISSUER_DOC_SIG_LEN])
 {
-	uint8_t *m;
-	size_t mlen;
-	int ret;
-
 	if (!um_memeq_ct(issuer, identity, ISSUER_DOC_ID_LEN))
 		return UM_ERR_AUTH;
-	m = signed_msg(label, in, len - ISSUER_DOC_SIG_LEN, &mlen);
-	ret = sign_ed25519_verify(identity, m, mlen, sig);
-	free(m);
-	return ret == UM_OK ? UM_OK : UM_ERR_AUTH;
+	return sign_ed25519_verify_labeled(identity, label, in, len - ISSUER_DOC_SIG_LEN, sig) ==
+	                       UM_OK
+	               ? UM_OK
+	               : UM_ERR_AUTH;
 }
 
 int

@@ -74,24 +74,11 @@ relay_trust_encode(const struct relay_trust *d, struct wire_wr *w)
 	return UM_OK;
 }
 
-/* label 0x00 | body, the message the signature covers; caller frees. */
-static uint8_t *
-signed_msg(const uint8_t *body, size_t len, size_t *out_len)
-{
-	uint8_t *m = um_xmalloc(sizeof(LABEL) + len);
-
-	memcpy(m, LABEL, sizeof(LABEL)); /* its NUL is the 0x00 separator */
-	memcpy(m + sizeof(LABEL), body, len);
-	*out_len = sizeof(LABEL) + len;
-	return m;
-}
-
 int
 relay_trust_sign(struct relay_trust *d, const struct keys_ed25519 *id)
 {
-	uint8_t *buf, *m;
+	uint8_t *buf;
 	struct wire_wr w;
-	size_t mlen;
 	int ret;
 
 	memcpy(d->issuer, id->pk, RELAY_TRUST_ID_LEN);
@@ -99,11 +86,8 @@ relay_trust_sign(struct relay_trust *d, const struct keys_ed25519 *id)
 		return UM_ERR_INVALID;
 	buf = um_xmalloc(RELAY_TRUST_MAX_LEN);
 	wire_wr_init(&w, buf, RELAY_TRUST_MAX_LEN);
-	if ((ret = put_body(d, &w)) == UM_OK) {
-		m = signed_msg(buf, w.len, &mlen);
-		sign_ed25519(id, m, mlen, d->sig);
-		free(m);
-	}
+	if ((ret = put_body(d, &w)) == UM_OK)
+		sign_ed25519_labeled(id, LABEL, buf, w.len, d->sig);
 	free(buf);
 	return ret;
 }
@@ -190,8 +174,6 @@ relay_trust_parse_verify(const uint8_t *in, size_t len, const uint8_t identity[3
 {
 	struct relay_trust *d;
 	ssize_t n;
-	uint8_t *m;
-	size_t mlen;
 	int ret;
 
 	if (len > RELAY_TRUST_MAX_LEN)
@@ -205,9 +187,10 @@ relay_trust_parse_verify(const uint8_t *in, size_t len, const uint8_t identity[3
 	} else if (!um_memeq_ct(d->issuer, identity, RELAY_TRUST_ID_LEN)) {
 		ret = UM_ERR_AUTH;
 	} else {
-		m = signed_msg(in, len - RELAY_TRUST_SIG_LEN, &mlen);
-		ret = sign_ed25519_verify(identity, m, mlen, d->sig) == UM_OK ? UM_OK : UM_ERR_AUTH;
-		free(m);
+		ret = sign_ed25519_verify_labeled(identity, LABEL, in, len - RELAY_TRUST_SIG_LEN,
+		                                  d->sig) == UM_OK
+		              ? UM_OK
+		              : UM_ERR_AUTH;
 		if (ret == UM_OK &&
 		    (d->published_s > now_s + RELAY_TRUST_CLOCK_SKEW_S || now_s >= d->expires_s))
 			ret = UM_ERR_EXPIRED;
