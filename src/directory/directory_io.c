@@ -110,21 +110,23 @@ struct reach_probe {
 	uint64_t deadline_s;
 };
 
-/* One issuer document we fetch: its key list, or (rt) its relay-trust feed. */
+/*
+ * The documents an authority fetches from each of its issuers, each on its own schedule and
+ * with its own log rate limit: the key list (5.8), the revocation feed (provider bindings,
+ * 18.4; only with provider checks) and the relay-trust feed (19.2; only with its check).
+ */
+enum doc_kind { DOC_KEYS, DOC_REVS, DOC_RELAYTRUST, DOC_KINDS };
+
+/* One issuer document we fetch. */
 struct issuer_fetch {
 	struct dirauth_io *io;
-	bool rt;
+	enum doc_kind kind;
 	struct ev_http_call *call; /* NULL when idle */
 	uint8_t id[DIR_ISSUER_ID_LEN];
-	char *url;       /* base URL */
+	char *url;       /* the issuer's base URL */
 	uint64_t next_s; /* fetch again at (0: now) */
 	uint64_t seq;    /* the sequence number we hold (for the log) */
 	struct log_ratelim rl;
-	/* Its revocation feed (provider bindings, PROTOCOL.md 18.4), on its own schedule. */
-	struct ev_http_call *revs_call;
-	uint64_t revs_next_s;
-	uint64_t revs_seq;
-	struct log_ratelim revs_rl; /* its own: a feed's failures never hide the key list's */
 };
 
 struct dirauth_io {
@@ -154,9 +156,8 @@ struct dirauth_io {
 	size_t n_probes;
 	struct reach_probe probes[DIRIO_REACH_MAX_PROBES];
 	size_t n_issuers;
-	struct issuer_fetch issuers[DIR_MAX_ISSUERS];
+	struct issuer_fetch docs[DOC_KINDS][DIR_MAX_ISSUERS];
 	bool revs; /* fetch the issuers' revocation feeds too */
-	struct issuer_fetch rtfeeds[DIR_MAX_ISSUERS];
 	struct log_ratelim rl_peer;
 	void (*on_period_end)(void *arg, uint64_t now_s);
 	void *arg;
@@ -257,14 +258,15 @@ dirauth_io_new(struct ev_loop *loop, const struct dirauth_io_config *cfg, struct
 	io->n_issuers = cfg->n_issuers;
 	io->revs = cfg->fetch_revocations;
 	for (size_t i = 0; i < cfg->n_issuers; i++) {
-		io->issuers[i].io = io;
-		io->issuers[i].rl = (struct log_ratelim)LOG_RATELIM_INIT(60000);
-		io->issuers[i].revs_rl = (struct log_ratelim)LOG_RATELIM_INIT(60000);
-		memcpy(io->issuers[i].id, cfg->issuer_ids[i], DIR_ISSUER_ID_LEN);
-		io->issuers[i].url = um_xstrdup(cfg->issuer_urls[i]);
-		io->rtfeeds[i] = io->issuers[i];
-		io->rtfeeds[i].rt = true;
-		io->rtfeeds[i].url = um_xstrdup(cfg->issuer_urls[i]);
+		for (size_t k = 0; k < DOC_KINDS; k++) {
+			struct issuer_fetch *f = &io->docs[k][i];
+
+			f->io = io;
+			f->kind = (enum doc_kind)k;
+			f->rl = (struct log_ratelim)LOG_RATELIM_INIT(60000);
+			memcpy(f->id, cfg->issuer_ids[i], DIR_ISSUER_ID_LEN);
+			f->url = um_xstrdup(cfg->issuer_urls[i]);
+		}
 	}
 	io->n_peers = cfg->n_peers;
 	for (size_t i = 0; i < cfg->n_peers; i++)
@@ -313,11 +315,10 @@ dirauth_io_free_(struct dirauth_io *io)
 			call_cancel(&io->calls[k][i]);
 	}
 	for (size_t i = 0; i < io->n_issuers; i++) {
-		ev_http_call_cancel(io->issuers[i].call);
-		ev_http_call_cancel(io->issuers[i].revs_call);
-		free(io->issuers[i].url);
-		ev_http_call_cancel(io->rtfeeds[i].call);
-		free(io->rtfeeds[i].url);
+		for (size_t k = 0; k < DOC_KINDS; k++) {
+			ev_http_call_cancel(io->docs[k][i].call);
+			free(io->docs[k][i].url);
+		}
 	}
 	ev_timer_free(io->timer);
 	for (size_t i = 0; i < io->n_http; i++) {
@@ -472,176 +473,137 @@ do_compute(struct dirauth_io *io, uint64_t now_s)
 
 /* ---- issuer key lists ---- */
 
+static int
+add_keys(struct dirserv *ds, const uint8_t id[DIR_ISSUER_ID_LEN], const uint8_t *doc, size_t len,
+         uint64_t now_s, uint64_t *seq)
+{
+	return dirserv_add_issuer_keys(ds, id, doc, len, now_s, seq, NULL);
+}
+
+static int
+add_revs(struct dirserv *ds, const uint8_t id[DIR_ISSUER_ID_LEN], const uint8_t *doc, size_t len,
+         uint64_t now_s, uint64_t *seq)
+{
+	return dirserv_add_issuer_revocations(ds, id, doc, len, now_s, seq);
+}
+
+static int
+add_relay_trust(struct dirserv *ds, const uint8_t id[DIR_ISSUER_ID_LEN], const uint8_t *doc,
+                size_t len, uint64_t now_s, uint64_t *seq)
+{
+	return dirserv_add_relay_trust(ds, id, doc, len, now_s, seq, NULL);
+}
+
+static const struct doc_kind_info {
+	const char *path, *what;
+	size_t max_len;
+	uint64_t (*every_s)(uint64_t interval_s);
+	int (*add)(struct dirserv *ds, const uint8_t id[DIR_ISSUER_ID_LEN], const uint8_t *doc,
+	           size_t len, uint64_t now_s, uint64_t *seq);
+	enum log_level taken_level; /* the log line of a newer document taken */
+} doc_kinds[DOC_KINDS] = {
+	[DOC_KEYS] = { "/v1/pubkeys", "key list", DIR_ISSUER_DOC_MAX_LEN, dirauth_issuer_every_s,
+	               add_keys, UM_LOG_NOTICE },
+	[DOC_REVS] = { "/v1/revocations", "revocation feed", DIRIO_REVS_MAX_LEN,
+	               dirauth_revs_every_s, add_revs, UM_LOG_INFO },
+	[DOC_RELAYTRUST] = { "/v1/relaytrust", "relay-trust feed", DIR_RT_DOC_MAX_LEN,
+	                     dirauth_relaytrust_every_s, add_relay_trust, UM_LOG_INFO },
+};
+
+/* Whether io fetches documents of kind k at all. */
+static bool
+doc_wanted(const struct dirauth_io *io, enum doc_kind k)
+{
+	switch (k) {
+	case DOC_KEYS:
+		return true;
+	case DOC_REVS:
+		return io->revs;
+	case DOC_RELAYTRUST:
+		return dirserv_has_relay_trust_check(io->ds);
+	case DOC_KINDS:
+		break;
+	}
+	return false;
+}
+
+/*
+ * A document arrived (or did not). Unreachable or an HTTP error: again after
+ * DIRIO_ISSUER_RETRY_S (a 404, an issuer that does not publish it: at the usual time). A body:
+ * to dirserv (it checks it and keeps the newest), then again at the usual time.
+ */
 static void
 issuer_fetch_done(void *arg, const struct ev_http_result *res)
 {
 	struct issuer_fetch *f = arg;
+	const struct doc_kind_info *k = &doc_kinds[f->kind];
 	struct dirauth_io *io = f->io;
-	uint64_t now = um_wall_s(), seq = 0, every = dirauth_issuer_every_s(io->interval_s);
-	bool stored = false;
-	int ret;
-
-	f->call = NULL;
-	/* Unreachable or not answering 200: soon again. A list refused: at the usual time. */
-	f->next_s = now + UM_MIN((uint64_t)DIRIO_ISSUER_RETRY_S, every);
-	if (res->err != UM_OK) {
-		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR,
-		            "key list fetch from issuer %s failed: %s", f->url,
-		            um_err_str(res->err));
-		return;
-	}
-	if (res->status != 200) {
-		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR, "key list fetch from issuer %s: HTTP %d",
-		            f->url, res->status);
-		return;
-	}
-	f->next_s = now + every;
-	ret = dirserv_add_issuer_keys(io->ds, f->id, res->body, res->body_len, now, &seq, &stored);
-	if (ret == UM_OK && stored) {
-		log_notice(LD_DIR, "issuer %s: key list seq %llu (%zu bytes) stored", f->url,
-		           (unsigned long long)seq, res->body_len);
-		f->seq = seq;
-	} else if (ret == UM_ERR_STATE) {
-		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR,
-		            "issuer %s served key list seq %llu, older than the seq %llu we hold: "
-		            "kept ours",
-		            f->url, (unsigned long long)seq, (unsigned long long)f->seq);
-	} else if (ret != UM_OK) {
-		log_ratelim(&f->rl, UM_LOG_WARN, LD_DIR, "key list from issuer %s refused: %s",
-		            f->url, um_err_str(ret));
-	}
-}
-
-/* A relay-trust feed arrived (or did not). Same rules as for key lists. */
-static void
-rtfeed_fetch_done(void *arg, const struct ev_http_result *res)
-{
-	struct issuer_fetch *f = arg;
-	struct dirauth_io *io = f->io;
-	uint64_t now = um_wall_s(), seq = 0, every = dirauth_relaytrust_every_s(io->interval_s);
-	bool stored = false;
+	uint64_t now = um_wall_s(), seq = 0, every = k->every_s(io->interval_s);
 	int ret;
 
 	f->call = NULL;
 	f->next_s = now + UM_MIN((uint64_t)DIRIO_ISSUER_RETRY_S, every);
 	if (res->err != UM_OK) {
-		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR,
-		            "relay-trust fetch from issuer %s failed: %s", f->url,
-		            um_err_str(res->err));
+		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR, "%s fetch from issuer %s failed: %s",
+		            k->what, f->url, um_err_str(res->err));
 		return;
 	}
 	if (res->status != 200) {
-		/* 404: an issuer that publishes no feed; ask again at the usual time. */
 		if (res->status == 404)
 			f->next_s = now + every;
-		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR,
-		            "relay-trust fetch from issuer %s: HTTP %d", f->url, res->status);
+		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR, "%s fetch from issuer %s: HTTP %d",
+		            k->what, f->url, res->status);
 		return;
 	}
 	f->next_s = now + every;
-	ret = dirserv_add_relay_trust(io->ds, f->id, res->body, res->body_len, now, &seq, &stored);
-	if (ret == UM_OK && stored) {
-		log_info(LD_DIR, "issuer %s: relay-trust feed seq %llu (%zu bytes) taken", f->url,
-		         (unsigned long long)seq, res->body_len);
+	ret = k->add(io->ds, f->id, res->body, res->body_len, now, &seq);
+	if (ret == UM_OK && seq != f->seq) {
+		log_msg(k->taken_level, LD_DIR, "issuer %s: %s seq %llu (%zu bytes) taken", f->url,
+		        k->what, (unsigned long long)seq, res->body_len);
 		f->seq = seq;
 	} else if (ret == UM_ERR_STATE) {
-		log_ratelim(
-		        &f->rl, UM_LOG_NOTICE, LD_DIR,
-		        "issuer %s served relay-trust seq %llu, older than the seq %llu we hold: "
-		        "kept ours",
-		        f->url, (unsigned long long)seq, (unsigned long long)f->seq);
+		log_ratelim(&f->rl, UM_LOG_NOTICE, LD_DIR,
+		            "issuer %s served %s seq %llu, older than the seq %llu we hold: kept "
+		            "ours",
+		            f->url, k->what, (unsigned long long)seq, (unsigned long long)f->seq);
 	} else if (ret != UM_OK) {
-		log_ratelim(&f->rl, UM_LOG_WARN, LD_DIR,
-		            "relay-trust feed from issuer %s refused: %s", f->url, um_err_str(ret));
+		log_ratelim(&f->rl, UM_LOG_WARN, LD_DIR, "%s from issuer %s refused: %s", k->what,
+		            f->url, um_err_str(ret));
 	}
 }
 
 static void
 issuer_fetch_start(struct dirauth_io *io, struct issuer_fetch *f, uint64_t now_s)
 {
+	const struct doc_kind_info *k = &doc_kinds[f->kind];
 	struct ev_http_request req;
 	char url[URL_MAX];
 	int ret;
 
-	snprintf(url, sizeof(url), "%s%s", f->url, f->rt ? "/v1/relaytrust" : "/v1/pubkeys");
+	snprintf(url, sizeof(url), "%s%s", f->url, k->path);
 	memset(&req, 0, sizeof(req));
 	req.url = url;
 	req.method = "GET";
-	req.max_response_body = f->rt ? DIR_RT_DOC_MAX_LEN : DIR_ISSUER_DOC_MAX_LEN;
+	req.max_response_body = k->max_len;
 	req.timeout_ms = DIRIO_FETCH_TIMEOUT_MS;
-	f->next_s = now_s + (f->rt ? dirauth_relaytrust_every_s(io->interval_s)
-	                           : dirauth_issuer_every_s(io->interval_s));
-	if ((ret = ev_http_fetch(io->loop, &req, f->rt ? rtfeed_fetch_done : issuer_fetch_done, f,
-	                         &f->call)) != UM_OK)
+	f->next_s = now_s + k->every_s(io->interval_s);
+	if ((ret = ev_http_fetch(io->loop, &req, issuer_fetch_done, f, &f->call)) != UM_OK)
 		log_ratelim(&f->rl, UM_LOG_WARN, LD_DIR, "cannot fetch the %s of issuer %s: %s",
-		            f->rt ? "relay-trust feed" : "key list", f->url, um_err_str(ret));
-}
-
-static void
-revs_fetch_done(void *arg, const struct ev_http_result *res)
-{
-	struct issuer_fetch *f = arg;
-	struct dirauth_io *io = f->io;
-	uint64_t now = um_wall_s(), seq = 0;
-	int ret;
-
-	f->revs_call = NULL;
-	f->revs_next_s = now + DIRIO_ISSUER_RETRY_S;
-	if (res->err != UM_OK) {
-		log_ratelim(&f->revs_rl, UM_LOG_NOTICE, LD_DIR,
-		            "revocation feed fetch from issuer %s failed: %s", f->url,
-		            um_err_str(res->err));
-		return;
-	}
-	if (res->status != 200) {
-		log_ratelim(&f->revs_rl, UM_LOG_NOTICE, LD_DIR,
-		            "revocation feed fetch from issuer %s: HTTP %d", f->url, res->status);
-		return;
-	}
-	f->revs_next_s = now + dirauth_revs_every_s(io->interval_s);
-	ret = dirserv_add_issuer_revocations(io->ds, f->id, res->body, res->body_len, now, &seq);
-	if (ret == UM_OK && seq != f->revs_seq) {
-		log_info(LD_DIR, "issuer %s: revocation feed seq %llu held", f->url,
-		         (unsigned long long)seq);
-		f->revs_seq = seq;
-	} else if (ret != UM_OK && ret != UM_ERR_STATE) {
-		log_ratelim(&f->revs_rl, UM_LOG_WARN, LD_DIR,
-		            "revocation feed from issuer %s refused: %s", f->url, um_err_str(ret));
-	}
-}
-
-static void
-revs_fetch_start(struct dirauth_io *io, struct issuer_fetch *f, uint64_t now_s)
-{
-	struct ev_http_request req;
-	char url[URL_MAX];
-	int ret;
-
-	snprintf(url, sizeof(url), "%s/v1/revocations", f->url);
-	memset(&req, 0, sizeof(req));
-	req.url = url;
-	req.method = "GET";
-	req.max_response_body = DIRIO_REVS_MAX_LEN;
-	req.timeout_ms = DIRIO_FETCH_TIMEOUT_MS;
-	f->revs_next_s = now_s + dirauth_revs_every_s(io->interval_s);
-	if ((ret = ev_http_fetch(io->loop, &req, revs_fetch_done, f, &f->revs_call)) != UM_OK)
-		log_ratelim(&f->revs_rl, UM_LOG_WARN, LD_DIR,
-		            "cannot fetch the revocation feed of issuer %s: %s", f->url,
-		            um_err_str(ret));
+		            k->what, f->url, um_err_str(ret));
 }
 
 static void
 issuers_tick(struct dirauth_io *io, uint64_t now_s)
 {
-	for (size_t i = 0; i < io->n_issuers; i++) {
-		struct issuer_fetch *f = &io->issuers[i], *r = &io->rtfeeds[i];
+	for (size_t k = 0; k < DOC_KINDS; k++) {
+		if (!doc_wanted(io, (enum doc_kind)k))
+			continue;
+		for (size_t i = 0; i < io->n_issuers; i++) {
+			struct issuer_fetch *f = &io->docs[k][i];
 
-		if (f->call == NULL && now_s >= f->next_s)
-			issuer_fetch_start(io, f, now_s);
-		if (io->revs && f->revs_call == NULL && now_s >= f->revs_next_s)
-			revs_fetch_start(io, f, now_s);
-		if (dirserv_has_relay_trust_check(io->ds) && r->call == NULL && now_s >= r->next_s)
-			issuer_fetch_start(io, r, now_s);
+			if (f->call == NULL && now_s >= f->next_s)
+				issuer_fetch_start(io, f, now_s);
+		}
 	}
 }
 
@@ -825,11 +787,11 @@ dirauth_io_start(struct dirauth_io *io)
 		uint8_t *doc = NULL;
 		size_t len = 0;
 
-		io->issuers[i].next_s = 0; /* fetch at the first tick */
-		io->rtfeeds[i].next_s = 0;
-		if (dirserv_issuer_keys_get(io->ds, io->issuers[i].id, &doc, &len,
-		                            &io->issuers[i].seq) != UM_OK)
-			io->issuers[i].seq = 0;
+		for (size_t k = 0; k < DOC_KINDS; k++)
+			io->docs[k][i].next_s = 0; /* fetch at the first tick */
+		if (dirserv_issuer_keys_get(io->ds, io->docs[DOC_KEYS][i].id, &doc, &len,
+		                            &io->docs[DOC_KEYS][i].seq) != UM_OK)
+			io->docs[DOC_KEYS][i].seq = 0;
 		free(doc);
 	}
 	log_notice(LD_DIR,
