@@ -14,9 +14,22 @@
 #include "crypto/crypto.h"
 #include "trust/captoken.h"
 #include "trust/idtoken.h"
+#include "trust/issuer_admin_cap.h"
 #include "trust/issuer_roles.h"
 
 /* The request's signature by the subject's registered key: 0 or the HTTP status replied. */
+
+/* The one audience of each role (role is valid: captoken_role_is_valid()). */
+static const char *
+role_aud(const char *role)
+{
+	if (strcmp(role, IDTOKEN_ROLE) == 0)
+		return IDTOKEN_AUD_STR;
+	if (strcmp(role, "admin") == 0)
+		return ISSUER_ADMIN_CAP_AUD;
+	return "directory"; /* provider */
+}
+
 static int
 check_request(const struct issuer_captokens_ctx *c, const char *subject, const char *role,
               const char *aud, uint64_t time_s, const uint8_t pop_key[32], const char *sig_b64,
@@ -95,10 +108,13 @@ issue(const struct issuer_captokens_ctx *c, int family, const uint8_t *addr, con
 		        "a-z 0-9 -; pop_key: 52 base32 characters; time: unix seconds");
 		return;
 	}
-	/* An access token is for exits only (18.5): never one an authority would take. */
-	if (strcmp(role, IDTOKEN_ROLE) == 0 && strcmp(aud, IDTOKEN_AUD_STR) != 0) {
+	/* Each role has one audience (18.3): a token is never one another party would take. */
+	if (strcmp(aud, role_aud(role)) != 0) {
+		char why[80];
+
+		snprintf(why, sizeof(why), "role %s: aud must be %s", role, role_aud(role));
 		json_decref(j);
-		ev_http_resp_error(resp, 400, "role access: aud must be exit");
+		ev_http_resp_error(resp, 400, why);
 		return;
 	}
 	/* The limit applies before any signature check. */
