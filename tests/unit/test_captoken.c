@@ -462,6 +462,58 @@ test_issuer_access_role(void **state)
 	json_decref(j);
 }
 
+/* An issuer database from before the access role (roles schema 1, CHECK provider|admin)
+ * keeps its grants when opened: migration 2 rebuilds the table with the wider CHECK. */
+static void
+test_roles_migration_from_v1(void **state)
+{
+	char dir[] = "/tmp/umbra-roles-XXXXXX", path[64];
+	struct issuer_config icfg;
+	struct store *st = NULL;
+	struct issuer *is = NULL;
+	bool created = false, changed = false, has = false;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/issuer.db", dir);
+	issuer_config_defaults(&icfg);
+	assert_int_equal(store_open(path, NULL, &st, NULL, 0), UM_OK);
+	assert_int_equal(issuer_open(st, &icfg, &is, NULL, 0), UM_OK);
+	assert_int_equal(
+	        issuer_subject_upsert(is, "admin", "op1", ISSUER_KIND_RELAY, 1, NOW, &created),
+	        UM_OK);
+	/* Back to what a schema-1 issuer wrote. */
+	assert_int_equal(
+	        store_exec(st, "DROP TABLE issuer_subject_roles;"
+	                       "CREATE TABLE issuer_subject_roles ("
+	                       " subject TEXT NOT NULL REFERENCES issuer_subjects(id),"
+	                       " role TEXT NOT NULL CHECK (role IN ('provider', 'admin')),"
+	                       " granted_at INTEGER NOT NULL,"
+	                       " PRIMARY KEY (subject, role));"
+	                       "INSERT INTO issuer_subject_roles VALUES ('op1', 'provider', 1);"
+	                       "UPDATE schema_version SET version = 1"
+	                       " WHERE component = 'issuer_roles';"),
+	        UM_OK);
+	assert_int_not_equal(
+	        store_exec(st, "INSERT INTO issuer_subject_roles VALUES ('op1', 'access', 1);"),
+	        UM_OK);
+	issuer_free(is);
+	store_close(st);
+	st = NULL;
+	assert_int_equal(store_open(path, NULL, &st, NULL, 0), UM_OK);
+	assert_int_equal(issuer_open(st, &icfg, &is, NULL, 0), UM_OK);
+	assert_int_equal(issuer_role_has(is, "op1", "provider", &has), UM_OK);
+	assert_true(has);
+	assert_int_equal(issuer_role_set(is, "admin", "op1", "access", true, NOW, &changed), UM_OK);
+	assert_true(changed);
+	assert_int_equal(issuer_role_has(is, "op1", "access", &has), UM_OK);
+	assert_true(has);
+	issuer_free(is);
+	store_close(st);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int
 main(void)
 {
@@ -474,6 +526,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_issuer_captokens_route, iss_setup,
 		                                iss_teardown),
 		cmocka_unit_test_setup_teardown(test_issuer_access_role, iss_setup, iss_teardown),
+		cmocka_unit_test(test_roles_migration_from_v1),
 	};
 
 	if (um_crypto_init() != UM_OK)
