@@ -68,6 +68,15 @@ print_wallet(const json_t *j)
 		       *json_string_value(json_object_get(f, "error")) ? ": " : "",
 		       json_string_value(json_object_get(f, "error")));
 	printf("\n");
+	const json_t *a = json_object_get(j, "access_token");
+
+	if (json_is_object(a) && json_is_true(json_object_get(a, "pending")))
+		printf("identified access token: not held yet (circuits get no token meanwhile)\n");
+	else if (json_is_object(a))
+		printf("identified access token: tier %lld, expires at %lld (every exit learns the "
+		       "subject)\n",
+		       (long long)json_integer_value(json_object_get(a, "tier")),
+		       (long long)json_integer_value(json_object_get(a, "expires")));
 	if (json_integer_value(json_object_get(j, "puzzles_solved")) > 0)
 		printf("issuer puzzles solved: %lld (%lld ms solving)\n",
 		       (long long)json_integer_value(json_object_get(j, "puzzles_solved")),

@@ -581,18 +581,28 @@ handle_tokens(const struct control_ctx *ctx, const char *method, const char *pat
 			ev_http_resp_error(resp, 503, "cannot read the wallet");
 			return;
 		}
+		json_t *idt = json_null();
+
+		/* [client] identified_token: the access token shown to exits, once held. */
+		if (t->idc != NULL && captoken_client_expires(t->idc) > 0)
+			idt = json_pack("{s:i, s:I}", "tier", (int)captoken_client_tier(t->idc),
+			                "expires", (json_int_t)captoken_client_expires(t->idc));
+		else if (t->idc != NULL)
+			idt = json_pack("{s:b}", "pending", true);
 		ev_http_resp_json(
 		        resp, 200,
-		        json_pack(
-		                "{s:o, s:I, s:I, s:o, s:o, s:i, s:I, s:{s:s, s:i, s:I, s:I, s:s}}",
-		                "wallet", rows, "puzzles_solved", (json_int_t)t->puzzles_solved,
-		                "puzzle_solve_ms", (json_int_t)t->puzzle_solve_ms, "subject",
-		                t->subject[0] != '\0' ? json_string(t->subject) : json_null(),
-		                "subject_key",
-		                t->subject[0] != '\0' ? id_json(t->subject_key.pk) : json_null(),
-		                "issuers", (int)t->n_issuers, "spent", (json_int_t)t->spent,
-		                "fetch", "state", states[t->state], "tier", (int)t->tier, "want",
-		                (json_int_t)t->want, "got", (json_int_t)t->got, "error", t->error));
+		        json_pack("{s:o, s:o, s:I, s:I, s:o, s:o, s:i, s:I, s:{s:s, s:i, s:I, s:I, "
+		                  "s:s}}",
+		                  "access_token", idt, "wallet", rows, "puzzles_solved",
+		                  (json_int_t)t->puzzles_solved, "puzzle_solve_ms",
+		                  (json_int_t)t->puzzle_solve_ms, "subject",
+		                  t->subject[0] != '\0' ? json_string(t->subject) : json_null(),
+		                  "subject_key",
+		                  t->subject[0] != '\0' ? id_json(t->subject_key.pk) : json_null(),
+		                  "issuers", (int)t->n_issuers, "spent", (json_int_t)t->spent,
+		                  "fetch", "state", states[t->state], "tier", (int)t->tier, "want",
+		                  (json_int_t)t->want, "got", (json_int_t)t->got, "error",
+		                  t->error));
 		return;
 	}
 	if (strcmp(path, "/v1/tokens/fetch") != 0) {

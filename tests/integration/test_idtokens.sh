@@ -80,7 +80,9 @@ wait_for 10 "client control socket" test -S "$CTL"
 wait_for 20 "the client holds an access token" grep -q "access token held (tier 2)" "$NET/client/umbra.log"
 grep -q "each exit will learn this client's subject" "$NET/client/umbra.log" ||
 	fail "no notice that exits learn the subject"
-ok "the restarted client holds an access token of tier 2"
+cli tokens | grep -q "^identified access token: tier 2, expires at [0-9]" ||
+	fail "umbra tokens shows no access token: $(cli tokens)"
+ok "the restarted client holds an access token of tier 2 (umbra tokens shows it)"
 
 # -- a new circuit: the identified token is accepted at the subject's tier --
 wait_for 30 "a circuit" cli circuits build --count 1
