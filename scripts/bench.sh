@@ -10,7 +10,8 @@
 #   5. circuit crypto on one core: ntor v1 handshakes and relay crypto v1 cells
 #      (bench_circuit_crypto);
 #   6. anonymous tier tokens on one core (RFC 9474 blind RSA, 2048-bit key): issued/s,
-#      verified/s, client Blind + Finalize/s (bench_tokens, about 3 s).
+#      verified/s, client Blind + Finalize/s; capability tokens verified/s; client puzzles:
+#      hashes/s, a 16-bit solve, gate checks/s (bench_tokens, about 6 s).
 # usage: scripts/bench.sh BUILD_DIR   (BENCH_BYTES=2G BENCH_SECONDS=3 to change the sizes)
 set -euo pipefail
 B=$(cd "${1:-build/release}" && pwd)
@@ -107,6 +108,10 @@ printf '%-58s %12s\n' "tokens verified/s (exit token_verify)" "$(get "$tk" token
 printf '%-58s %12s\n' "client Blind + Finalize/s (Finalize verifies)" "$(get "$tk" client_blind_finalize_per_s)"
 printf '%-58s %12s\n' "  client Blind/s, Finalize/s" "$(get "$tk" client_blind_per_s) / $(get "$tk" client_finalize_per_s)"
 printf '%-58s %12s\n' "token size on the wire, bytes" "$(get "$tk" token_bytes)"
+printf '%-58s %12s\n' "identified capability tokens verified/s (sig + PoP)" "$(get "$tk" captokens_verified_per_s)"
+printf '%-58s %12s\n' "client puzzle: work hashes/s (BLAKE2b)" "$(get "$tk" puzzle_hashes_per_s)"
+printf '%-58s %12s\n' "client puzzle: mean time to solve 16 bits, ms" "$(get "$tk" puzzle_solve_16_ms)"
+printf '%-58s %12s\n' "client puzzle: gate checks/s (relay or issuer side)" "$(get "$tk" puzzle_gate_checks_per_s)"
 
 # -- 7. anonymity end to end (issue #4): direct, umbra 3-hop and 2-hop, and Tor, one origin -----
 # Every system is measured by the same client tool (bench/proxy_measure.py) against the same
