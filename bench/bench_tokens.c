@@ -70,7 +70,7 @@ bench_captokens(double secs)
 	wire_wr_init(&w, buf, sizeof(buf));
 	if (captoken_sign(&t, &iss) != UM_OK || captoken_encode(&t, &w) != UM_OK)
 		die("captoken_sign");
-	captoken_pop_sign(&pop, aud_id, now, digest, pop_sig);
+	captoken_pop_sign(&pop, buf, w.len, aud_id, now, digest, pop_sig);
 	memcpy(revs.issuer, iss.pk, sizeof(revs.issuer));
 	memset(&c, 0, sizeof(c));
 	c.issuer = iss.pk;

@@ -11,7 +11,7 @@
  *            | pop_sig [64] | time [8] | desc_len [2] (1..RELAY_DESC_MAX_LEN)
  *            | descriptor [desc_len]                                  (nothing after it)
  *   pop_sig = Ed25519(token's pop_key, "umbra-cap-pop-v1" 0x00 | authority identity [32]
- *                     | time [8] | BLAKE2b-256(descriptor))
+ *                     | BLAKE2b-256(token) | time [8] | BLAKE2b-256(descriptor))
  *
  * The directory layer frames the request and stores bindings; the token is the trust
  * layer's format (trust/ is above directory/), so the application supplies the checks as

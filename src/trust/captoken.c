@@ -6,6 +6,7 @@
 
 #include "lib/err.h"
 #include "lib/mem.h"
+#include "crypto/hash.h"
 
 static const char SIG_LABEL[] = "umbra-captoken-v1";
 static const char POP_LABEL[] = "umbra-cap-pop-v1";
@@ -199,23 +200,31 @@ captoken_parse(const uint8_t *in, size_t len, struct captoken *out)
 }
 
 static void
-pop_msg(uint8_t m[CAPTOKEN_POP_MSG_LEN], const uint8_t audience[CAPTOKEN_ID_LEN], uint64_t time_s,
+pop_msg(uint8_t m[CAPTOKEN_POP_MSG_LEN], const uint8_t *token, size_t token_len,
+        const uint8_t audience[CAPTOKEN_ID_LEN], uint64_t time_s,
         const uint8_t digest[CAPTOKEN_HASH_LEN])
 {
-	memcpy(m, POP_LABEL, sizeof(POP_LABEL));
-	memcpy(m + sizeof(POP_LABEL), audience, CAPTOKEN_ID_LEN);
-	wire_store_u64(m + sizeof(POP_LABEL) + CAPTOKEN_ID_LEN, time_s);
-	memcpy(m + sizeof(POP_LABEL) + CAPTOKEN_ID_LEN + 8, digest, CAPTOKEN_HASH_LEN);
+	uint8_t *p = m;
+
+	memcpy(p, POP_LABEL, sizeof(POP_LABEL));
+	p += sizeof(POP_LABEL);
+	memcpy(p, audience, CAPTOKEN_ID_LEN);
+	p += CAPTOKEN_ID_LEN;
+	hash_blake2b(p, CAPTOKEN_HASH_LEN, token, token_len, NULL, 0);
+	p += CAPTOKEN_HASH_LEN;
+	wire_store_u64(p, time_s);
+	p += 8;
+	memcpy(p, digest, CAPTOKEN_HASH_LEN);
 }
 
 void
-captoken_pop_sign(const struct keys_ed25519 *pop, const uint8_t audience[CAPTOKEN_ID_LEN],
-                  uint64_t time_s, const uint8_t digest[CAPTOKEN_HASH_LEN],
-                  uint8_t sig[CAPTOKEN_SIG_LEN])
+captoken_pop_sign(const struct keys_ed25519 *pop, const uint8_t *token, size_t token_len,
+                  const uint8_t audience[CAPTOKEN_ID_LEN], uint64_t time_s,
+                  const uint8_t digest[CAPTOKEN_HASH_LEN], uint8_t sig[CAPTOKEN_SIG_LEN])
 {
 	uint8_t m[CAPTOKEN_POP_MSG_LEN];
 
-	pop_msg(m, audience, time_s, digest);
+	pop_msg(m, token, token_len, audience, time_s, digest);
 	sign_ed25519(pop, m, sizeof(m), sig);
 }
 
@@ -252,7 +261,7 @@ captoken_verify(const uint8_t *in, size_t len, const struct captoken_check *c, s
 	if (c->pop_time_s + CAPTOKEN_SKEW_S < c->now_s ||
 	    c->pop_time_s > c->now_s + CAPTOKEN_SKEW_S)
 		return CAPTOKEN_POP_TIME;
-	pop_msg(pm, c->audience_id, c->pop_time_s, c->digest);
+	pop_msg(pm, in, len, c->audience_id, c->pop_time_s, c->digest);
 	if (sign_ed25519_verify(t.pop_key, pm, sizeof(pm), c->pop_sig) != UM_OK)
 		return CAPTOKEN_BAD_POP;
 	if (out != NULL)

@@ -9,7 +9,8 @@
  *   captoken = version [1] = 1 | issuer [32] | sub (lv8) | aud (lv8) | role (lv8) | tier [1]
  *              | key_epoch [4] | iat [8] | exp [8] | jti [16] | pop_key [32] | sig [64]
  *   sig      = Ed25519(issuer, "umbra-captoken-v1" 0x00 | everything before sig)
- *   pop_sig  = Ed25519(pop_key, "umbra-cap-pop-v1" 0x00 | audience [32] | time [8] | digest [32])
+ *   pop_sig  = Ed25519(pop_key, "umbra-cap-pop-v1" 0x00 | audience [32] | BLAKE2b-256(token) [32]
+ *              | time [8] | digest [32])
  *
  * The proof of possession binds one use of the token to its audience's identity, a time and a
  * digest of the request body, so a token seen on the wire cannot be replayed elsewhere or with
@@ -45,7 +46,7 @@ enum captoken_limits {
 	CAPTOKEN_MIN_LEN = 1 + 32 + 2 + 2 + 6 + 1 + 4 + 8 + 8 + 16 + 32 + 64, /* 176 */
 	CAPTOKEN_MAX_LEN = 1 + 32 + (1 + ISSUER_ID_MAX_LEN) + (1 + CAPTOKEN_AUD_MAX) +
 	                   (1 + CAPTOKEN_ROLE_MAX) + 1 + 4 + 8 + 8 + 16 + 32 + 64,
-	CAPTOKEN_POP_MSG_LEN = 17 + 32 + 8 + 32,
+	CAPTOKEN_POP_MSG_LEN = 17 + 32 + 32 + 8 + 32,
 	/* The request a subject signs for POST /v1/captokens. */
 	CAPTOKEN_REQ_MSG_MAX =
 	        22 + ISSUER_ID_MAX_LEN + 1 + CAPTOKEN_ROLE_MAX + 1 + CAPTOKEN_AUD_MAX + 1 + 8 + 32,
@@ -100,10 +101,16 @@ int captoken_encode(const struct captoken *t, struct wire_wr *w) UM_WARN_UNUSED;
 /* Set t->version and t->issuer from id and sign t (UM_ERR_INVALID for a broken rule). */
 int captoken_sign(struct captoken *t, const struct keys_ed25519 *id) UM_WARN_UNUSED;
 
-/* The proof of possession over (audience identity, time, body digest). */
-void captoken_pop_sign(const struct keys_ed25519 *pop, const uint8_t audience[CAPTOKEN_ID_LEN],
-                       uint64_t time_s, const uint8_t digest[CAPTOKEN_HASH_LEN],
-                       uint8_t sig[CAPTOKEN_SIG_LEN]);
+/*
+ * The proof of possession of the token (its bytes, token_len of them) for one request:
+ *   pop_sig = Ed25519(pop_key, "umbra-cap-pop-v1" 0x00 | audience [32] | BLAKE2b-256(token)
+ *                     | time [8] | digest [32])
+ * The token's hash binds the proof to this token: a captured request cannot be replayed with
+ * another token of the same key.
+ */
+void captoken_pop_sign(const struct keys_ed25519 *pop, const uint8_t *token, size_t token_len,
+                       const uint8_t audience[CAPTOKEN_ID_LEN], uint64_t time_s,
+                       const uint8_t digest[CAPTOKEN_HASH_LEN], uint8_t sig[CAPTOKEN_SIG_LEN]);
 
 /* What a verifier expects of a token and its proof of possession. */
 struct captoken_check {

@@ -200,7 +200,7 @@ captoken_client_upsert_body(struct captoken_client *cc, const uint8_t audience[3
 	u.desc = desc;
 	u.desc_len = len;
 	hash_blake2b(digest, sizeof(digest), desc, len, NULL, 0);
-	captoken_pop_sign(cc->key, audience, now_s, digest, u.pop_sig);
+	captoken_pop_sign(cc->key, cc->token, cc->token_len, audience, now_s, digest, u.pop_sig);
 	*body = um_xmalloc(DIR_PROVIDER_MAX_LEN);
 	wire_wr_init(&w, *body, DIR_PROVIDER_MAX_LEN);
 	if ((ret = dir_provider_upsert_encode(&u, &w)) != UM_OK) {
@@ -224,7 +224,7 @@ captoken_client_idtoken(struct captoken_client *cc, const uint8_t audience[32], 
 	if (cc->token_len == 0 || now_s + CAPTOKEN_CLIENT_MIN_LEFT_S >= cc->t.exp_s)
 		return UM_ERR_STATE;
 	idtoken_digest(cc->token, cc->token_len, digest);
-	captoken_pop_sign(cc->key, audience, now_s, digest, sig);
+	captoken_pop_sign(cc->key, cc->token, cc->token_len, audience, now_s, digest, sig);
 	wire_wr_init(&w, out, cap);
 	if ((ret = idtoken_encode(cc->token, cc->token_len, now_s, sig, &w)) != UM_OK)
 		return ret;

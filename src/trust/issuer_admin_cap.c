@@ -118,7 +118,7 @@ issuer_cap_header_make(char *out, size_t out_len, const uint8_t *token, size_t t
 	if (token_len == 0 || token_len > CAPTOKEN_MAX_LEN || time_s > (uint64_t)INT64_MAX)
 		return UM_ERR_INVALID;
 	issuer_cap_digest(digest, method, target, body, len);
-	captoken_pop_sign(pop, issuer_id, time_s, digest, sig);
+	captoken_pop_sign(pop, token, token_len, issuer_id, time_s, digest, sig);
 	if (enc_base64(tb64, sizeof(tb64), token, token_len) != UM_OK ||
 	    enc_base64(sb64, sizeof(sb64), sig, sizeof(sig)) != UM_OK)
 		return UM_ERR_INVALID;

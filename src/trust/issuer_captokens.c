@@ -60,6 +60,12 @@ check_request(const struct issuer_captokens_ctx *c, const char *subject, const c
 		ev_http_resp_error(resp, 401, "time: more than 300 s from the issuer's clock");
 		return 401;
 	}
+	/* The request's signature is the proof that the requester holds pop_key: a token bound
+	 * to a key somebody else holds (a relay operator's public key, say) is never made. */
+	if (memcmp(pk, pop_key, sizeof(pk)) != 0) {
+		ev_http_resp_error(resp, 400, "pop_key: must be the subject's registered key");
+		return 400;
+	}
 	return 0;
 }
 
@@ -143,6 +149,10 @@ issue(const struct issuer_captokens_ctx *c, int family, const uint8_t *addr, con
 	if (!has) {
 		snprintf(msg, sizeof(msg), "the subject does not hold the %s role", role);
 		ev_http_resp_error(resp, 403, msg);
+		goto out;
+	}
+	if (strcmp(role, "provider") == 0 && v.subject.kind != ISSUER_KIND_RELAY) {
+		ev_http_resp_error(resp, 403, "provider tokens are for relay subjects");
 		goto out;
 	}
 	memset(&t, 0, sizeof(t));

@@ -109,7 +109,8 @@ token = base64.b64decode(json.load(urllib.request.urlopen(r))["token"])
 def admin(method, target, body=b""):
     t = int(time.time())
     digest = hashlib.blake2b(f"{method} {target}\n".encode() + body, digest_size=32).digest()
-    pop = key.sign(b"umbra-cap-pop-v1\0" + issuer_id + t.to_bytes(8, "big") + digest)
+    pop = key.sign(b"umbra-cap-pop-v1\0" + issuer_id + hashlib.blake2b(token, digest_size=32).digest()
+                   + t.to_bytes(8, "big") + digest)
     h = f"UmbraCap {b64(token)}.{b64(pop)}.{t}"
     r = urllib.request.Request(ISSUER + target, body or None, method=method,
                                headers={"Authorization": h, "Content-Type": "application/json"})

@@ -107,12 +107,12 @@ struct env {
 };
 
 static void
-env_init(struct env *e)
+env_init(struct env *e, const uint8_t *tok, size_t tok_len)
 {
 	memset(e, 0, sizeof(*e));
 	e->revs.min_token_epoch = 2;
 	hash_blake2b(e->digest, 32, "desc", 4, NULL, 0);
-	captoken_pop_sign(&pop, DIR_ID, NOW, e->digest, e->pop_sig);
+	captoken_pop_sign(&pop, tok, tok_len, DIR_ID, NOW, e->digest, e->pop_sig);
 	e->chk.issuer = iss.pk;
 	e->chk.revs = &e->revs;
 	e->chk.aud = "directory";
@@ -135,7 +135,7 @@ test_captoken_verify_refusals(void **state)
 	(void)state;
 	make_token(&t);
 	len = encode(&t, buf);
-	env_init(&e);
+	env_init(&e, buf, len);
 	assert_int_equal(captoken_verify(buf, len, &e.chk, &out), CAPTOKEN_OK);
 	assert_string_equal(out.sub, "op1@example.org");
 	/* trailing byte, truncation */
@@ -189,14 +189,26 @@ test_captoken_verify_refusals(void **state)
 	e.chk.audience_id = other.pk;
 	assert_int_equal(captoken_verify(buf, len, &e.chk, NULL), CAPTOKEN_BAD_POP);
 	e.chk.audience_id = DIR_ID;
-	captoken_pop_sign(&other, DIR_ID, NOW, e.digest, e.pop_sig);
+	captoken_pop_sign(&other, buf, len, DIR_ID, NOW, e.digest, e.pop_sig);
 	assert_int_equal(captoken_verify(buf, len, &e.chk, NULL), CAPTOKEN_BAD_POP);
-	captoken_pop_sign(&pop, DIR_ID, NOW, e.digest, e.pop_sig);
+	captoken_pop_sign(&pop, buf, len, DIR_ID, NOW, e.digest, e.pop_sig);
 	e.chk.now_s = NOW + CAPTOKEN_SKEW_S + 1;
 	assert_int_equal(captoken_verify(buf, len, &e.chk, NULL), CAPTOKEN_POP_TIME);
 	e.chk.now_s = NOW;
 	e.chk.pop_time_s = NOW + 1;
 	assert_int_equal(captoken_verify(buf, len, &e.chk, NULL), CAPTOKEN_BAD_POP);
+	/* A proof made with one token does not carry over to another token of the same key (a
+	 * captured request replayed under a second token). */
+	e.chk.pop_time_s = NOW;
+	assert_int_equal(captoken_verify(buf, len, &e.chk, NULL), CAPTOKEN_OK);
+	t.jti[0] ^= 1;
+	assert_int_equal(captoken_sign(&t, &iss), UM_OK);
+	{
+		uint8_t buf2[CAPTOKEN_MAX_LEN];
+		size_t len2 = encode(&t, buf2);
+
+		assert_int_equal(captoken_verify(buf2, len2, &e.chk, NULL), CAPTOKEN_BAD_POP);
+	}
 }
 
 static void
@@ -420,6 +432,23 @@ test_issuer_captokens_route(void **state)
 	assert_string_equal(t.sub, "op2");
 	assert_int_equal(t.key_epoch, issuer_keyring_epoch(f->kr));
 	assert_int_equal(t.exp_s - t.iat_s, ISSUER_CAPTOKEN_LIFETIME_DEFAULT_S);
+	json_decref(j);
+	/* a request signed by the subject's key for a pop_key it does not hold: 400 (the token
+	 * would bind a key somebody else holds) */
+	assert_int_equal(issuer_subject_upsert(f->is, "t", "op3", ISSUER_KIND_RELAY, 1, NOW, NULL),
+	                 UM_OK);
+	assert_int_equal(issuer_creds_set(f->creds, "op3", other.pk, NOW), UM_OK);
+	assert_int_equal(issuer_role_set(f->is, "t", "op3", "provider", true, NOW, NULL), UM_OK);
+	assert_int_equal(post(f, "op3", &other, NOW, &j), 400);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "pop_key"));
+	json_decref(j);
+	/* the provider role on a client subject: no provider token */
+	assert_int_equal(issuer_subject_upsert(f->is, "t", "cl1", ISSUER_KIND_CLIENT, 2, NOW, NULL),
+	                 UM_OK);
+	assert_int_equal(issuer_creds_set(f->creds, "cl1", f->op_key.pk, NOW), UM_OK);
+	assert_int_equal(issuer_role_set(f->is, "t", "cl1", "provider", true, NOW, NULL), UM_OK);
+	assert_int_equal(post(f, "cl1", &f->op_key, NOW, &j), 403);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "relay subjects"));
 	json_decref(j);
 	/* revoked: no new token */
 	assert_int_equal(issuer_subject_revoke(f->is, "t", "op2", true, NULL, NOW, NULL), UM_OK);

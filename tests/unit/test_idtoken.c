@@ -67,7 +67,7 @@ id_token(const uint8_t *cap, size_t cap_len, const struct keys_ed25519 *pop,
 	struct wire_wr w;
 
 	idtoken_digest(cap, cap_len, digest);
-	captoken_pop_sign(pop, audience, pop_time, digest, sig);
+	captoken_pop_sign(pop, cap, cap_len, audience, pop_time, digest, sig);
 	wire_wr_init(&w, out, IDTOKEN_MAX_LEN);
 	assert_int_equal(idtoken_encode(cap, cap_len, pop_time, sig, &w), UM_OK);
 	return w.len;
