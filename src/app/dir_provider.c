@@ -86,12 +86,20 @@ feed_take(void *arg, const uint8_t identity[DIR_ISSUER_ID_LEN], const uint8_t *d
 	return UM_OK;
 }
 
-/* The held feed of issuer i, or NULL when none or it lapsed (a lapsed feed still refuses
- * what it lists: checks fall back to it for refusals only). */
+/* The held feed of issuer i, or NULL when none. A feed past its expiry still refuses what it
+ * lists but vouches for nothing: fresh() says whether it may be used to accept. */
 static const struct issuer_revocations *
 feed_of(const struct app_provider *p, int i)
 {
 	return i >= 0 ? p->revs[i] : NULL;
+}
+
+/* Whether r may be used to accept at now_s (held and not expired: whoever blocks our fetches
+ * must not keep a revoked subject in by keeping an old feed current). */
+static bool
+fresh(const struct issuer_revocations *r, uint64_t now_s)
+{
+	return r != NULL && now_s < r->expires_s;
 }
 
 /* dir_provider_verify_fn */
@@ -127,6 +135,8 @@ token_verify(void *arg, const uint8_t *token, size_t len, const uint8_t audience
 	chk.pop_sig = pop_sig;
 	chk.now_s = now_s;
 	v = captoken_verify(token, len, &chk, &t);
+	if (v == CAPTOKEN_OK && !fresh(chk.revs, now_s))
+		v = CAPTOKEN_NO_FEED; /* an expired feed refuses, never accepts */
 	*reason = captoken_verdict_str(v);
 	if (v == CAPTOKEN_NO_FEED)
 		return UM_ERR_STATE;
@@ -140,16 +150,15 @@ token_verify(void *arg, const uint8_t *token, size_t len, const uint8_t audience
 	return UM_OK;
 }
 
-/* dir_provider_check_fn: the binding's issuer is still configured, a feed of it is held, and
- * that feed neither retires the token's epoch nor lists its subject. */
+/* dir_provider_check_fn: the binding's issuer is still configured, an unexpired feed of it is
+ * held, and that feed neither retires the token's epoch nor lists its subject. */
 static bool
 binding_check(void *arg, const struct dir_provider_binding *b, uint64_t now_s)
 {
 	struct app_provider *p = arg;
 	const struct issuer_revocations *r = feed_of(p, find(p, b->issuer));
 
-	(void)now_s;
-	return r != NULL && b->key_epoch >= r->min_token_epoch &&
+	return fresh(r, now_s) && b->key_epoch >= r->min_token_epoch &&
 	       !issuer_revocations_refuse_subject(r, b->subject);
 }
 

@@ -244,6 +244,18 @@ test_exit_verdicts(void **state)
 	assert_int_equal(present(f, tok, len, &tier), TOKEN_VERDICT_ACCEPTED);
 	assert_int_equal(tier, 3);
 
+	/* Past the feed's expiry (NOW + 3600) it vouches for nobody: bob's fresh token is
+	 * unavailable (6), not accepted, until a newer feed arrives. */
+	{
+		uint8_t cap2[CAPTOKEN_MAX_LEN], tok2[IDTOKEN_MAX_LEN], t2 = 0xee;
+		size_t cap2_len = cap_token("bob", "exit", "access", 2, NOW + 7200, &iss, cap2);
+		size_t len2 = id_token(cap2, cap2_len, &holder, exit_id.pk, NOW + 3601, tok2);
+
+		assert_int_equal(token_verifier_spend(f->tv, iss.pk, tok2, len2, NOW + 3601, &t2),
+		                 TOKEN_VERDICT_UNAVAILABLE);
+		assert_int_equal(t2, 0);
+	}
+
 	/* min_token_epoch 3: bob's epoch-2 token is retired. */
 	dlen = feed(3, 3, "alice", doc, sizeof(doc));
 	assert_int_equal(token_verifier_offer_revocations(f->tv, iss.pk, doc, dlen, NOW), UM_OK);
@@ -255,7 +267,7 @@ test_exit_verdicts(void **state)
 	assert_int_equal(s.refused[TOKEN_VERDICT_REVOKED_SUBJECT], 1);
 	assert_int_equal(s.refused[TOKEN_VERDICT_REFUSED_EPOCH], 1);
 	assert_int_equal(s.refused[TOKEN_VERDICT_INVALID], 7);
-	assert_int_equal(s.refused[TOKEN_VERDICT_UNAVAILABLE], 3);
+	assert_int_equal(s.refused[TOKEN_VERDICT_UNAVAILABLE], 4);
 	assert_int_equal(s.refused[TOKEN_VERDICT_UNKNOWN_ISSUER], 1);
 	assert_string_equal(token_verdict_str(TOKEN_VERDICT_REVOKED_SUBJECT), "revoked-subject");
 }
