@@ -228,21 +228,23 @@ out:
 
 /*
  * Per bound node id of a relay subject: its base tier, reputation, bond, how many disputes
- * are active at ?1 (issuer_dispute_is_active()) and the lowest cap among them.
+ * are active at ?1 (issuer_dispute_is_active()), the lowest cap among them, and whether the
+ * subject is revoked (issuer_roles.h).
  */
 static const char collect_sql[] =
         "SELECT r.node_id, s.tier, s.reputation, s.bond,"
         " (SELECT COUNT(*) FROM issuer_disputes d WHERE d.subject = s.id"
         "  AND d.cleared_at IS NULL AND d.opened <= ?1 AND ?1 < d.expires),"
         " (SELECT MIN(d.tier_cap) FROM issuer_disputes d WHERE d.subject = s.id"
-        "  AND d.cleared_at IS NULL AND d.opened <= ?1 AND ?1 < d.expires)"
+        "  AND d.cleared_at IS NULL AND d.opened <= ?1 AND ?1 < d.expires),"
+        " EXISTS (SELECT 1 FROM issuer_revoked_subjects v WHERE v.subject = s.id)"
         " FROM issuer_relays r JOIN issuer_subjects s ON s.id = r.subject"
         " WHERE s.kind = 'relay' ORDER BY r.node_id LIMIT ?2";
 
 static int
 collect_row(struct store_stmt *s, struct relay_trust_entry *e)
 {
-	int64_t tier, rep, bond, n_active, cap = 0;
+	int64_t tier, rep, bond, n_active, cap = 0, revoked = 0;
 	const uint8_t *p;
 	size_t n;
 	int ret;
@@ -257,6 +259,8 @@ collect_row(struct store_stmt *s, struct relay_trust_entry *e)
 	if (!store_stmt_column_is_null(s, 5) &&
 	    (ret = store_stmt_column_int64(s, 5, &cap)) != UM_OK)
 		return ret;
+	if ((ret = store_stmt_column_int64(s, 6, &revoked)) != UM_OK)
+		return ret;
 	if (n != RELAY_TRUST_ID_LEN || tier < ISSUER_TIER_MIN || tier > ISSUER_TIER_MAX)
 		return UM_ERR_MALFORMED;
 	memcpy(e->node_id, p, RELAY_TRUST_ID_LEN);
@@ -266,6 +270,11 @@ collect_row(struct store_stmt *s, struct relay_trust_entry *e)
 	e->tier = (uint8_t)tier;
 	if (n_active > 0 && cap >= ISSUER_TIER_MIN && cap < tier)
 		e->tier = (uint8_t)cap;
+	if (revoked != 0) {
+		/* A revoked subject's relays: no bond vouched for, and flagged like a dispute. */
+		e->bond = 0;
+		e->disputed = true;
+	}
 	return UM_OK;
 }
 

@@ -25,6 +25,7 @@
 #include "directory/relay_entry.h"
 #include "trust/issuer.h"
 #include "trust/issuer_relays.h"
+#include "trust/issuer_roles.h"
 #include "trust/relay_trust.h"
 
 static void
@@ -231,6 +232,15 @@ test_issuer_feed(void **state)
 	assert_int_equal(got->seq, 6);
 	assert_int_equal(got->n, 1);
 	assert_memory_equal(got->v[0].node_id, n1, 32);
+	/* A revoked subject's relays: bond 0 and disputed (the issuer vouches for them no more). */
+	assert_int_equal(issuer_subject_adjust(is, "op", "relay-a", 0, 50, "", now), UM_OK);
+	assert_int_equal(issuer_subject_revoke(is, "op", "relay-a", true, "stolen key", now, NULL),
+	                 UM_OK);
+	assert_int_equal(issuer_rtfeed_doc(f, now + 3001, &doc, &len), UM_OK);
+	assert_int_equal(relay_trust_parse_verify(doc, len, id.pk, now + 3001, got), UM_OK);
+	assert_int_equal(got->seq, 7);
+	assert_int_equal(got->v[0].bond, 0);
+	assert_true(got->v[0].disputed);
 	issuer_rtfeed_free(f);
 	issuer_free(is);
 	store_close(st);
