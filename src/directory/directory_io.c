@@ -901,12 +901,16 @@ upload_done(void *arg, const struct ev_http_result *res)
 		log_ratelim(&io->rl, UM_LOG_WARN, LD_DIR,
 		            "cannot upload our descriptor to %s: %s; retrying in %llu s",
 		            io->urls[u->idx], um_err_str(res->err), (unsigned long long)b);
-	else
-		log_ratelim(&io->rl, UM_LOG_WARN, LD_DIR,
-		            "authority %s refused our descriptor: HTTP %d %.*s; retrying in %llu s",
-		            io->urls[u->idx], res->status,
-		            (int)(res->body_len < 120 ? res->body_len : 120),
-		            (const char *)res->body, (unsigned long long)b);
+	else {
+		char esc[4 * 120 + 1];
+
+		log_ratelim(
+		        &io->rl, UM_LOG_WARN, LD_DIR,
+		        "authority %s refused our descriptor: HTTP %d %s; retrying in %llu s",
+		        io->urls[u->idx], res->status,
+		        log_escape(res->body, UM_MIN(res->body_len, (size_t)120), esc, sizeof(esc)),
+		        (unsigned long long)b);
+	}
 }
 
 static void

@@ -54,10 +54,13 @@ ask_done(void *arg, const struct ev_http_result *res)
 		return;
 	}
 	if (res->status != 200) {
+		char esc[4 * 120 + 1];
+
 		log_ratelim(&cc->rl, UM_LOG_WARN, LD_APP,
-		            "issuer %s refused a %s token: HTTP %d %.*s", cc->url, cc->role,
-		            res->status, (int)(res->body_len < 120 ? res->body_len : 120),
-		            (const char *)res->body);
+		            "issuer %s refused a %s token: HTTP %d %s", cc->url, cc->role,
+		            res->status,
+		            log_escape(res->body, UM_MIN(res->body_len, (size_t)120), esc,
+		                       sizeof(esc)));
 		return;
 	}
 	j = json_loadb((const char *)res->body, res->body_len, JSON_REJECT_DUPLICATES, &jerr);

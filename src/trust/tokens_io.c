@@ -188,8 +188,11 @@ on_tokens(void *arg, const struct ev_http_result *res)
 	if (res->status == 429 && puzzle_start(t, res))
 		return;
 	if (res->status != 200) {
-		fetch_fail(t, "the issuer refused (HTTP %d): %.*s", res->status,
-		           (int)UM_MIN(res->body_len, (size_t)100), (const char *)res->body);
+		char esc[4 * 100 + 1];
+
+		fetch_fail(t, "the issuer refused (HTTP %d): %s", res->status,
+		           log_escape(res->body, UM_MIN(res->body_len, (size_t)100), esc,
+		                      sizeof(esc)));
 		return;
 	}
 	ret = tokens_req_finish(t->req, res->body, res->body_len, t->w, um_wall_s(), &added);
