@@ -263,28 +263,6 @@ cert_renew(void *arg)
 
 /* ---- the circuit layer (circuit_io.h) ---- */
 
-/* The address bytes abuse control keys on (an IPv4-mapped IPv6 address counts as IPv4). */
-static const uint8_t *
-abuse_addr(const struct sockaddr_storage *ss, int *family)
-{
-	if (ss->ss_family == AF_INET) {
-		*family = AF_INET;
-		return (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-
-		if (IN6_IS_ADDR_V4MAPPED(a)) {
-			*family = AF_INET;
-			return a->s6_addr + 12;
-		}
-		*family = AF_INET6;
-		return a->s6_addr;
-	}
-	*family = AF_UNSPEC;
-	return NULL;
-}
-
 static const char *
 abuse_verdict_str(enum abuse_verdict v)
 {
@@ -302,7 +280,7 @@ abuse_admit(struct daemon *d, enum abuse_kind kind, const struct sockaddr_storag
 
 	if (d->abuse == NULL)
 		return true;
-	if ((a = abuse_addr(peer, &family)) == NULL)
+	if ((a = abuse_addr_of(peer, &family)) == NULL)
 		return true; /* not an IP source (a Unix socket in tests): nothing to key on */
 	v = abuse_check(d->abuse, kind, family, a, um_mono_ms());
 	if (v != ABUSE_OK)
@@ -325,7 +303,7 @@ on_link_admit_done(void *arg, const struct sockaddr_storage *peer)
 	const uint8_t *a;
 	int family;
 
-	if (d->abuse != NULL && (a = abuse_addr(peer, &family)) != NULL)
+	if (d->abuse != NULL && (a = abuse_addr_of(peer, &family)) != NULL)
 		abuse_handshake_end(d->abuse, family, a);
 }
 

@@ -2,7 +2,6 @@
 /* The issuer role's I/O (issuer_node.h): everything else is in trust/issuer*.c. */
 #include "app/issuer_node.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,17 +49,20 @@ static void
 on_request(void *arg, const struct ev_http_req *req, struct ev_http_resp *resp)
 {
 	struct app_issuer *a = arg;
-	char query[PATH_MAX_LEN], *target, ip[EV_ADDR_STRLEN];
-	uint8_t addr[16];
+	char query[PATH_MAX_LEN], *target;
+	struct sockaddr_storage peer;
+	const uint8_t *key = NULL;
+	uint8_t addr[16] = { 0 };
 	int family = 0;
 
-	/* The client's address keys the issuance limit; it is never logged or stored. */
-	if (ev_http_req_peer(req, ip, sizeof(ip)) == UM_OK) {
-		if (inet_pton(AF_INET, ip, addr) == 1)
-			family = AF_INET;
-		else if (inet_pton(AF_INET6, ip, addr) == 1)
-			family = AF_INET6;
-	}
+	/* The client's address keys the issuance limit; it is never logged or stored. An IPv4
+	 * client of a dual-stack listener ([::]) counts as its IPv4 address, not as the one /64
+	 * every IPv4 client would share. */
+	if (ev_http_req_peer_addr(req, &peer) == UM_OK &&
+	    (key = abuse_addr_of(&peer, &family)) != NULL)
+		memcpy(addr, key, family == AF_INET ? 4 : 16);
+	else
+		family = 0;
 
 	/* issuer_handle() takes the request target: the path and the query rebuilt. */
 	if (ev_http_req_query(req, query, sizeof(query)) != UM_OK) {

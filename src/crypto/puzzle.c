@@ -20,18 +20,18 @@ enum {
 	LABEL_LEN = sizeof(LABEL) - 1,
 	SECRET_LEN = 32,
 	TAG_LEN = 16,
-	SETS = PUZZLE_REPLAY_SLOTS / PUZZLE_REPLAY_WAYS,
 };
 
-struct replay_entry {
-	uint8_t tag[TAG_LEN];
-	uint64_t window; /* the window of the seed + 1 (0: empty) */
+/* The solutions that passed with the seed of one window. */
+struct replay_filter {
+	uint64_t window; /* the seed's window + 1 (0: unused) */
+	uint8_t bits[PUZZLE_BLOOM_BITS / 8];
 };
 
 struct puzzle_gate {
 	uint8_t seed_key[SECRET_LEN];   /* seeds: keyed BLAKE2b of the window number */
-	uint8_t replay_key[SECRET_LEN]; /* replay tags and set indexes */
-	struct replay_entry *replay;    /* SETS x WAYS, allocated on first use */
+	uint8_t replay_key[SECRET_LEN]; /* replay tags (the filters' positions) */
+	struct replay_filter *replay;   /* two, by the window's parity; allocated on first use */
 };
 
 unsigned
@@ -172,34 +172,35 @@ seed_window(const struct puzzle_gate *g, uint64_t now_ms, const uint8_t seed[PUZ
 	return is_cur || is_prev;
 }
 
-/* Remember (tag, window) unless it is there already: false for a replay. */
+/*
+ * Remember tag for the seed of window (the current or the previous one) unless it is there
+ * already: false for a replay. The filter of a window is reused two windows later, when its
+ * seed is no longer accepted, so it is cleared then.
+ */
 static bool
-replay_insert(struct puzzle_gate *g, const uint8_t tag[TAG_LEN], uint64_t window, uint64_t now_w)
+replay_insert(struct puzzle_gate *g, const uint8_t tag[TAG_LEN], uint64_t window)
 {
-	struct replay_entry *set, *victim = NULL;
-	size_t idx = (size_t)(wire_load_u32(tag) % SETS);
+	struct replay_filter *f;
+	bool seen = true;
 
 	if (g->replay == NULL)
-		g->replay = um_xcalloc(PUZZLE_REPLAY_SLOTS, sizeof(*g->replay));
-	set = &g->replay[idx * PUZZLE_REPLAY_WAYS];
-	for (size_t i = 0; i < PUZZLE_REPLAY_WAYS; i++) {
-		struct replay_entry *e = &set[i];
-		/* Live: its seed is still accepted (stored window + 1 >= current window). */
-		bool live = e->window != 0 && e->window >= now_w;
+		g->replay = um_xcalloc(2, sizeof(*g->replay));
+	f = &g->replay[window & 1];
+	if (f->window != window + 1) {
+		memset(f->bits, 0, sizeof(f->bits));
+		f->window = window + 1;
+	}
+	for (size_t k = 0; k < PUZZLE_BLOOM_K; k++) {
+		/* 20 bits of the keyed tag per position: an attacker cannot aim at bits. */
+		uint32_t pos = (wire_load_u32(tag + 3 * k) >> (k & 3)) & (PUZZLE_BLOOM_BITS - 1);
+		uint8_t mask = (uint8_t)(1u << (pos & 7));
 
-		if (live && memcmp(e->tag, tag, TAG_LEN) == 0)
-			return false;
-		if (!live) {
-			if (victim == NULL || victim->window >= now_w)
-				victim = e; /* the first free way */
-		} else if (victim == NULL ||
-		           (victim->window >= now_w && e->window < victim->window)) {
-			victim = e; /* else the way with the oldest seed */
+		if ((f->bits[pos >> 3] & mask) == 0) {
+			seen = false;
+			f->bits[pos >> 3] |= mask;
 		}
 	}
-	memcpy(victim->tag, tag, TAG_LEN);
-	victim->window = window + 1;
-	return true;
+	return !seen;
 }
 
 int
@@ -221,7 +222,7 @@ puzzle_gate_check(struct puzzle_gate *g, uint64_t now_ms, const uint8_t seed[PUZ
 		return UM_ERR_AUTH;
 	hash_blake2b(tag, sizeof(tag), in, PUZZLE_SEED_LEN + bound_len, g->replay_key,
 	             sizeof(g->replay_key));
-	if (!replay_insert(g, tag, window, now_ms / PUZZLE_WINDOW_MS))
+	if (!replay_insert(g, tag, window))
 		return UM_ERR_REPLAY;
 	return UM_OK;
 }

@@ -11,14 +11,16 @@
  * msg1's ephemeral key; issuance: seed | digest of the blinded messages), so one solution
  * buys exactly one request.
  *
- * The gate (verifier side) is stateless but for a bounded replay cache: seeds are a keyed
+ * The gate (verifier side) is stateless but for its replay filters: seeds are a keyed
  * BLAKE2b of an in-memory random secret and the number of the current time window
  * (PUZZLE_WINDOW_MS), the current and the previous window's seed are accepted, and a
- * (seed, bound) pair that passed once is refused for as long as its seed is accepted, as far
- * as the cache remembers it: a 4-way set-associative table of PUZZLE_REPLAY_SLOTS entries
- * indexed by a keyed hash (an attacker cannot aim at a set), so evicting one entry takes
- * about as many fresh solutions as the table holds, each costing 2^d hashes, to win one
- * replayed request worth 2^d: never a bargain.
+ * (seed, bound) pair that passed once is refused for as long as its seed is accepted. The
+ * pairs are remembered in one Bloom filter per seed window (PUZZLE_BLOOM_BITS bits,
+ * PUZZLE_BLOOM_K keyed positions; two filters, 2 x 128 KiB, allocated on the first check that
+ * passes), cleared when their window's seed stops being accepted. A filter never forgets
+ * within its window, so no number of fresh solutions makes an old one replayable; its only
+ * error is a false "replay" (the client is challenged again), about 0.1 % at 50,000
+ * solutions in a window and 4 % at 150,000 (each costing the sender 2^d hashes).
  */
 #ifndef UM_CRYPTO_PUZZLE_H
 #define UM_CRYPTO_PUZZLE_H
@@ -33,11 +35,11 @@
 enum puzzle_limits {
 	PUZZLE_SEED_LEN = 16,
 	PUZZLE_NONCE_LEN = 8,
-	PUZZLE_BOUND_MAX = 128,   /* bytes of `bound` */
-	PUZZLE_MAX_BITS = 32,     /* nothing above this is ever asked or solved */
-	PUZZLE_WINDOW_MS = 60000, /* a seed's window; the previous one is accepted too */
-	PUZZLE_REPLAY_WAYS = 4,
-	PUZZLE_REPLAY_SLOTS = 8192, /* entries in the replay cache (a multiple of WAYS) */
+	PUZZLE_BOUND_MAX = 128,      /* bytes of `bound` */
+	PUZZLE_MAX_BITS = 32,        /* nothing above this is ever asked or solved */
+	PUZZLE_WINDOW_MS = 60000,    /* a seed's window; the previous one is accepted too */
+	PUZZLE_BLOOM_BITS = 1 << 20, /* bits of each window's replay filter */
+	PUZZLE_BLOOM_K = 4,          /* positions per solution (20 bits of its tag each) */
 };
 
 /* The number of leading zero bits of work(bound, nonce) (0..256). bound_len <=

@@ -151,6 +151,24 @@ ev_http_req_arg(const struct ev_http_req *req, const char *name)
 }
 
 int
+ev_http_req_peer_addr(const struct ev_http_req *req, struct sockaddr_storage *out)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	memset(out, 0, sizeof(*out));
+	ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return UM_ERR_NOT_FOUND;
+	if (ci->client_addr->sa_family == AF_INET)
+		memcpy(out, ci->client_addr, sizeof(struct sockaddr_in));
+	else if (ci->client_addr->sa_family == AF_INET6)
+		memcpy(out, ci->client_addr, sizeof(struct sockaddr_in6));
+	else
+		return UM_ERR_NOT_FOUND;
+	return UM_OK;
+}
+
+int
 ev_http_req_peer(const struct ev_http_req *req, char *out, size_t out_len)
 {
 	const union MHD_ConnectionInfo *ci;

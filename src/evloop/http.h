@@ -35,6 +35,9 @@ const char *ev_http_req_header(const struct ev_http_req *req, const char *name);
  * socket peer) into out. UM_ERR_NOT_FOUND if unknown (out is then "").
  */
 int ev_http_req_peer(const struct ev_http_req *req, char *out, size_t out_len) UM_WARN_UNUSED;
+/* The client's socket address into *out (AF_INET or AF_INET6; UM_ERR_NOT_FOUND otherwise). */
+int ev_http_req_peer_addr(const struct ev_http_req *req,
+                          struct sockaddr_storage *out) UM_WARN_UNUSED;
 /*
  * The query string rebuilt from the request's arguments, in order, duplicates kept, each
  * name and value percent-encoded except A-Z a-z 0-9 - . _ ~ ("" without arguments; an

@@ -606,10 +606,11 @@ responder_challenge(struct link *l, const uint8_t *out, size_t out_len)
 	            l->hs.pz_result == LINK_HS_PZ_FAILED ? "bad solution" : "no solution");
 	if (out_len > 0 && ev_tcp_write(l->tcp, out, out_len) == UM_OK) {
 		/* FIN after the challenge is flushed; the link goes when the peer closes or
-		 * the handshake timeout passes. Reading stays on to see the peer's FIN. */
+		 * within LINK_CHALLENGE_LINGER_MS (a peer that never solves holds a link slot
+		 * for a second at most). Reading stays on to see the peer's FIN. */
 		l->state = LS_CLOSING;
 		l->close_reason = LINK_CLOSE_PUZZLE;
-		l->close_deadline_ms = now_ms(l) + UM_MIN((uint64_t)LINK_CLOSE_GRACE_MS,
+		l->close_deadline_ms = now_ms(l) + UM_MIN((uint64_t)LINK_CHALLENGE_LINGER_MS,
 		                                          m->cfg.handshake_timeout_ms);
 		ev_tcp_shutdown(l->tcp);
 		/* The handshake is over for admission purposes. */

@@ -25,8 +25,11 @@ enum link_state {
 enum link_limits {
 	LINK_HS_INBUF_MAX = 4096,
 	LINK_CLOSE_GRACE_MS = 5000, /* how long a closing link waits for the peer's FIN */
-	LINK_TICK_MS = 1000,        /* at most; shorter for short keepalives and timeouts */
-	LINK_TICK_MIN_MS = 10,      /* at least */
+	/* ... and a link that only answered a puzzle challenge: the 19 bytes go out at once, and
+	 * a peer that never solves must not hold a link slot for long. */
+	LINK_CHALLENGE_LINGER_MS = 1000,
+	LINK_TICK_MS = 1000,   /* at most; shorter for short keepalives and timeouts */
+	LINK_TICK_MIN_MS = 10, /* at least */
 	LINK_SILENCE_FACTOR = 3,
 	LINK_BACKOFF_MAX_MS = 600000,
 	LINK_PUZZLE_MAX_TRIES = 2,               /* challenges one outbound link answers */

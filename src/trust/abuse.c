@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "lib/err.h"
@@ -307,7 +308,7 @@ violation(struct abuse *a, struct src *s, uint64_t now_ms)
 static void
 puzzle_adapt(struct abuse *a, uint64_t now_ms)
 {
-	uint64_t load4;
+	uint64_t load4, steps;
 
 	if (!a->stepped) {
 		a->stepped = true;
@@ -316,15 +317,42 @@ puzzle_adapt(struct abuse *a, uint64_t now_ms)
 	}
 	if (now_ms < a->step_ms + a->cfg.puzzle_step_ms)
 		return;
+	steps = (now_ms - a->step_ms) / a->cfg.puzzle_step_ms;
 	load4 = (uint64_t)a->inflight * 4;
+	/* "Busy" counts only for the step it was seen in: after a quiet gap it is stale. */
+	if (steps > 1)
+		a->busy_in_step = false;
 	if (load4 >= (uint64_t)a->cfg.max_inflight * 3 || a->busy_in_step) {
 		if (a->bits < ABUSE_PUZZLE_MAX_BITS)
 			a->bits++;
-	} else if (load4 < a->cfg.max_inflight && a->bits > 0) {
-		a->bits--;
+	} else if (load4 < a->cfg.max_inflight) {
+		/* One bit down per step that passed under a quarter of the load, so a quiet
+		 * hour after an attack finds the difficulty back at 0. */
+		a->bits = steps >= a->bits ? 0 : a->bits - (unsigned)steps;
 	}
 	a->step_ms = now_ms;
 	a->busy_in_step = false;
+}
+
+const uint8_t *
+abuse_addr_of(const struct sockaddr_storage *ss, int *family)
+{
+	if (ss->ss_family == AF_INET) {
+		*family = AF_INET;
+		return (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			*family = AF_INET;
+			return a->s6_addr + 12;
+		}
+		*family = AF_INET6;
+		return a->s6_addr;
+	}
+	*family = AF_UNSPEC;
+	return NULL;
 }
 
 enum abuse_verdict

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "lib/compiler.h"
 #include "lib/mem.h"
@@ -87,6 +88,13 @@ int abuse_new(const struct abuse_config *cfg, struct abuse **out, char *why,
               size_t why_len) UM_WARN_UNUSED;
 void abuse_free_(struct abuse *a);
 #define abuse_free(a) UM_FREE_AND_NULL(abuse_free_, a)
+
+/*
+ * The address bytes a peer is keyed on and their family (AF_INET: 4 bytes, AF_INET6: 16): an
+ * IPv4-mapped IPv6 address (an IPv4 peer of a dual-stack listener) counts as the IPv4
+ * address it is. NULL (family AF_UNSPEC) for other families. The result points into ss.
+ */
+const uint8_t *abuse_addr_of(const struct sockaddr_storage *ss, int *family);
 
 /*
  * May the source at addr (family AF_INET with 4 bytes or AF_INET6 with 16) start one of kind

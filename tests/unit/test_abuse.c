@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include "lib/err.h"
@@ -271,6 +272,16 @@ test_puzzle_adapts(void **state)
 		                 ABUSE_OK);
 	}
 	assert_int_equal(abuse_puzzle_bits(a, t + 2000), ABUSE_PUZZLE_MAX_BITS - 1);
+	/* The load goes; nothing asks for a while. A quiet gap of N steps takes N bits off at
+	 * the next question, not one: an hour later the difficulty is back at 0. */
+	for (int i = 1; i < 3; i++) {
+		addr[3] = (uint8_t)(100 + i);
+		abuse_handshake_end(a, AF_INET, addr);
+	}
+	addr[3] = 0;
+	abuse_handshake_end(a, AF_INET, addr);
+	assert_int_equal(abuse_puzzle_bits(a, t + 2000 + 5 * 1000), ABUSE_PUZZLE_MAX_BITS - 6);
+	assert_int_equal(abuse_puzzle_bits(a, t + 2000 + 3600 * 1000), 0);
 	abuse_free(a);
 }
 
@@ -298,6 +309,16 @@ test_puzzle_busy_raises(void **state)
 		abuse_handshake_end(a, AF_INET, addr);
 	}
 	assert_int_equal(abuse_puzzle_bits(a, 1000), 1);
+	/* A refusal in the last step before a long quiet gap does not raise the bar after it. */
+	for (int i = 0; i < 3; i++) {
+		addr[3] = (uint8_t)i;
+		(void)abuse_check(a, ABUSE_HANDSHAKE, AF_INET, addr, 1500);
+	}
+	for (int i = 0; i < 2; i++) {
+		addr[3] = (uint8_t)i;
+		abuse_handshake_end(a, AF_INET, addr);
+	}
+	assert_int_equal(abuse_puzzle_bits(a, 1500 + 3600 * 1000), 0);
 	abuse_free(a);
 }
 
@@ -356,6 +377,39 @@ test_config_checks(void **state)
 	abuse_free(a);
 }
 
+/* The key of a peer: an IPv4-mapped IPv6 address (an IPv4 client of a dual-stack listener)
+ * is its IPv4 address, so such clients do not all share one IPv6 /64. */
+static void
+test_addr_of(void **state)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	const uint8_t *k;
+	int family = -1;
+
+	(void)state;
+	memset(&ss, 0, sizeof(ss));
+	v4->sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.7", &v4->sin_addr), 1);
+	k = abuse_addr_of(&ss, &family);
+	assert_int_equal(family, AF_INET);
+	assert_memory_equal(k, "\xc0\x00\x02\x07", 4);
+	memset(&ss, 0, sizeof(ss));
+	v6->sin6_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.7", &v6->sin6_addr), 1);
+	k = abuse_addr_of(&ss, &family);
+	assert_int_equal(family, AF_INET);
+	assert_memory_equal(k, "\xc0\x00\x02\x07", 4);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", &v6->sin6_addr), 1);
+	k = abuse_addr_of(&ss, &family);
+	assert_int_equal(family, AF_INET6);
+	assert_memory_equal(k, v6->sin6_addr.s6_addr, 16);
+	ss.ss_family = AF_UNIX;
+	assert_null(abuse_addr_of(&ss, &family));
+	assert_int_equal(family, AF_UNSPEC);
+}
+
 int
 main(void)
 {
@@ -366,6 +420,7 @@ main(void)
 		cmocka_unit_test(test_violations_window),
 		cmocka_unit_test(test_inflight),
 		cmocka_unit_test(test_puzzle_adapts),
+		cmocka_unit_test(test_addr_of),
 		cmocka_unit_test(test_puzzle_busy_raises),
 		cmocka_unit_test(test_sources_bounded),
 		cmocka_unit_test(test_config_checks),

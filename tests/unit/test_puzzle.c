@@ -140,31 +140,55 @@ test_gate_windows_and_replay(void **state)
 	puzzle_gate_free(other);
 }
 
-/* The replay cache is bounded: many more solutions than it holds are all accepted (the
- * table only forgets), and the most recent ones are still refused as replays. */
+/* The replay filter never forgets within its windows: after many more solutions than the old
+ * 8192-entry cache held, every one of them is still refused as a replay (a set-associative
+ * cache let an attacker cycle its own solutions through and replay them); fresh solutions
+ * are refused only at the filter's small false-positive rate; two windows on, the filter is
+ * cleared with its seed. */
 static void
-test_gate_replay_cache_bounded(void **state)
+test_gate_replay_filter(void **state)
 {
 	struct puzzle_gate *g = puzzle_gate_new();
-	uint8_t seed[PUZZLE_SEED_LEN], nonce[PUZZLE_NONCE_LEN], bound[8];
+	uint8_t seed[PUZZLE_SEED_LEN], bound[8];
 	uint64_t t = 5 * (uint64_t)W;
-	const uint32_t n = PUZZLE_REPLAY_SLOTS * 2;
+	const uint32_t n = 20000;
+	uint8_t(*nonces)[PUZZLE_NONCE_LEN] = calloc(n, PUZZLE_NONCE_LEN);
+	uint32_t false_replays = 0;
 
 	(void)state;
 	puzzle_gate_seed(g, t, seed);
-	memset(nonce, 0, sizeof(nonce));
 	for (uint32_t i = 0; i < n; i++) {
+		int ret;
+
 		wire_store_u32(bound, i);
 		wire_store_u32(bound + 4, 0);
 		/* bits 1: half of all nonces pass; find one quickly. */
-		gate_solve(seed, bound, sizeof(bound), 1, nonce);
-		assert_int_equal(puzzle_gate_check(g, t, seed, bound, sizeof(bound), nonce, 1),
-		                 UM_OK);
+		gate_solve(seed, bound, sizeof(bound), 1, nonces[i]);
+		ret = puzzle_gate_check(g, t, seed, bound, sizeof(bound), nonces[i], 1);
+		if (ret == UM_ERR_REPLAY)
+			false_replays++;
+		else
+			assert_int_equal(ret, UM_OK);
 	}
-	wire_store_u32(bound, n - 1);
-	gate_solve(seed, bound, sizeof(bound), 1, nonce);
-	assert_int_equal(puzzle_gate_check(g, t, seed, bound, sizeof(bound), nonce, 1),
+	assert_true(false_replays < n / 1000); /* ~0.002 % expected at 20,000 */
+	for (uint32_t i = 0; i < n; i++) {
+		wire_store_u32(bound, i);
+		assert_int_equal(
+		        puzzle_gate_check(g, t + W / 2, seed, bound, sizeof(bound), nonces[i], 1),
+		        UM_ERR_REPLAY);
+	}
+	/* The next window still accepts this seed and still refuses its replays. */
+	wire_store_u32(bound, 7);
+	assert_int_equal(puzzle_gate_check(g, t + W, seed, bound, sizeof(bound), nonces[7], 1),
 	                 UM_ERR_REPLAY);
+	/* Two windows on, the seed is refused (its filter is reused and cleared). */
+	assert_int_equal(puzzle_gate_check(g, t + 2 * W, seed, bound, sizeof(bound), nonces[7], 1),
+	                 UM_ERR_EXPIRED);
+	puzzle_gate_seed(g, t + 2 * W, seed);
+	gate_solve(seed, bound, sizeof(bound), 1, nonces[0]);
+	assert_int_equal(puzzle_gate_check(g, t + 2 * W, seed, bound, sizeof(bound), nonces[0], 1),
+	                 UM_OK);
+	free(nonces);
 	puzzle_gate_free(g);
 }
 
@@ -428,7 +452,7 @@ main(void)
 		cmocka_unit_test(test_solve_and_check),
 		cmocka_unit_test(test_solver_is_incremental),
 		cmocka_unit_test(test_gate_windows_and_replay),
-		cmocka_unit_test(test_gate_replay_cache_bounded),
+		cmocka_unit_test(test_gate_replay_filter),
 		cmocka_unit_test(test_preamble_and_challenge_wire),
 		cmocka_unit_test(test_link_handshake_with_puzzle),
 		cmocka_unit_test(test_issuer_reply_and_body),
