@@ -88,17 +88,19 @@ head -c 32 /dev/urandom >"$T/ops9.seed"
 PK9=$(python3 -c '
 import base64, sys
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 k = Ed25519PrivateKey.from_private_bytes(open(sys.argv[1], "rb").read())
-print(base64.b32encode(k.public_key().public_bytes_raw()).decode().lower().rstrip("="))' "$T/ops9.seed")
+print(base64.b32encode(k.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode().lower().rstrip("="))' "$T/ops9.seed")
 iss subject set ops-9 --tier 1 --role admin >/dev/null || fail "subject set ops-9"
 iss subject key ops-9 "$PK9" >/dev/null || fail "subject key ops-9"
 python3 - "$BASE" "$ISS_ID" "$T/ops9.seed" <<'PY' || fail "the Python client"
 import base64, hashlib, json, sys, time, urllib.request
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 ISSUER, iid, seed = sys.argv[1:4]
 issuer_id = base64.b32decode(iid.upper() + "====")
 key = Ed25519PrivateKey.from_private_bytes(open(seed, "rb").read())
-pk = key.public_key().public_bytes_raw()
+pk = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 def b64(b): return base64.b64encode(b).decode()
 t = int(time.time())
 msg = b"umbra-captoken-req-v1\0ops-9\0admin\0issuer-admin\0" + t.to_bytes(8, "big") + pk
