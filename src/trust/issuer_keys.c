@@ -584,7 +584,8 @@ int
 issuer_keyring_blind_sign(struct issuer_keyring *kr, uint8_t tier, const uint8_t *blinded,
                           size_t len, uint8_t *out, size_t cap, size_t *out_len, uint32_t *epoch)
 {
-	const struct ring_key *k = find(kr, tier, kr->epoch);
+	uint32_t e = *epoch != 0 ? *epoch : kr->epoch;
+	const struct ring_key *k = find(kr, tier, e);
 	size_t klen;
 	int ret;
 
@@ -597,6 +598,6 @@ issuer_keyring_blind_sign(struct issuer_keyring *kr, uint8_t tier, const uint8_t
 	if ((ret = blindrsa_blind_sign(k->sk, blinded, len, out, klen)) != UM_OK)
 		return ret;
 	*out_len = klen;
-	*epoch = kr->epoch;
+	*epoch = e;
 	return UM_OK;
 }

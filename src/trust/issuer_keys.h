@@ -99,9 +99,10 @@ int issuer_keyring_revocations_doc(struct issuer_keyring *kr, uint64_t now_s, co
 const struct blindrsa_key *issuer_keyring_public(const struct issuer_keyring *kr, uint8_t tier,
                                                  uint32_t epoch);
 /*
- * BlindSign one blinded message (exactly the key's kLen bytes) with the current epoch's key
- * of tier: out gets kLen bytes (cap >= BLINDRSA_MAX_LEN), *epoch the epoch. UM_ERR_NOT_FOUND
- * for a tier without keys, UM_ERR_INVALID for a bad message.
+ * BlindSign one blinded message (exactly the key's kLen bytes) with the key of tier and
+ * *epoch (0: the current epoch; any epoch still held, >= min_token_epoch, may be asked):
+ * out gets kLen bytes (cap >= BLINDRSA_MAX_LEN), *epoch the epoch used. UM_ERR_NOT_FOUND for
+ * no such key, UM_ERR_INVALID for a bad message.
  */
 int issuer_keyring_blind_sign(struct issuer_keyring *kr, uint8_t tier, const uint8_t *blinded,
                               size_t len, uint8_t *out, size_t cap, size_t *out_len,

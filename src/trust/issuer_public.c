@@ -124,7 +124,7 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 	static const uint8_t none[16];
 	json_error_t jerr;
 	json_t *j, *blinded, *v, *pz = NULL, *out = NULL;
-	json_int_t tier = 0, time_s = -1;
+	json_int_t tier = 0, time_s = -1, req_epoch = 0;
 	const char *subject = NULL, *sig_b64 = NULL;
 	uint8_t(*msgs)[BLINDRSA_MAX_LEN] = NULL, sig[BLINDRSA_MAX_LEN];
 	uint8_t hash[ISSUER_CREDS_HASH_LEN];
@@ -140,9 +140,10 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 		return;
 	}
 	j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (j == NULL || json_unpack_ex(j, &jerr, JSON_STRICT, "{s:I, s:o, s?s, s?I, s?s, s?o}",
-	                                "tier", &tier, "blinded", &blinded, "subject", &subject,
-	                                "time", &time_s, "sig", &sig_b64, "puzzle", &pz) != 0) {
+	if (j == NULL ||
+	    json_unpack_ex(j, &jerr, JSON_STRICT, "{s:I, s?I, s:o, s?s, s?I, s?s, s?o}", "tier",
+	                   &tier, "epoch", &req_epoch, "blinded", &blinded, "subject", &subject,
+	                   "time", &time_s, "sig", &sig_b64, "puzzle", &pz) != 0) {
 		json_decref(j);
 		ev_http_resp_error(resp, 400,
 		                   "want {\"tier\": N, \"blinded\": [base64, ...]} (and for "
@@ -160,6 +161,12 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 		ev_http_resp_error(resp, 400, "tier: 1..15");
 		return;
 	}
+	if (req_epoch < 0 || req_epoch > (json_int_t)UINT32_MAX) {
+		json_decref(j);
+		ev_http_resp_error(resp, 400, "epoch: a key epoch the key list names");
+		return;
+	}
+	epoch = (uint32_t)req_epoch; /* 0: the current one */
 	if (tier == 1 && (subject != NULL || sig_b64 != NULL || time_s >= 0)) {
 		json_decref(j);
 		ev_http_resp_error(resp, 400, "tier 1 is anonymous: no subject, time or sig");
@@ -224,7 +231,7 @@ issue(const struct issuer_public_ctx *c, int family, const uint8_t *addr, const 
 		ret = issuer_keyring_blind_sign(c->keys, (uint8_t)tier, msgs[i], mlen[i], sig,
 		                                sizeof(sig), &slen, &epoch);
 		if (ret == UM_ERR_NOT_FOUND) {
-			ev_http_resp_error(resp, 404, "no key for this tier");
+			ev_http_resp_error(resp, 404, "no key for this tier and epoch");
 			goto out;
 		}
 		if (ret != UM_OK) {

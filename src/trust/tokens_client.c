@@ -41,6 +41,14 @@ tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n,
                const struct tokens_subject *who, uint64_t now_s, struct tokens_req **out,
                char **body)
 {
+	return tokens_req_new_epoch(keys, tier, keys->key_epoch, n, who, now_s, out, body);
+}
+
+int
+tokens_req_new_epoch(const struct issuer_keys *keys, uint8_t tier, uint32_t epoch, size_t n,
+                     const struct tokens_subject *who, uint64_t now_s, struct tokens_req **out,
+                     char **body)
+{
 	struct hash_blake2b_state hs;
 	uint8_t hash[ISSUER_CREDS_HASH_LEN], sig[ISSUER_CREDS_SIG_LEN];
 	char sig_b64[BASE64_LEN(ISSUER_CREDS_SIG_LEN)];
@@ -56,7 +64,7 @@ tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n,
 	if (n < 1 || n > TOKENS_PER_FETCH_MAX || tier < TOKEN_TIER_MIN || tier > TOKEN_TIER_MAX)
 		return UM_ERR_INVALID;
 	for (size_t i = 0; i < keys->n; i++) {
-		if (keys->keys[i].tier == tier && keys->keys[i].epoch == keys->key_epoch)
+		if (keys->keys[i].tier == tier && keys->keys[i].epoch == epoch)
 			k = &keys->keys[i];
 	}
 	if (k == NULL)
@@ -64,7 +72,7 @@ tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n,
 	r = um_xcalloc(1, sizeof(*r));
 	memcpy(r->issuer, keys->issuer, sizeof(r->issuer));
 	r->tier = tier;
-	r->epoch = keys->key_epoch;
+	r->epoch = epoch;
 	if (blindrsa_pk_import(k->spki, k->spki_len, &r->pk) != UM_OK) {
 		tokens_req_free(r);
 		return UM_ERR_MALFORMED;
@@ -87,7 +95,8 @@ tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n,
 	hash_blake2b_final(&hs, hash, sizeof(hash));
 	memcpy(r->digest, hash, sizeof(r->digest));
 	{
-		json_t *obj = json_pack("{s:i, s:o}", "tier", (int)tier, "blinded", arr);
+		json_t *obj = json_pack("{s:i, s:I, s:o}", "tier", (int)tier, "epoch",
+		                        (json_int_t)epoch, "blinded", arr);
 
 		if (obj != NULL && who != NULL) {
 			issuer_creds_sign(who->key, who->id, tier, now_s, hash, sig);

@@ -43,6 +43,11 @@ struct tokens_subject {
 int tokens_req_new(const struct issuer_keys *keys, uint8_t tier, size_t n,
                    const struct tokens_subject *who, uint64_t now_s, struct tokens_req **out,
                    char **body) UM_WARN_UNUSED;
+/* The same under the key of (tier, epoch) of keys, which the request names (PROTOCOL.md
+ * 17.4): e.g. an older epoch the consensus already lists while the newest is not yet in it. */
+int tokens_req_new_epoch(const struct issuer_keys *keys, uint8_t tier, uint32_t epoch, size_t n,
+                         const struct tokens_subject *who, uint64_t now_s, struct tokens_req **out,
+                         char **body) UM_WARN_UNUSED;
 void tokens_req_free_(struct tokens_req *r);
 #define tokens_req_free(r) UM_FREE_AND_NULL(tokens_req_free_, r)
 

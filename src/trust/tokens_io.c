@@ -66,7 +66,7 @@ next_batch(struct tokens_io *t)
 	if (n == 0) {
 		t->state = TOKENS_FETCH_DONE;
 		log_notice(LD_APP, "fetched %zu tier-%u tokens (key epoch %u)", t->got,
-		           (unsigned)t->tier, t->keys->key_epoch);
+		           (unsigned)t->tier, t->epoch);
 		fetch_end(t);
 		return;
 	}
@@ -82,8 +82,8 @@ next_batch(struct tokens_io *t)
 		              "registering its key)");
 		return;
 	}
-	if ((ret = tokens_req_new(t->keys, t->tier, n, t->tier > 1 ? &who : NULL, um_wall_s(),
-	                          &t->req, &t->body)) != UM_OK) {
+	if ((ret = tokens_req_new_epoch(t->keys, t->tier, t->epoch, n, t->tier > 1 ? &who : NULL,
+	                                um_wall_s(), &t->req, &t->body)) != UM_OK) {
 		fetch_fail(t, "%s",
 		           ret == UM_ERR_NOT_FOUND ? "the issuer has no key for this tier"
 		                                   : um_err_str(ret));
@@ -210,27 +210,30 @@ on_tokens(void *arg, const struct ev_http_result *res)
 }
 
 enum key_check {
-	KEY_LISTED,   /* the consensus lists the key, byte for byte (or the tier has none) */
-	KEY_MISSING,  /* not (yet): no consensus, no copy of the issuer's list, or an older one */
-	KEY_CONFLICT, /* the consensus lists another key for the same tier and epoch */
+	KEY_LISTED,   /* a key of the tier is in both lists, byte for byte (or the tier has none) */
+	KEY_MISSING,  /* not (yet): no consensus, no copy of the issuer's list, no common key */
+	KEY_CONFLICT, /* the consensus lists another key for a (tier, epoch) the issuer names */
 };
 
-/* Whether the key this fetch's tokens will be signed with is the one every client sees. */
+/*
+ * Choose the key this fetch's tokens will be signed with: the newest epoch of the tier whose
+ * key the issuer's list and the consensus copy both carry, byte for byte (*epoch). Usually
+ * the issuer's current epoch; right after a rotation, while the consensus does not list the
+ * new key yet, the previous one, which the issuer still signs with when asked (17.4).
+ */
 static enum key_check
-key_check(const struct tokens_io *t, char *why, size_t why_len)
+key_check(const struct tokens_io *t, uint32_t *epoch, char *why, size_t why_len)
 {
 	const struct consensus *c = NULL;
-	const struct issuer_key_entry *mine = NULL;
 	struct issuer_keys theirs;
 	const uint8_t *doc;
 	size_t len;
+	bool any = false, found = false;
 
-	for (size_t i = 0; i < t->keys->n; i++) {
-		if (t->keys->keys[i].tier == t->tier &&
-		    t->keys->keys[i].epoch == t->keys->key_epoch)
-			mine = &t->keys->keys[i];
-	}
-	if (mine == NULL)
+	*epoch = t->keys->key_epoch;
+	for (size_t i = 0; i < t->keys->n; i++)
+		any = any || t->keys->keys[i].tier == t->tier;
+	if (!any)
 		return KEY_LISTED; /* next_batch() says the issuer has no key for the tier */
 	if (t->consensus != NULL)
 		c = t->consensus(t->consensus_arg, um_wall_s());
@@ -247,22 +250,34 @@ key_check(const struct tokens_io *t, char *why, size_t why_len)
 		         "the consensus copy of the issuer's key list does not verify");
 		return KEY_MISSING;
 	}
-	for (size_t i = 0; i < theirs.n; i++) {
-		const struct issuer_key_entry *k = &theirs.keys[i];
+	for (size_t i = 0; i < t->keys->n; i++) {
+		const struct issuer_key_entry *mine = &t->keys->keys[i];
 
-		if (k->tier != mine->tier || k->epoch != mine->epoch)
+		if (mine->tier != t->tier || mine->epoch > t->keys->key_epoch ||
+		    mine->epoch < t->keys->min_token_epoch)
 			continue;
-		if (k->spki_len == mine->spki_len && memcmp(k->spki, mine->spki, k->spki_len) == 0)
-			return KEY_LISTED;
-		snprintf(why, why_len,
-		         "the issuer's key for tier %u epoch %" PRIu32
-		         " is not the consensus copy's (it could tag our tokens)",
-		         (unsigned)mine->tier, mine->epoch);
-		return KEY_CONFLICT;
+		for (size_t k = 0; k < theirs.n; k++) {
+			const struct issuer_key_entry *e = &theirs.keys[k];
+
+			if (e->tier != mine->tier || e->epoch != mine->epoch)
+				continue;
+			if (e->spki_len != mine->spki_len ||
+			    memcmp(e->spki, mine->spki, e->spki_len) != 0) {
+				snprintf(why, why_len,
+				         "the issuer's key for tier %u epoch %" PRIu32
+				         " is not the consensus copy's (it could tag our tokens)",
+				         (unsigned)mine->tier, mine->epoch);
+				return KEY_CONFLICT;
+			}
+			if (!found || mine->epoch > *epoch)
+				*epoch = mine->epoch;
+			found = true;
+		}
 	}
-	snprintf(why, why_len,
-	         "the issuer's key for tier %u epoch %" PRIu32 " is not in the consensus",
-	         (unsigned)mine->tier, mine->epoch);
+	if (found)
+		return KEY_LISTED;
+	snprintf(why, why_len, "no key of tier %u that the issuer lists is in the consensus yet",
+	         (unsigned)t->tier);
 	return KEY_MISSING;
 }
 
@@ -273,7 +288,7 @@ on_wait(void *arg)
 	struct tokens_io *t = arg;
 	char why[TOKENS_IO_ERROR_LEN];
 
-	switch (key_check(t, why, sizeof(why))) {
+	switch (key_check(t, &t->epoch, why, sizeof(why))) {
 	case KEY_LISTED:
 		ev_timer_stop(t->wait);
 		next_batch(t);

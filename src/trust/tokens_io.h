@@ -8,11 +8,11 @@
  * the circuit layer to send to the exit.
  *
  * Every client must see the same keys (PROTOCOL.md 17.4): a key only one client is shown
- * would tag its tokens. So before asking for signatures, the key the issuer will sign with
- * (its current epoch's key for the tier) must be listed, byte for byte, in the consensus
- * copy of the issuer's key list (5.8); a fetch waits up to TOKENS_IO_CONSENSUS_WAIT_MS for a
- * consensus that lists it (a rotation reaches the consensus within a voting period or two)
- * and fails otherwise.
+ * would tag its tokens. So a fetch asks for signatures under the newest key of the tier that
+ * the issuer's list and the consensus copy of it (5.8) both carry, byte for byte (right after
+ * a rotation, the previous epoch's, which the issuer still signs with when asked); it waits
+ * up to TOKENS_IO_CONSENSUS_WAIT_MS for a consensus that lists one and fails otherwise, at
+ * once when the consensus lists another key for an epoch the issuer names.
  *
  * With [client] identified_token = yes (and subject, subject_key and an issuer), the client
  * instead holds an "access" capability token of the first issuer for audience "exit"
@@ -91,6 +91,7 @@ struct tokens_io {
 	tokens_io_consensus_fn *consensus;
 	void *consensus_arg;
 	struct ev_timer *wait;  /* polls for a consensus that lists the key */
+	uint32_t epoch;         /* the key epoch this fetch asks for (key_check()) */
 	uint64_t wait_until_ms; /* monotonic deadline of that wait */
 	/* Issuance puzzles (PROTOCOL.md 17.4): a 429 asking one is solved (spread over loop
 	 * iterations) and the batch re-sent with the solution, at most TOKENS_IO_PUZZLE_TRIES

@@ -182,6 +182,9 @@ ok "a token spent twice at an exit is refused the second time (double spend)"
 cli tokens fetch --tier 1 --count 3 >/dev/null || fail "epoch-1 fetch"
 wallet_tokens >>"$T/spent.hex"
 "$UMBRA" issuer keys rotate -s "$ICTL" >/dev/null || fail "rotate"
+# Right after a rotation issuance goes on: the client names the newest epoch the consensus
+# lists (the previous one until the authorities have voted the new key).
+cli tokens fetch --tier 1 --count 1 --timeout 15 >/dev/null || fail "a fetch right after the rotation"
 "$UMBRA" issuer keys min-epoch 2 -s "$ICTL" >/dev/null || fail "min-epoch"
 sleep 3
 cli circuits build --count 1 >/dev/null || fail "circuit build"

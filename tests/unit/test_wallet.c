@@ -426,6 +426,39 @@ test_identified(void **state)
 	issuer_free(is);
 }
 
+/* After a rotation the issuer still signs under an older epoch it lists when the request
+ * names it (a client whose consensus does not list the new key yet asks for the old one);
+ * an epoch it does not hold is 404. */
+static void
+test_older_epoch(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *copy = malloc(f->doc_len), *reply = NULL;
+	struct issuer_keys keys1;
+	struct tokens_req *r = NULL;
+	char *body = NULL, *p;
+	size_t len = 0, added = 0;
+
+	memcpy(copy, f->doc, f->doc_len); /* the epoch-1 list, kept past the rotation */
+	assert_int_equal(issuer_keys_parse_verify(copy, f->doc_len, id.pk, 1000, &keys1), UM_OK);
+	assert_int_equal(issuer_keyring_rotate(f->kr, 1001), UM_OK);
+	assert_int_equal(issuer_keyring_epoch(f->kr), 2);
+	assert_int_equal(tokens_req_new_epoch(&keys1, 1, 1, 3, NULL, 1001, &r, &body), UM_OK);
+	assert_non_null(strstr(body, "\"epoch\":1"));
+	assert_int_equal(post(f, 0, body, &reply, &len), 200);
+	assert_int_equal(tokens_req_finish(r, reply, len, f->w, 1001, &added), UM_OK);
+	assert_int_equal(added, 3);
+	free(reply);
+	/* The same request naming an epoch the issuer does not hold. */
+	p = strstr(body, "\"epoch\":1");
+	p[8] = '9';
+	assert_int_equal(post(f, 0, body, &reply, &len), 404);
+	free(reply);
+	free(body);
+	tokens_req_free(r);
+	free(copy);
+}
+
 int
 main(void)
 {
@@ -433,6 +466,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_and_spend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pick_order_and_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_older_epoch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identified, setup, teardown),
 	};
 
