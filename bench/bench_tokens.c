@@ -72,6 +72,7 @@ bench_captokens(double secs)
 		die("captoken_sign");
 	captoken_pop_sign(&pop, buf, w.len, aud_id, now, digest, pop_sig);
 	memcpy(revs.issuer, iss.pk, sizeof(revs.issuer));
+	revs.expires_s = now + 3600;
 	memset(&c, 0, sizeof(c));
 	c.issuer = iss.pk;
 	c.revs = &revs;

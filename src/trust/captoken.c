@@ -264,6 +264,10 @@ captoken_verify(const uint8_t *in, size_t len, const struct captoken_check *c, s
 	pop_msg(pm, in, len, c->audience_id, c->pop_time_s, c->digest);
 	if (sign_ed25519_verify(t.pop_key, pm, sizeof(pm), c->pop_sig) != UM_OK)
 		return CAPTOKEN_BAD_POP;
+	/* A feed past its expiry still refused what it lists (above) but vouches for nothing:
+	 * whoever blocks the verifier's fetches must not keep a revoked subject in. */
+	if (c->now_s >= c->revs->expires_s)
+		return CAPTOKEN_NO_FEED;
 	if (out != NULL)
 		*out = t;
 	return CAPTOKEN_OK;

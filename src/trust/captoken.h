@@ -130,7 +130,9 @@ struct captoken_check {
  * The whole check of a presented token, cheap checks first: parses exactly len bytes, issuer
  * pinned, version, iat <= now + skew and now < exp, aud, role, signature, key_epoch >= the
  * feed's (and c->min_epoch's) min_token_epoch, subject not listed in the feed, pop time within
- * the skew, pop_sig under pop_key. CAPTOKEN_OK with *out (may be NULL) filled, else why not.
+ * the skew, pop_sig under pop_key, and the feed not past its expires (CAPTOKEN_NO_FEED: an
+ * expired feed refuses what it lists but accepts nothing). CAPTOKEN_OK with *out (may be
+ * NULL) filled, else why not.
  */
 enum captoken_verdict captoken_verify(const uint8_t *in, size_t len, const struct captoken_check *c,
                                       struct captoken *out) UM_WARN_UNUSED;

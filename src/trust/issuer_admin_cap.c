@@ -23,7 +23,8 @@ struct issuer_admin_cap {
 	uint8_t issuer_id[CAPTOKEN_ID_LEN];
 	const struct issuer_keyring *keys; /* borrowed, may be NULL */
 	/* The feed captoken_verify() wants: no subjects (the roles table is checked instead,
-	 * which is newer than any feed), min_token_epoch from the keyring at each check. */
+	 * which is newer than any feed), never expiring (it is the issuer's own current state),
+	 * min_token_epoch from the keyring at each check. */
 	struct issuer_revocations revs;
 	struct replay_entry replay[ISSUER_ADMIN_CAP_REPLAY_MAX];
 };
@@ -136,6 +137,7 @@ issuer_admin_cap_new(const uint8_t issuer_id[CAPTOKEN_ID_LEN], const struct issu
 
 	memcpy(c->issuer_id, issuer_id, CAPTOKEN_ID_LEN);
 	memcpy(c->revs.issuer, issuer_id, CAPTOKEN_ID_LEN);
+	c->revs.expires_s = UINT64_MAX;
 	c->keys = keys;
 	return c;
 }

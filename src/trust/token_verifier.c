@@ -365,15 +365,11 @@ judge_identified(struct token_verifier *tv, const struct tv_issuer *is, const ui
 	chk.now_s = now_s;
 	switch (captoken_verify(it.cap, it.cap_len, &chk, &ct)) {
 	case CAPTOKEN_OK:
-		/* A feed past its expiry refuses what it lists but vouches for nothing: whoever
-		 * blocks our fetches must not keep a revoked subject in. */
-		if (now_s >= is->revs->expires_s)
-			return TOKEN_VERDICT_UNAVAILABLE;
 		*tier = ct.tier;
 		tv->stats.identified_accepted++;
 		return TOKEN_VERDICT_ACCEPTED;
 	case CAPTOKEN_MALFORMED:
-	case CAPTOKEN_NO_FEED: /* fail closed until the issuer's feed is here */
+	case CAPTOKEN_NO_FEED: /* fail closed until an unexpired feed of the issuer is here */
 		return TOKEN_VERDICT_UNAVAILABLE;
 	case CAPTOKEN_OLD_EPOCH:
 		return TOKEN_VERDICT_REFUSED_EPOCH;

@@ -111,6 +111,7 @@ env_init(struct env *e, const uint8_t *tok, size_t tok_len)
 {
 	memset(e, 0, sizeof(*e));
 	e->revs.min_token_epoch = 2;
+	e->revs.expires_s = NOW + 3600;
 	hash_blake2b(e->digest, 32, "desc", 4, NULL, 0);
 	captoken_pop_sign(&pop, tok, tok_len, DIR_ID, NOW, e->digest, e->pop_sig);
 	e->chk.issuer = iss.pk;
@@ -209,6 +210,13 @@ test_captoken_verify_refusals(void **state)
 
 		assert_int_equal(captoken_verify(buf2, len2, &e.chk, NULL), CAPTOKEN_BAD_POP);
 	}
+	/* A feed past its expiry accepts nothing but still refuses what it lists. */
+	assert_int_equal(captoken_verify(buf, len, &e.chk, NULL), CAPTOKEN_OK);
+	e.revs.expires_s = NOW;
+	assert_int_equal(captoken_verify(buf, len, &e.chk, NULL), CAPTOKEN_NO_FEED);
+	e.revs.n_subjects = 1;
+	snprintf(e.revs.subjects[0], sizeof(e.revs.subjects[0]), "op1@example.org");
+	assert_int_equal(captoken_verify(buf, len, &e.chk, NULL), CAPTOKEN_REVOKED);
 }
 
 static void
